@@ -1,0 +1,241 @@
+// A real Apache Kafka (KRaft, combined broker+controller nodes) run from its Maven Central
+// artifacts, for development, the demo and the tests. Jars are cached outside the
+// repository (keyed by the pom's content); data lives under a git-ignored folder.
+import { createHash, randomUUID } from 'node:crypto'
+import { spawn } from 'node:child_process'
+import { existsSync, openSync, closeSync } from 'node:fs'
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { CellstreamError, UnavailableError, UsageError } from '../lib/errors.ts'
+import { isAlive, run, sleep, waitFor } from '../lib/processes.ts'
+import { pingKafka } from '../kafka/admin.ts'
+
+const POM = fileURLToPath(new URL('../../infra/kafka/pom.xml', import.meta.url))
+const FIRST_BROKER_PORT = 9092
+const FIRST_CONTROLLER_PORT = 19092
+
+export interface LocalKafkaOptions {
+  /** Folder holding each node's config, logs and data. */
+  dataDir: string
+  /** Folder caching the resolved jars, outside the repository. */
+  cacheDir?: string
+  /** How to report progress (resolving jars, formatting, waiting). */
+  log?: (line: string) => void
+}
+
+export interface NodeStatus { id: number, port: number, pid?: number, alive: boolean }
+
+interface ClusterFile { clusterId: string, nodes: number }
+
+export function defaultCacheDir (env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cellstream')
+}
+
+export function brokerAddresses (nodes: number): string[] {
+  return Array.from({ length: nodes }, (_, i) => `127.0.0.1:${FIRST_BROKER_PORT + i}`)
+}
+
+export class LocalKafka {
+  readonly dataDir: string
+  readonly cacheDir: string
+  readonly #log: (line: string) => void
+
+  constructor (options: LocalKafkaOptions) {
+    this.dataDir = resolve(options.dataDir)
+    this.cacheDir = options.cacheDir ?? defaultCacheDir()
+    this.#log = options.log ?? (() => {})
+  }
+
+  /** Starts a cluster of `nodes` nodes unless one already runs; resolves once every broker answers. */
+  async start (nodes: 1 | 3): Promise<{ started: boolean, brokers: string[] }> {
+    const cluster = await this.#readCluster()
+    const running = await this.status()
+    if (running.some(n => n.alive)) {
+      if (cluster !== undefined && cluster.nodes !== nodes) {
+        throw new UsageError(`a local Kafka cluster of ${cluster.nodes} node(s) is already running; run 'cellstream kafka stop' first to start ${nodes}`)
+      }
+      const brokers = brokerAddresses(running.length)
+      await this.#waitForBrokers(brokers, running)
+      return { started: false, brokers }
+    }
+
+    await this.#checkPortsFree(nodes)
+    const classpath = await this.resolveJars()
+    const current = cluster !== undefined && cluster.nodes === nodes ? cluster : await this.#format(classpath, nodes)
+    for (let id = 1; id <= current.nodes; id++) await this.#launch(classpath, id)
+    const brokers = brokerAddresses(nodes)
+    await this.#waitForBrokers(brokers, await this.status())
+    return { started: true, brokers }
+  }
+
+  /** Stops every node: SIGTERM, then SIGKILL after a grace period. Returns how many were running. */
+  async stop (timeoutMs = 30_000): Promise<number> {
+    const nodes = (await this.status()).filter(n => n.alive && n.pid !== undefined)
+    for (const node of nodes) process.kill(node.pid!, 'SIGTERM')
+    const stopped = await waitFor(async () => nodes.every(n => !isAlive(n.pid!)) ? true : undefined, { timeoutMs })
+    if (stopped === undefined) {
+      for (const node of nodes) if (isAlive(node.pid!)) process.kill(node.pid!, 'SIGKILL')
+      await sleep(500)
+    }
+    for (const node of nodes) await rm(this.#pidFile(node.id), { force: true })
+    return nodes.length
+  }
+
+  /** Deletes all local Kafka data (topics, offsets); the cluster must be stopped. */
+  async wipe (): Promise<void> {
+    if ((await this.status()).some(n => n.alive)) throw new UsageError('stop the local Kafka cluster before wiping its data')
+    await rm(this.dataDir, { recursive: true, force: true })
+  }
+
+  async status (): Promise<NodeStatus[]> {
+    const cluster = await this.#readCluster()
+    if (cluster === undefined) return []
+    const nodes: NodeStatus[] = []
+    for (let id = 1; id <= cluster.nodes; id++) {
+      const pid = await readPid(this.#pidFile(id))
+      nodes.push({ id, port: FIRST_BROKER_PORT + id - 1, pid, alive: pid !== undefined && isAlive(pid) })
+    }
+    return nodes
+  }
+
+  /** Resolves the broker's jars with Maven (once; later calls hit the cache) and returns the classpath. */
+  async resolveJars (): Promise<string> {
+    const pom = await readFile(POM)
+    const libs = join(this.cacheDir, `kafka-${createHash('sha256').update(pom).digest('hex').slice(0, 12)}`)
+    if (!existsSync(libs)) {
+      await requireTool('java', ['-version'], 'Java (a JDK 17 or newer)')
+      await requireTool('mvn', ['-v'], 'Apache Maven')
+      this.#log('resolving Apache Kafka jars from Maven Central (first run only)…')
+      const staging = `${libs}.${process.pid}.tmp`
+      const result = await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`], 'Apache Maven')
+      if (result.code !== 0) {
+        await rm(staging, { recursive: true, force: true })
+        throw new UnavailableError(`mvn could not resolve Apache Kafka: ${lastLine(result.stdout + result.stderr)}`)
+      }
+      await rename(staging, libs).catch(async error => {
+        // A concurrent start may have won the race; its copy is as good as ours.
+        await rm(staging, { recursive: true, force: true })
+        if (!existsSync(libs)) throw error
+      })
+    }
+    await requireTool('java', ['-version'], 'Java (a JDK 17 or newer)')
+    return join(libs, '*')
+  }
+
+  async #format (classpath: string, nodes: number): Promise<ClusterFile> {
+    await rm(this.dataDir, { recursive: true, force: true })
+    const cluster: ClusterFile = { clusterId: kafkaClusterId(), nodes }
+    this.#log(`formatting KRaft storage for ${nodes} node(s)…`)
+    for (let id = 1; id <= nodes; id++) {
+      const dir = this.#nodeDir(id)
+      await mkdir(join(dir, 'logs'), { recursive: true })
+      await writeFile(join(dir, 'server.properties'), serverProperties(id, nodes, join(dir, 'logs')))
+      const result = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', cluster.clusterId, '-c', join(dir, 'server.properties')], 'Java')
+      if (result.code !== 0) throw new UnavailableError(`formatting Kafka storage failed: ${lastLine(result.stderr + result.stdout)}`)
+    }
+    await writeFile(join(this.dataDir, 'cluster.json'), JSON.stringify(cluster) + '\n')
+    return cluster
+  }
+
+  async #launch (classpath: string, id: number): Promise<void> {
+    const dir = this.#nodeDir(id)
+    const out = openSync(join(dir, 'broker.log'), 'a')
+    const child = spawn('java', [
+      '-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true',
+      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-Dorg.slf4j.simpleLogger.showDateTime=true',
+      '-cp', classpath, 'kafka.Kafka', join(dir, 'server.properties')
+    ], { detached: true, stdio: ['ignore', out, out] })
+    closeSync(out)
+    child.unref()
+    await writeFile(this.#pidFile(id), `${child.pid}\n`)
+  }
+
+  async #waitForBrokers (brokers: string[], nodes: NodeStatus[]): Promise<void> {
+    this.#log(`waiting for ${brokers.length} broker(s) to answer…`)
+    const ready = await waitFor(async () => {
+      const dead = nodes.find(n => n.pid !== undefined && !isAlive(n.pid))
+      if (dead !== undefined) {
+        const log = await readFile(join(this.#nodeDir(dead.id), 'broker.log'), 'utf8').catch(() => '')
+        throw new UnavailableError(`Kafka node ${dead.id} exited during start: ${lastLine(log)} (see ${join(this.#nodeDir(dead.id), 'broker.log')})`)
+      }
+      const count = await pingKafka(brokers).catch(() => 0)
+      return count >= brokers.length ? true : undefined
+    }, { timeoutMs: 90_000, intervalMs: 500 })
+    if (ready === undefined) throw new UnavailableError(`Kafka did not answer at ${brokers.join(',')} within 90 s (see ${this.dataDir})`)
+  }
+
+  async #checkPortsFree (nodes: number): Promise<void> {
+    for (const broker of brokerAddresses(nodes)) {
+      if (await pingKafka([broker]).then(() => true, () => false)) {
+        throw new CellstreamError('CS_PORT_TAKEN', `another Kafka already answers on ${broker} (not started from ${this.dataDir}); use it with KAFKA_BROKERS or stop it`)
+      }
+    }
+  }
+
+  async #readCluster (): Promise<ClusterFile | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.dataDir, 'cluster.json'), 'utf8')) as ClusterFile
+    } catch {
+      return undefined
+    }
+  }
+
+  #nodeDir (id: number): string { return join(this.dataDir, `node-${id}`) }
+  #pidFile (id: number): string { return join(this.#nodeDir(id), 'pid') }
+}
+
+function serverProperties (id: number, nodes: number, logDir: string): string {
+  const voters = Array.from({ length: nodes }, (_, i) => `${i + 1}@127.0.0.1:${FIRST_CONTROLLER_PORT + i}`).join(',')
+  const replication = Math.min(nodes, 3)
+  const minIsr = nodes >= 3 ? 2 : 1
+  return [
+    'process.roles=broker,controller',
+    `node.id=${id}`,
+    `controller.quorum.voters=${voters}`,
+    `listeners=PLAINTEXT://127.0.0.1:${FIRST_BROKER_PORT + id - 1},CONTROLLER://127.0.0.1:${FIRST_CONTROLLER_PORT + id - 1}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${FIRST_BROKER_PORT + id - 1}`,
+    'controller.listener.names=CONTROLLER',
+    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'inter.broker.listener.name=PLAINTEXT',
+    `log.dirs=${logDir}`,
+    // Topics are created explicitly, with the partitions and configs each one needs.
+    'auto.create.topics.enable=false',
+    'num.partitions=1',
+    `default.replication.factor=${replication}`,
+    `min.insync.replicas=${minIsr}`,
+    `offsets.topic.replication.factor=${replication}`,
+    'offsets.topic.num.partitions=10',
+    `transaction.state.log.replication.factor=${replication}`,
+    `transaction.state.log.min.isr=${minIsr}`,
+    'transaction.state.log.num.partitions=10',
+    // Tests and the demo start many short-lived groups; a rebalance delay only slows them.
+    'group.initial.rebalance.delay.ms=0',
+    'log.segment.bytes=268435456',
+    ''
+  ].join('\n')
+}
+
+/** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding. */
+function kafkaClusterId (): string {
+  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url')
+}
+
+async function requireTool (command: string, args: string[], what: string): Promise<void> {
+  await run(command, args, what)
+}
+
+async function readPid (file: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(file, 'utf8')).trim())
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function lastLine (text: string): string {
+  const lines = text.split('\n').map(l => l.trim()).filter(l => l !== '')
+  return lines.at(-1) ?? '(no output)'
+}

@@ -1,0 +1,76 @@
+// Thin adapter over the Kafka admin client: reachability checks and idempotent topic
+// creation, with failures turned into one-line UnavailableErrors.
+import { Admin } from '@platformatic/kafka'
+import { UnavailableError, errorMessage } from '../lib/errors.ts'
+
+export interface TopicSpec {
+  name: string
+  partitions: number
+  replicas?: number
+  /** Topic configs such as `cleanup.policy: compact`. */
+  config?: Record<string, string>
+}
+
+export function createAdmin (brokers: string[], clientId = 'cellstream-admin'): Admin {
+  return new Admin({ clientId, bootstrapBrokers: brokers, retries: 2, retryDelay: 250, connectTimeout: 2000 })
+}
+
+export async function withAdmin<T> (brokers: string[], fn: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = createAdmin(brokers)
+  try {
+    return await fn(admin)
+  } finally {
+    await admin.close().catch(() => {})
+  }
+}
+
+/** Resolves with the number of brokers in the cluster, or throws an UnavailableError. */
+export async function pingKafka (brokers: string[]): Promise<number> {
+  try {
+    return await withAdmin(brokers, async admin => {
+      const metadata = await admin.metadata({ topics: [] })
+      return metadata.brokers.size
+    })
+  } catch (error) {
+    throw new UnavailableError(`Kafka is not reachable at ${brokers.join(',')}: ${leafMessage(error)}`, error)
+  }
+}
+
+/** Creates each topic that does not exist yet; existing topics are left as they are. */
+export async function ensureTopics (admin: Admin, specs: TopicSpec[]): Promise<void> {
+  const existing = new Set(await admin.listTopics())
+  for (const spec of specs) {
+    if (existing.has(spec.name)) continue
+    try {
+      await admin.createTopics({
+        topics: [spec.name],
+        partitions: spec.partitions,
+        replicas: spec.replicas ?? 1,
+        configs: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value }))
+      })
+    } catch (error) {
+      // Another instance may have created it between the listing and now.
+      if (!leafMessages(error).every(m => /already exists/i.test(m))) {
+        throw new UnavailableError(`cannot create topic ${spec.name}: ${leafMessage(error)}`, error)
+      }
+    }
+  }
+}
+
+export async function partitionCount (admin: Admin, topic: string): Promise<number> {
+  const metadata = await admin.metadata({ topics: [topic] })
+  const info = metadata.topics.get(topic)
+  if (info === undefined) throw new UnavailableError(`topic ${topic} does not exist`)
+  return info.partitionsCount
+}
+
+/** The client nests causes in `errors` arrays; the innermost messages say what happened. */
+function leafMessages (error: unknown): string[] {
+  const nested = (error as { errors?: unknown[] } | null)?.errors
+  if (Array.isArray(nested) && nested.length > 0) return nested.flatMap(leafMessages)
+  return [errorMessage(error)]
+}
+
+export function leafMessage (error: unknown): string {
+  return [...new Set(leafMessages(error))].join('; ')
+}

@@ -1,0 +1,46 @@
+import test from 'ava'
+import { applyMigrations, loadMigrations, migrate } from '../../src/db/migrate.ts'
+import { upsertUsers } from '../../src/db/provision.ts'
+import { REFERENCE_USERS } from '../../src/lib/reference.ts'
+import { UnavailableError } from '../../src/lib/errors.ts'
+import { testDatabase } from '../helpers/db.ts'
+
+test('migrations create the reference tables with UTC timestamps and idempotent keys', async t => {
+  const { db } = await testDatabase(t)
+  const keys = await db.map(`
+    SELECT tc.table_name, string_agg(kcu.column_name, ',' ORDER BY kcu.ordinal_position) AS columns
+    FROM information_schema.table_constraints tc
+    JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name
+    WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = 'public'
+    GROUP BY tc.table_name ORDER BY tc.table_name`, [], row => `${row.table_name}(${row.columns})`)
+  t.deepEqual(keys, [
+    'bytes(timestamp,id,type)',
+    'bytes_hourly(timestamp,id,type)',
+    'schema_migrations(version)',
+    'user_metadata(id)',
+    'user_quota_limit(email,timestamp)'
+  ])
+  const types = await db.map(`SELECT table_name, data_type FROM information_schema.columns
+    WHERE table_schema = 'public' AND column_name = 'timestamp' ORDER BY table_name`, [], row => `${row.table_name}:${row.data_type}`)
+  t.deepEqual(types, ['bytes:timestamp with time zone', 'bytes_hourly:timestamp with time zone', 'user_quota_limit:timestamp with time zone'])
+})
+
+test('re-running migrations applies nothing', async t => {
+  const { url, db } = await testDatabase(t)
+  t.deepEqual(await migrate(url), { created: false, applied: [] })
+  t.deepEqual(await applyMigrations(db, await loadMigrations()), [])
+})
+
+test('provisioning twice leaves exactly the 20 reference users', async t => {
+  const { db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  await upsertUsers(db, REFERENCE_USERS)
+  const rows = await db.any('SELECT id, name, email, quota FROM user_metadata ORDER BY id')
+  t.is(rows.length, 20)
+  t.deepEqual(rows[3], { id: '00000000-0000-0000-0000-000000000004', name: 'fede', email: 'fede@gmail.com', quota: 5000 })
+})
+
+test('an unreachable PostgreSQL gives a one-line UnavailableError', async t => {
+  const error = await t.throwsAsync(migrate('postgres://postgres@127.0.0.1:1/cellstream'), { instanceOf: UnavailableError })
+  t.is(error.message, 'PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED')
+})
