@@ -13,38 +13,43 @@ import { isAlive, run, sleep, waitFor } from '../lib/processes.ts'
 import { pingKafka } from '../kafka/admin.ts'
 
 const POM = fileURLToPath(new URL('../../infra/kafka/pom.xml', import.meta.url))
-const FIRST_BROKER_PORT = 9092
-const FIRST_CONTROLLER_PORT = 19092
+export const DEFAULT_BROKER_PORT = 9092
+// Controllers listen 10000 ports above their broker.
+const CONTROLLER_PORT_OFFSET = 10_000
 
 export interface LocalKafkaOptions {
   /** Folder holding each node's config, logs and data. */
   dataDir: string
   /** Folder caching the resolved jars, outside the repository. */
   cacheDir?: string
+  /** Port of the first broker; node i listens on basePort + i - 1. */
+  basePort?: number
   /** How to report progress (resolving jars, formatting, waiting). */
   log?: (line: string) => void
 }
 
 export interface NodeStatus { id: number, port: number, pid?: number, alive: boolean }
 
-interface ClusterFile { clusterId: string, nodes: number }
+interface ClusterFile { clusterId: string, nodes: number, basePort: number }
 
 export function defaultCacheDir (env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cellstream')
 }
 
-export function brokerAddresses (nodes: number): string[] {
-  return Array.from({ length: nodes }, (_, i) => `127.0.0.1:${FIRST_BROKER_PORT + i}`)
+export function brokerAddresses (nodes: number, basePort = DEFAULT_BROKER_PORT): string[] {
+  return Array.from({ length: nodes }, (_, i) => `127.0.0.1:${basePort + i}`)
 }
 
 export class LocalKafka {
   readonly dataDir: string
   readonly cacheDir: string
+  readonly basePort: number
   readonly #log: (line: string) => void
 
   constructor (options: LocalKafkaOptions) {
     this.dataDir = resolve(options.dataDir)
     this.cacheDir = options.cacheDir ?? defaultCacheDir()
+    this.basePort = options.basePort ?? DEFAULT_BROKER_PORT
     this.#log = options.log ?? (() => {})
   }
 
@@ -53,19 +58,20 @@ export class LocalKafka {
     const cluster = await this.#readCluster()
     const running = await this.status()
     if (running.some(n => n.alive)) {
-      if (cluster !== undefined && cluster.nodes !== nodes) {
-        throw new UsageError(`a local Kafka cluster of ${cluster.nodes} node(s) is already running; run 'cellstream kafka stop' first to start ${nodes}`)
+      if (cluster !== undefined && (cluster.nodes !== nodes || cluster.basePort !== this.basePort)) {
+        throw new UsageError(`a local Kafka cluster of ${cluster.nodes} node(s) on port ${cluster.basePort} is already running; run 'cellstream kafka stop' first`)
       }
-      const brokers = brokerAddresses(running.length)
+      const brokers = running.map(n => `127.0.0.1:${n.port}`)
       await this.#waitForBrokers(brokers, running)
       return { started: false, brokers }
     }
 
     await this.#checkPortsFree(nodes)
     const classpath = await this.resolveJars()
-    const current = cluster !== undefined && cluster.nodes === nodes ? cluster : await this.#format(classpath, nodes)
+    const reusable = cluster !== undefined && cluster.nodes === nodes && cluster.basePort === this.basePort
+    const current = reusable ? cluster : await this.#format(classpath, nodes)
     for (let id = 1; id <= current.nodes; id++) await this.#launch(classpath, id)
-    const brokers = brokerAddresses(nodes)
+    const brokers = brokerAddresses(nodes, this.basePort)
     await this.#waitForBrokers(brokers, await this.status())
     return { started: true, brokers }
   }
@@ -95,7 +101,7 @@ export class LocalKafka {
     const nodes: NodeStatus[] = []
     for (let id = 1; id <= cluster.nodes; id++) {
       const pid = await readPid(this.#pidFile(id))
-      nodes.push({ id, port: FIRST_BROKER_PORT + id - 1, pid, alive: pid !== undefined && isAlive(pid) })
+      nodes.push({ id, port: cluster.basePort + id - 1, pid, alive: pid !== undefined && isAlive(pid) })
     }
     return nodes
   }
@@ -126,12 +132,12 @@ export class LocalKafka {
 
   async #format (classpath: string, nodes: number): Promise<ClusterFile> {
     await rm(this.dataDir, { recursive: true, force: true })
-    const cluster: ClusterFile = { clusterId: kafkaClusterId(), nodes }
+    const cluster: ClusterFile = { clusterId: kafkaClusterId(), nodes, basePort: this.basePort }
     this.#log(`formatting KRaft storage for ${nodes} node(s)…`)
     for (let id = 1; id <= nodes; id++) {
       const dir = this.#nodeDir(id)
       await mkdir(join(dir, 'logs'), { recursive: true })
-      await writeFile(join(dir, 'server.properties'), serverProperties(id, nodes, join(dir, 'logs')))
+      await writeFile(join(dir, 'server.properties'), serverProperties(id, nodes, this.basePort, join(dir, 'logs')))
       const result = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', cluster.clusterId, '-c', join(dir, 'server.properties')], 'Java')
       if (result.code !== 0) throw new UnavailableError(`formatting Kafka storage failed: ${lastLine(result.stderr + result.stdout)}`)
     }
@@ -167,7 +173,7 @@ export class LocalKafka {
   }
 
   async #checkPortsFree (nodes: number): Promise<void> {
-    for (const broker of brokerAddresses(nodes)) {
+    for (const broker of brokerAddresses(nodes, this.basePort)) {
       if (await pingKafka([broker]).then(() => true, () => false)) {
         throw new CellstreamError('CS_PORT_TAKEN', `another Kafka already answers on ${broker} (not started from ${this.dataDir}); use it with KAFKA_BROKERS or stop it`)
       }
@@ -186,16 +192,17 @@ export class LocalKafka {
   #pidFile (id: number): string { return join(this.#nodeDir(id), 'pid') }
 }
 
-function serverProperties (id: number, nodes: number, logDir: string): string {
-  const voters = Array.from({ length: nodes }, (_, i) => `${i + 1}@127.0.0.1:${FIRST_CONTROLLER_PORT + i}`).join(',')
+function serverProperties (id: number, nodes: number, basePort: number, logDir: string): string {
+  const brokerPort = basePort + id - 1
+  const voters = Array.from({ length: nodes }, (_, i) => `${i + 1}@127.0.0.1:${basePort + CONTROLLER_PORT_OFFSET + i}`).join(',')
   const replication = Math.min(nodes, 3)
   const minIsr = nodes >= 3 ? 2 : 1
   return [
     'process.roles=broker,controller',
     `node.id=${id}`,
     `controller.quorum.voters=${voters}`,
-    `listeners=PLAINTEXT://127.0.0.1:${FIRST_BROKER_PORT + id - 1},CONTROLLER://127.0.0.1:${FIRST_CONTROLLER_PORT + id - 1}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${FIRST_BROKER_PORT + id - 1}`,
+    `listeners=PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${brokerPort + CONTROLLER_PORT_OFFSET}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${brokerPort}`,
     'controller.listener.names=CONTROLLER',
     'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
     'inter.broker.listener.name=PLAINTEXT',
