@@ -1,0 +1,46 @@
+// What the engine counts. The runtime reports through this interface so that the engine
+// does not depend on a metrics library; the application binds it to Prometheus counters.
+
+export interface EngineMetrics {
+  recordsIn (topic: string, partition: number, count: number): void
+  deadLetter (reason: string): void
+  late (aggregation: string): void
+  windowsEmitted (aggregation: string, count: number): void
+  corrections (aggregation: string, count: number): void
+  restored (store: string, records: number): void
+}
+
+export const noMetrics: EngineMetrics = {
+  recordsIn () {},
+  deadLetter () {},
+  late () {},
+  windowsEmitted () {},
+  corrections () {},
+  restored () {}
+}
+
+/** Counts in memory, for tests and for the test driver. */
+export class CountingMetrics implements EngineMetrics {
+  readonly counts = new Map<string, number>()
+
+  #add (name: string, n = 1): void {
+    this.counts.set(name, (this.counts.get(name) ?? 0) + n)
+  }
+
+  get (name: string): number {
+    return this.counts.get(name) ?? 0
+  }
+
+  recordsIn (topic: string, _partition: number, count: number): void { this.#add(`records-in:${topic}`, count) }
+  deadLetter (reason: string): void { this.#add(`dead-letter:${reasonClass(reason)}`) }
+  late (aggregation: string): void { this.#add(`late:${aggregation}`) }
+  windowsEmitted (aggregation: string, count: number): void { this.#add(`windows-emitted:${aggregation}`, count) }
+  corrections (aggregation: string, count: number): void { this.#add(`corrections:${aggregation}`, count) }
+  restored (store: string, records: number): void { this.#add(`restored:${store}`, records) }
+}
+
+/** The stable part of a dead-letter reason (before the first colon), for metric labels. */
+export function reasonClass (reason: string): string {
+  const colon = reason.indexOf(':')
+  return colon < 0 ? reason : reason.slice(0, colon)
+}

@@ -1,0 +1,136 @@
+// An owner task: one partition of an aggregation's partials topic, so one share of its keys.
+// It merges partials into its window store and keeps the latest stream time each source
+// partition reported. Two watermarks follow from those:
+// - strict: the minimum stream time over all source partitions. A window whose end + grace
+//   it has passed can receive nothing more: its value is final on every replay.
+// - effective: the same minimum, but an idle source counts as at least the wall clock, so
+//   quiet streams still close their windows.
+// A window is emitted when the effective watermark passes its end + grace; it stays in the
+// store, marked emitted, until the strict watermark passes too, so that a partial arriving
+// after an idle close re-emits the window with its corrected total (counted as a correction).
+import type { KeyValueStore, WindowStore } from '../stores/index.ts'
+import type { Serde } from '../lib/serdes.ts'
+import type { Aggregation } from '../topology/aggregation.ts'
+import type { RawRecord, WindowedRecord } from '../topology/records.ts'
+import { NO_TIME, partialsCodec, type PartialsCodec } from './partials-codec.ts'
+import type { EngineMetrics } from './metrics.ts'
+
+export interface OwnedWindow<A> {
+  value: A
+  /** Emitted at least once. */
+  emitted: boolean
+  /** Changed since it was last emitted. */
+  changed: boolean
+}
+
+export interface SourceTime {
+  streamTime: number
+  idle: boolean
+}
+
+export function ownedWindowSerde<A> (inner: Serde<A>): Serde<OwnedWindow<A>> {
+  return {
+    serialize: ({ value, emitted, changed }) => Buffer.concat([Buffer.from([(emitted ? 1 : 0) | (changed ? 2 : 0)]), inner.serialize(value)]),
+    deserialize: bytes => ({ value: inner.deserialize(bytes.subarray(1)), emitted: (bytes[0]! & 1) !== 0, changed: (bytes[0]! & 2) !== 0 })
+  }
+}
+
+export const sourceTimeSerde: Serde<SourceTime> = {
+  serialize: ({ streamTime, idle }) => Buffer.from(JSON.stringify([streamTime, idle ? 1 : 0])),
+  deserialize: bytes => {
+    const [streamTime, idle] = JSON.parse(bytes.toString()) as [number, number]
+    return { streamTime, idle: idle === 1 }
+  }
+}
+
+export interface OwnerTaskOptions<K, A> {
+  aggregation: Aggregation<K, unknown, A>
+  partition: number
+  windows: WindowStore<K, OwnedWindow<A>>
+  sourceTimes: KeyValueStore<string, SourceTime>
+  /** Every source partition feeding this aggregation (`topic:partition`). */
+  sources: string[]
+  metrics: EngineMetrics
+}
+
+export class OwnerTask<K, A> {
+  readonly partition: number
+  readonly #options: OwnerTaskOptions<K, A>
+  readonly #codec: PartialsCodec<K, A>
+  /** Offset of the last partials record applied, for the commit. */
+  lastOffset: bigint | undefined
+
+  constructor (options: OwnerTaskOptions<K, A>) {
+    this.#options = options
+    this.partition = options.partition
+    this.#codec = partialsCodec(options.aggregation.key, options.aggregation.value)
+  }
+
+  get aggregation (): string {
+    return this.#options.aggregation.name
+  }
+
+  apply (raw: RawRecord): void {
+    this.lastOffset = raw.source.offset
+    const record = this.#codec.decode(raw.key, raw.value)
+    if (record.kind === 'heartbeat') {
+      this.#options.sourceTimes.put(record.source, { streamTime: record.streamTime, idle: record.idle })
+      return
+    }
+    const { windows, aggregation } = this.#options
+    const current = windows.get(record.start, record.key)
+    if (current === undefined) {
+      windows.put(record.start, record.key, { value: record.value, emitted: false, changed: true })
+    } else {
+      current.value = aggregation.merger(record.key, current.value, record.value)
+      current.changed = true
+      windows.put(record.start, record.key, current)
+    }
+  }
+
+  /** The windows held now, for inspection (test driver, debugging). */
+  * windowEntries (): IterableIterator<{ start: number, key: K, value: A, emitted: boolean }> {
+    for (const { start, key, value } of this.#options.windows.entries()) yield { start, key, value: value.value, emitted: value.emitted }
+  }
+
+  /** The two watermarks (see the header); NO_TIME until every source has reported. */
+  watermarks (now: number): { strict: number, effective: number } {
+    let strict = Number.MAX_SAFE_INTEGER
+    let effective = Number.MAX_SAFE_INTEGER
+    for (const source of this.#options.sources) {
+      const time = this.#options.sourceTimes.get(source)
+      const streamTime = time?.streamTime ?? NO_TIME
+      strict = Math.min(strict, streamTime)
+      effective = Math.min(effective, time?.idle === true ? Math.max(streamTime, now) : streamTime)
+    }
+    return { strict, effective }
+  }
+
+  /** Emits the windows that closed (final values and corrections) and forgets the ones that are final. */
+  punctuate (now: number): WindowedRecord<K, A>[] {
+    const { windows: store, aggregation, metrics } = this.#options
+    const { windows } = aggregation
+    const { strict, effective } = this.watermarks(now)
+    const emitted: WindowedRecord<K, A>[] = []
+    let corrections = 0
+    // Windows closed by the effective watermark start at or before this bound.
+    const bound = effective - windows.sizeMs - windows.graceMs
+    if (bound <= NO_TIME) return emitted
+    for (const { start, key, value: window } of store.windowsUpTo(bound + 1)) {
+      if (window.changed) {
+        emitted.push({ key, start, end: start + windows.sizeMs, value: window.value, correction: window.emitted })
+        if (window.emitted) corrections++
+      }
+      if (windows.closesAt(start) <= strict) {
+        store.delete(start, key)
+      } else if (window.changed) {
+        window.emitted = true
+        window.changed = false
+        store.put(start, key, window)
+      }
+    }
+    if (emitted.length > 0) metrics.windowsEmitted(aggregation.name, emitted.length)
+    if (corrections > 0) metrics.corrections(aggregation.name, corrections)
+    return emitted
+  }
+}

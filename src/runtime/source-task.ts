@@ -1,0 +1,145 @@
+// A source task: one input partition. It deserializes each record (failures go to dead
+// letters with the original bytes, the reason and the source coordinates), runs it through
+// the topology's node tree, and collects everything the record caused. At commit it drains
+// that outbox, then its partial aggregates, then one watermark heartbeat per partials
+// partition, in that order (see partials-codec.ts for why the order matters).
+import { errorMessage } from '../lib/errors.ts'
+import type { Serde } from '../lib/serdes.ts'
+import { instantiate, type Processor, type TableView, type TaskContext } from '../topology/processor.ts'
+import type { OutgoingRecord, RawRecord } from '../topology/records.ts'
+import type { SourceSpec, Topology } from '../topology/topology.ts'
+import { PartialAggregates } from '../topology/partial-aggregates.ts'
+import type { Aggregation } from '../topology/aggregation.ts'
+import { encodeHeartbeat, NO_TIME, partialsCodec, sourceId, type PartialsCodec } from './partials-codec.ts'
+import type { EngineMetrics } from './metrics.ts'
+
+export interface SourceTaskOptions {
+  topology: Topology
+  source: SourceSpec
+  partition: number
+  /** Aggregations this source feeds, with their partials topic and its partition count. */
+  aggregations: Array<{ aggregation: Aggregation<unknown, unknown, unknown>, topic: string, partitions: number }>
+  tables: (name: string) => TableView<unknown, unknown>
+  metrics: EngineMetrics
+  /** Stream time restored from the last commit, or NO_TIME. */
+  streamTime?: number
+  idleTimeoutMs: number
+  /** Wall clock at creation: a partition that never gets a record becomes idle from here. */
+  now: number
+}
+
+export const DEAD_LETTER_HEADERS = {
+  reason: 'cellstream.error.reason',
+  topic: 'cellstream.source.topic',
+  partition: 'cellstream.source.partition',
+  offset: 'cellstream.source.offset'
+} as const
+
+export class SourceTask {
+  readonly topic: string
+  readonly partition: number
+  readonly #options: SourceTaskOptions
+  readonly #root: Processor<unknown, unknown>
+  readonly #partials = new Map<string, PartialAggregates<unknown, unknown>>()
+  readonly #codecs = new Map<string, PartialsCodec<unknown, unknown>>()
+  readonly #context: TaskContext
+  #outbox: OutgoingRecord[] = []
+  #lastActivityAt: number
+  /** Offset of the last record processed, for the commit. */
+  lastOffset: bigint | undefined
+
+  constructor (options: SourceTaskOptions) {
+    this.#options = options
+    this.topic = options.source.topic
+    this.partition = options.partition
+    this.#lastActivityAt = options.now
+    const { metrics, topology } = options
+    for (const { aggregation } of options.aggregations) {
+      this.#partials.set(aggregation.name, new PartialAggregates(aggregation.identity))
+      this.#codecs.set(aggregation.name, partialsCodec(aggregation.key, aggregation.value))
+    }
+    const outbox = (record: OutgoingRecord): void => { this.#outbox.push(record) }
+    const partials = this.#partials
+    this.#context = {
+      topic: this.topic,
+      partition: this.partition,
+      streamTime: options.streamTime ?? NO_TIME,
+      deadLetter (raw, reason) {
+        metrics.deadLetter(reason)
+        if (topology.deadLetterTopic !== undefined) outbox(deadLetterRecord(topology.deadLetterTopic, raw, reason))
+      },
+      late (raw, aggregation, windowStart) {
+        metrics.late(aggregation)
+        if (topology.lateTopic !== undefined) {
+          outbox({ topic: topology.lateTopic, key: raw.key, value: raw.value, headers: { ...coordinates(raw), 'cellstream.aggregation': aggregation, 'cellstream.window.start': String(windowStart) } })
+        }
+      },
+      send: outbox,
+      table: options.tables as TaskContext['table'],
+      partials: (<K, A>(name: string) => partials.get(name) as unknown as PartialAggregates<K, A>) as TaskContext['partials']
+    }
+    this.#root = instantiate(options.source.node, this.#context)
+  }
+
+  get streamTime (): number {
+    return this.#context.streamTime
+  }
+
+  process (raw: RawRecord, now: number): void {
+    this.#lastActivityAt = now
+    this.lastOffset = raw.source.offset
+    const { source } = this.#options
+    let key: unknown
+    let value: unknown
+    let timestamp: number
+    try {
+      key = raw.key === null || source.key === undefined ? null : deserialize(source.key, raw.key)
+      if (raw.value === null) throw new Error('empty record (null value)')
+      value = deserialize(source.value, raw.value)
+      timestamp = source.timestamp(value, raw.timestamp)
+      if (!Number.isSafeInteger(timestamp)) throw new Error(`event time is not a whole number of ms: ${timestamp}`)
+    } catch (error) {
+      this.#context.deadLetter(raw, `deserialize: ${errorMessage(error)}`)
+      return
+    }
+    this.#root.process({ key, value, timestamp, raw })
+  }
+
+  /** True when no record arrived for the idle timeout (wall clock), so the partition stops holding windows back. */
+  isIdle (now: number): boolean {
+    return now - this.#lastActivityAt >= this.#options.idleTimeoutMs
+  }
+
+  /** Everything to produce for this commit, in order: outbox, partials, heartbeats. */
+  drain (now: number): OutgoingRecord[] {
+    const records = this.#outbox
+    this.#outbox = []
+    const idle = this.isIdle(now)
+    const heartbeat = encodeHeartbeat(sourceId(this.topic, this.partition), this.streamTime, idle)
+    for (const { aggregation, topic, partitions } of this.#options.aggregations) {
+      const codec = this.#codecs.get(aggregation.name)!
+      for (const entry of this.#partials.get(aggregation.name)!.drain()) {
+        records.push({ topic, ...codec.encodePartial(entry.start, entry.key, entry.value, partitions) })
+      }
+      for (let partition = 0; partition < partitions; partition++) records.push({ topic, partition, ...heartbeat })
+    }
+    return records
+  }
+}
+
+function deserialize (serde: Serde<unknown>, bytes: Buffer): unknown {
+  return serde.deserialize(bytes)
+}
+
+function coordinates (raw: RawRecord): Record<string, string> {
+  return {
+    [DEAD_LETTER_HEADERS.topic]: raw.source.topic,
+    [DEAD_LETTER_HEADERS.partition]: String(raw.source.partition),
+    [DEAD_LETTER_HEADERS.offset]: String(raw.source.offset)
+  }
+}
+
+/** A dead letter keeps the original key and value bytes; the reason and source travel in headers. */
+export function deadLetterRecord (topic: string, raw: RawRecord, reason: string): OutgoingRecord {
+  return { topic, key: raw.key, value: raw.value, headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw) } }
+}

@@ -1,0 +1,44 @@
+// Delivers the windows an owner task emits: to output topics (inside the commit's
+// transaction, window bounds in headers) and to sinks (flushed before the commit).
+import type { Aggregation, WindowSink } from '../topology/aggregation.ts'
+import type { OutgoingRecord, WindowedRecord } from '../topology/records.ts'
+
+export const WINDOW_HEADERS = { start: 'cellstream.window.start', end: 'cellstream.window.end' } as const
+
+export class WindowOutputs<K, A> {
+  readonly #aggregation: Aggregation<K, unknown, A>
+  readonly sinks: Map<string, WindowSink<K, A>>
+
+  constructor (aggregation: Aggregation<K, unknown, A>) {
+    this.#aggregation = aggregation
+    this.sinks = new Map()
+    for (const output of aggregation.outputs) {
+      if (output.kind === 'sink') this.sinks.set(output.name, output.create())
+    }
+  }
+
+  /** Hands the windows to the sinks and returns the records for the output topics. */
+  emit (windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
+    if (windows.length === 0) return []
+    const records: OutgoingRecord[] = []
+    for (const output of this.#aggregation.outputs) {
+      if (output.kind === 'sink') {
+        this.sinks.get(output.name)!.add(windows)
+        continue
+      }
+      for (const window of windows) {
+        records.push({
+          topic: output.topic,
+          key: output.key.serialize(window.key),
+          value: output.value.serialize(window.value),
+          headers: { [WINDOW_HEADERS.start]: String(window.start), [WINDOW_HEADERS.end]: String(window.end) }
+        })
+      }
+    }
+    return records
+  }
+
+  async flush (): Promise<void> {
+    for (const sink of this.sinks.values()) await sink.flush()
+  }
+}

@@ -1,0 +1,32 @@
+// A windowed aggregation as the runtime sees it: how to fold records into a partial on the
+// source side, how to merge partials on the owner side, and where final windows go.
+import type { Serde } from '../lib/serdes.ts'
+import type { TimeWindows } from './time-windows.ts'
+import type { WindowedRecord } from './records.ts'
+
+/** Where the final value of each closed window goes. */
+export interface WindowSink<K, A> {
+  /** Takes the windows that closed during a commit; called once per commit with all of them. */
+  add (records: WindowedRecord<K, A>[]): void
+  /** Makes everything added durable; the commit waits for it. Must be idempotent: a replay adds the same windows again. */
+  flush (): Promise<void>
+}
+
+export type WindowOutput<K, A> =
+  | { kind: 'topic', topic: string, key: Serde<K>, value: Serde<A> }
+  | { kind: 'sink', name: string, create: () => WindowSink<K, A> }
+
+export interface Aggregation<K, V, A> {
+  /** Unique within the topology; names the internal topics and stores. */
+  name: string
+  windows: TimeWindows
+  key: Serde<K>
+  /** A string equal exactly when keys are equal (for in-memory maps). */
+  identity: (key: K) => string
+  init: () => A
+  adder: (key: K, value: V, aggregate: A) => A
+  /** Combines two partial aggregates of the same window and key; must be associative. */
+  merger: (key: K, left: A, right: A) => A
+  value: Serde<A>
+  outputs: WindowOutput<K, A>[]
+}

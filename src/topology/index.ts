@@ -1,0 +1,10 @@
+// The public DSL. Build a topology with TopologyBuilder, run it with the Kafka runtime or
+// the test driver.
+export { TopologyBuilder, type StreamOptions } from './builder.ts'
+export { KStream, GroupedStream, type KeyValue } from './kstream.ts'
+export { WindowedStream, WindowedTable, type AggregateOptions } from './windowed-stream.ts'
+export { GlobalTable } from './global-table.ts'
+export { TimeWindows } from './time-windows.ts'
+export type { WindowSink } from './aggregation.ts'
+export type { Topology } from './topology.ts'
+export type { WindowedRecord, OutgoingRecord, RawRecord, StreamRecord } from './records.ts'

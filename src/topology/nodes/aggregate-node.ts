@@ -1,0 +1,33 @@
+// The source side of a windowed aggregation. For each record: advance the partition's stream
+// time, then either report the record late (its window's end + grace is already behind the
+// stream time of its own partition, so the decision is the same on every replay) or fold it
+// into the task's partial aggregate for (window, key). Partials leave at the next commit.
+import { attempt, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
+import type { StreamRecord } from '../records.ts'
+import type { Aggregation } from '../aggregation.ts'
+
+export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): NodeSpec {
+  const { name, windows, init, adder } = aggregation
+  return {
+    name,
+    aggregation: name,
+    children: [],
+    create: (ctx: TaskContext, _children: Processor<unknown, unknown>[]) => {
+      const partials = ctx.partials<K, A>(name)
+      return {
+        process (record: StreamRecord<unknown, unknown>) {
+          if (record.timestamp > ctx.streamTime) ctx.streamTime = record.timestamp
+          const start = windows.startOf(record.timestamp)
+          if (windows.isLate(record.timestamp, ctx.streamTime)) {
+            ctx.late(record.raw, name, start)
+            return
+          }
+          const key = record.key as K
+          const entry = partials.entry(start, key, init)
+          const result = attempt(ctx, name, record, () => adder(key, record.value as V, entry.value))
+          if (result.ok) entry.value = result.value
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// join / leftJoin with a global table: looks up the table by a key taken from the record.
+// Inner join drops records without a match; left join passes them on with `undefined`. The
+// table is the one replicated to this instance, as of the moment the record is processed.
+import { attempt, forward, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
+import type { StreamRecord } from '../records.ts'
+
+export function joinNode<K, V, TK, TV, R> (
+  name: string,
+  table: string,
+  keyOf: (key: K, value: V) => TK,
+  joiner: (value: V, match: TV | undefined) => R,
+  left: boolean
+): NodeSpec {
+  return {
+    name,
+    children: [],
+    create: (ctx: TaskContext, children: Processor<unknown, unknown>[]) => {
+      const view = ctx.table<TK, TV>(table)
+      return {
+        process (record: StreamRecord<unknown, unknown>) {
+          const result = attempt(ctx, name, record, () => {
+            const match = view.get(keyOf(record.key as K, record.value as V))
+            return match === undefined && !left ? undefined : { value: joiner(record.value as V, match) }
+          })
+          if (result.ok && result.value !== undefined) forward(children, { ...record, value: result.value.value })
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,58 @@
+// What a processor node is, and the context a task gives its nodes. A topology is a tree of
+// node specs; each task instantiates its own nodes from them, so per-task state (such as
+// partial aggregates) is never shared between partitions.
+import { errorMessage } from '../lib/errors.ts'
+import type { OutgoingRecord, RawRecord, StreamRecord } from './records.ts'
+import type { PartialAggregates } from './partial-aggregates.ts'
+
+export interface Processor<K, V> {
+  process (record: StreamRecord<K, V>): void
+}
+
+/** A read-only view of a global table, as joins see it. */
+export interface TableView<K, V> {
+  get (key: K): V | undefined
+}
+
+export interface TaskContext {
+  readonly topic: string
+  readonly partition: number
+  /** Max event time of the records of this partition that reached a windowed aggregation. */
+  streamTime: number
+  deadLetter (raw: RawRecord, reason: string): void
+  late (raw: RawRecord, aggregation: string, windowStart: number): void
+  send (record: OutgoingRecord): void
+  table<K, V> (name: string): TableView<K, V>
+  partials<K, A> (aggregation: string): PartialAggregates<K, A>
+}
+
+export interface NodeSpec {
+  readonly name: string
+  readonly children: NodeSpec[]
+  /** Set on the node that feeds a windowed aggregation: its name. */
+  readonly aggregation?: string
+  create (ctx: TaskContext, children: Processor<unknown, unknown>[]): Processor<unknown, unknown>
+}
+
+/** Instantiates a spec and its subtree for one task. */
+export function instantiate (spec: NodeSpec, ctx: TaskContext): Processor<unknown, unknown> {
+  return spec.create(ctx, spec.children.map(child => instantiate(child, ctx)))
+}
+
+/**
+ * Runs a user function; if it throws, the record goes to the dead-letter route with the
+ * node's name and the error, and `undefined` comes back. Only the user function runs inside
+ * the guard, so a failure downstream is never blamed on this node.
+ */
+export function attempt<T> (ctx: TaskContext, node: string, record: StreamRecord<unknown, unknown>, fn: () => T): { ok: true, value: T } | { ok: false } {
+  try {
+    return { ok: true, value: fn() }
+  } catch (error) {
+    ctx.deadLetter(record.raw, `${node}: ${errorMessage(error)}`)
+    return { ok: false }
+  }
+}
+
+export function forward (children: Processor<unknown, unknown>[], record: StreamRecord<unknown, unknown>): void {
+  for (const child of children) child.process(record)
+}

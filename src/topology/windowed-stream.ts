@@ -1,0 +1,87 @@
+// Windowed aggregation DSL: aggregate / reduce / count over tumbling windows. The result
+// emits each window's final value once, when the watermark passes end + grace, to topics
+// and/or sinks.
+import { int64Serde, type Serde } from '../lib/serdes.ts'
+import { UsageError } from '../lib/errors.ts'
+import type { NodeSpec } from './processor.ts'
+import type { TimeWindows } from './time-windows.ts'
+import type { Aggregation, WindowSink } from './aggregation.ts'
+import { aggregateNode } from './nodes/aggregate-node.ts'
+import type { TopologyBuilder } from './builder.ts'
+
+export interface AggregateOptions<K, V, A> {
+  /** Unique name; it names the internal partials topic and the window store. */
+  name: string
+  init: () => A
+  adder: (key: K, value: V, aggregate: A) => A
+  /** Merges two partials of one window and key (two-phase aggregation); must be associative. */
+  merger: (key: K, left: A, right: A) => A
+  serde: Serde<A>
+}
+
+export class WindowedStream<K, V> {
+  readonly #builder: TopologyBuilder
+  readonly #node: NodeSpec
+  readonly #key: Serde<K>
+  readonly #identity: (key: K) => string
+  readonly #windows: TimeWindows
+
+  constructor (builder: TopologyBuilder, node: NodeSpec, key: Serde<K>, identity: (key: K) => string, windows: TimeWindows) {
+    this.#builder = builder
+    this.#node = node
+    this.#key = key
+    this.#identity = identity
+    this.#windows = windows
+  }
+
+  aggregate<A> (options: AggregateOptions<K, V, A>): WindowedTable<K, A> {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(options.name)) throw new UsageError(`aggregation name must be lower-case letters, digits and dashes, got '${options.name}'`)
+    const aggregation: Aggregation<K, V, A> = {
+      name: options.name,
+      windows: this.#windows,
+      key: this.#key,
+      identity: this.#identity,
+      init: options.init,
+      adder: options.adder,
+      merger: options.merger,
+      value: options.serde,
+      outputs: []
+    }
+    this.#builder.addAggregation(aggregation as Aggregation<unknown, unknown, unknown>)
+    this.#node.children.push(aggregateNode(aggregation))
+    return new WindowedTable(aggregation)
+  }
+
+  /** Combines values with an associative reducer; the reducer also merges partials. */
+  reduce (name: string, reducer: (left: V, right: V) => V, serde: Serde<V>, zero: () => V): WindowedTable<K, V> {
+    return this.aggregate<V>({ name, init: zero, adder: (_k, value, agg) => reducer(agg, value), merger: (_k, l, r) => reducer(l, r), serde })
+  }
+
+  count (name: string): WindowedTable<K, number> {
+    return this.aggregate<number>({ name, init: () => 0, adder: (_k, _v, n) => n + 1, merger: (_k, l, r) => l + r, serde: int64Serde })
+  }
+}
+
+export class WindowedTable<K, A> {
+  readonly #aggregation: Aggregation<K, never, A>
+
+  constructor (aggregation: Aggregation<K, never, A>) {
+    this.#aggregation = aggregation
+  }
+
+  get name (): string {
+    return this.#aggregation.name
+  }
+
+  /** Produces each final window to `topic`: key = the group key, value = the aggregate; headers carry the window bounds. */
+  to (topic: string, serdes: { key: Serde<K>, value: Serde<A> }): this {
+    this.#aggregation.outputs.push({ kind: 'topic', topic, key: serdes.key, value: serdes.value })
+    return this
+  }
+
+  /** Hands each final window to a sink (one per owner task, created by `create`), flushed before every commit. */
+  toSink (name: string, create: () => WindowSink<K, A>): this {
+    this.#aggregation.outputs.push({ kind: 'sink', name, create })
+    return this
+  }
+}

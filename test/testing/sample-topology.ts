@@ -1,0 +1,44 @@
+// A small topology for engine tests: usage events {user, bytes, ts (epoch s)} summed per user
+// in 5-minute windows with 60 s grace, left-joined with a `plans` table for the user's plan.
+import { TopologyBuilder, TimeWindows, type Topology } from '../../src/topology/index.ts'
+import { int64Serde, jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
+import { CollectingSink } from '../../src/testing/collecting-sink.ts'
+
+export interface Usage { user: string, bytes: number, ts: number }
+export interface Plan { name: string }
+
+export const MINUTE = 60_000
+export const WINDOW = 5 * MINUTE
+
+export function sampleTopology (options: { inner?: boolean } = {}): Topology {
+  const builder = new TopologyBuilder().deadLetters('usage-dlq').lateRecords('usage-late')
+  const plans = builder.globalTable('plans', { key: stringSerde, value: jsonSerde<Plan>() })
+  const usage = builder.stream('usage', {
+    value: {
+      serialize: (v: Usage) => Buffer.from(JSON.stringify(v)),
+      deserialize: bytes => {
+        const v = JSON.parse(bytes.toString()) as Usage
+        if (typeof v.user !== 'string' || !Number.isInteger(v.bytes) || !Number.isInteger(v.ts)) throw new Error('not a usage event')
+        return v
+      }
+    },
+    timestamp: v => v.ts * 1000
+  })
+  const checked = usage.mapValues(v => {
+    if (v.bytes < 0) throw new Error('negative bytes')
+    return v
+  })
+  const joined = options.inner === true
+    ? checked.join(plans, (_k, v) => v.user, (v, plan) => ({ ...v, plan: plan.name }))
+    : checked.leftJoin(plans, (_k, v) => v.user, (v, plan) => ({ ...v, plan: plan?.name ?? 'unknown' }))
+  joined.to('usage-enriched', { value: jsonSerde() })
+  joined
+    .groupBy((_k, v) => v.user, stringSerde)
+    .windowedBy(TimeWindows.ofSizeAndGrace(WINDOW, MINUTE))
+    .aggregate({ name: 'user-bytes', init: () => 0, adder: (_k, v, sum) => sum + v.bytes, merger: (_k, a, b) => a + b, serde: int64Serde })
+    .toSink('totals', () => new CollectingSink())
+    .to('user-bytes', { key: stringSerde, value: int64Serde })
+  return builder.build()
+}
+
+export const event = (user: string, bytes: number, ts: number): string => JSON.stringify({ user, bytes, ts })
