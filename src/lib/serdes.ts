@@ -6,11 +6,27 @@ import { DataError } from './errors.ts'
 export interface Serde<T> {
   serialize (value: T): Buffer
   deserialize (bytes: Buffer): T
+  /**
+   * Optional fast path for keys: the serialized bytes as a latin1 string (one character per
+   * byte), equal to `serialize(value).toString('latin1')` but built without a Buffer. Stores
+   * index their in-memory tables by this string.
+   */
+  toBinaryString? (value: T): string
 }
+
+/** The serialized bytes of `value` as a latin1 string, through the serde's fast path when it has one. */
+export function binaryString<T> (serde: Serde<T>, value: T): string {
+  return serde.toBinaryString === undefined ? serde.serialize(value).toString('latin1') : serde.toBinaryString(value)
+}
+
+// eslint-disable-next-line no-control-regex
+const ASCII = /^[\x00-\x7f]*$/
 
 export const stringSerde: Serde<string> = {
   serialize: value => Buffer.from(value, 'utf8'),
-  deserialize: bytes => bytes.toString('utf8')
+  deserialize: bytes => bytes.toString('utf8'),
+  // ASCII text is its own UTF-8 encoding, one byte per character.
+  toBinaryString: value => ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1')
 }
 
 /** The bytes themselves; callers must not mutate a buffer after handing it over. */
@@ -50,6 +66,10 @@ export const int64Serde: Serde<number> = {
     const value = readInt64(bytes, 0)
     if (!Number.isSafeInteger(value)) throw new DataError(`int64 ${bytes.readBigInt64BE(0)} is not a safe integer`)
     return value
+  },
+  toBinaryString: value => {
+    if (!Number.isSafeInteger(value)) throw new RangeError(`int64Serde takes a safe integer, got ${value}`)
+    return int64BinaryString(value)
   }
 }
 
@@ -69,6 +89,16 @@ export function writeInt64 (bytes: Buffer, offset: number, value: number): void 
   const high = Math.floor(value / TWO_32)
   bytes.writeInt32BE(high, offset)
   bytes.writeUInt32BE(value - high * TWO_32, offset + 4)
+}
+
+/** The 8 bytes `writeInt64` writes, as a latin1 string. */
+export function int64BinaryString (value: number): string {
+  const high = Math.floor(value / TWO_32)
+  const low = value - high * TWO_32
+  return String.fromCharCode(
+    (high >>> 24) & 0xff, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff,
+    (low >>> 24) & 0xff, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff
+  )
 }
 
 export function readInt64 (bytes: Buffer, offset: number): number {
@@ -99,26 +129,27 @@ type Serdes<T extends readonly unknown[]> = { readonly [I in keyof T]: Serde<T[I
  */
 export function tupleSerde<T extends readonly unknown[]> (...serdes: Serdes<T>): Serde<T> {
   const parts = serdes as readonly Serde<unknown>[]
-  return {
+  const last = parts.length - 1
+  const serde: Serde<T> = {
     serialize: value => {
-      const chunks: Buffer[] = []
-      for (let i = 0; i < parts.length; i++) {
-        const chunk = parts[i]!.serialize(value[i])
-        if (i < parts.length - 1) {
-          const length = Buffer.allocUnsafe(4)
-          length.writeUInt32BE(chunk.length)
-          chunks.push(length)
-        }
-        chunks.push(chunk)
+      const chunks = parts.map((part, i) => part.serialize(value[i]))
+      let size = 4 * last
+      for (const chunk of chunks) size += chunk.length
+      const bytes = Buffer.allocUnsafe(size)
+      let offset = 0
+      for (let i = 0; i <= last; i++) {
+        const chunk = chunks[i]!
+        if (i < last) offset = bytes.writeUInt32BE(chunk.length, offset)
+        offset += chunk.copy(bytes, offset)
       }
-      return Buffer.concat(chunks)
+      return bytes
     },
     deserialize: bytes => {
       const value: unknown[] = []
       let offset = 0
-      for (let i = 0; i < parts.length; i++) {
+      for (let i = 0; i <= last; i++) {
         let end = bytes.length
-        if (i < parts.length - 1) {
+        if (i < last) {
           if (offset + 4 > bytes.length) throw new DataError(`tuple of ${parts.length} cut short: ${describe(bytes)}`)
           end = offset + 4 + bytes.readUInt32BE(offset)
           offset += 4
@@ -130,6 +161,21 @@ export function tupleSerde<T extends readonly unknown[]> (...serdes: Serdes<T>):
       return value as unknown as T
     }
   }
+  if (parts.every(part => part.toBinaryString !== undefined)) {
+    serde.toBinaryString = value => {
+      let text = ''
+      for (let i = 0; i <= last; i++) {
+        const chunk = parts[i]!.toBinaryString!(value[i])
+        text += i < last ? uint32BinaryString(chunk.length) + chunk : chunk
+      }
+      return text
+    }
+  }
+  return serde
+}
+
+function uint32BinaryString (value: number): string {
+  return String.fromCharCode((value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff)
 }
 
 function expectLength (bytes: Buffer, length: number, what: string): void {

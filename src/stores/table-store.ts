@@ -2,7 +2,7 @@
 // string, whose code-unit order is the byte order) to the live key and value, plus the set
 // of keys changed since the last flush. Values stay deserialized between flushes, so a
 // value is serialized once per commit however often it changed, and reads never decode.
-import { type Serde } from '../lib/serdes.ts'
+import { binaryString, type Serde } from '../lib/serdes.ts'
 import { CellstreamError } from '../lib/errors.ts'
 import { type ChangeRecord, type LocalStore } from './types.ts'
 
@@ -173,7 +173,7 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
   }
 
   protected id (key: K): string {
-    return this.keySerde.serialize(key).toString('latin1')
+    return binaryString(this.keySerde, key)
   }
 
   private clearTable (): void {

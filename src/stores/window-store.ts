@@ -1,7 +1,7 @@
 // Window stores are key-value stores whose key bytes are the window start (epoch
 // milliseconds, 8 bytes big-endian) followed by the key's bytes, so that byte order is
 // window-start order and the windows that closed form a prefix of the store.
-import { readInt64, writeInt64, type Serde } from '../lib/serdes.ts'
+import { int64BinaryString, readInt64, writeInt64, type Serde } from '../lib/serdes.ts'
 import { type ChangeRecord, type KeyValueStore, type WindowEntry, type WindowStore } from './types.ts'
 
 export interface Windowed<K> {
@@ -13,7 +13,7 @@ export interface Windowed<K> {
 const START_BYTES = 8
 
 export function windowedSerde<K> (keySerde: Serde<K>): Serde<Windowed<K>> {
-  return {
+  const serde: Serde<Windowed<K>> = {
     serialize: ({ start, key }) => {
       const keyBytes = keySerde.serialize(key)
       const bytes = Buffer.allocUnsafe(START_BYTES + keyBytes.length)
@@ -23,6 +23,14 @@ export function windowedSerde<K> (keySerde: Serde<K>): Serde<Windowed<K>> {
     },
     deserialize: bytes => ({ start: readInt64(bytes, 0), key: keySerde.deserialize(bytes.subarray(START_BYTES)) })
   }
+  const keyString = keySerde.toBinaryString
+  if (keyString !== undefined) {
+    serde.toBinaryString = ({ start, key }) => {
+      checkStart(start)
+      return int64BinaryString(start) + keyString(key)
+    }
+  }
+  return serde
 }
 
 /** The key bytes of every entry of windows starting at `start` begin with these. */
@@ -33,9 +41,13 @@ export function windowPrefix (start: number): Buffer {
 }
 
 function writeStart (bytes: Buffer, start: number): void {
+  checkStart(start)
+  writeInt64(bytes, 0, start)
+}
+
+function checkStart (start: number): void {
   // Negative starts would sort after positive ones.
   if (!Number.isSafeInteger(start) || start < 0) throw new RangeError(`a window start must be a non-negative whole number of milliseconds, got ${start}`)
-  writeInt64(bytes, 0, start)
 }
 
 export class TimeWindowStore<K, V> implements WindowStore<K, V> {

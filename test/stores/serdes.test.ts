@@ -1,6 +1,6 @@
 import test from 'ava'
 import { DataError } from '../../src/lib/errors.ts'
-import { bigint64Serde, bufferSerde, int64Serde, jsonSerde, stringSerde, tupleSerde, uuidSerde, type Serde } from '../../src/lib/serdes.ts'
+import { binaryString, bigint64Serde, bufferSerde, int64Serde, jsonSerde, stringSerde, tupleSerde, uuidSerde, type Serde } from '../../src/lib/serdes.ts'
 
 function roundTrip<T> (serde: Serde<T>, value: T): T {
   return serde.deserialize(serde.serialize(value))
@@ -55,4 +55,19 @@ test('tuples of variable-width parts read back unambiguously', t => {
   t.deepEqual(roundTrip(serde, ['', '', 0]), ['', '', 0])
   t.notDeepEqual(serde.serialize(['ab', 'c', 7]), serde.serialize(['a', 'bc', 7]))
   t.throws(() => serde.deserialize(Buffer.from([0, 0, 0, 9, 1])), { instanceOf: DataError })
+})
+
+test('the binary-string fast path equals the serialized bytes', t => {
+  const tuple = tupleSerde<[string, number, string]>(stringSerde, int64Serde, stringSerde)
+  const cases: Array<[Serde<never>, unknown[]]> = [
+    [stringSerde as Serde<never>, ['', 'plain ascii', 'héllo ✓', '\u0000\u007f\u0080']],
+    [int64Serde as Serde<never>, [0, 255, 256, -1, 2 ** 32, -(2 ** 40) - 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]],
+    [tuple as Serde<never>, [['a', 1, 'b'], ['é', -5, ''], ['', 2 ** 33, 'x'.repeat(300)]]]
+  ]
+  for (const [serde, values] of cases) {
+    t.truthy(serde.toBinaryString)
+    for (const value of values) t.is(serde.toBinaryString!(value as never), serde.serialize(value as never).toString('latin1'))
+  }
+  t.is(tupleSerde<[string, string]>(stringSerde, uuidSerde).toBinaryString, undefined)
+  t.is(binaryString(uuidSerde, '9f1c2b3a-4d5e-4f60-8a7b-1c2d3e4f5a6b'), Buffer.from('9f1c2b3a4d5e4f608a7b1c2d3e4f5a6b', 'hex').toString('latin1'))
 })

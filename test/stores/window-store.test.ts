@@ -82,6 +82,14 @@ test('deleting while iterating windowsUpTo is safe', async t => {
   t.deepEqual(starts(store), [[2 * FIVE_MINUTES, 'user:u1']])
 })
 
+test('windowed keys read back, and their binary string matches their bytes', t => {
+  const serde = windowedSerde(tupleSerde<Key>(stringSerde, stringSerde))
+  const value = { start: T0, key: ['user', 'ü1'] as Key }
+  t.deepEqual(serde.deserialize(serde.serialize(value)), value)
+  t.is(serde.toBinaryString!(value), serde.serialize(value).toString('latin1'))
+  t.throws(() => serde.toBinaryString!({ start: -1, key: value.key }), { instanceOf: RangeError })
+})
+
 test('window starts must be non-negative whole milliseconds', async t => {
   const store = await bytesStore()
   t.throws(() => store.put(-1, ['user', 'u1'], 1), { instanceOf: RangeError })
