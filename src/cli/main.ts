@@ -5,6 +5,8 @@ import { CellstreamError } from '../lib/errors.ts'
 import { dbCommand } from './commands/db.ts'
 import { kafkaCommand } from './commands/kafka.ts'
 import { demoCommand } from './commands/demo.ts'
+import { simulateCommand } from './commands/simulate.ts'
+import { truthCommand } from './commands/truth.ts'
 
 export function buildProgram (): Command {
   const program = new Command('cellstream')
@@ -14,6 +16,8 @@ export function buildProgram (): Command {
   program.addCommand(kafkaCommand())
   program.addCommand(dbCommand())
   program.addCommand(demoCommand())
+  program.addCommand(simulateCommand())
+  program.addCommand(truthCommand())
   configureErrors(program)
   return program
 }

@@ -1,0 +1,157 @@
+// The exact results the pipeline must produce for a sequence of records, computed the plain
+// way: validate each record, then add it into maps of totals. It shares no code with the stream
+// engine on purpose, so tests can hold the engine to it. Memory holds aggregates only.
+//
+// Semantics (design notes, "Semantics"):
+// - 5-minute tumbling windows aligned to the epoch, [start, start + 300).
+// - A record is late when its window's end + grace ≤ the stream time of its partition: the
+//   largest event time among that partition's earlier valid records. Late events are left out
+//   of the 5-minute totals only.
+// - Hourly totals and quota usage count every valid event, late ones included.
+// - A user is over quota in a UTC hour when the sum of their bytes is strictly greater than
+//   their hourly quota. Users without metadata count in the totals but have no quota.
+//
+// Records without a partition form one ordered stream (partition 0): with a single input
+// partition that is exactly what the engine sees. With more, pass each record's partition; the
+// late rule then runs per partition, in each partition's own order.
+import { type InvalidReason, type ValidEvent, validateEvent } from './validate.ts'
+
+export const WINDOW_SECONDS = 300
+export const HOUR_SECONDS = 3600
+export const DEFAULT_GRACE_SECONDS = 60
+
+export const TOTAL_TYPES = ['antenna_total_bytes', 'user_total_bytes', 'app_total_bytes'] as const
+export type TotalType = typeof TOTAL_TYPES[number]
+
+/** A row of `bytes` (timestamp = window start) or `bytes_hourly` (timestamp = hour start). */
+export interface BytesRow { timestamp: string, id: string, value: number, type: TotalType }
+/** A row of `user_quota_limit`. */
+export interface QuotaRow { email: string, usage: number, quota: number, timestamp: string }
+
+export interface UserQuota { id: string, email: string, quota: number }
+
+export interface TruthSummary {
+  records: number
+  valid: number
+  invalid: number
+  late: number
+  invalidByReason: Partial<Record<InvalidReason, number>>
+}
+
+export interface TruthResult {
+  bytes: BytesRow[]
+  bytesHourly: BytesRow[]
+  userQuotaLimit: QuotaRow[]
+  summary: TruthSummary
+}
+
+export interface TruthOptions {
+  /** Seconds a window waits for late records after its end. Default 60. */
+  graceSeconds?: number
+  /** Users with an hourly quota; others are not checked. */
+  users?: readonly UserQuota[]
+  /** The clock of the "at most a day ahead" rule, in epoch seconds. Default: now. */
+  nowSeconds?: number
+}
+
+export class GroundTruth {
+  readonly #grace: number
+  readonly #now: number
+  readonly #users: Map<string, UserQuota>
+  readonly #windows = new Map<string, number>()
+  readonly #hours = new Map<string, number>()
+  readonly #usage = new Map<string, number>()
+  readonly #streamTime = new Map<number, number>()
+  readonly #summary: TruthSummary = { records: 0, valid: 0, invalid: 0, late: 0, invalidByReason: {} }
+
+  constructor (options: TruthOptions = {}) {
+    this.#grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS
+    this.#now = options.nowSeconds ?? Math.floor(Date.now() / 1000)
+    this.#users = new Map((options.users ?? []).map(u => [u.id, u]))
+  }
+
+  /** Adds one record payload, as read from the topic or a record file. */
+  add (payload: Uint8Array | string, partition = 0): void {
+    this.#summary.records++
+    const validation = validateEvent(payload, this.#now)
+    if (!validation.ok) {
+      this.#summary.invalid++
+      this.#summary.invalidByReason[validation.reason] = (this.#summary.invalidByReason[validation.reason] ?? 0) + 1
+      return
+    }
+    this.#addValid(validation.event, partition)
+  }
+
+  #addValid (event: ValidEvent, partition: number): void {
+    this.#summary.valid++
+    const window = event.timestamp - mod(event.timestamp, WINDOW_SECONDS)
+    const hour = event.timestamp - mod(event.timestamp, HOUR_SECONDS)
+    const streamTime = this.#streamTime.get(partition) ?? -Infinity
+    const late = window + WINDOW_SECONDS + this.#grace <= streamTime
+    if (late) {
+      this.#summary.late++
+    } else {
+      addTo(this.#windows, key(window, 'antenna_total_bytes', event.antenna_id), event.bytes)
+      addTo(this.#windows, key(window, 'user_total_bytes', event.id), event.bytes)
+      addTo(this.#windows, key(window, 'app_total_bytes', event.app), event.bytes)
+    }
+    if (event.timestamp > streamTime) this.#streamTime.set(partition, event.timestamp)
+    addTo(this.#hours, key(hour, 'antenna_total_bytes', event.antenna_id), event.bytes)
+    addTo(this.#hours, key(hour, 'user_total_bytes', event.id), event.bytes)
+    addTo(this.#hours, key(hour, 'app_total_bytes', event.app), event.bytes)
+    if (this.#users.has(event.id)) addTo(this.#usage, `${hour}|${event.id}`, event.bytes)
+  }
+
+  /** The three tables, each sorted by timestamp, then type and id (quota rows by email). */
+  result (): TruthResult {
+    const quotaRows: QuotaRow[] = []
+    for (const [k, usage] of this.#usage) {
+      const [hour, id] = split(k)
+      const user = this.#users.get(id)!
+      if (usage > user.quota) quotaRows.push({ email: user.email, usage, quota: user.quota, timestamp: iso(hour) })
+    }
+    quotaRows.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.email, b.email))
+    return {
+      bytes: rows(this.#windows),
+      bytesHourly: rows(this.#hours),
+      userQuotaLimit: quotaRows,
+      summary: structuredClone(this.#summary)
+    }
+  }
+}
+
+function key (start: number, type: TotalType, id: string): string {
+  return `${start}|${type}|${id}`
+}
+
+function split (k: string): [number, string] {
+  const at = k.indexOf('|')
+  return [Number(k.slice(0, at)), k.slice(at + 1)]
+}
+
+function rows (totals: Map<string, number>): BytesRow[] {
+  const out: BytesRow[] = []
+  for (const [k, value] of totals) {
+    const [start, rest] = split(k)
+    const at = rest.indexOf('|')
+    out.push({ timestamp: iso(start), id: rest.slice(at + 1), value, type: rest.slice(0, at) as TotalType })
+  }
+  return out.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.type, b.type) || compare(a.id, b.id))
+}
+
+function addTo (map: Map<string, number>, k: string, value: number): void {
+  map.set(k, (map.get(k) ?? 0) + value)
+}
+
+function mod (a: number, n: number): number {
+  return ((a % n) + n) % n
+}
+
+function compare (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** An epoch second as ISO 8601 UTC without milliseconds: 2020-09-19T20:00:00Z. */
+export function iso (seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z')
+}
