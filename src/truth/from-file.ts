@@ -1,6 +1,6 @@
 // The ground truth of a record file (the format `cellstream simulate --out` writes), read
 // line by line so memory holds only the totals.
-import { readRecordFile } from '../simulator/record-file.ts'
+import { readRecordChunks } from '../simulator/record-file.ts'
 import { GroundTruth, type TruthOptions, type TruthResult } from './ground-truth.ts'
 
 export interface FileTruthOptions extends TruthOptions {
@@ -16,9 +16,11 @@ export async function truthFromFile (path: string, options: FileTruthOptions = {
   const truth = new GroundTruth(options)
   const partitions = options.partitions ?? 1
   let n = 0
-  for await (const payload of readRecordFile(path, options.onBytes)) {
-    truth.add(payload, n % partitions)
-    n++
+  for await (const payloads of readRecordChunks(path, options.onBytes)) {
+    for (const payload of payloads) {
+      truth.add(payload, n % partitions)
+      n++
+    }
   }
   return truth.result()
 }

@@ -58,9 +58,9 @@ export class GroundTruth {
   readonly #grace: number
   readonly #now: number
   readonly #users: Map<string, UserQuota>
-  readonly #windows = new Map<string, number>()
-  readonly #hours = new Map<string, number>()
-  readonly #usage = new Map<string, number>()
+  readonly #windows: Totals = new Map()
+  readonly #hours: Totals = new Map()
+  readonly #usage = new Map<number, Map<string, number>>()
   readonly #streamTime = new Map<number, number>()
   readonly #summary: TruthSummary = { records: 0, valid: 0, invalid: 0, late: 0, invalidByReason: {} }
 
@@ -91,24 +91,21 @@ export class GroundTruth {
     if (late) {
       this.#summary.late++
     } else {
-      addTo(this.#windows, key(window, 'antenna_total_bytes', event.antenna_id), event.bytes)
-      addTo(this.#windows, key(window, 'user_total_bytes', event.id), event.bytes)
-      addTo(this.#windows, key(window, 'app_total_bytes', event.app), event.bytes)
+      addEvent(this.#windows, window, event)
     }
     if (event.timestamp > streamTime) this.#streamTime.set(partition, event.timestamp)
-    addTo(this.#hours, key(hour, 'antenna_total_bytes', event.antenna_id), event.bytes)
-    addTo(this.#hours, key(hour, 'user_total_bytes', event.id), event.bytes)
-    addTo(this.#hours, key(hour, 'app_total_bytes', event.app), event.bytes)
-    if (this.#users.has(event.id)) addTo(this.#usage, `${hour}|${event.id}`, event.bytes)
+    addEvent(this.#hours, hour, event)
+    if (this.#users.has(event.id)) addTo(slot(this.#usage, hour, () => new Map()), event.id, event.bytes)
   }
 
   /** The three tables, each sorted by timestamp, then type and id (quota rows by email). */
   result (): TruthResult {
     const quotaRows: QuotaRow[] = []
-    for (const [k, usage] of this.#usage) {
-      const [hour, id] = split(k)
-      const user = this.#users.get(id)!
-      if (usage > user.quota) quotaRows.push({ email: user.email, usage, quota: user.quota, timestamp: iso(hour) })
+    for (const [hour, users] of this.#usage) {
+      for (const [id, usage] of users) {
+        const user = this.#users.get(id)!
+        if (usage > user.quota) quotaRows.push({ email: user.email, usage, quota: user.quota, timestamp: iso(hour) })
+      }
     }
     quotaRows.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.email, b.email))
     return {
@@ -120,27 +117,37 @@ export class GroundTruth {
   }
 }
 
-function key (start: number, type: TotalType, id: string): string {
-  return `${start}|${type}|${id}`
+// Totals per window (or hour) start, then per type (in TOTAL_TYPES order), then per id. Nested
+// maps keyed by the parsed strings themselves: building a composite key string per event
+// cost more than everything else.
+type Totals = Map<number, [Map<string, number>, Map<string, number>, Map<string, number>]>
+
+function addEvent (totals: Totals, start: number, event: ValidEvent): void {
+  const [antennas, users, apps] = slot(totals, start, () => [new Map(), new Map(), new Map()])
+  addTo(antennas, event.antenna_id, event.bytes)
+  addTo(users, event.id, event.bytes)
+  addTo(apps, event.app, event.bytes)
 }
 
-function split (k: string): [number, string] {
-  const at = k.indexOf('|')
-  return [Number(k.slice(0, at)), k.slice(at + 1)]
+function slot<K, V> (map: Map<K, V>, key: K, create: () => V): V {
+  let value = map.get(key)
+  if (value === undefined) map.set(key, value = create())
+  return value
 }
 
-function rows (totals: Map<string, number>): BytesRow[] {
+function rows (totals: Totals): BytesRow[] {
   const out: BytesRow[] = []
-  for (const [k, value] of totals) {
-    const [start, rest] = split(k)
-    const at = rest.indexOf('|')
-    out.push({ timestamp: iso(start), id: rest.slice(at + 1), value, type: rest.slice(0, at) as TotalType })
+  for (const [start, byType] of totals) {
+    const timestamp = iso(start)
+    byType.forEach((ids, i) => {
+      for (const [id, value] of ids) out.push({ timestamp, id, value, type: TOTAL_TYPES[i]! })
+    })
   }
   return out.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.type, b.type) || compare(a.id, b.id))
 }
 
-function addTo (map: Map<string, number>, k: string, value: number): void {
-  map.set(k, (map.get(k) ?? 0) + value)
+function addTo (map: Map<string, number>, key: string, value: number): void {
+  map.set(key, (map.get(key) ?? 0) + value)
 }
 
 function mod (a: number, n: number): number {
