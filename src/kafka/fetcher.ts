@@ -153,7 +153,9 @@ export class Fetcher {
       for (const record of batch.records) {
         const offset = batch.firstOffset + BigInt(record.offsetDelta)
         if (offset < from) continue
-        records.push({ key: record.key, value: record.value, timestamp: firstTimestamp + Number(record.timestampDelta), source: { topic, partition, offset } })
+        const raw: RawRecord = { key: record.key, value: record.value, timestamp: firstTimestamp + Number(record.timestampDelta), source: { topic, partition, offset } }
+        if (record.headers.length > 0) raw.headers = record.headers
+        records.push(raw)
       }
     }
     const end = this.#options.isolationLevel === READ_COMMITTED ? part.lastStableOffset : part.highWatermark
@@ -191,4 +193,10 @@ export async function * readToEnd (fetcher: Fetcher, topic: string, from: Map<nu
       else positions.set(part.partition, part.next)
     }
   }
+}
+
+/** The value of header `name` as a string, if the record has it. */
+export function headerValue (record: RawRecord, name: string): string | undefined {
+  for (const [key, value] of record.headers ?? []) if (key?.toString() === name) return value?.toString()
+  return undefined
 }

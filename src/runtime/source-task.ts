@@ -45,6 +45,8 @@ export class SourceTask {
   readonly #context: TaskContext
   #outbox: OutgoingRecord[] = []
   #lastActivityAt: number
+  /** The last heartbeat sent: owners keep it, so an unchanged one need not be sent again. */
+  #lastHeartbeat: string | undefined
   /** Offset of the last record processed, for the commit. */
   lastOffset: bigint | undefined
 
@@ -115,13 +117,15 @@ export class SourceTask {
     const records = this.#outbox
     this.#outbox = []
     const idle = this.isIdle(now)
-    const heartbeat = encodeHeartbeat(sourceId(this.topic, this.partition), this.streamTime, idle)
+    const state = `${this.streamTime}:${idle}`
+    const heartbeat = state === this.#lastHeartbeat ? undefined : encodeHeartbeat(sourceId(this.topic, this.partition), this.streamTime, idle)
+    this.#lastHeartbeat = state
     for (const { aggregation, topic, partitions } of this.#options.aggregations) {
       const codec = this.#codecs.get(aggregation.name)!
       for (const entry of this.#partials.get(aggregation.name)!.drain()) {
         records.push({ topic, ...codec.encodePartial(entry.start, entry.key, entry.value, partitions) })
       }
-      for (let partition = 0; partition < partitions; partition++) records.push({ topic, partition, ...heartbeat })
+      if (heartbeat !== undefined) for (let partition = 0; partition < partitions; partition++) records.push({ topic, partition, ...heartbeat })
     }
     return records
   }

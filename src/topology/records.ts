@@ -14,6 +14,8 @@ export interface RawRecord {
   /** Kafka record timestamp, epoch milliseconds. */
   timestamp: number
   source: SourceCoordinates
+  /** Record headers as read, when it has any. */
+  headers?: ReadonlyArray<[Buffer | null, Buffer | null]>
 }
 
 /** A deserialized record inside a stream; `timestamp` is its event time in epoch milliseconds. */

@@ -10,10 +10,15 @@ export interface Plan { name: string }
 export const MINUTE = 60_000
 export const WINDOW = 5 * MINUTE
 
-export function sampleTopology (options: { inner?: boolean } = {}): Topology {
-  const builder = new TopologyBuilder().deadLetters('usage-dlq').lateRecords('usage-late')
-  const plans = builder.globalTable('plans', { key: stringSerde, value: jsonSerde<Plan>() })
-  const usage = builder.stream('usage', {
+export interface SampleTopics { input: string, output: string, enriched: string, plans: string, dlq: string, late: string }
+
+const DEFAULT_TOPICS: SampleTopics = { input: 'usage', output: 'user-bytes', enriched: 'usage-enriched', plans: 'plans', dlq: 'usage-dlq', late: 'usage-late' }
+
+export function sampleTopology (options: { inner?: boolean, topics?: SampleTopics, sink?: boolean } = {}): Topology {
+  const topics = options.topics ?? DEFAULT_TOPICS
+  const builder = new TopologyBuilder().deadLetters(topics.dlq).lateRecords(topics.late)
+  const plans = builder.globalTable(topics.plans, { key: stringSerde, value: jsonSerde<Plan>() })
+  const usage = builder.stream(topics.input, {
     value: {
       serialize: (v: Usage) => Buffer.from(JSON.stringify(v)),
       deserialize: bytes => {
@@ -31,13 +36,13 @@ export function sampleTopology (options: { inner?: boolean } = {}): Topology {
   const joined = options.inner === true
     ? checked.join(plans, (_k, v) => v.user, (v, plan) => ({ ...v, plan: plan.name }))
     : checked.leftJoin(plans, (_k, v) => v.user, (v, plan) => ({ ...v, plan: plan?.name ?? 'unknown' }))
-  joined.to('usage-enriched', { value: jsonSerde() })
-  joined
+  joined.to(topics.enriched, { value: jsonSerde() })
+  const table = joined
     .groupBy((_k, v) => v.user, stringSerde)
     .windowedBy(TimeWindows.ofSizeAndGrace(WINDOW, MINUTE))
     .aggregate({ name: 'user-bytes', init: () => 0, adder: (_k, v, sum) => sum + v.bytes, merger: (_k, a, b) => a + b, serde: int64Serde })
-    .toSink('totals', () => new CollectingSink())
-    .to('user-bytes', { key: stringSerde, value: int64Serde })
+  if (options.sink !== false) table.toSink('totals', () => new CollectingSink())
+  table.to(topics.output, { key: stringSerde, value: int64Serde })
   return builder.build()
 }
 

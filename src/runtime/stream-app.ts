@@ -1,0 +1,386 @@
+// The Kafka runtime: one instance of a stream application. Instances with the same
+// application id form a consumer group over the input topics and the partials topics, so
+// partitions (and their state) move between instances as they come and go.
+//
+// One loop does everything, so processing and committing never interleave:
+//   fetch (read_committed) → source tasks and owner tasks process → every commit interval:
+//   one transaction with everything the tasks produced (dead letters, late records, partials,
+//   heartbeats, stream times, window outputs, changelog records) and the positions of every
+//   assigned partition; sinks are flushed before it commits; local stores persist after.
+// A rebalance or a failed commit discards everything since the last commit: tasks are
+// rebuilt from committed state (local stores as of the last commit, positions from the
+// group's committed offsets), so work is redone, never lost or counted twice.
+import { randomUUID } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Admin, Consumer, Producer } from '@platformatic/kafka'
+import { createAdmin, ensureTopics, type TopicSpec } from '../kafka/admin.ts'
+import { createConsumer, createTransactionalProducer } from '../kafka/clients.ts'
+import { Fetcher, readToEnd, type Position } from '../kafka/fetcher.ts'
+import { errorMessage } from '../lib/errors.ts'
+import { int64Serde, stringSerde } from '../lib/serdes.ts'
+import { LevelKeyValueStore, TimeWindowStore, recoverStore, closeStore, windowedSerde, type LocalStore } from '../stores/index.ts'
+import type { Topology } from '../topology/topology.ts'
+import { changelogTopic } from '../topology/topology.ts'
+import { recordHeaders, type OutgoingRecord } from '../topology/records.ts'
+import { SourceTask } from './source-task.ts'
+import { OwnerTask, ownedWindowSerde, sourceTimeSerde, type OwnedWindow, type SourceTime } from './owner-task.ts'
+import { makePlan, type AggregationPlan, type Plan } from './plan.ts'
+import { GlobalTables } from './global-tables.ts'
+import { noMetrics, type EngineMetrics } from './metrics.ts'
+import { WindowOutputs } from './window-outputs.ts'
+import { changelogReader } from './kafka-changelog.ts'
+import { NO_TIME } from './partials-codec.ts'
+import { sleep } from '../lib/processes.ts'
+
+export interface StreamAppOptions {
+  topology: Topology
+  /** Names the consumer group and prefixes internal topics. */
+  applicationId: string
+  brokers: string[]
+  /** This instance's own folder: local stores and its instance id. Never shared by two instances. */
+  stateDir: string
+  commitIntervalMs?: number
+  idleTimeoutMs?: number
+  /** Partitions of each partials topic and changelog; defaults to the largest input. */
+  partialsPartitions?: number
+  metrics?: EngineMetrics
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void
+}
+
+interface Owner {
+  plan: AggregationPlan
+  task: OwnerTask<unknown, unknown>
+  windowsLocal: LocalStore<unknown, OwnedWindow<unknown>>
+  sourcesLocal: LocalStore<string, SourceTime>
+  outputs: WindowOutputs<unknown, unknown>
+}
+
+const key = (topic: string, partition: number): string => `${topic}:${partition}`
+
+export class StreamApp {
+  readonly #options: Required<Omit<StreamAppOptions, 'partialsPartitions'>> & { partialsPartitions?: number }
+  #plan: Plan | undefined
+  #admin: Admin | undefined
+  #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  #tableConsumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
+  #fetcher: Fetcher | undefined
+  #tables: GlobalTables | undefined
+  #instanceId = ''
+  readonly #sources = new Map<string, SourceTask>()
+  readonly #owners = new Map<string, Owner>()
+  /** Next offset to fetch per assigned partition, and as of the last commit. */
+  readonly #positions = new Map<string, Position>()
+  readonly #committed = new Map<string, bigint>()
+  readonly #streamTimes = new Map<string, number>()
+  #rebalanced = true
+  #stopping = false
+  #loop: Promise<void> | undefined
+  #lastCommit = 0
+  /** Commits done, for tests and metrics. */
+  commits = 0
+
+  constructor (options: StreamAppOptions) {
+    this.#options = {
+      commitIntervalMs: 1000,
+      idleTimeoutMs: 30_000,
+      metrics: noMetrics,
+      log: () => {},
+      ...options
+    }
+  }
+
+  get sourceTimesTopic (): string {
+    return `${this.#options.applicationId}-source-times`
+  }
+
+  /** Partitions this instance works on now. */
+  get assignment (): string[] {
+    return [...this.#positions.keys()].sort()
+  }
+
+  /** Joins the group and starts processing; resolves once global tables are loaded and the loop runs. */
+  async start (): Promise<void> {
+    const { brokers, applicationId, topology } = this.#options
+    this.#instanceId = await this.#loadInstanceId()
+    this.#admin = createAdmin(brokers, `${applicationId}-admin`)
+    const inputPartitions = new Map<string, number>()
+    for (const source of topology.sources) {
+      const metadata = await this.#admin.metadata({ topics: [source.topic] })
+      const info = metadata.topics.get(source.topic)
+      if (info === undefined) throw new Error(`input topic ${source.topic} does not exist`)
+      inputPartitions.set(source.topic, info.partitionsCount)
+    }
+    this.#plan = makePlan(topology, applicationId, inputPartitions, this.#options.partialsPartitions)
+    await ensureTopics(this.#admin, this.#internalTopics(this.#plan))
+
+    this.#tableConsumer = createConsumer(brokers, `${applicationId}-tables-${this.#instanceId}`, `${applicationId}-tables`)
+    this.#tables = new GlobalTables(this.#tableConsumer, topology.globalTables, message => this.#options.log('warn', message))
+    await this.#tables.start()
+
+    this.#producer = createTransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`, `${applicationId}-${this.#instanceId}`)
+    this.#consumer = createConsumer(brokers, `${applicationId}-${this.#instanceId}`, applicationId)
+    this.#fetcher = new Fetcher(this.#consumer, { maxBytes: 4 << 20, partitionMaxBytes: 1 << 20, maxWaitMs: 100 })
+    this.#consumer.on('consumer:group:join', () => { this.#rebalanced = true })
+    this.#consumer.topics.trackAll(...topology.sources.map(s => s.topic), ...this.#plan.aggregations.map(a => a.topic))
+    await this.#consumer.joinGroup({})
+    this.#loop = this.#run()
+  }
+
+  /** Commits what is processed, leaves the group and closes stores (writing checkpoints). */
+  async stop (): Promise<void> {
+    this.#stopping = true
+    await this.#loop
+  }
+
+  /** Resolves when the loop ends (after stop(), or with its error). */
+  get done (): Promise<void> {
+    return this.#loop ?? Promise.resolve()
+  }
+
+  async #run (): Promise<void> {
+    try {
+      while (!this.#stopping) {
+        if (this.#rebalanced) await this.#reassign()
+        const positions = [...this.#positions.values()]
+        if (positions.length === 0) {
+          await sleep(100)
+        } else {
+          const fetched = await this.#fetcher!.fetch(positions)
+          // Records fetched across a rebalance may belong to partitions that moved away.
+          if (!this.#rebalanced) this.#process(fetched)
+        }
+        if (!this.#rebalanced && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) await this.#commitOrReset()
+      }
+      if (!this.#rebalanced) await this.#commitOrReset()
+    } finally {
+      await this.#shutdown()
+    }
+  }
+
+  #process (fetched: Awaited<ReturnType<Fetcher['fetch']>>): void {
+    const now = Date.now()
+    for (const part of fetched) {
+      const id = key(part.topic, part.partition)
+      const position = this.#positions.get(id)
+      if (position === undefined) continue
+      const source = this.#sources.get(id)
+      if (source !== undefined) {
+        for (const record of part.records) source.process(record, now)
+        this.#options.metrics.recordsIn(part.topic, part.partition, part.records.length)
+      } else {
+        const owner = this.#owners.get(id)
+        if (owner !== undefined) for (const record of part.records) owner.task.apply(record)
+      }
+      position.offset = part.next
+    }
+  }
+
+  async #commitOrReset (): Promise<void> {
+    try {
+      await this.#commit()
+    } catch (error) {
+      this.#options.log('warn', `commit failed, redoing from the last commit: ${errorMessage(error)}`)
+      await this.#resetProducer()
+      this.#rebalanced = true
+    }
+  }
+
+  async #commit (): Promise<void> {
+    const now = Date.now()
+    this.#lastCommit = now
+    const records: OutgoingRecord[] = []
+    for (const [id, source] of this.#sources) {
+      records.push(...source.drain(now))
+      if (source.streamTime !== this.#streamTimes.get(id)) {
+        records.push({ topic: this.sourceTimesTopic, partition: 0, key: stringSerde.serialize(id), value: int64Serde.serialize(source.streamTime) })
+      }
+    }
+    const persists: Array<() => Promise<void>> = []
+    for (const owner of this.#owners.values()) {
+      records.push(...owner.outputs.emit(owner.task.punctuate(now)))
+      for (const [store, topic] of [[owner.windowsLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-windows`)], [owner.sourcesLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-sources`)]] as const) {
+        const changes = (store as LocalStore<unknown, unknown>).takeChanges()
+        if (changes.length === 0) continue
+        for (const change of changes) records.push({ topic, partition: owner.task.partition, key: change.key, value: change.value })
+        persists.push(() => (store as LocalStore<unknown, unknown>).persist(changes))
+      }
+    }
+    const moved = [...this.#positions].filter(([id, p]) => this.#committed.get(id) !== p.offset)
+    if (records.length === 0 && moved.length === 0) return
+
+    const transaction = await this.#producer!.beginTransaction()
+    try {
+      if (records.length > 0) {
+        // One send per transaction: concurrent sends inside one transaction are not safe with this client.
+        await transaction.send({ messages: records.map(r => ({ topic: r.topic, partition: r.partition, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers === undefined ? undefined : recordHeaders(r.headers) })) as never })
+      }
+      for (const owner of this.#owners.values()) await owner.outputs.flush()
+      if (moved.length > 0) {
+        await transaction.addConsumer(this.#consumer!)
+        const group = { groupId: this.#consumer!.groupId, generationId: this.#consumer!.generationId, memberId: this.#consumer!.memberId, coordinatorId: this.#consumer!.coordinatorId }
+        for (const [, p] of moved) {
+          // The client commits `offset + 1`: hand it the offset before the position.
+          await transaction.addOffset({ topic: p.topic, partition: p.partition, offset: p.offset - 1n, metadata: { consumer: group } } as never)
+        }
+      }
+      if (this.#rebalanced) throw new Error('the group rebalanced during the commit')
+      await transaction.commit()
+    } catch (error) {
+      await transaction.abort().catch(() => {})
+      throw error
+    }
+    this.commits++
+    for (const [id, p] of moved) this.#committed.set(id, p.offset)
+    for (const [id, source] of this.#sources) this.#streamTimes.set(id, source.streamTime)
+    for (const persist of persists) await persist()
+  }
+
+  /** Rebuilds every task from committed state for the current assignment. */
+  async #reassign (): Promise<void> {
+    this.#rebalanced = false
+    await this.#closeTasks()
+    const consumer = this.#consumer!
+    const plan = this.#plan!
+    const assigned: Array<{ topic: string, partition: number }> = []
+    for (const { topic, partitions } of consumer.assignments ?? []) for (const partition of partitions) assigned.push({ topic, partition })
+    this.#options.log('info', `assigned ${assigned.length} partitions (generation ${consumer.generationId})`)
+
+    const committed = await this.#committedOffsets(assigned)
+    await this.#loadStreamTimes()
+    const now = Date.now()
+    for (const { topic, partition } of assigned) {
+      if (this.#rebalanced) return
+      const id = key(topic, partition)
+      const aggregation = plan.aggregationOfTopic(topic)
+      if (aggregation === undefined) {
+        this.#sources.set(id, new SourceTask({
+          topology: plan.topology,
+          source: plan.source(topic),
+          partition,
+          aggregations: plan.feeds.get(topic) ?? [],
+          tables: name => this.#tables!.view(name),
+          metrics: this.#options.metrics,
+          streamTime: this.#streamTimes.get(id) ?? NO_TIME,
+          idleTimeoutMs: this.#options.idleTimeoutMs,
+          now
+        }))
+      } else {
+        this.#owners.set(id, await this.#openOwner(aggregation, partition))
+      }
+      this.#positions.set(id, { topic, partition, offset: committed.get(id)! })
+      this.#committed.set(id, committed.get(id)!)
+    }
+    this.#lastCommit = Date.now()
+  }
+
+  async #openOwner (plan: AggregationPlan, partition: number): Promise<Owner> {
+    const { applicationId, stateDir, metrics } = this.#options
+    const name = plan.aggregation.name
+    const dir = join(stateDir, applicationId, `${name}-${partition}`)
+    const windowsLocal = new LevelKeyValueStore({ name: `${name}-windows-${partition}`, dir: join(dir, 'windows'), keySerde: windowedSerde(plan.aggregation.key), valueSerde: ownedWindowSerde(plan.aggregation.value) })
+    const sourcesLocal = new LevelKeyValueStore({ name: `${name}-sources-${partition}`, dir: join(dir, 'sources'), keySerde: stringSerde, valueSerde: sourceTimeSerde })
+    for (const [store, suffix] of [[windowsLocal, 'windows'], [sourcesLocal, 'sources']] as const) {
+      const result = await recoverStore(store, changelogReader(this.#fetcher!, changelogTopic(applicationId, `${name}-${suffix}`), partition))
+      metrics.restored(store.name, result.records)
+    }
+    const windows = new TimeWindowStore(windowsLocal)
+    const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes: sourcesLocal, sources: plan.sources, metrics })
+    return { plan, task, windowsLocal: windowsLocal as LocalStore<unknown, OwnedWindow<unknown>>, sourcesLocal, outputs: new WindowOutputs(plan.aggregation) }
+  }
+
+  /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */
+  async #closeTasks (): Promise<void> {
+    for (const [id, owner] of this.#owners) {
+      const { applicationId } = this.#options
+      const name = owner.plan.aggregation.name
+      for (const [store, suffix] of [[owner.windowsLocal, 'windows'], [owner.sourcesLocal, 'sources']] as const) {
+        const end = (await this.#fetcher!.endOffsets(changelogTopic(applicationId, `${name}-${suffix}`)))[owner.task.partition]
+        await closeStore(store, end)
+      }
+      this.#owners.delete(id)
+    }
+    this.#sources.clear()
+    this.#positions.clear()
+    this.#committed.clear()
+  }
+
+  /** Committed offsets, waiting for any pending transaction that commits some (requireStable). */
+  async #committedOffsets (partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, bigint>> {
+    const result = new Map<string, bigint>()
+    if (partitions.length === 0) return result
+    const topics = new Map<string, number[]>()
+    for (const { topic, partition } of partitions) topics.set(topic, [...(topics.get(topic) ?? []), partition])
+    const groups = await this.#admin!.listConsumerGroupOffsets({
+      groups: [{ groupId: this.#options.applicationId, topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })) }],
+      requireStable: true
+    } as never) as Array<{ topics: Array<{ name: string, partitions: Array<{ partitionIndex: number, committedOffset: bigint }> }> }>
+    for (const group of groups) {
+      for (const topic of group.topics) for (const p of topic.partitions) if (p.committedOffset >= 0n) result.set(key(topic.name, p.partitionIndex), p.committedOffset)
+    }
+    for (const [topic, list] of topics) {
+      if (list.every(p => result.has(key(topic, p)))) continue
+      const starts = await this.#fetcher!.startOffsets(topic)
+      for (const p of list) if (!result.has(key(topic, p))) result.set(key(topic, p), starts[p] ?? 0n)
+    }
+    return result
+  }
+
+  async #loadStreamTimes (): Promise<void> {
+    this.#streamTimes.clear()
+    for await (const batch of readToEnd(this.#fetcher!, this.sourceTimesTopic, new Map([[0, 0n]]))) {
+      for (const record of batch) {
+        if (record.key !== null && record.value !== null) this.#streamTimes.set(stringSerde.deserialize(record.key), int64Serde.deserialize(record.value))
+      }
+    }
+  }
+
+  #internalTopics (plan: Plan): TopicSpec[] {
+    const { topology, applicationId } = this.#options
+    const inputs = Math.max(...plan.inputPartitions.values())
+    const specs: TopicSpec[] = [{ name: this.sourceTimesTopic, partitions: 1, config: { 'cleanup.policy': 'compact' } }]
+    for (const aggregation of plan.aggregations) {
+      specs.push({ name: aggregation.topic, partitions: aggregation.partitions, config: { 'retention.ms': String(7 * 24 * 3600_000) } })
+      for (const suffix of ['windows', 'sources']) {
+        specs.push({ name: changelogTopic(applicationId, `${aggregation.aggregation.name}-${suffix}`), partitions: aggregation.partitions, config: { 'cleanup.policy': 'compact' } })
+      }
+      for (const output of aggregation.aggregation.outputs) if (output.kind === 'topic') specs.push({ name: output.topic, partitions: inputs })
+    }
+    if (topology.deadLetterTopic !== undefined) specs.push({ name: topology.deadLetterTopic, partitions: inputs })
+    if (topology.lateTopic !== undefined) specs.push({ name: topology.lateTopic, partitions: inputs })
+    return specs
+  }
+
+  async #resetProducer (): Promise<void> {
+    // A fenced or failed transactional producer cannot begin again: replace it.
+    await this.#producer?.close(true).catch(() => {})
+    const { brokers, applicationId } = this.#options
+    this.#producer = createTransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`, `${applicationId}-${this.#instanceId}`)
+  }
+
+  async #shutdown (): Promise<void> {
+    await this.#closeTasks().catch(error => this.#options.log('warn', `closing stores: ${errorMessage(error)}`))
+    // close() leaves the group, so the partitions move at once instead of after the session timeout.
+    await this.#consumer?.close().catch(() => this.#consumer?.close(true).catch(() => {}))
+    await this.#producer?.close(true).catch(() => {})
+    await this.#tables?.stop().catch(() => {})
+    await this.#tableConsumer?.close(true).catch(() => {})
+    await this.#admin?.close().catch(() => {})
+  }
+
+  /** A stable id per state folder, so a restarted instance fences its own predecessor at once. */
+  async #loadInstanceId (): Promise<string> {
+    const dir = join(this.#options.stateDir, this.#options.applicationId)
+    await mkdir(dir, { recursive: true })
+    const file = join(dir, 'instance-id')
+    try {
+      return (await readFile(file, 'utf8')).trim()
+    } catch {
+      const id = randomUUID().slice(0, 8)
+      await writeFile(file, `${id}\n`)
+      return id
+    }
+  }
+}
+
