@@ -1,0 +1,79 @@
+// Shared pieces of the runtime tests: fresh topics and state folders, an instance of the
+// sample application, and a read_committed reader of its output windows.
+import type { ExecutionContext } from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.ts'
+import { createConsumer } from '../../src/kafka/clients.ts'
+import { Fetcher, headerValue, readToEnd } from '../../src/kafka/fetcher.ts'
+import { WINDOW_HEADERS } from '../../src/runtime/window-outputs.ts'
+import { sleep } from '../../src/lib/processes.ts'
+import { sampleTopology, type SampleTopics } from '../testing/sample-topology.ts'
+import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { withAdmin } from '../../src/kafka/admin.ts'
+
+export interface Setup { brokers: string[], topics: SampleTopics, stateDir: string, applicationId: string }
+
+export async function setup (t: ExecutionContext, partitions: number): Promise<Setup> {
+  const brokers = await kafkaBrokers()
+  const [input, output, enriched, plans, dlq, late] = await testTopics(t, [
+    { prefix: 'usage', partitions }, { prefix: 'user-bytes', partitions }, { prefix: 'enriched', partitions },
+    { prefix: 'plans', partitions: 1, config: { 'cleanup.policy': 'compact' } }, { prefix: 'dlq', partitions }, { prefix: 'late', partitions }
+  ])
+  const stateDir = await mkdtemp(join(tmpdir(), 'cellstream-state-'))
+  t.teardown(() => rm(stateDir, { recursive: true, force: true }))
+  return { brokers, topics: { input: input!, output: output!, enriched: enriched!, plans: plans!, dlq: dlq!, late: late! }, stateDir, applicationId: uniqueName('app') }
+}
+
+/** Every window on the output topic (read_committed), as "startMs|user" → values in order of arrival. */
+export async function readWindows (brokers: string[], topic: string, until: (windows: Map<string, number[]>) => boolean, timeoutMs = 120_000): Promise<Map<string, number[]>> {
+  const consumer = createConsumer(brokers, 'reader', uniqueName('reader'))
+  try {
+    const fetcher = new Fetcher(consumer)
+    const partitions = await fetcher.partitions(topic)
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const windows = new Map<string, number[]>()
+      for await (const batch of readToEnd(fetcher, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, 0n])))) {
+        for (const r of batch) {
+          const id = `${headerValue(r, WINDOW_HEADERS.start)}|${r.key!.toString()}`
+          windows.set(id, [...(windows.get(id) ?? []), Number(r.value!.readBigInt64BE())])
+        }
+      }
+      if (until(windows) || Date.now() > deadline) return windows
+      await sleep(500)
+    }
+  } finally {
+    await consumer.close(true)
+  }
+}
+
+export function app (s: Setup, instance: string, options: Partial<StreamAppOptions> = {}): StreamApp {
+  return new StreamApp({
+    topology: sampleTopology({ topics: s.topics, sink: false }),
+    applicationId: s.applicationId,
+    brokers: s.brokers,
+    stateDir: join(s.stateDir, instance),
+    commitIntervalMs: 300,
+    idleTimeoutMs: 3000,
+    ...options
+  })
+}
+
+/** "windowStart|user=value" lines, sorted, for comparing results. */
+export function lines (entries: Iterable<[string, number]>): string[] {
+  return [...entries].map(([id, value]) => `${id}=${value}`).sort()
+}
+
+/** Waits until the group has committed `total` input offsets over all partitions of `topic`. */
+export async function waitForCommitted (s: Setup, topic: string, total: bigint, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    const groups = await withAdmin(s.brokers, admin => admin.listConsumerGroupOffsets({ groups: [s.applicationId] }))
+    const partitions = groups[0]?.topics.find(entry => entry.name === topic)?.partitions ?? []
+    if (partitions.reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n) >= total) return
+    await sleep(200)
+  }
+  throw new Error(`the group did not commit ${total} offsets of ${topic} in time`)
+}
