@@ -88,6 +88,8 @@ export class Traffic {
   readonly #pickUser: AliasTable
   #carry = 0
   #index = 0
+  #rhythmSecond = NaN
+  #rhythm = 1
 
   constructor (options: TrafficOptions) {
     this.population = population(options.users, options.antennas)
@@ -163,8 +165,6 @@ export class Traffic {
     return record
   }
 
-  #rhythmSecond = NaN
-  #rhythm = 1
   /** The rhythm changes slowly; computing it once per second saves two cosines per event. */
   #rhythmAt (second: number): number {
     if (second !== this.#rhythmSecond) {

@@ -21,6 +21,7 @@ test('wrong flags are explained in one line with exit code 2', async t => {
     [['simulate', '--users', '0'], /^cellstream: --users must be between 1 and 1000000, got 0/],
     [['simulate', '--key', 'antenna'], /^cellstream: --key must be one of none, user, got 'antenna'/],
     [['simulate', '--to', '2026-11-01'], /^cellstream: --to needs --from/],
+    [['simulate', '--speed', '60'], /^cellstream: --speed above 1 needs --from/],
     [['simulate', '--from', 'yesterday'], /^cellstream: --from must be an ISO 8601 time/],
     [['simulate', '--from', '1999-01-01', '--to', '1999-02-01'], /^cellstream: --from must be 2000-01-01 or later/],
     [['simulate', '--from', '2026-11-02', '--to', '2026-11-01'], /^cellstream: --to must be after --from/],
@@ -31,19 +32,24 @@ test('wrong flags are explained in one line with exit code 2', async t => {
     [['truth', '--in', 'x.jsonl', '--format', 'xml'], /^cellstream: --format must be one of table, json, csv, got 'xml'/],
     [['truth', '--in', 'x.jsonl', '--table', 'bytes', 'nope'], /^cellstream: --table must be one of bytes, bytes_hourly, user_quota_limit, got 'nope'/]
   ]
-  for (const [args, message] of cases) {
-    const result = await cellstream(args)
+  const results = await Promise.all(cases.map(([args]) => cellstream(args)))
+  for (const [i, [args, message]] of cases.entries()) {
+    const result = results[i]!
     t.is(result.code, 2, args.join(' '))
     t.true(oneLine(result.stderr), result.stderr)
     t.regex(result.stderr, message)
   }
 })
 
-test('an unreachable broker and a missing file are one line each', async t => {
+test('an unreachable broker or database and a missing file are one line each', async t => {
   const kafka = await cellstream(['simulate', '--brokers', '127.0.0.1:1', '--events', '1', '--seed', 'x'])
   t.is(kafka.code, 3)
   t.regex(kafka.stderr, /^cellstream: Kafka is not reachable at 127\.0\.0\.1:1: .*\n$/)
   t.true(oneLine(kafka.stderr))
+
+  const db = await cellstream(['simulate', '--provision', '--database-url', 'postgres://postgres@127.0.0.1:1/cellstream', '--out', '/dev/null', '--events', '0', '--seed', 'x'])
+  t.is(db.code, 3)
+  t.is(db.stderr, 'cellstream: PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED\n')
 
   const missing = await cellstream(['truth', '--in', '/nonexistent/records.jsonl'])
   t.is(missing.code, 1)

@@ -74,6 +74,7 @@ async function runSimulate (flags: SimulateFlags): Promise<void> {
   const to = flags.to === undefined ? undefined : parseUtcSeconds('--to', flags.to)
   const now = Math.floor(Date.now() / 1000)
   if (to !== undefined && from === undefined) throw new UsageError('--to needs --from')
+  if (speed !== undefined && speed > 1 && from === undefined) throw new UsageError('--speed above 1 needs --from: starting now, event time would run ahead of the clock')
   if (from !== undefined && from < MIN_TIMESTAMP) throw new UsageError('--from must be 2000-01-01 or later: older events are invalid')
   if (from !== undefined && to !== undefined && to <= from) throw new UsageError('--to must be after --from')
   if (to !== undefined && to > now + 86_400) throw new UsageError('--to must be at most a day ahead of now: later events are invalid')
