@@ -45,3 +45,15 @@ test('a window stays open until exactly end + grace', t => {
   closed.add(line(t0)) // t0+330 ≤ t0+330: late
   t.is(closed.result().summary.late, 1)
 })
+
+test('with partitions, record n of a file is in partition n % P, like simulate spreads null keys', async t => {
+  const line = (timestamp: number): string =>
+    `{"bytes":1,"timestamp":${timestamp},"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}`
+  const t0 = 1600545600
+  const path = join(await tempDir(t), 'spread.jsonl')
+  // Records 0 and 2 are in partition 0, record 1 in partition 1.
+  await writeFile(path, [line(t0 + 420), line(t0 + 100), line(t0 + 100)].join('\n') + '\n')
+  t.is((await truthFromFile(path, { partitions: 1 })).summary.late, 2)
+  t.is((await truthFromFile(path, { partitions: 2 })).summary.late, 1)
+  t.is((await truthFromFile(path, { partitions: 3 })).summary.late, 0)
+})
