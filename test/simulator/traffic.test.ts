@@ -3,6 +3,7 @@ import test from 'ava'
 import { REFERENCE_ANTENNAS, REFERENCE_USERS } from '../../src/lib/reference.ts'
 import { makeAntennas, makeUsers, nearestNeighbours } from '../../src/simulator/population.ts'
 import { dailyRhythm } from '../../src/simulator/traffic.ts'
+import { truthFromFile } from '../../src/truth/from-file.ts'
 import { DAY, simulateToFile } from './simulate-file.ts'
 
 // The exact shape of the reference line: field order, no whitespace, integers, UUIDs.
@@ -110,4 +111,22 @@ test('a scaled run uses the generated users and antennas', async t => {
   t.true(events.every(e => e !== undefined))
   t.true(new Set(events.map(e => e!.id)).size > 400)
   t.true(new Set(events.map(e => e!.antenna)).size > 30)
+})
+
+test('--late-ratio sends some events 5 to 60 minutes late, which the truth counts as late', async t => {
+  const { path, result } = await simulateToFile(t, { seed: 'late', lateRatio: 0.05 })
+  const events = (await readFile(path, 'utf8')).trim().split('\n').map(line => parseLine(line)!)
+  let latest = 0
+  let behind = 0
+  for (const e of events) {
+    if (e.timestamp < latest) {
+      behind++
+      if (latest - e.timestamp > 3600) t.fail(`more than an hour behind: ${JSON.stringify(e)}`)
+    }
+    latest = Math.max(latest, e.timestamp)
+  }
+  const truth = await truthFromFile(path)
+  t.true(truth.summary.late > 0)
+  t.true(truth.summary.late <= behind)
+  t.true(behind < result.records * 0.05 * 1.5, `${behind} of ${result.records}`)
 })
