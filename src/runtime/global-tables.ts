@@ -58,6 +58,7 @@ export class GlobalTables {
         table.positions.set(last.source.partition, last.source.offset + 1n)
       }
     }
+    if (this.#tables.size === 0) return
     this.#running = true
     this.#loop = this.#follow()
   }

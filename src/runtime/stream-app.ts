@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import type { Admin, Consumer, Producer } from '@platformatic/kafka'
 import { createAdmin, ensureTopics, type TopicSpec } from '../kafka/admin.ts'
 import { createConsumer, createTransactionalProducer } from '../kafka/clients.ts'
-import { Fetcher, readToEnd, type Position } from '../kafka/fetcher.ts'
+import { Fetcher, readToEnd, type FetchedPartition, type Position } from '../kafka/fetcher.ts'
 import { errorMessage } from '../lib/errors.ts'
 import { int64Serde, stringSerde } from '../lib/serdes.ts'
 import { LevelKeyValueStore, TimeWindowStore, recoverStore, closeStore, windowedSerde, type LocalStore } from '../stores/index.ts'
@@ -140,26 +140,38 @@ export class StreamApp {
   }
 
   async #run (): Promise<void> {
+    // The next fetch is sent before the current one is processed, so the broker round trip
+    // overlaps the work; a rebalance discards it with everything else since the last commit.
+    let prefetch: Promise<FetchedPartition[]> | undefined
     try {
       while (!this.#stopping) {
-        if (this.#rebalanced) await this.#reassign()
+        if (this.#rebalanced) {
+          prefetch = undefined
+          await this.#reassign()
+        }
         const positions = [...this.#positions.values()]
         if (positions.length === 0) {
           await sleep(100)
         } else {
-          const fetched = await this.#fetcher!.fetch(positions)
+          const fetched = await (prefetch ?? this.#fetcher!.fetch(positions))
+          prefetch = undefined
           // Records fetched across a rebalance may belong to partitions that moved away.
-          if (!this.#rebalanced) this.#process(fetched)
+          if (!this.#rebalanced) {
+            prefetch = this.#fetcher!.fetch(advance(positions, fetched))
+            prefetch.catch(() => {}) // awaited (or dropped) on the next turn
+            this.#process(fetched)
+          }
         }
         if (!this.#rebalanced && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) await this.#commitOrReset()
       }
+      await prefetch?.catch(() => {})
       if (!this.#rebalanced) await this.#commitOrReset()
     } finally {
       await this.#shutdown()
     }
   }
 
-  #process (fetched: Awaited<ReturnType<Fetcher['fetch']>>): void {
+  #process (fetched: FetchedPartition[]): void {
     const now = Date.now()
     for (const part of fetched) {
       const id = key(part.topic, part.partition)
@@ -384,3 +396,9 @@ export class StreamApp {
   }
 }
 
+
+/** The positions after `fetched` is processed. */
+function advance (positions: Position[], fetched: FetchedPartition[]): Position[] {
+  const next = new Map(fetched.map(part => [key(part.topic, part.partition), part.next]))
+  return positions.map(p => ({ topic: p.topic, partition: p.partition, offset: next.get(key(p.topic, p.partition)) ?? p.offset }))
+}

@@ -20,6 +20,8 @@ export interface Aggregation<K, V, A> {
   /** Unique within the topology; names the internal topics and stores. */
   name: string
   windows: TimeWindows
+  /** The group key of a record (from groupBy). */
+  keyOf: (key: unknown, value: V) => K
   key: Serde<K>
   /** A string equal exactly when keys are equal (for in-memory maps). */
   identity: (key: K) => string

@@ -78,28 +78,32 @@ export class KStream<K, V> {
     this.#add('to', name => sinkNode(name, topic, serdes))
   }
 
-  /** Re-keys the stream for aggregation; records of one key may come from any partition. */
+  /**
+   * Groups the stream by a key for aggregation; records of one key may come from any
+   * partition. The key is computed by the aggregation itself, so grouping costs no record copy.
+   */
   groupBy<K2> (keyOf: (key: K, value: V) => K2, key: Serde<K2>, identity: (key: K2) => string = defaultIdentity): GroupedStream<K2, V> {
-    const stream = this.#add<K2, V>('group-by', name => mapNode<K, V, K2, V>(name, (k, value) => ({ key: keyOf(k, value), value })))
-    return new GroupedStream(this.#builder, stream.#node, key, identity)
+    return new GroupedStream(this.#builder, this.#node, keyOf as (key: unknown, value: V) => K2, key, identity)
   }
 }
 
 export class GroupedStream<K, V> {
   readonly #builder: TopologyBuilder
   readonly #node: NodeSpec
+  readonly #keyOf: (key: unknown, value: V) => K
   readonly #key: Serde<K>
   readonly #identity: (key: K) => string
 
-  constructor (builder: TopologyBuilder, node: NodeSpec, key: Serde<K>, identity: (key: K) => string) {
+  constructor (builder: TopologyBuilder, node: NodeSpec, keyOf: (key: unknown, value: V) => K, key: Serde<K>, identity: (key: K) => string) {
     this.#builder = builder
     this.#node = node
+    this.#keyOf = keyOf
     this.#key = key
     this.#identity = identity
   }
 
   windowedBy (windows: TimeWindows): WindowedStream<K, V> {
-    return new WindowedStream<K, V>(this.#builder, this.#node, this.#key, this.#identity, windows)
+    return new WindowedStream<K, V>(this.#builder, this.#node, this.#keyOf, this.#key, this.#identity, windows)
   }
 }
 

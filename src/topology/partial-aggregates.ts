@@ -9,7 +9,9 @@ export interface PartialEntry<K, A> {
 }
 
 export class PartialAggregates<K, A> {
-  readonly #entries = new Map<string, PartialEntry<K, A>>()
+  // Window start → key identity → entry: two lookups are cheaper than building a combined
+  // string key for every record.
+  readonly #windows = new Map<number, Map<string, PartialEntry<K, A>>>()
   readonly #identity: (key: K) => string
 
   /** `identity` maps a key to a string that is equal exactly when the keys are. */
@@ -18,24 +20,29 @@ export class PartialAggregates<K, A> {
   }
 
   get size (): number {
-    return this.#entries.size
+    let size = 0
+    for (const entries of this.#windows.values()) size += entries.size
+    return size
   }
 
   /** Returns the entry of (start, key), created with `init` when missing; mutate its value in place. */
   entry (start: number, key: K, init: () => A): PartialEntry<K, A> {
-    const id = `${start}\u0000${this.#identity(key)}`
-    let entry = this.#entries.get(id)
+    let entries = this.#windows.get(start)
+    if (entries === undefined) this.#windows.set(start, entries = new Map())
+    const id = this.#identity(key)
+    let entry = entries.get(id)
     if (entry === undefined) {
       entry = { start, key, value: init() }
-      this.#entries.set(id, entry)
+      entries.set(id, entry)
     }
     return entry
   }
 
   /** Everything folded since the last drain; the map starts empty again. */
   drain (): PartialEntry<K, A>[] {
-    const entries = [...this.#entries.values()]
-    this.#entries.clear()
-    return entries
+    const drained: PartialEntry<K, A>[] = []
+    for (const entries of this.#windows.values()) for (const entry of entries.values()) drained.push(entry)
+    this.#windows.clear()
+    return drained
   }
 }

@@ -22,13 +22,15 @@ export interface AggregateOptions<K, V, A> {
 export class WindowedStream<K, V> {
   readonly #builder: TopologyBuilder
   readonly #node: NodeSpec
+  readonly #keyOf: (key: unknown, value: V) => K
   readonly #key: Serde<K>
   readonly #identity: (key: K) => string
   readonly #windows: TimeWindows
 
-  constructor (builder: TopologyBuilder, node: NodeSpec, key: Serde<K>, identity: (key: K) => string, windows: TimeWindows) {
+  constructor (builder: TopologyBuilder, node: NodeSpec, keyOf: (key: unknown, value: V) => K, key: Serde<K>, identity: (key: K) => string, windows: TimeWindows) {
     this.#builder = builder
     this.#node = node
+    this.#keyOf = keyOf
     this.#key = key
     this.#identity = identity
     this.#windows = windows
@@ -39,6 +41,7 @@ export class WindowedStream<K, V> {
     const aggregation: Aggregation<K, V, A> = {
       name: options.name,
       windows: this.#windows,
+      keyOf: this.#keyOf,
       key: this.#key,
       identity: this.#identity,
       init: options.init,

@@ -1,4 +1,5 @@
-// The source side of a windowed aggregation. For each record: advance the partition's stream
+// The source side of a windowed aggregation. For each record: compute its group key (a key
+// function that throws sends the record to dead letters), advance the partition's stream
 // time, then either report the record late (its window's end + grace is already behind the
 // stream time of its own partition, so the decision is the same on every replay) or fold it
 // into the task's partial aggregate for (window, key). Partials leave at the next commit.
@@ -7,7 +8,7 @@ import type { StreamRecord } from '../records.ts'
 import type { Aggregation } from '../aggregation.ts'
 
 export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): NodeSpec {
-  const { name, windows, init, adder } = aggregation
+  const { name, windows, init, adder, keyOf } = aggregation
   return {
     name,
     aggregation: name,
@@ -16,13 +17,15 @@ export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): Node
       const partials = ctx.partials<K, A>(name)
       return {
         process (record: StreamRecord<unknown, unknown>) {
+          const grouped = attempt(ctx, name, record, () => keyOf(record.key, record.value as V))
+          if (!grouped.ok) return
+          const key = grouped.value
           if (record.timestamp > ctx.streamTime) ctx.streamTime = record.timestamp
           const start = windows.startOf(record.timestamp)
           if (windows.isLate(record.timestamp, ctx.streamTime)) {
             ctx.late(record.raw, name, start)
             return
           }
-          const key = record.key as K
           const entry = partials.entry(start, key, init)
           const result = attempt(ctx, name, record, () => adder(key, record.value as V, entry.value))
           if (result.ok) entry.value = result.value
