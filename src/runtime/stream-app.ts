@@ -78,6 +78,7 @@ export class StreamApp {
   #stopping = false
   #loop: Promise<void> | undefined
   #lastCommit = 0
+  #committing: Promise<void> | undefined
   /** Commits done, for tests and metrics. */
   commits = 0
 
@@ -162,9 +163,13 @@ export class StreamApp {
             this.#process(fetched)
           }
         }
-        if (!this.#rebalanced && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) await this.#commitOrReset()
+        if (!this.#rebalanced && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
+          // The commit runs while the loop goes on processing: it took its snapshot synchronously.
+          this.#committing = this.#commitOrReset().finally(() => { this.#committing = undefined })
+        }
       }
       await prefetch?.catch(() => {})
+      await this.#committing
       if (!this.#rebalanced) await this.#commitOrReset()
     } finally {
       await this.#shutdown()
@@ -219,7 +224,9 @@ export class StreamApp {
         persists.push(() => (store as LocalStore<unknown, unknown>).persist(changes))
       }
     }
-    const moved = [...this.#positions].filter(([id, p]) => this.#committed.get(id) !== p.offset)
+    // Processing goes on during the commit: take the positions and stream times of now.
+    const moved = [...this.#positions].filter(([id, p]) => this.#committed.get(id) !== p.offset).map(([id, p]) => ({ id, ...p }))
+    const streamTimes = [...this.#sources].map(([id, source]) => [id, source.streamTime] as const)
     if (records.length === 0 && moved.length === 0) return
 
     const transaction = await this.#producer!.beginTransaction()
@@ -232,7 +239,7 @@ export class StreamApp {
       if (moved.length > 0) {
         await transaction.addConsumer(this.#consumer!)
         const group = { groupId: this.#consumer!.groupId, generationId: this.#consumer!.generationId, memberId: this.#consumer!.memberId, coordinatorId: this.#consumer!.coordinatorId }
-        for (const [, p] of moved) {
+        for (const p of moved) {
           // The client commits `offset + 1`: hand it the offset before the position.
           await transaction.addOffset({ topic: p.topic, partition: p.partition, offset: p.offset - 1n, metadata: { consumer: group } } as never)
         }
@@ -244,13 +251,14 @@ export class StreamApp {
       throw error
     }
     this.commits++
-    for (const [id, p] of moved) this.#committed.set(id, p.offset)
-    for (const [id, source] of this.#sources) this.#streamTimes.set(id, source.streamTime)
+    for (const p of moved) this.#committed.set(p.id, p.offset)
+    for (const [id, streamTime] of streamTimes) this.#streamTimes.set(id, streamTime)
     for (const persist of persists) await persist()
   }
 
   /** Rebuilds every task from committed state for the current assignment. */
   async #reassign (): Promise<void> {
+    await this.#committing
     this.#rebalanced = false
     await this.#closeTasks()
     const consumer = this.#consumer!
