@@ -40,7 +40,9 @@ export class LevelKeyValueStore<K, V> extends TableStore<K, V> {
 
   protected async openStorage (): Promise<void> {
     await mkdir(this.dir, { recursive: true })
-    const db = new ClassicLevel<Buffer, Buffer>(join(this.dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    // Every entry also lives in memory and LevelDB is read only at open, so its block cache
+    // buys nothing; a small write buffer keeps many stores (one per partition) cheap.
+    const db = new ClassicLevel<Buffer, Buffer>(join(this.dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer', cacheSize: 0, writeBufferSize: 512 << 10 })
     await db.open()
     const iterator = db.iterator()
     try {

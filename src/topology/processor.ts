@@ -39,17 +39,21 @@ export function instantiate (spec: NodeSpec, ctx: TaskContext): Processor<unknow
   return spec.create(ctx, spec.children.map(child => instantiate(child, ctx)))
 }
 
+/** What `attempt` returns when the user function threw. */
+export const FAILED: unique symbol = Symbol('failed')
+
 /**
- * Runs a user function; if it throws, the record goes to the dead-letter route with the
- * node's name and the error, and `undefined` comes back. Only the user function runs inside
- * the guard, so a failure downstream is never blamed on this node.
+ * Runs a user function with up to three arguments; if it throws, the record goes to the
+ * dead-letter route with the node's name and the error, and FAILED comes back. Only the user
+ * function runs inside the guard, so a failure downstream is never blamed on this node. The
+ * arguments are passed through rather than captured in a closure: this runs for every record.
  */
-export function attempt<T> (ctx: TaskContext, node: string, record: StreamRecord<unknown, unknown>, fn: () => T): { ok: true, value: T } | { ok: false } {
+export function attempt<A, B, C, T> (ctx: TaskContext, node: string, record: StreamRecord<unknown, unknown>, fn: (a: A, b: B, c: C) => T, a: A, b: B, c?: C): T | typeof FAILED {
   try {
-    return { ok: true, value: fn() }
+    return fn(a, b, c as C)
   } catch (error) {
     ctx.deadLetter(record.raw, `${node}: ${errorMessage(error)}`)
-    return { ok: false }
+    return FAILED
   }
 }
 

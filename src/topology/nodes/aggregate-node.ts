@@ -3,7 +3,7 @@
 // time, then either report the record late (its window's end + grace is already behind the
 // stream time of its own partition, so the decision is the same on every replay) or fold it
 // into the task's partial aggregate for (window, key). Partials leave at the next commit.
-import { attempt, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
+import { attempt, FAILED, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
 import type { StreamRecord } from '../records.ts'
 import type { Aggregation } from '../aggregation.ts'
 
@@ -17,9 +17,8 @@ export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): Node
       const partials = ctx.partials<K, A>(name)
       return {
         process (record: StreamRecord<unknown, unknown>) {
-          const grouped = attempt(ctx, name, record, () => keyOf(record.key, record.value as V))
-          if (!grouped.ok) return
-          const key = grouped.value
+          const key = attempt(ctx, name, record, keyOf, record.key, record.value as V)
+          if (key === FAILED) return
           if (record.timestamp > ctx.streamTime) ctx.streamTime = record.timestamp
           const start = windows.startOf(record.timestamp)
           if (windows.isLate(record.timestamp, ctx.streamTime)) {
@@ -27,8 +26,8 @@ export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): Node
             return
           }
           const entry = partials.entry(start, key, init)
-          const result = attempt(ctx, name, record, () => adder(key, record.value as V, entry.value))
-          if (result.ok) entry.value = result.value
+          const value = attempt(ctx, name, record, adder, key, record.value as V, entry.value)
+          if (value !== FAILED) entry.value = value
         }
       }
     }

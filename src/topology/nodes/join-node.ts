@@ -1,7 +1,7 @@
 // join / leftJoin with a global table: looks up the table by a key taken from the record.
 // Inner join drops records without a match; left join passes them on with `undefined`. The
 // table is the one replicated to this instance, as of the moment the record is processed.
-import { attempt, forward, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
+import { attempt, FAILED, forward, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
 import type { StreamRecord } from '../records.ts'
 
 export function joinNode<K, V, TK, TV, R> (
@@ -18,11 +18,10 @@ export function joinNode<K, V, TK, TV, R> (
       const view = ctx.table<TK, TV>(table)
       return {
         process (record: StreamRecord<unknown, unknown>) {
-          const result = attempt(ctx, name, record, () => {
-            const match = view.get(keyOf(record.key as K, record.value as V))
-            return match === undefined && !left ? undefined : { value: joiner(record.value as V, match) }
-          })
-          if (result.ok && result.value !== undefined) forward(children, { ...record, value: result.value.value })
+          const match = attempt(ctx, name, record, (k: K, v: V) => view.get(keyOf(k, v)), record.key as K, record.value as V)
+          if (match === FAILED || (match === undefined && !left)) return
+          const value = attempt(ctx, name, record, joiner, record.value as V, match)
+          if (value !== FAILED) forward(children, { key: record.key, value, timestamp: record.timestamp, raw: record.raw })
         }
       }
     }

@@ -1,6 +1,6 @@
 // to(topic): serializes the record and hands it to the task's producer, inside the task's
 // transaction. A serializer that throws sends the record to dead letters.
-import { attempt, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
+import { attempt, FAILED, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
 import type { StreamRecord } from '../records.ts'
 import type { Serde } from '../../lib/serdes.ts'
 
@@ -15,11 +15,11 @@ export function sinkNode<K, V> (name: string, topic: string, serdes: SinkSerdes<
     children: [],
     create: (ctx: TaskContext, _children: Processor<unknown, unknown>[]) => ({
       process (record: StreamRecord<unknown, unknown>) {
-        const result = attempt(ctx, name, record, () => ({
-          key: record.key === null || record.key === undefined || serdes.key === undefined ? null : serdes.key.serialize(record.key as K),
-          value: serdes.value.serialize(record.value as V)
-        }))
-        if (result.ok) ctx.send({ topic, ...result.value })
+        const result = attempt(ctx, name, record, (k: unknown, v: V) => ({
+          key: k === null || k === undefined || serdes.key === undefined ? null : serdes.key.serialize(k as K),
+          value: serdes.value.serialize(v)
+        }), record.key, record.value as V)
+        if (result !== FAILED) ctx.send({ topic, ...result })
       }
     })
   }
