@@ -78,6 +78,6 @@ test('with keys by user, each record is keyed by its id and partitioned like the
 test('an unreachable broker is a one-line UnavailableError', async t => {
   const traffic = new Traffic({ seed: 'x' })
   const error = await t.throwsAsync(KafkaSink.open({ brokers: ['127.0.0.1:1'], topic: 'devices', partitions: 1, encoder: new EventEncoder(traffic.population) }))
-  t.regex(error.message, /^Kafka is not reachable at 127\.0\.0\.1:1|cannot create topic/)
+  t.regex(error.message, /^Kafka is not reachable at 127\.0\.0\.1:1: /)
   t.false(error.message.includes('\n'))
 })
