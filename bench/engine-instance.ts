@@ -9,6 +9,7 @@ import { kafkaBrokersFromEnv } from '../src/lib/config.ts'
 import { parseBrokers } from '../src/lib/options.ts'
 import { int64Serde, stringSerde, type Serde } from '../src/lib/serdes.ts'
 import { StreamApp } from '../src/runtime/stream-app.ts'
+import { decodeEvent, type TrafficEvent } from '../src/traffic/event-codec.ts'
 import { TimeWindows, TopologyBuilder } from '../src/topology/index.ts'
 
 const [topic, eventsArg] = process.argv.slice(2)
@@ -16,11 +17,12 @@ const events = Number(eventsArg)
 const brokers = parseBrokers(kafkaBrokersFromEnv())
 const id = topic!.replace('bench-engine-', '')
 
-interface Event { bytes: number, timestamp: number, app: string, id: string, antenna_id: string }
+type Event = TrafficEvent
 
+// The antenna application's decoder: validates every record against the event schema.
 const eventSerde: Serde<Event> = {
   serialize: e => Buffer.from(JSON.stringify(e)),
-  deserialize: bytes => JSON.parse(bytes.toString('latin1')) as Event
+  deserialize: bytes => decodeEvent(bytes, Date.now() / 1000)
 }
 
 function topology (topic: string): ReturnType<TopologyBuilder['build']> {

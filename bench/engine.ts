@@ -1,4 +1,4 @@
-// Throughput of the bare engine on one instance: consume, parse, three 5-minute windowed sums
+// Throughput of the bare engine on one instance: consume, parse and validate each event, three 5-minute windowed sums
 // (per antenna, per user, per app), exactly-once commits, final windows to output topics.
 // Compared with reading the same topic without processing: the client's message stream and
 // the engine's raw fetcher. Usage: npm exec -- node bench/engine.ts [events]

@@ -304,6 +304,7 @@ export class StreamApp {
     for (const [store, suffix] of [[windowsLocal, 'windows'], [sourcesLocal, 'sources']] as const) {
       const result = await recoverStore(store, changelogReader(this.#fetcher!, changelogTopic(applicationId, `${name}-${suffix}`), partition))
       metrics.restored(store.name, result.records)
+      if (result.records > 0) this.#options.log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
     }
     const windows = new TimeWindowStore(windowsLocal)
     const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes: sourcesLocal, sources: plan.sources, metrics })

@@ -3,6 +3,7 @@ import { createProducer } from '../../src/kafka/clients.ts'
 import { expectedTotals, produceUsage, usageEvents } from './usage-data.ts'
 import { app, lines, readWindows, setup, waitForCommitted } from './helpers.ts'
 import { CountingMetrics } from '../../src/runtime/metrics.ts'
+import { sleep } from '../../src/lib/processes.ts'
 
 async function runInstances (t: ExecutionContext, instances: number): Promise<void> {
   const s = await setup(t, 6)
@@ -55,4 +56,26 @@ test('an instance on a new machine restores open windows from the changelog', as
   const windows = await readWindows(s.brokers, s.topics.output, w => w.size >= totals.size)
   t.true(metrics.get('restored:user-bytes-windows-0') + metrics.get('restored:user-bytes-windows-1') + metrics.get('restored:user-bytes-windows-2') > 0, 'window stores were restored from their changelogs')
   t.deepEqual(lines([...windows].map(([id, values]) => [id, values[0]!])), lines(totals))
+})
+
+test('after a clean stop, a restart reuses local state instead of replaying the changelog', async t => {
+  const s = await setup(t, 3)
+  const events = usageEvents(3000, 3)
+  const producer = createProducer(s.brokers, 'test')
+  t.teardown(() => producer.close())
+  await produceUsage(producer, s.topics.input, events)
+
+  const first = app(s, 'same', { idleTimeoutMs: 3_600_000 })
+  await first.start()
+  await waitForCommitted(s, s.topics.input, 3000n)
+  await first.stop()
+
+  const metrics = new CountingMetrics()
+  const again = app(s, 'same', { idleTimeoutMs: 3_600_000, metrics })
+  await again.start()
+  while (again.assignment.length === 0) await sleep(100)
+  await again.stop()
+  const restored = [...metrics.counts].filter(([name]) => name.startsWith('restored:'))
+  t.true(restored.length > 0, 'stores were opened')
+  t.deepEqual(restored.filter(([, count]) => count > 0), [], 'nothing replayed from the changelogs')
 })
