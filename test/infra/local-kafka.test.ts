@@ -1,5 +1,5 @@
 import test from 'ava'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { access, mkdtemp, realpath, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
@@ -31,3 +31,27 @@ test('kafka start is idempotent, status reports it, stop stops it', async t => {
   t.is(after.code, 1)
   t.regex(after.stdout, /node 1: stopped on 127\.0\.0\.1:29092\nKafka does not answer/)
 })
+
+test('a missing Java or Maven is one clear line', async t => {
+  const bin = await mkdtemp(join(tmpdir(), 'cellstream-bin-'))
+  const cache = await mkdtemp(join(tmpdir(), 'cellstream-cache-'))
+  t.teardown(() => Promise.all([rm(bin, { recursive: true, force: true }), rm(cache, { recursive: true, force: true })]))
+  const flags = ['kafka', 'start', '--data-dir', join(cache, 'data'), '--port', '39092']
+
+  const noJava = await cellstream(flags, { PATH: bin, XDG_CACHE_HOME: cache })
+  t.is(noJava.code, 3)
+  t.is(noJava.stderr, "cellstream: Java (a JDK 17 or newer) is required but 'java' was not found on PATH\n")
+
+  await symlink(await realJava(), join(bin, 'java'))
+  const noMaven = await cellstream(flags, { PATH: bin, XDG_CACHE_HOME: cache })
+  t.is(noMaven.code, 3)
+  t.is(noMaven.stderr, "cellstream: Apache Maven is required but 'mvn' was not found on PATH\n")
+})
+
+async function realJava (): Promise<string> {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const candidate = join(dir, 'java')
+    if (await access(candidate).then(() => true, () => false)) return realpath(candidate)
+  }
+  throw new Error('java is not on PATH')
+}
