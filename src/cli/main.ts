@@ -7,6 +7,8 @@ import { kafkaCommand } from './commands/kafka.ts'
 import { demoCommand } from './commands/demo.ts'
 import { simulateCommand } from './commands/simulate.ts'
 import { truthCommand } from './commands/truth.ts'
+import { mirrorCommand } from './commands/mirror.ts'
+import { streamCommand } from './commands/stream.ts'
 
 export function buildProgram (): Command {
   const program = new Command('cellstream')
@@ -18,6 +20,8 @@ export function buildProgram (): Command {
   program.addCommand(demoCommand())
   program.addCommand(simulateCommand())
   program.addCommand(truthCommand())
+  program.addCommand(mirrorCommand())
+  program.addCommand(streamCommand())
   configureErrors(program)
   return program
 }

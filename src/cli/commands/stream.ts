@@ -1,0 +1,78 @@
+import { Command, Option } from 'commander'
+import { StreamApp } from '../../runtime/stream-app.ts'
+import { trafficTopology } from '../../traffic/topology.ts'
+import { BytesTableSink } from '../../sinks/bytes-table.ts'
+import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
+import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
+import { parseBrokers, parseInteger } from '../../lib/options.ts'
+import { UnavailableError } from '../../lib/errors.ts'
+import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+
+interface StreamFlags {
+  inputTopic: string
+  metadataTopic: string
+  group: string
+  grace: string
+  idleTimeout: string
+  commitInterval: string
+  stateDir: string
+  brokers: string
+  databaseUrl: string
+}
+
+export function streamCommand (): Command {
+  return new Command('stream')
+    .description('run the stream processor: validate, join user metadata, 5-minute totals per antenna, user and app into Postgres `bytes`; instances with the same --group share the work')
+    .addOption(new Option('--input-topic <name>', 'topic of antenna events').default('devices'))
+    .addOption(new Option('--metadata-topic <name>', 'compacted topic of user metadata (see `cellstream mirror`)').default('user-metadata'))
+    .addOption(new Option('--group <id>', 'consumer group and prefix of internal topics').default('cellstream'))
+    .addOption(new Option('--grace <seconds>', 'how long a window waits for out-of-order events after its end').default('60'))
+    .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds without events after which a partition stops holding windows open').default('30'))
+    .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
+    .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
+    .addOption(brokersOption())
+    .addOption(databaseUrlOption())
+    .action(async (flags: StreamFlags) => {
+      const graceMs = parseInteger('--grace', flags.grace, { min: 0, max: 86_400 }) * 1000
+      const idleTimeoutMs = parseInteger('--idle-timeout', flags.idleTimeout, { min: 1, max: 86_400 }) * 1000
+      const commitIntervalMs = parseInteger('--commit-interval', flags.commitInterval, { min: 10, max: 600_000 })
+      const brokers = parseBrokers(flags.brokers)
+      await pingKafka(brokers)
+      const db = openDb(flags.databaseUrl)
+      try {
+        await db.one('SELECT count(*) FROM bytes').catch(error => { throw describeDbError(error, flags.databaseUrl) })
+        await withAdmin(brokers, async admin => {
+          if (!(await admin.listTopics()).includes(flags.inputTopic)) {
+            throw new UnavailableError(`input topic ${flags.inputTopic} does not exist; create it with 'cellstream simulate' or your producer`)
+          }
+          // The metadata mirror may start later; the table is empty until it does.
+          await ensureTopics(admin, [{ name: flags.metadataTopic, partitions: 1, config: { 'cleanup.policy': 'compact' } }])
+        })
+        let unknownUsers = 0
+        const app = new StreamApp({
+          topology: trafficTopology({
+            inputTopic: flags.inputTopic,
+            metadataTopic: flags.metadataTopic,
+            graceMs,
+            totalsSink: type => new BytesTableSink(db, type),
+            onUnknownUser: () => { unknownUsers++ }
+          }),
+          applicationId: flags.group,
+          brokers,
+          stateDir: flags.stateDir,
+          commitIntervalMs,
+          idleTimeoutMs,
+          log: (level, message) => progress(`${level}: ${message}`)
+        })
+        const stop = (): void => { app.stop().catch(() => {}) }
+        process.once('SIGINT', stop)
+        process.once('SIGTERM', stop)
+        await app.start()
+        progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; Ctrl-C stops`)
+        await app.done
+        progress(`stopped after ${app.commits} commits (${unknownUsers} events of unknown users)`)
+      } finally {
+        await closeDb(db)
+      }
+    })
+}

@@ -1,0 +1,60 @@
+// The antenna traffic application: validates each event (bad ones to `<input>-dlq`),
+// left-joins the user metadata table (events of unknown users still count everywhere, and
+// are counted), and keeps 5-minute totals of bytes per antenna, per user and per app, each
+// closed window upserted into Postgres `bytes`.
+import { TimeWindows, TopologyBuilder, type Topology, type WindowSink } from '../topology/index.ts'
+import { int64Serde, jsonSerde, stringSerde, type Serde } from '../lib/serdes.ts'
+import { decodeEvent, type TrafficEvent } from './event-codec.ts'
+import type { TotalType } from '../sinks/bytes-table.ts'
+
+export interface UserMetadata { id: string, name: string, email: string, quota: number }
+
+export interface EnrichedEvent extends TrafficEvent {
+  email: string | null
+  quota: number | null
+}
+
+export interface TrafficOptions {
+  inputTopic: string
+  metadataTopic: string
+  graceMs: number
+  /** Where each total's closed windows go (one sink per owner task). */
+  totalsSink: (type: TotalType) => WindowSink<string, number>
+  onUnknownUser?: () => void
+  /** Wall clock in ms, for the "at most a day ahead" rule. */
+  now?: () => number
+}
+
+export const WINDOW_MS = 5 * 60_000
+
+export function trafficTopology (options: TrafficOptions): Topology {
+  const now = options.now ?? Date.now
+  const builder = new TopologyBuilder()
+    .deadLetters(`${options.inputTopic}-dlq`)
+    .lateRecords(`${options.inputTopic}-late`)
+  const users = builder.globalTable(options.metadataTopic, { key: stringSerde, value: jsonSerde<UserMetadata>() })
+  const eventSerde: Serde<TrafficEvent> = {
+    serialize: event => Buffer.from(JSON.stringify(event)),
+    deserialize: bytes => decodeEvent(bytes, now() / 1000)
+  }
+  const enriched = builder
+    .stream(options.inputTopic, { value: eventSerde, timestamp: event => event.timestamp * 1000 })
+    .leftJoin(users, (_key, event) => event.id, (event, user): EnrichedEvent => {
+      if (user === undefined) options.onUnknownUser?.()
+      return { ...event, email: user?.email ?? null, quota: user?.quota ?? null }
+    })
+  const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, options.graceMs)
+  const totals: Array<[string, TotalType, (event: EnrichedEvent) => string]> = [
+    ['antenna-bytes', 'antenna_total_bytes', event => event.antenna_id],
+    ['user-bytes', 'user_total_bytes', event => event.id],
+    ['app-bytes', 'app_total_bytes', event => event.app]
+  ]
+  for (const [name, type, keyOf] of totals) {
+    enriched
+      .groupBy((_key, event) => keyOf(event), stringSerde)
+      .windowedBy(windows)
+      .aggregate({ name, init: () => 0, adder: (_key, event, sum) => sum + event.bytes, merger: (_key, a, b) => a + b, serde: int64Serde })
+      .toSink('bytes', () => options.totalsSink(type))
+  }
+  return builder.build()
+}

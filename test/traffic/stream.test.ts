@@ -1,0 +1,50 @@
+import test from 'ava'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { cellstream } from '../helpers/cli.ts'
+import { testDatabase } from '../helpers/db.ts'
+import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { sleep } from '../../src/lib/processes.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
+
+interface Total { timestamp: string, id: string, value: number, type: string }
+
+test('a seeded backfill through `stream` fills `bytes` exactly as `truth` computes it, row for row', async t => {
+  const brokers = await kafkaBrokers()
+  const { url, db } = await testDatabase(t)
+  const [input, metadata] = await testTopics(t, [{ prefix: 'devices', partitions: 6 }, { prefix: 'user-metadata', partitions: 1, config: { 'cleanup.policy': 'compact' } }])
+  const dir = await mkdtemp(join(tmpdir(), 'cellstream-stream-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url }
+  const traffic = ['--seed', 'stream-test', '--from', '2021-02-19T20:00', '--to', '2021-02-19T23:00', '--bad-ratio', '0.02', '--late-ratio', '0.02', '--rate', '5']
+  const file = join(dir, 'records.jsonl')
+  t.is((await cellstream(['simulate', ...traffic, '--out', file], env)).code, 0)
+  t.is((await cellstream(['simulate', ...traffic, '--topic', input!], env)).code, 0)
+
+  const truth = await cellstream(['truth', '--in', file, '--partitions', '6', '--table', 'bytes', '--format', 'json'], env)
+  const expected = (JSON.parse(truth.stdout) as { bytes: Total[], summary: { late: number, invalid: number } })
+  t.true(expected.summary.late > 0 && expected.summary.invalid > 0, 'the input has late and bad records')
+
+  const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', uniqueName('group'), '--state-dir', join(dir, 'state'), '--idle-timeout', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  stream.stderr.on('data', chunk => { log += chunk })
+  t.teardown(() => stream.kill('SIGKILL'))
+  const deadline = Date.now() + 120_000
+  let rows: Total[] = []
+  while (Date.now() < deadline) {
+    rows = await db.map('SELECT "timestamp", id, value, type FROM bytes', [], row => ({ timestamp: (row.timestamp as Date).toISOString().replace('.000Z', 'Z'), id: row.id, value: row.value, type: row.type }))
+    if (rows.length >= expected.bytes.length) break
+    await sleep(500)
+  }
+  const line = (r: Total): string => `${r.timestamp} ${r.type} ${r.id} ${r.value}`
+  t.deepEqual(rows.map(line).sort(), expected.bytes.map(line).sort(), log)
+
+  stream.kill('SIGTERM')
+  const [code] = await once(stream, 'exit')
+  t.is(code, 0, log)
+})
