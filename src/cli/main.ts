@@ -9,6 +9,7 @@ import { simulateCommand } from './commands/simulate.ts'
 import { truthCommand } from './commands/truth.ts'
 import { mirrorCommand } from './commands/mirror.ts'
 import { streamCommand } from './commands/stream.ts'
+import { resetCommand } from './commands/reset.ts'
 
 export function buildProgram (): Command {
   const program = new Command('cellstream')
@@ -22,6 +23,7 @@ export function buildProgram (): Command {
   program.addCommand(truthCommand())
   program.addCommand(mirrorCommand())
   program.addCommand(streamCommand())
+  program.addCommand(resetCommand())
   configureErrors(program)
   return program
 }

@@ -14,7 +14,7 @@ const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
 interface Total { timestamp: string, id: string, value: number, type: string }
 
-test('a seeded backfill through `stream` fills `bytes` exactly as `truth` computes it, row for row', async t => {
+test('a seeded backfill through `stream` fills `bytes` exactly as `truth` computes it, and again after `reset`', async t => {
   const brokers = await kafkaBrokers()
   const { url, db } = await testDatabase(t)
   const [input, metadata] = await testTopics(t, [{ prefix: 'devices', partitions: 6 }, { prefix: 'user-metadata', partitions: 1, config: { 'cleanup.policy': 'compact' } }])
@@ -30,21 +30,38 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   const expected = (JSON.parse(truth.stdout) as { bytes: Total[], summary: { late: number, invalid: number } })
   t.true(expected.summary.late > 0 && expected.summary.invalid > 0, 'the input has late and bad records')
 
-  const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', uniqueName('group'), '--state-dir', join(dir, 'state'), '--idle-timeout', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  stream.stderr.on('data', chunk => { log += chunk })
-  t.teardown(() => stream.kill('SIGKILL'))
-  const deadline = Date.now() + 120_000
-  let rows: Total[] = []
-  while (Date.now() < deadline) {
-    rows = await db.map('SELECT "timestamp", id, value, type FROM bytes', [], row => ({ timestamp: (row.timestamp as Date).toISOString().replace('.000Z', 'Z'), id: row.id, value: row.value, type: row.type }))
-    if (rows.length >= expected.bytes.length) break
-    await sleep(500)
-  }
+  const group = uniqueName('group')
   const line = (r: Total): string => `${r.timestamp} ${r.type} ${r.id} ${r.value}`
-  t.deepEqual(rows.map(line).sort(), expected.bytes.map(line).sort(), log)
+  const expectedLines = expected.bytes.map(line).sort()
 
-  stream.kill('SIGTERM')
-  const [code] = await once(stream, 'exit')
-  t.is(code, 0, log)
+  const first = await runUntil(expected.bytes.length)
+  t.deepEqual(first.rows.map(line).sort(), expectedLines, first.log)
+  t.is(first.code, 0, first.log)
+
+  // Replay: reset the group, empty the table, run again: the same rows, once each.
+  const reset = await cellstream(['reset', '--group', group, '--state-dir', join(dir, 'state')], env)
+  t.is(reset.code, 0, reset.stderr)
+  t.regex(reset.stdout, /offsets deleted, \d+ internal topics deleted/)
+  await db.none('TRUNCATE bytes')
+  const second = await runUntil(expected.bytes.length)
+  t.deepEqual(second.rows.map(line).sort(), expectedLines, second.log)
+  t.is(await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number), expected.bytes.length)
+
+  /** Runs `stream` until `bytes` holds `count` rows, then stops it with SIGTERM. */
+  async function runUntil (count: number): Promise<{ rows: Total[], code: number, log: string }> {
+    const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--idle-timeout', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    let log = ''
+    stream.stderr.on('data', chunk => { log += chunk })
+    t.teardown(() => stream.kill('SIGKILL'))
+    const deadline = Date.now() + 120_000
+    let rows: Total[] = []
+    while (Date.now() < deadline) {
+      rows = await db.map('SELECT "timestamp", id, value, type FROM bytes', [], row => ({ timestamp: (row.timestamp as Date).toISOString().replace('.000Z', 'Z'), id: row.id, value: row.value, type: row.type }))
+      if (rows.length >= count) break
+      await sleep(500)
+    }
+    stream.kill('SIGTERM')
+    const [code] = await once(stream, 'exit')
+    return { rows, code, log }
+  }
 })
