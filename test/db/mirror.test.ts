@@ -1,0 +1,220 @@
+import test, { type ExecutionContext } from 'ava'
+import { createConsumer } from '../../src/kafka/clients.ts'
+import { Fetcher, READ_UNCOMMITTED, readToEnd } from '../../src/kafka/fetcher.ts'
+import { type Db } from '../../src/db/pool.ts'
+import { upsertUsers } from '../../src/db/provision.ts'
+import { UnavailableError } from '../../src/lib/errors.ts'
+import { waitFor } from '../../src/lib/processes.ts'
+import { REFERENCE_USERS } from '../../src/lib/reference.ts'
+import { MetadataMirror, type MetadataMirrorOptions } from '../../src/mirror/metadata-mirror.ts'
+import { testDatabase } from '../helpers/db.ts'
+import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+
+const FEDE = '00000000-0000-0000-0000-000000000004'
+const PACO = '00000000-0000-0000-0000-000000000002'
+// Hang guard only: changes normally arrive well within a second.
+const DEADLINE_MS = 30_000
+
+interface TopicRecord { key: string, value: unknown }
+
+async function mirrorTopic (t: ExecutionContext, partitions = 1): Promise<string> {
+  const [topic] = await testTopics(t, [{ prefix: 'user-metadata', partitions, config: { 'cleanup.policy': 'compact' } }])
+  return topic!
+}
+
+async function newMirror (t: ExecutionContext, options: Omit<MetadataMirrorOptions, 'brokers'>): Promise<MetadataMirror> {
+  const mirror = new MetadataMirror({ brokers: await kafkaBrokers(), heartbeatMs: 500, ...options, clientId: uniqueName('mirror') })
+  t.teardown(() => mirror.stop())
+  return mirror
+}
+
+/** Every record of the topic, in order within each partition; a tombstone has value null. */
+async function readTopic (topic: string): Promise<TopicRecord[]> {
+  const consumer = createConsumer(await kafkaBrokers(), 'mirror-test', uniqueName('unused'))
+  try {
+    const fetcher = new Fetcher(consumer, { isolationLevel: READ_UNCOMMITTED })
+    const partitions = await fetcher.partitions(topic)
+    const records: TopicRecord[] = []
+    for await (const batch of readToEnd(fetcher, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, 0n])))) {
+      for (const record of batch) records.push({ key: record.key!.toString(), value: record.value === null ? null : JSON.parse(record.value.toString()) })
+    }
+    return records
+  } finally {
+    await consumer.close(true)
+  }
+}
+
+/** What a compacted topic keeps: the last value of each key, without tombstoned keys. */
+function compactedView (records: TopicRecord[]): Record<string, unknown> {
+  const view = new Map<string, unknown>()
+  for (const { key, value } of records) {
+    if (value === null) view.delete(key)
+    else view.set(key, value)
+  }
+  return Object.fromEntries([...view].sort(([a], [b]) => a.localeCompare(b)))
+}
+
+async function tableView (db: Db): Promise<Record<string, unknown>> {
+  const rows = await db.any('SELECT id, name, email, quota FROM user_metadata ORDER BY id')
+  return Object.fromEntries(rows.map(row => [row.id as string, row]))
+}
+
+/** Polls the topic until `check` holds; returns the last records read either way. */
+async function waitForTopic (topic: string, check: (records: TopicRecord[]) => boolean): Promise<TopicRecord[]> {
+  let last: TopicRecord[] = []
+  await waitFor(async () => {
+    last = await readTopic(topic)
+    return check(last) ? true : undefined
+  }, { timeoutMs: DEADLINE_MS, intervalMs: 100 })
+  return last
+}
+
+const lastOf = (records: TopicRecord[], key: string): TopicRecord | undefined => records.findLast(r => r.key === key)
+
+test('the snapshot publishes every row, keyed by id, as compact JSON', async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t, 3)
+  const mirror = await newMirror(t, { databaseUrl: url, topic })
+  await mirror.start()
+  t.is(mirror.state, 'active')
+  const records = await readTopic(topic)
+  t.is(records.length, 20)
+  t.deepEqual(compactedView(records), await tableView(db))
+  t.deepEqual(lastOf(records, FEDE)?.value, { id: FEDE, name: 'fede', email: 'fede@gmail.com', quota: 5000 })
+})
+
+test('a changed quota reaches the topic promptly, and a deleted row becomes a tombstone', async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t)
+  const mirror = await newMirror(t, { databaseUrl: url, topic })
+  await mirror.start()
+
+  const changedAt = Date.now()
+  await db.none('UPDATE user_metadata SET quota = 123456 WHERE id = $1', [FEDE])
+  let records = await waitForTopic(topic, r => (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 123456)
+  t.log(`the new quota was on the topic after ${Date.now() - changedAt} ms`)
+  t.deepEqual(lastOf(records, FEDE)?.value, { id: FEDE, name: 'fede', email: 'fede@gmail.com', quota: 123456 })
+
+  await db.none('DELETE FROM user_metadata WHERE id = $1', [PACO])
+  records = await waitForTopic(topic, r => lastOf(r, PACO)?.value === null)
+  t.is(lastOf(records, PACO)?.value, null)
+
+  await db.none("INSERT INTO user_metadata (id, name, email, quota) VALUES ('new-user', 'nuevo', 'nuevo@gmail.com', 7)")
+  records = await waitForTopic(topic, r => lastOf(r, 'new-user') !== undefined)
+  t.deepEqual(compactedView(records), await tableView(db))
+})
+
+test('a restart tombstones the rows deleted while the mirror was stopped', async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t)
+  const first = await newMirror(t, { databaseUrl: url, topic })
+  await first.start()
+  await first.stop()
+
+  await db.none('DELETE FROM user_metadata WHERE id IN ($1, $2)', [FEDE, PACO])
+  const second = await newMirror(t, { databaseUrl: url, topic })
+  await second.start()
+  const records = await readTopic(topic)
+  t.is(lastOf(records, FEDE)?.value, null)
+  t.is(lastOf(records, PACO)?.value, null)
+  t.deepEqual(compactedView(records), await tableView(db))
+  t.is(Object.keys(compactedView(records)).length, 18)
+})
+
+test('two snapshots, with changes between them, leave the compacted view equal to the table', async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t, 3)
+  const first = await newMirror(t, { databaseUrl: url, topic, batchSize: 7 })
+  await first.start()
+  await first.stop()
+
+  await db.none('UPDATE user_metadata SET quota = quota + 1')
+  await db.none("INSERT INTO user_metadata (id, name, email, quota) VALUES ('late-user', 'tarde', 'tarde@gmail.com', 1)")
+  const second = await newMirror(t, { databaseUrl: url, topic, batchSize: 7 })
+  await second.start()
+  const records = await readTopic(topic)
+  t.is(records.length, 41)
+  t.deepEqual(compactedView(records), await tableView(db))
+})
+
+test('a changed primary key tombstones the old id, and TRUNCATE tombstones every row', async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t)
+  const mirror = await newMirror(t, { databaseUrl: url, topic })
+  await mirror.start()
+
+  await db.none("UPDATE user_metadata SET id = 'renamed' WHERE id = $1", [FEDE])
+  let records = await waitForTopic(topic, r => lastOf(r, FEDE)?.value === null && lastOf(r, 'renamed') !== undefined)
+  t.deepEqual(compactedView(records), await tableView(db))
+
+  await db.none('TRUNCATE user_metadata')
+  records = await waitForTopic(topic, r => Object.keys(compactedView(r)).length === 0)
+  t.deepEqual(compactedView(records), {})
+})
+
+test('after its PostgreSQL session is killed, the mirror reconnects and catches up, deletes included', async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t)
+  const lines: string[] = []
+  const mirror = await newMirror(t, { databaseUrl: url, topic, log: (_level, message) => { lines.push(message) } })
+  await mirror.start()
+
+  // Ends every other session of this database: the mirror's LISTEN and its pool.
+  await db.any('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+  await db.none('DELETE FROM user_metadata WHERE id = $1', [PACO])
+  await db.none('UPDATE user_metadata SET quota = 42 WHERE id = $1', [FEDE])
+  const records = await waitForTopic(topic, r => lastOf(r, PACO)?.value === null && (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 42)
+  t.deepEqual(compactedView(records), await tableView(db))
+
+  await db.none('UPDATE user_metadata SET quota = 43 WHERE id = $1', [FEDE])
+  const later = await waitForTopic(topic, r => (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 43)
+  t.deepEqual(compactedView(later), await tableView(db))
+  t.true(lines.some(line => /lost the PostgreSQL session|does not answer/.test(line)), lines.join('\n'))
+  t.true(lines.filter(line => line.startsWith('snapshot:')).length >= 2, lines.join('\n'))
+})
+
+test('a second mirror of the same table stands by and takes over when the first stops', async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t)
+  const first = await newMirror(t, { databaseUrl: url, topic })
+  const second = await newMirror(t, { databaseUrl: url, topic })
+  await first.start()
+  await second.start()
+  t.is(first.state, 'active')
+  t.is(second.state, 'standby')
+  t.is(second.published, 0)
+
+  await first.stop()
+  await db.none('UPDATE user_metadata SET quota = 77 WHERE id = $1', [FEDE])
+  const records = await waitForTopic(topic, r => (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 77)
+  t.is(second.state, 'active')
+  t.deepEqual(compactedView(records), await tableView(db))
+})
+
+test('an unreachable PostgreSQL or a database without the change trigger fails start with one line', async t => {
+  const topic = await mirrorTopic(t)
+  const unreachable = await newMirror(t, { databaseUrl: 'postgres://postgres@127.0.0.1:1/cellstream', topic })
+  const refused = await t.throwsAsync(unreachable.start(), { instanceOf: UnavailableError })
+  t.is(refused.message, 'PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED')
+
+  const { url, db } = await testDatabase(t)
+  await db.none('DROP TRIGGER user_metadata_notify_update ON user_metadata')
+  const untriggered = await newMirror(t, { databaseUrl: url, topic })
+  const missing = await t.throwsAsync(untriggered.start(), { instanceOf: UnavailableError })
+  t.regex(missing.message, /no change trigger.*cellstream db migrate/)
+})
+
+test('an unreachable Kafka fails start with one line', async t => {
+  const { url } = await testDatabase(t)
+  const mirror = new MetadataMirror({ databaseUrl: url, brokers: ['127.0.0.1:1'], topic: uniqueName('user-metadata') })
+  const error = await t.throwsAsync(mirror.start(), { instanceOf: UnavailableError })
+  t.regex(error.message, /^Kafka is not reachable at 127\.0\.0\.1:1: /)
+  t.notRegex(error.message, /\n/)
+})
