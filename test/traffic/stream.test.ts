@@ -27,7 +27,7 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   t.is((await cellstream(['simulate', ...traffic, '--topic', input!], env)).code, 0)
 
   const truth = await cellstream(['truth', '--in', file, '--partitions', '6', '--table', 'bytes', '--format', 'json'], env)
-  const expected = (JSON.parse(truth.stdout) as { bytes: Total[], summary: { late: number, invalid: number } })
+  const expected = (JSON.parse(truth.stdout) as { bytes: Total[], summary: { records: number, late: number, invalid: number } })
   t.true(expected.summary.late > 0 && expected.summary.invalid > 0, 'the input has late and bad records')
 
   const group = uniqueName('group')
@@ -37,6 +37,10 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   const first = await runUntil(expected.bytes.length)
   t.deepEqual(first.rows.map(line).sort(), expectedLines, first.log)
   t.is(first.code, 0, first.log)
+  t.is(first.health.status, 'ok')
+  t.is(metric(first.metrics, 'cellstream_records_in_total'), expected.summary.records)
+  t.is(metric(first.metrics, 'cellstream_dead_letters_total'), expected.summary.invalid, 'every bad record is a dead letter')
+  t.is(metric(first.metrics, 'cellstream_late_events_total{aggregation="user-bytes"}'), expected.summary.late)
 
   // Replay: reset the group, empty the table, run again: the same rows, once each.
   const reset = await cellstream(['reset', '--group', group, '--state-dir', join(dir, 'state')], env)
@@ -48,7 +52,7 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   t.is(await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number), expected.bytes.length)
 
   /** Runs `stream` until `bytes` holds `count` rows, then stops it with SIGTERM. */
-  async function runUntil (count: number): Promise<{ rows: Total[], code: number, log: string }> {
+  async function runUntil (count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { status: string } }> {
     const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--idle-timeout', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
     let log = ''
     stream.stderr.on('data', chunk => { log += chunk })
@@ -60,8 +64,16 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
       if (rows.length >= count) break
       await sleep(500)
     }
+    const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { status: string }
     stream.kill('SIGTERM')
     const [code] = await once(stream, 'exit')
-    return { rows, code, log }
+    return { rows, code, log, metrics, health }
   }
 })
+
+/** The sum of a Prometheus metric's samples whose line starts with `prefix`. */
+function metric (text: string, prefix: string): number {
+  return text.split('\n').filter(l => l.startsWith(prefix) && !l.startsWith('#')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+}

@@ -7,6 +7,8 @@ import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { StreamMetrics } from '../../web/metrics.ts'
+import { startHttpServer } from '../../web/server.ts'
 
 interface StreamFlags {
   inputTopic: string
@@ -16,6 +18,7 @@ interface StreamFlags {
   idleTimeout: string
   commitInterval: string
   stateDir: string
+  httpPort: string
   brokers: string
   databaseUrl: string
 }
@@ -30,12 +33,14 @@ export function streamCommand (): Command {
     .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds without events after which a partition stops holding windows open').default('30'))
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
     .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
+    .addOption(new Option('--http-port <port>', 'port of /metrics and /health; 0 picks a free one (printed)').default('0'))
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
     .action(async (flags: StreamFlags) => {
       const graceMs = parseInteger('--grace', flags.grace, { min: 0, max: 86_400 }) * 1000
       const idleTimeoutMs = parseInteger('--idle-timeout', flags.idleTimeout, { min: 1, max: 86_400 }) * 1000
       const commitIntervalMs = parseInteger('--commit-interval', flags.commitInterval, { min: 10, max: 600_000 })
+      const httpPort = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
       const brokers = parseBrokers(flags.brokers)
       await pingKafka(brokers)
       const db = openDb(flags.databaseUrl)
@@ -48,29 +53,41 @@ export function streamCommand (): Command {
           // The metadata mirror may start later; the table is empty until it does.
           await ensureTopics(admin, [{ name: flags.metadataTopic, partitions: 1, config: { 'cleanup.policy': 'compact' } }])
         })
-        let unknownUsers = 0
+        const metrics = new StreamMetrics()
         const app = new StreamApp({
           topology: trafficTopology({
             inputTopic: flags.inputTopic,
             metadataTopic: flags.metadataTopic,
             graceMs,
             totalsSink: type => new BytesTableSink(db, type),
-            onUnknownUser: () => { unknownUsers++ }
+            onUnknownUser: () => metrics.unknownUser()
           }),
           applicationId: flags.group,
           brokers,
           stateDir: flags.stateDir,
           commitIntervalMs,
           idleTimeoutMs,
+          metrics,
           log: (level, message) => progress(`${level}: ${message}`)
+        })
+        metrics.watch(app)
+        let status: 'starting' | 'ok' | 'stopped' = 'starting'
+        const http = await startHttpServer(httpPort, metrics.registry, {
+          health: () => ({ status, commits: app.commits, assignment: app.assignment })
         })
         const stop = (): void => { app.stop().catch(() => {}) }
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
-        await app.start()
-        progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; Ctrl-C stops`)
-        await app.done
-        progress(`stopped after ${app.commits} commits (${unknownUsers} events of unknown users)`)
+        try {
+          await app.start()
+          status = 'ok'
+          progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; metrics and health on http://127.0.0.1:${http.port}/metrics and /health; Ctrl-C stops`)
+          await app.done
+        } finally {
+          status = 'stopped'
+          http.server.close()
+        }
+        progress(`stopped after ${app.commits} commits`)
       } finally {
         await closeDb(db)
       }

@@ -1,0 +1,56 @@
+// Prometheus metrics of a stream instance: the engine's counts (EngineMetrics) and the
+// antenna application's own, in one registry served at /metrics.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { EngineMetrics } from '../runtime/metrics.ts'
+
+export class StreamMetrics implements EngineMetrics {
+  readonly registry = new Registry()
+  readonly #recordsIn: Counter
+  readonly #deadLetters: Counter
+  readonly #late: Counter
+  readonly #windows: Counter
+  readonly #corrections: Counter
+  readonly #restored: Counter
+  readonly #unknownUsers: Counter
+  readonly lag: Gauge
+
+  constructor () {
+    collectDefaultMetrics({ register: this.registry, prefix: 'cellstream_process_' })
+    const counter = (name: string, help: string, labelNames: string[] = []): Counter => new Counter({ name, help, labelNames, registers: [this.registry] })
+    this.#recordsIn = counter('cellstream_records_in_total', 'records read from input topics', ['topic'])
+    this.#deadLetters = counter('cellstream_dead_letters_total', 'records sent to the dead-letter topic, by reason', ['reason'])
+    this.#late = counter('cellstream_late_events_total', 'events whose window had closed in their partition (archived, not in 5-minute totals)', ['aggregation'])
+    this.#windows = counter('cellstream_windows_emitted_total', 'closed windows emitted', ['aggregation'])
+    this.#corrections = counter('cellstream_window_corrections_total', 'windows emitted again with a corrected total after an idle close', ['aggregation'])
+    this.#restored = counter('cellstream_restored_records_total', 'changelog records applied to local stores on start or when partitions moved', ['store'])
+    this.#unknownUsers = counter('cellstream_unknown_user_events_total', 'events of users missing from user metadata (still counted in every total)')
+    this.lag = new Gauge({ name: 'cellstream_consumer_lag', help: 'records between the last fetch position and the end of each assigned partition', labelNames: ['topic', 'partition'], registers: [this.registry] })
+  }
+
+  recordsIn (topic: string, _partition: number, count: number): void { this.#recordsIn.inc({ topic }, count) }
+  deadLetter (reason: string): void { this.#deadLetters.inc({ reason: reasonLabel(reason) }) }
+  late (aggregation: string): void { this.#late.inc({ aggregation }) }
+  windowsEmitted (aggregation: string, count: number): void { this.#windows.inc({ aggregation }, count) }
+  corrections (aggregation: string, count: number): void { this.#corrections.inc({ aggregation }, count) }
+  restored (store: string, records: number): void { this.#restored.inc({ store }, records) }
+  unknownUser (): void { this.#unknownUsers.inc() }
+
+  /** Gauges read from the running instance at each scrape. */
+  watch (instance: { readonly commits: number, readonly assignment: string[] }): void {
+    new Gauge({ name: 'cellstream_commits', help: 'exactly-once commits since start', registers: [this.registry], collect () { this.set(instance.commits) } })
+    new Gauge({ name: 'cellstream_assigned_partitions', help: 'input and partials partitions this instance works on', registers: [this.registry], collect () { this.set(instance.assignment.length) } })
+  }
+}
+
+/**
+ * The codes at the head of a dead-letter reason, without its free text: `deserialize: not-json:
+ * payload is not JSON` → `deserialize:not-json`, `map-values-1: negative bytes` → `map-values-1`.
+ */
+export function reasonLabel (reason: string): string {
+  const codes: string[] = []
+  for (const part of reason.split(': ')) {
+    if (part === '' || /\s/.test(part) || codes.length === 2) break
+    codes.push(part)
+  }
+  return codes.length > 0 ? codes.join(':') : 'other'
+}
