@@ -7,6 +7,8 @@ import { UnavailableError } from '../../src/lib/errors.ts'
 import { waitFor } from '../../src/lib/processes.ts'
 import { REFERENCE_USERS } from '../../src/lib/reference.ts'
 import { MetadataMirror, type MetadataMirrorOptions } from '../../src/mirror/metadata-mirror.ts'
+import { GlobalTables } from '../../src/runtime/global-tables.ts'
+import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 
@@ -217,4 +219,29 @@ test('an unreachable Kafka fails start with one line', async t => {
   const error = await t.throwsAsync(mirror.start(), { instanceOf: UnavailableError })
   t.regex(error.message, /^Kafka is not reachable at 127\.0\.0\.1:1: /)
   t.notRegex(error.message, /\n/)
+})
+
+test("a quota change reaches the stream processor's global table", async t => {
+  const { url, db } = await testDatabase(t)
+  await upsertUsers(db, REFERENCE_USERS)
+  const topic = await mirrorTopic(t)
+  const mirror = await newMirror(t, { databaseUrl: url, topic })
+  await mirror.start()
+  const consumer = createConsumer(await kafkaBrokers(), 'mirror-test', uniqueName('unused'))
+  const tables = new GlobalTables(consumer, [{ topic, key: stringSerde, value: jsonSerde() }], message => { t.log(message) })
+  t.teardown(async () => {
+    await tables.stop()
+    await consumer.close(true)
+  })
+  await tables.start()
+  const view = tables.view(topic)
+  t.deepEqual(view.get(FEDE), { id: FEDE, name: 'fede', email: 'fede@gmail.com', quota: 5000 })
+
+  const changedAt = Date.now()
+  await db.none('UPDATE user_metadata SET quota = 6000 WHERE id = $1', [FEDE])
+  const seen = await waitFor(async () => (view.get(FEDE) as { quota?: number } | undefined)?.quota === 6000 ? true : undefined, { timeoutMs: DEADLINE_MS, intervalMs: 10 })
+  t.true(seen)
+  t.log(`the processor's table had the new quota after ${Date.now() - changedAt} ms`)
+  await db.none('DELETE FROM user_metadata WHERE id = $1', [FEDE])
+  t.true(await waitFor(async () => view.get(FEDE) === undefined ? true : undefined, { timeoutMs: DEADLINE_MS, intervalMs: 10 }))
 })
