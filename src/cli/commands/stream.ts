@@ -8,6 +8,7 @@ import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
 import { StreamMetrics } from '../../web/metrics.ts'
+import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { startHttpServer } from '../../web/server.ts'
 
 interface StreamFlags {
@@ -19,6 +20,7 @@ interface StreamFlags {
   commitInterval: string
   stateDir: string
   httpPort: string
+  mirror?: boolean
   brokers: string
   databaseUrl: string
 }
@@ -34,6 +36,7 @@ export function streamCommand (): Command {
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
     .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
     .addOption(new Option('--http-port <port>', 'port of /metrics and /health; 0 picks a free one (printed)').default('0'))
+    .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
     .action(async (flags: StreamFlags) => {
@@ -78,7 +81,11 @@ export function streamCommand (): Command {
         const stop = (): void => { app.stop().catch(() => {}) }
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
+        const mirror = flags.mirror === true
+          ? new MetadataMirror({ databaseUrl: flags.databaseUrl, brokers, topic: flags.metadataTopic, log: (level, message) => progress(`${level}: mirror: ${message}`) })
+          : undefined
         try {
+          await mirror?.start()
           await app.start()
           status = 'ok'
           progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; metrics and health on http://127.0.0.1:${http.port}/metrics and /health; Ctrl-C stops`)
@@ -86,6 +93,7 @@ export function streamCommand (): Command {
         } finally {
           status = 'stopped'
           http.server.close()
+          await mirror?.stop()
         }
         progress(`stopped after ${app.commits} commits`)
       } finally {
