@@ -4,11 +4,12 @@ import { cellstream } from '../helpers/cli.ts'
 const oneLine = (text: string): boolean => text.trim() !== '' && !text.trim().includes('\n')
 
 test('every command has --help', async t => {
-  for (const args of [[], ['kafka'], ['kafka', 'start'], ['kafka', 'stop'], ['kafka', 'status'], ['db'], ['db', 'migrate'], ['db', 'provision']]) {
-    const result = await cellstream([...args, '--help'])
-    t.is(result.code, 0, args.join(' '))
-    t.regex(result.stdout, /^Usage: cellstream/, args.join(' '))
-  }
+  const commands = [[], ['kafka'], ['kafka', 'start'], ['kafka', 'stop'], ['kafka', 'status'], ['db'], ['db', 'migrate'], ['db', 'provision'], ['simulate'], ['truth'], ['mirror'], ['stream'], ['reset'], ['demo']]
+  const results = await Promise.all(commands.map(args => cellstream([...args, '--help'])))
+  results.forEach((result, i) => {
+    t.is(result.code, 0, commands[i]!.join(' '))
+    t.regex(result.stdout, /^Usage: cellstream/, commands[i]!.join(' '))
+  })
 })
 
 test('an unknown flag is explained in one line with exit code 2', async t => {
@@ -52,4 +53,16 @@ test('kafka status against brokers that do not answer exits 1', async t => {
   const result = await cellstream(['kafka', 'status', '--data-dir', './data/none', '--brokers', '127.0.0.1:1'])
   t.is(result.code, 1)
   t.is(result.stdout, 'Kafka does not answer at 127.0.0.1:1\n')
+})
+
+test('stream and reset check their flags before touching any service', async t => {
+  const grace = await cellstream(['stream', '--grace', '-5'])
+  t.is(grace.code, 2)
+  t.is(grace.stderr, 'cellstream: --grace must be between 0 and 86400, got -5\n')
+  const brokers = await cellstream(['reset', '--brokers', 'nowhere'])
+  t.is(brokers.code, 2)
+  t.is(brokers.stderr, "cellstream: a Kafka broker must be host:port, got 'nowhere'\n")
+  const down = await cellstream(['stream', '--brokers', '127.0.0.1:1'])
+  t.is(down.code, 3)
+  t.regex(down.stderr, /^cellstream: Kafka is not reachable at 127\.0\.0\.1:1: [^\n]*\n$/)
 })
