@@ -78,13 +78,15 @@ export class OwnerTask<K, A> {
       return
     }
     const { windows, aggregation } = this.#options
-    const current = windows.get(record.start, record.key)
-    if (current === undefined) {
-      windows.put(record.start, record.key, { value: record.value, emitted: false, changed: true })
-    } else {
-      current.value = aggregation.merger(record.key, current.value, record.value)
-      current.changed = true
-      windows.put(record.start, record.key, current)
+    for (const { start, key, value } of record.partials) {
+      const current = windows.get(start, key)
+      if (current === undefined) {
+        windows.put(start, key, { value, emitted: false, changed: true })
+      } else {
+        current.value = aggregation.merger(key, current.value, value)
+        current.changed = true
+        windows.put(start, key, current)
+      }
     }
   }
 

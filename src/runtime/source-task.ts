@@ -43,6 +43,7 @@ export class SourceTask {
   readonly #partials = new Map<string, PartialAggregates<unknown, unknown>>()
   readonly #codecs = new Map<string, PartialsCodec<unknown, unknown>>()
   readonly #context: TaskContext
+  readonly #source: string
   #outbox: OutgoingRecord[] = []
   #lastActivityAt: number
   /** The last heartbeat sent: owners keep it, so an unchanged one need not be sent again. */
@@ -54,6 +55,7 @@ export class SourceTask {
     this.#options = options
     this.topic = options.source.topic
     this.partition = options.partition
+    this.#source = sourceId(this.topic, this.partition)
     this.#lastActivityAt = options.now
     const { metrics, topology } = options
     for (const { aggregation } of options.aggregations) {
@@ -118,13 +120,11 @@ export class SourceTask {
     this.#outbox = []
     const idle = this.isIdle(now)
     const state = `${this.streamTime}:${idle}`
-    const heartbeat = state === this.#lastHeartbeat ? undefined : encodeHeartbeat(sourceId(this.topic, this.partition), this.streamTime, idle)
+    const heartbeat = state === this.#lastHeartbeat ? undefined : encodeHeartbeat(this.#source, this.streamTime, idle)
     this.#lastHeartbeat = state
     for (const { aggregation, topic, partitions } of this.#options.aggregations) {
       const codec = this.#codecs.get(aggregation.name)!
-      for (const entry of this.#partials.get(aggregation.name)!.drain()) {
-        records.push({ topic, ...codec.encodePartial(entry.start, entry.key, entry.value, partitions) })
-      }
+      for (const packed of codec.encodePartials(this.#source, this.#partials.get(aggregation.name)!.drain(), partitions)) records.push({ topic, ...packed })
       if (heartbeat !== undefined) for (let partition = 0; partition < partitions; partition++) records.push({ topic, partition, ...heartbeat })
     }
     return records

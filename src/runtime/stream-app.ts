@@ -57,6 +57,8 @@ interface Owner {
 }
 
 const key = (topic: string, partition: number): string => `${topic}:${partition}`
+/** Records processed between two turns of the event loop. */
+const SLICE_RECORDS = 2048
 
 export class StreamApp {
   readonly #options: Required<Omit<StreamAppOptions, 'partialsPartitions'>> & { partialsPartitions?: number }
@@ -160,7 +162,7 @@ export class StreamApp {
           if (!this.#rebalanced) {
             prefetch = this.#fetcher!.fetch(advance(positions, fetched))
             prefetch.catch(() => {}) // awaited (or dropped) on the next turn
-            this.#process(fetched)
+            await this.#process(fetched)
           }
         }
         if (!this.#rebalanced && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
@@ -176,20 +178,36 @@ export class StreamApp {
     }
   }
 
-  #process (fetched: FetchedPartition[]): void {
-    const now = Date.now()
+  /**
+   * Feeds a fetch to the tasks. It yields to the event loop every SLICE_RECORDS records, so
+   * the round trips of a commit running in the background are not held up by a whole fetch
+   * each. No commit takes its snapshot in the middle: commits start between two fetches.
+   */
+  async #process (fetched: FetchedPartition[]): Promise<void> {
+    let now = Date.now()
+    let budget = SLICE_RECORDS
     for (const part of fetched) {
       const id = key(part.topic, part.partition)
       const position = this.#positions.get(id)
       if (position === undefined) continue
       const source = this.#sources.get(id)
-      if (source !== undefined) {
-        for (const record of part.records) source.process(record, now)
-        this.#options.metrics.recordsIn(part.topic, part.partition, part.records.length)
-      } else {
-        const owner = this.#owners.get(id)
-        if (owner !== undefined) for (const record of part.records) owner.task.apply(record)
+      const owner = source === undefined ? this.#owners.get(id)?.task : undefined
+      const records = part.records
+      for (let i = 0; i < records.length;) {
+        const end = Math.min(records.length, i + budget)
+        budget -= end - i
+        if (source !== undefined) for (; i < end; i++) source.process(records[i]!, now)
+        else if (owner !== undefined) for (; i < end; i++) owner.apply(records[i]!)
+        else i = end
+        if (budget === 0) {
+          await new Promise(resolve => setImmediate(resolve))
+          // What was fetched for partitions that moved away must not be processed.
+          if (this.#rebalanced) return
+          budget = SLICE_RECORDS
+          now = Date.now()
+        }
       }
+      if (source !== undefined) this.#options.metrics.recordsIn(part.topic, part.partition, records.length)
       position.offset = part.next
     }
   }
@@ -231,9 +249,13 @@ export class StreamApp {
 
     const transaction = await this.#producer!.beginTransaction()
     try {
-      if (records.length > 0) {
-        // One send per transaction: concurrent sends inside one transaction are not safe with this client.
-        await transaction.send({ messages: records.map(r => ({ topic: r.topic, partition: r.partition, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers === undefined ? undefined : recordHeaders(r.headers) })) as never })
+      // Sends go one after the other: concurrent sends inside one transaction are not safe
+      // with this client. Each send is a bounded chunk, which caps the memory the client's
+      // encoding takes and keeps every partition's batch under the broker's size limit.
+      for (let from = 0; from < records.length;) {
+        const to = chunkEnd(records, from)
+        await transaction.send({ messages: records.slice(from, to).map(toMessage) as never })
+        from = to
       }
       for (const owner of this.#owners.values()) await owner.outputs.flush()
       if (moved.length > 0) {
@@ -410,4 +432,26 @@ export class StreamApp {
 function advance (positions: Position[], fetched: FetchedPartition[]): Position[] {
   const next = new Map(fetched.map(part => [key(part.topic, part.partition), part.next]))
   return positions.map(p => ({ topic: p.topic, partition: p.partition, offset: next.get(key(p.topic, p.partition)) ?? p.offset }))
+}
+
+/** Bytes per send: a partition's batch in one send stays well under the broker's default limit of 1 MB. */
+const SEND_CHUNK_BYTES = 512 << 10
+
+/** The end of the chunk of `records` that starts at `from`: at least one record, at most SEND_CHUNK_BYTES when possible. */
+function chunkEnd (records: OutgoingRecord[], from: number): number {
+  let bytes = 0
+  let to = from
+  while (to < records.length) {
+    const r = records[to]!
+    let size = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0)
+    if (r.headers !== undefined) for (const name in r.headers) size += 8 + name.length + r.headers[name]!.length
+    if (to > from && bytes + size > SEND_CHUNK_BYTES) break
+    bytes += size
+    to++
+  }
+  return to
+}
+
+function toMessage (r: OutgoingRecord): object {
+  return { topic: r.topic, partition: r.partition, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers === undefined ? undefined : recordHeaders(r.headers) }
 }
