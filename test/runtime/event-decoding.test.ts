@@ -1,0 +1,58 @@
+import test from 'ava'
+import { decodeEvent, decodeEventGeneric } from '../../src/traffic/event-codec.ts'
+
+// The traffic event decoder has a fast path without JSON.parse; every input must get
+// the result (value or rejection) the general decoder gives.
+const NOW = 1_800_000_000
+const reference = '{"bytes":9082,"timestamp":1600545287,"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}'
+
+test('the fast path agrees with JSON.parse on near-miss forms', t => {
+  const variants = [
+    reference,
+    ` \t\r\n${reference} \n`,
+    reference.replace('{', '{ ').replaceAll(':', ' : ').replaceAll(',', ' ,\n'),
+    reference.replace('9082', '0'),
+    reference.replace('9082', '00'),
+    reference.replace('9082', '-0'),
+    reference.replace('9082', '9082e0'),
+    reference.replace('9082', '999999999999999'),
+    reference.replace('9082', '9999999999999999'),
+    reference.replace('1600545287', '1600545287.0'),
+    reference.replace('"bytes":9082,', '"bytes":1,"bytes":9082,'),
+    reference.replace('"bytes":9082,', '"bytes":9082,"bytes":"x",'),
+    reference.replace('"app":', '"extra":"x","more":12,"app":'),
+    reference.replace('"app":', '"extra":null,"app":'),
+    reference.replace('"app":', '"extra":{"a":[1,"}"]},"app":'),
+    reference.replace('"app":', '"extra":true,"app":'),
+    reference.replace('"app":', '"ap\\u0070":"X","app":'),
+    reference.replace('SKYPE', 'SKY\\"PE'),
+    reference.replace('SKYPE', 'SKY\tPE'),
+    reference.replace('SKYPE', 'Tél'),
+    reference.replace('"SKYPE"', '12'),
+    reference.replace('9082', '"9082"'),
+    reference.replace('}', ',}'),
+    reference.replace('}', '}}'),
+    reference.replace('}', '} x'),
+    reference.replace(',"app"', '"app"'),
+    reference.replace('"app":', '"app" '),
+    reference.slice(0, -1),
+    reference.replace('{', '['),
+    '{}',
+    '{"bytes":1}',
+    reference.replace('"antenna_id"', '"antenna_iD"'),
+    reference.replace('"id"', '"Id"'),
+    '\ufeff' + reference
+  ]
+  for (const text of variants) {
+    const bytes = Buffer.from(text)
+    let expected: unknown
+    let actual: unknown
+    try { expected = decodeEventGeneric(bytes, NOW) } catch (error) { expected = String(error) }
+    try { actual = decodeEvent(bytes, NOW) } catch (error) { actual = String(error) }
+    t.deepEqual(actual, expected, text)
+  }
+  // Repeated values come back equal whether or not they were seen before.
+  const other = reference.replace('000000000001', '000000000002')
+  t.is(decodeEvent(Buffer.from(other), NOW).id, '00000000-0000-0000-0000-000000000002')
+  t.is(decodeEvent(Buffer.from(reference), NOW).id, '00000000-0000-0000-0000-000000000001')
+})
