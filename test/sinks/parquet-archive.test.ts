@@ -1,0 +1,99 @@
+import { readdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import test from 'ava'
+import { hourDir, tempName } from '../../src/sinks/archive-layout.ts'
+import { currentVersion, listHours } from '../../src/sinks/archive-versions.ts'
+import { ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
+import { tempDir } from '../stores/temp-dir.ts'
+import { queryArchive } from './read-archive.ts'
+
+const HOUR = Date.parse('2021-02-19T21:00:00Z') / 1000
+
+function row (timestamp: number, offset: number, partition = 0): ArchiveRow {
+  return {
+    bytes: 100 + offset,
+    timestamp,
+    app: 'SKYPE',
+    id: '00000000-0000-0000-0000-000000000001',
+    antenna_id: '11111111-1111-1111-1111-111111111111',
+    email: offset % 2 === 0 ? 'andres@gmail.com' : null,
+    quota: offset % 2 === 0 ? 200000 : null,
+    topic: 'devices',
+    partition,
+    offset
+  }
+}
+
+async function writeRows (dir: string, rows: ArchiveRow[]): Promise<void> {
+  const archive = new ParquetArchive(dir)
+  archive.add(rows)
+  await archive.flush()
+  await archive.close()
+}
+
+test('rows land in the folder of their UTC event hour, bounds included', async t => {
+  const dir = await tempDir(t)
+  await writeRows(dir, [row(HOUR - 1, 0), row(HOUR, 1), row(HOUR + 1800, 2), row(HOUR + 3599, 3), row(HOUR + 3600, 4)])
+  t.deepEqual(await listHours(dir), [HOUR - 3600, HOUR, HOUR + 3600])
+  const rows = await queryArchive(dir, source => `SELECT "offset", year, month, day, hour FROM ${source} ORDER BY "offset"`)
+  t.deepEqual(rows.map(r => [Number(r.offset), Number(r.day), Number(r.hour)]), [[0, 19, 20], [1, 19, 21], [2, 19, 21], [3, 19, 21], [4, 19, 22]])
+  t.deepEqual(await readdir(hourDir(dir, HOUR)), ['part-devices-0-1-3.parquet'])
+})
+
+test('files have the archive schema and the rows as given', async t => {
+  const dir = await tempDir(t)
+  const input = [row(HOUR + 5, 10), row(HOUR + 6, 11)]
+  await writeRows(dir, input)
+  const described = await queryArchive(dir, source => `DESCRIBE SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source}`)
+  t.deepEqual(described.map(c => [c.column_name, c.column_type]), [
+    ['bytes', 'BIGINT'], ['timestamp', 'BIGINT'], ['app', 'VARCHAR'], ['id', 'VARCHAR'], ['antenna_id', 'VARCHAR'],
+    ['email', 'VARCHAR'], ['quota', 'BIGINT'], ['topic', 'VARCHAR'], ['partition', 'INTEGER'], ['offset', 'BIGINT']
+  ])
+  const rows = await queryArchive(dir, source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} ORDER BY "offset"`)
+  t.deepEqual(rows.map(r => ({ ...r, bytes: Number(r.bytes), timestamp: Number(r.timestamp), quota: r.quota === null ? null : Number(r.quota), offset: Number(r.offset) })), input)
+})
+
+test('no temp file remains after a flush, and the buffer is empty', async t => {
+  const dir = await tempDir(t)
+  const archive = new ParquetArchive(dir)
+  archive.add([row(HOUR, 0), row(HOUR + 1, 1, 1)])
+  t.is(archive.buffered, 2)
+  const files = await archive.flush()
+  await archive.close()
+  t.is(archive.buffered, 0)
+  t.is(files.length, 2)
+  t.deepEqual((await readdir(hourDir(dir, HOUR))).sort(), ['part-devices-0-0-0.parquet', 'part-devices-1-1-1.parquet'])
+})
+
+test('a flush that died before its rename leaves nothing a reader counts', async t => {
+  const dir = await tempDir(t)
+  await writeRows(dir, [row(HOUR, 0)])
+  // What a crash between the write and the rename leaves behind.
+  await writeFile(join(hourDir(dir, HOUR), tempName('part-devices-0-1-1.parquet')), 'PAR1 half a file')
+  const rows = await queryArchive(dir, source => `SELECT count(*) AS n FROM ${source}`)
+  t.is(Number(rows[0]!.n), 1)
+})
+
+test('the same rows flushed twice give the same file, overwritten', async t => {
+  const dir = await tempDir(t)
+  const rows = [row(HOUR + 7, 5), row(HOUR + 8, 6), row(HOUR + 9, 7)]
+  await writeRows(dir, rows)
+  await writeRows(dir, [...rows].reverse())
+  t.deepEqual(await readdir(hourDir(dir, HOUR)), ['part-devices-0-5-7.parquet'])
+  const count = await queryArchive(dir, source => `SELECT count(*) AS n FROM ${source}`)
+  t.is(Number(count[0]!.n), 3)
+})
+
+test('concurrent writers of different partitions share the hour folders', async t => {
+  const dir = await tempDir(t)
+  const writers = [0, 1, 2, 3].map(partition => {
+    const archive = new ParquetArchive(dir)
+    archive.add(Array.from({ length: 50 }, (_, i) => row(HOUR + i * 100, i, partition)))
+    return archive
+  })
+  await Promise.all(writers.map(w => w.flush()))
+  await Promise.all(writers.map(w => w.close()))
+  t.is(await currentVersion(dir, HOUR), 0)
+  const rows = await queryArchive(dir, source => `SELECT partition, count(*) AS n FROM ${source} GROUP BY ALL ORDER BY partition`)
+  t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n)]), [[0, 50], [1, 50], [2, 50], [3, 50]])
+})
