@@ -5,7 +5,7 @@
 // partition, in that order (see partials-codec.ts for why the order matters).
 import { errorMessage } from '../lib/errors.ts'
 import type { Serde } from '../lib/serdes.ts'
-import { instantiate, type Processor, type TableView, type TaskContext } from '../topology/processor.ts'
+import { instantiate, type Processor, type RecordSink, type TableView, type TaskContext } from '../topology/processor.ts'
 import type { OutgoingRecord, RawRecord } from '../topology/records.ts'
 import type { SourceSpec, Topology } from '../topology/topology.ts'
 import { PartialAggregates } from '../topology/partial-aggregates.ts'
@@ -43,13 +43,12 @@ export class SourceTask {
   readonly #partials = new Map<string, PartialAggregates<unknown, unknown>>()
   readonly #codecs = new Map<string, PartialsCodec<unknown, unknown>>()
   readonly #context: TaskContext
+  readonly #sinks = new Map<string, RecordSink<unknown, unknown>>()
   readonly #source: string
   #outbox: OutgoingRecord[] = []
   #lastActivityAt: number
   /** The last heartbeat sent: owners keep it, so an unchanged one need not be sent again. */
   #lastHeartbeat: string | undefined
-  /** Offset of the last record processed, for the commit. */
-  lastOffset: bigint | undefined
 
   constructor (options: SourceTaskOptions) {
     this.#options = options
@@ -64,6 +63,7 @@ export class SourceTask {
     }
     const outbox = (record: OutgoingRecord): void => { this.#outbox.push(record) }
     const partials = this.#partials
+    const sinks = this.#sinks
     this.#context = {
       topic: this.topic,
       partition: this.partition,
@@ -80,9 +80,19 @@ export class SourceTask {
       },
       send: outbox,
       table: options.tables as TaskContext['table'],
-      partials: (<K, A>(name: string) => partials.get(name) as unknown as PartialAggregates<K, A>) as TaskContext['partials']
+      partials: (<K, A>(name: string) => partials.get(name) as unknown as PartialAggregates<K, A>) as TaskContext['partials'],
+      recordSink: ((name: string, create: () => RecordSink<unknown, unknown>) => {
+        let sink = sinks.get(name)
+        if (sink === undefined) sinks.set(name, sink = create())
+        return sink
+      }) as TaskContext['recordSink']
     }
     this.#root = instantiate(options.source.node, this.#context)
+  }
+
+  /** Flushes the task's record sinks (before the commit that covers their records). */
+  async flushSinks (): Promise<void> {
+    for (const sink of this.#sinks.values()) await sink.flush()
   }
 
   get streamTime (): number {
@@ -91,7 +101,6 @@ export class SourceTask {
 
   process (raw: RawRecord, now: number): void {
     this.#lastActivityAt = now
-    this.lastOffset = raw.source.offset
     const { source } = this.#options
     let key: unknown
     let value: unknown

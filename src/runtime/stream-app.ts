@@ -124,7 +124,7 @@ export class StreamApp {
 
     this.#producer = createTransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`, `${applicationId}-${this.#instanceId}`)
     this.#consumer = createConsumer(brokers, `${applicationId}-${this.#instanceId}`, applicationId)
-    this.#fetcher = new Fetcher(this.#consumer, { maxBytes: 4 << 20, partitionMaxBytes: 1 << 20, maxWaitMs: 100 })
+    this.#fetcher = new Fetcher(this.#consumer, { maxBytes: 1 << 20, partitionMaxBytes: 256 << 10, maxWaitMs: 100 })
     this.#consumer.on('consumer:group:join', () => { this.#rebalanced = true })
     this.#consumer.topics.trackAll(...topology.sources.map(s => s.topic), ...this.#plan.aggregations.map(a => a.topic))
     await this.#consumer.joinGroup({})
@@ -257,6 +257,7 @@ export class StreamApp {
         await transaction.send({ messages: records.slice(from, to).map(toMessage) as never })
         from = to
       }
+      for (const source of this.#sources.values()) await source.flushSinks()
       for (const owner of this.#owners.values()) await owner.outputs.flush()
       if (moved.length > 0) {
         await transaction.addConsumer(this.#consumer!)

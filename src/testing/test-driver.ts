@@ -124,6 +124,7 @@ export class TopologyTestDriver {
   /** What the runtime does at a commit: partials to their owners, then closed windows out. */
   async commit (): Promise<void> {
     for (const task of this.#sources.values()) {
+      await task.flushSinks()
       for (const record of task.drain(this.#now)) {
         const owner = record.partition === undefined ? undefined : this.#owners.get(`${record.topic}:${record.partition}`)
         if (owner === undefined) this.#output(record)

@@ -12,6 +12,8 @@ import { peekNode } from './nodes/peek-node.ts'
 import { joinNode } from './nodes/join-node.ts'
 import { branchNode } from './nodes/branch-node.ts'
 import { sinkNode, type SinkSerdes } from './nodes/sink-node.ts'
+import { recordSinkNode } from './nodes/record-sink-node.ts'
+import type { RecordSink } from './processor.ts'
 import { WindowedStream } from './windowed-stream.ts'
 import type { TopologyBuilder } from './builder.ts'
 
@@ -71,6 +73,11 @@ export class KStream<K, V> {
       node.children.push(passthrough)
       return new KStream<K, V>(this.#builder, passthrough)
     })
+  }
+
+  /** Hands each record to a sink (one instance per task, from `create`), flushed before every commit. */
+  toSink (name: string, create: () => RecordSink<K, V>): void {
+    this.#add(name, () => recordSinkNode(name, create))
   }
 
   /** Produces each record to `topic`, inside the commit's transaction. */

@@ -24,6 +24,14 @@ export interface TaskContext {
   send (record: OutgoingRecord): void
   table<K, V> (name: string): TableView<K, V>
   partials<K, A> (aggregation: string): PartialAggregates<K, A>
+  /** The task's instance of a record sink, created on first use. */
+  recordSink<K, V> (name: string, create: () => RecordSink<K, V>): RecordSink<K, V>
+}
+
+/** Where `toSink` hands records; flushed by the runtime before every commit, so it must be idempotent. */
+export interface RecordSink<K, V> {
+  add (record: StreamRecord<K, V>): void
+  flush (): Promise<void>
 }
 
 export interface NodeSpec {

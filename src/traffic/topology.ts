@@ -1,8 +1,8 @@
 // The antenna traffic application: validates each event (bad ones to `<input>-dlq`),
 // left-joins the user metadata table (events of unknown users still count everywhere, and
-// are counted), and keeps 5-minute totals of bytes per antenna, per user and per app, each
+// are counted), archives every valid event to Parquet, and keeps 5-minute totals of bytes per antenna, per user and per app, each
 // closed window upserted into Postgres `bytes`.
-import { TimeWindows, TopologyBuilder, type Topology, type WindowSink } from '../topology/index.ts'
+import { TimeWindows, TopologyBuilder, type RecordSink, type Topology, type WindowSink } from '../topology/index.ts'
 import { int64Serde, jsonSerde, stringSerde, type Serde } from '../lib/serdes.ts'
 import { decodeEvent, type TrafficEvent } from './event-codec.ts'
 import type { TotalType } from '../sinks/bytes-table.ts'
@@ -20,6 +20,8 @@ export interface TrafficOptions {
   graceMs: number
   /** Where each total's closed windows go (one sink per owner task). */
   totalsSink: (type: TotalType) => WindowSink<string, number>
+  /** Where every valid event goes, late ones included (one sink per input partition). */
+  archiveSink?: () => RecordSink<unknown, EnrichedEvent>
   onUnknownUser?: () => void
   /** Wall clock in ms, for the "at most a day ahead" rule. */
   now?: () => number
@@ -43,6 +45,7 @@ export function trafficTopology (options: TrafficOptions): Topology {
       if (user === undefined) options.onUnknownUser?.()
       return { ...event, email: user?.email ?? null, quota: user?.quota ?? null }
     })
+  if (options.archiveSink !== undefined) enriched.toSink('archive', options.archiveSink)
   const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, options.graceMs)
   const totals: Array<[string, TotalType, (event: EnrichedEvent) => string]> = [
     ['antenna-bytes', 'antenna_total_bytes', event => event.antenna_id],

@@ -1,6 +1,8 @@
 import test from 'ava'
 import { TopologyTestDriver } from '../../src/testing/test-driver.ts'
 import { sampleTopology, event, MINUTE } from './sample-topology.ts'
+import { TopologyBuilder } from '../../src/topology/index.ts'
+import { stringSerde } from '../../src/lib/serdes.ts'
 
 // Epoch seconds of 2021-02-19T21:00:00Z, a window boundary.
 const T0 = 1613768400
@@ -180,4 +182,21 @@ test('windows after a quiet period still close once the stream moves on (no data
   await driver.commit()
   t.is(totals(driver).length, 2)
   t.is(MINUTE, 60_000)
+})
+
+test('toSink hands every record to the task\'s sink, flushed at the commit', async t => {
+  const builder = new TopologyBuilder()
+  const flushed: string[] = []
+  let pending: string[] = []
+  builder.stream('in', { value: stringSerde }).filter((_k, v) => v !== 'skip').toSink('archive', () => ({
+    add: record => { pending.push(`${record.value}@${record.raw.source.partition}:${record.raw.source.offset}`) },
+    flush: async () => { flushed.push(...pending); pending = [] }
+  }))
+  const driver = await TopologyTestDriver.create(builder.build(), { partitions: { in: 2 } })
+  driver.pipe('in', { partition: 1, value: 'a' })
+  driver.pipe('in', { partition: 1, value: 'skip' })
+  driver.pipe('in', { partition: 0, value: 'b' })
+  t.deepEqual(flushed, [], 'nothing is flushed before the commit')
+  await driver.commit()
+  t.deepEqual(flushed.sort(), ['a@1:0', 'b@0:0'])
 })

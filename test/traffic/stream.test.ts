@@ -9,6 +9,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { sleep } from '../../src/lib/processes.ts'
+import { DuckDBInstance } from '@duckdb/node-api'
 
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
@@ -24,10 +25,10 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   const traffic = ['--seed', 'stream-test', '--from', '2021-02-19T20:00', '--to', '2021-02-19T23:00', '--bad-ratio', '0.02', '--late-ratio', '0.02', '--rate', '5']
   const file = join(dir, 'records.jsonl')
   t.is((await cellstream(['simulate', ...traffic, '--out', file], env)).code, 0)
-  t.is((await cellstream(['simulate', ...traffic, '--topic', input!], env)).code, 0)
+  t.is((await cellstream(['simulate', ...traffic, '--topic', input!, '--provision'], env)).code, 0)
 
   const truth = await cellstream(['truth', '--in', file, '--partitions', '6', '--table', 'bytes', '--format', 'json'], env)
-  const expected = (JSON.parse(truth.stdout) as { bytes: Total[], summary: { records: number, late: number, invalid: number } })
+  const expected = (JSON.parse(truth.stdout) as { bytes: Total[], summary: { records: number, valid: number, late: number, invalid: number } })
   t.true(expected.summary.late > 0 && expected.summary.invalid > 0, 'the input has late and bad records')
 
   const group = uniqueName('group')
@@ -42,6 +43,13 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   t.is(metric(first.metrics, 'cellstream_dead_letters_total'), expected.summary.invalid, 'every bad record is a dead letter')
   t.is(metric(first.metrics, 'cellstream_late_events_total{aggregation="user-bytes"}'), expected.summary.late)
 
+  // The archive holds every valid record (late ones too) at least once, in its event hour's folder.
+  const archive = await queryArchive(join(dir, 'archive'), `SELECT count(DISTINCT (topic, "partition", "offset")) AS events,
+      count(*) FILTER (WHERE make_timestamp((year::BIGINT), month::BIGINT, day::BIGINT, hour::BIGINT, 0, 0) <> date_trunc('hour', to_timestamp("timestamp") AT TIME ZONE 'UTC')) AS misplaced,
+      count(*) FILTER (WHERE email IS NULL) AS unknown
+    FROM read_parquet('ARCHIVE/year=*/month=*/day=*/hour=*/*.parquet', hive_partitioning = true)`)
+  t.deepEqual(archive, { events: expected.summary.valid, misplaced: 0, unknown: 0 })
+
   // Replay: reset the group, empty the table, run again: the same rows, once each.
   const reset = await cellstream(['reset', '--group', group, '--state-dir', join(dir, 'state')], env)
   t.is(reset.code, 0, reset.stderr)
@@ -53,7 +61,7 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
 
   /** Runs `stream` until `bytes` holds `count` rows, then stops it with SIGTERM. */
   async function runUntil (count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { status: string } }> {
-    const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--idle-timeout', '3'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+    const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
     let log = ''
     stream.stderr.on('data', chunk => { log += chunk })
     t.teardown(() => stream.kill('SIGKILL'))
@@ -76,4 +84,17 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
 /** The sum of a Prometheus metric's samples whose line starts with `prefix`. */
 function metric (text: string, prefix: string): number {
   return text.split('\n').filter(l => l.startsWith(prefix) && !l.startsWith('#')).reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0)
+}
+
+async function queryArchive (dir: string, sql: string): Promise<Record<string, number>> {
+  const instance = await DuckDBInstance.create()
+  const connection = await instance.connect()
+  try {
+    const reader = await connection.runAndReadAll(sql.replace('ARCHIVE', dir))
+    const [row] = reader.getRowObjectsJS()
+    return Object.fromEntries(Object.entries(row!).map(([k, v]) => [k, Number(v)]))
+  } finally {
+    connection.closeSync()
+    instance.closeSync()
+  }
 }

@@ -2,6 +2,8 @@ import { Command, Option } from 'commander'
 import { StreamApp } from '../../runtime/stream-app.ts'
 import { trafficTopology } from '../../traffic/topology.ts'
 import { BytesTableSink } from '../../sinks/bytes-table.ts'
+import { ArchiveSink } from '../../sinks/archive-sink.ts'
+import { ParquetArchive } from '../../sinks/parquet-archive.ts'
 import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
 import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
@@ -19,6 +21,7 @@ interface StreamFlags {
   idleTimeout: string
   commitInterval: string
   stateDir: string
+  archiveDir: string
   httpPort: string
   mirror?: boolean
   brokers: string
@@ -35,6 +38,7 @@ export function streamCommand (): Command {
     .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds without events after which a partition stops holding windows open').default('30'))
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
     .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
+    .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').default('./data/archive'))
     .addOption(new Option('--http-port <port>', 'port of /metrics and /health; 0 picks a free one (printed)').default('0'))
     .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')
     .addOption(brokersOption())
@@ -57,12 +61,15 @@ export function streamCommand (): Command {
           await ensureTopics(admin, [{ name: flags.metadataTopic, partitions: 1, config: { 'cleanup.policy': 'compact' } }])
         })
         const metrics = new StreamMetrics()
+        // One writer for the process: tasks flush their sinks one after another at a commit.
+        const archive = new ParquetArchive(flags.archiveDir)
         const app = new StreamApp({
           topology: trafficTopology({
             inputTopic: flags.inputTopic,
             metadataTopic: flags.metadataTopic,
             graceMs,
             totalsSink: type => new BytesTableSink(db, type),
+            archiveSink: () => new ArchiveSink(archive),
             onUnknownUser: () => metrics.unknownUser()
           }),
           applicationId: flags.group,
@@ -94,6 +101,7 @@ export function streamCommand (): Command {
           status = 'stopped'
           http.server.close()
           await mirror?.stop()
+          await archive.close()
         }
         progress(`stopped after ${app.commits} commits`)
       } finally {
