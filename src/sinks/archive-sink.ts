@@ -4,8 +4,7 @@
 // the next flush, so none is dropped by a write in progress.
 import type { RecordSink, StreamRecord } from '../topology/index.ts'
 import type { EnrichedEvent } from '../traffic/topology.ts'
-import type { ParquetArchive} from './parquet-archive.ts';
-import { type ArchiveRow } from './parquet-archive.ts'
+import type { ArchiveRow, ParquetArchive } from './parquet-archive.ts'
 
 export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
   readonly #archive: ParquetArchive
