@@ -1,0 +1,114 @@
+// Compacts one hour of the archive (docs/archive.md, "Compaction"):
+//  1. sweep what an earlier run or a crash left behind;
+//  2. merge the current version's files into one sorted file, each record once, inside a new
+//     version folder that no link points to yet;
+//  3. aggregate it and replace the hour's rows in PostgreSQL;
+//  4. record which files it replaces, then switch the hour's link to the new version (the one
+//     step readers notice, a single rename);
+//  5. sweep again: the replaced files go, files that arrived meanwhile move to the new version.
+// A crash before step 4 leaves the hour as it was; after it, the next run only tidies up.
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type Db } from '../db/pool.ts'
+import { DataError } from '../lib/errors.ts'
+import {
+  buildingDir, compactedFileName, hourLabel, isDataFile, manifestPath, tempName, versionDir, versionsDir
+} from '../sinks/archive-layout.ts'
+import { currentVersion, fsyncPath, publishFile, switchVersion } from '../sinks/archive-versions.ts'
+import { hourTotals, overQuota, type UserQuota } from './aggregate.ts'
+import { type Engine } from './duckdb-engine.ts'
+import { replaceHour } from './hourly-tables.ts'
+import { fileStats, mergeFiles } from './merge.ts'
+import { sweepHour } from './sweep.ts'
+
+export interface CompactContext {
+  archiveDir: string
+  db: Db
+  engine: Engine
+  users: ReadonlyMap<string, UserQuota>
+}
+
+export interface HourResult {
+  hour: number
+  /** `empty`: no data; `compacted`: files merged; `unchanged`: already one compacted file (tables rewritten). */
+  status: 'empty' | 'compacted' | 'unchanged'
+  rowsRead: number
+  duplicates: number
+  filesMerged: number
+  rowsWritten: number
+  seconds: number
+}
+
+export async function compactHour (context: CompactContext, hour: number): Promise<HourResult> {
+  const started = performance.now()
+  const { archiveDir } = context
+  await sweepHour(archiveDir, hour)
+  const current = await currentVersion(archiveDir, hour)
+  const inputs = current === undefined ? [] : await dataFiles(versionDir(archiveDir, hour, current))
+  const result = (status: HourResult['status'], counts: Partial<HourResult> = {}): HourResult => ({
+    hour, status, rowsRead: 0, duplicates: 0, filesMerged: 0, rowsWritten: 0, ...counts, seconds: (performance.now() - started) / 1000
+  })
+  if (current === undefined || inputs.length === 0) return result('empty')
+
+  const currentDir = versionDir(archiveDir, hour, current)
+  const compacted = compactedFileName(hour)
+  if (inputs.length === 1 && inputs[0] === compacted) {
+    const rows = await aggregateAndStore(context, hour, join(currentDir, compacted))
+    return result('unchanged', { rowsRead: rows, rowsWritten: rows })
+  }
+
+  const next = current + 1
+  let merged: { rowsRead: number, rowsWritten: number }
+  const building = buildingDir(archiveDir, hour, next)
+  await rm(building, { recursive: true, force: true })
+  await mkdir(building, { recursive: true })
+  try {
+    const stats = await fileStats(context.engine, inputs.map(name => join(currentDir, name)))
+    if (stats.every(f => f.rows === 0)) {
+      await rm(building, { recursive: true, force: true })
+      return result('empty')
+    }
+    const target = join(building, compacted)
+    const temp = join(building, tempName(compacted))
+    merged = await mergeFiles(context.engine, stats, temp, building)
+    await publishFile(temp, target)
+    await removeScratch(building, compacted)
+    await aggregateAndStore(context, hour, target)
+    await writeManifest(archiveDir, hour, next, inputs)
+    await rename(building, versionDir(archiveDir, hour, next))
+    await fsyncPath(versionsDir(archiveDir))
+  } catch (error) {
+    await rm(building, { recursive: true, force: true })
+    await rm(manifestPath(archiveDir, hour, next), { force: true })
+    throw error instanceof DataError ? new DataError(`hour ${hourLabel(hour)} left as it was: ${error.message}`, error) : error
+  }
+  await switchVersion(archiveDir, hour, next)
+  await sweepHour(archiveDir, hour)
+  return result('compacted', { ...merged, duplicates: merged.rowsRead - merged.rowsWritten, filesMerged: inputs.length })
+}
+
+async function aggregateAndStore (context: CompactContext, hour: number, file: string): Promise<number> {
+  const totals = await hourTotals(context.engine, file)
+  await replaceHour(context.db, hour, totals, overQuota(totals, context.users))
+  return totals.rows
+}
+
+async function dataFiles (dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter(isDataFile).sort()
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`${dir} is missing: the hour's link points to a version that does not exist`)
+    throw error
+  }
+}
+
+async function removeScratch (dir: string, keep: string): Promise<void> {
+  for (const name of await readdir(dir)) if (name !== keep) await rm(join(dir, name), { force: true })
+}
+
+async function writeManifest (archiveDir: string, hour: number, version: number, inputs: readonly string[]): Promise<void> {
+  const path = manifestPath(archiveDir, hour, version)
+  const temp = join(versionsDir(archiveDir), tempName('manifest'))
+  await writeFile(temp, JSON.stringify({ hour: hourLabel(hour), version, inputs }) + '\n')
+  await publishFile(temp, path)
+}

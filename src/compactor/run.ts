@@ -1,0 +1,49 @@
+// Compacts a list of hours (a range, or what the watcher found), holding the archive lock and
+// one DuckDB engine for the whole run. User metadata is read once, when the run starts.
+import { mkdir } from 'node:fs/promises'
+import { closeDb, describeDbError, openDb } from '../db/pool.ts'
+import { DataError } from '../lib/errors.ts'
+import { openEngine } from './duckdb-engine.ts'
+import { compactHour, type HourResult } from './compact-hour.ts'
+import { loadUsers } from './hourly-tables.ts'
+import { lockArchive } from './lock.ts'
+
+export interface RunOptions {
+  archiveDir: string
+  databaseUrl: string
+  hours: readonly number[]
+  /** Called after each hour, done or failed. */
+  onHour?: (outcome: HourOutcome, index: number, total: number) => void
+}
+
+export type HourOutcome = { ok: true, result: HourResult } | { ok: false, hour: number, error: DataError }
+
+export async function compactHours (options: RunOptions): Promise<HourOutcome[]> {
+  await mkdir(options.archiveDir, { recursive: true })
+  const db = openDb(options.databaseUrl, { max: 2 })
+  try {
+    const users = await loadUsers(db).catch(error => { throw describeDbError(error, options.databaseUrl) })
+    const release = await lockArchive(options.archiveDir)
+    const engine = await openEngine()
+    try {
+      const outcomes: HourOutcome[] = []
+      for (const [index, hour] of options.hours.entries()) {
+        let outcome: HourOutcome
+        try {
+          outcome = { ok: true, result: await compactHour({ archiveDir: options.archiveDir, db, engine, users }, hour) }
+        } catch (error) {
+          if (!(error instanceof DataError)) throw describeDbError(error, options.databaseUrl)
+          outcome = { ok: false, hour, error }
+        }
+        outcomes.push(outcome)
+        options.onHour?.(outcome, index, options.hours.length)
+      }
+      return outcomes
+    } finally {
+      engine.close()
+      await release()
+    }
+  } finally {
+    await closeDb(db)
+  }
+}

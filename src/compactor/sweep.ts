@@ -1,0 +1,83 @@
+// Tidies an hour's versions (archive-layout.ts) so that only the current one remains. It runs
+// before and after every compaction, and repairs whatever a crash left at any step:
+// - a version being built, or built but never linked: deleted (the link still shows the old files);
+// - an older version: files the current version replaced (its manifest lists them) are deleted;
+//   any other data file arrived after the compactor listed the hour, so it moves into the
+//   current version; a writer's temp file stays until it is old enough to be abandoned.
+import { readFile, readdir, rename, rm, rmdir, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import {
+  isDataFile, isTempName, manifestPath, parseVersionEntry, versionDir, versionsDir, type VersionEntry
+} from '../sinks/archive-layout.ts'
+import { currentVersion } from '../sinks/archive-versions.ts'
+
+/** A writer's temp file this old belongs to a writer that died. */
+export const ABANDONED_TEMP_MS = 3600_000
+
+export interface SweepResult { removedVersions: number, movedFiles: number }
+
+export async function sweepHour (archiveDir: string, hour: number): Promise<SweepResult> {
+  const result: SweepResult = { removedVersions: 0, movedFiles: 0 }
+  const current = await currentVersion(archiveDir, hour)
+  // Without a link a writer may be creating the hour right now: leave its version alone.
+  if (current === undefined) return result
+  const entries = await hourEntries(archiveDir, hour)
+  for (const { name, entry } of entries) {
+    if (entry.kind === 'building' || entry.version > current) {
+      await rm(join(versionsDir(archiveDir), name), { recursive: true, force: true })
+    }
+  }
+  const replaced = await readManifest(archiveDir, hour, current)
+  for (const { entry } of entries) {
+    if (entry.kind !== 'version' || entry.version >= current) continue
+    result.movedFiles += await drainVersion(archiveDir, hour, entry.version, current, replaced)
+    if (await rmdir(versionDir(archiveDir, hour, entry.version)).then(() => true, () => false)) {
+      await rm(manifestPath(archiveDir, hour, entry.version), { force: true })
+      result.removedVersions++
+    }
+  }
+  return result
+}
+
+async function drainVersion (archiveDir: string, hour: number, version: number, current: number, replaced: ReadonlySet<string>): Promise<number> {
+  const from = versionDir(archiveDir, hour, version)
+  const to = versionDir(archiveDir, hour, current)
+  let moved = 0
+  for (const name of await readdir(from).catch(() => [])) {
+    const path = join(from, name)
+    if (isDataFile(name)) {
+      if (replaced.has(name)) {
+        await rm(path, { force: true })
+      } else {
+        await rename(path, join(to, name)).catch(ignoreMissing)
+        moved++
+      }
+    } else if (isTempName(name)) {
+      const age = Date.now() - (await stat(path).then(s => s.mtimeMs, () => Date.now()))
+      if (age > ABANDONED_TEMP_MS) await rm(path, { force: true })
+    }
+  }
+  return moved
+}
+
+async function hourEntries (archiveDir: string, hour: number): Promise<Array<{ name: string, entry: VersionEntry }>> {
+  const names = await readdir(versionsDir(archiveDir)).catch(() => [])
+  return names
+    .map(name => ({ name, entry: parseVersionEntry(name) }))
+    .filter((e): e is { name: string, entry: VersionEntry } => e.entry !== undefined && e.entry.hour === hour)
+}
+
+/** The names of the files a version replaced; empty for a version no compaction made. */
+export async function readManifest (archiveDir: string, hour: number, version: number): Promise<Set<string>> {
+  try {
+    const text = await readFile(manifestPath(archiveDir, hour, version), 'utf8')
+    return new Set((JSON.parse(text) as { inputs: string[] }).inputs)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Set()
+    throw error
+  }
+}
+
+function ignoreMissing (error: unknown): void {
+  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+}

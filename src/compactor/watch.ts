@@ -1,0 +1,54 @@
+// The batch layer as a daemon: every interval, compact each hour that has closed (its end plus
+// the allowed lateness has passed) and is not yet one compacted file. Late files that land in
+// an hour already compacted make it a candidate again, so it is compacted again.
+import { readdir } from 'node:fs/promises'
+import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../sinks/archive-layout.ts'
+import { currentVersion, listHours } from '../sinks/archive-versions.ts'
+import { compactHours, type HourOutcome } from './run.ts'
+
+export interface WatchOptions {
+  archiveDir: string
+  databaseUrl: string
+  latenessSeconds: number
+  intervalSeconds: number
+  signal: AbortSignal
+  onHour?: (outcome: HourOutcome) => void
+  /** The clock, in epoch seconds; tests move it. */
+  now?: () => number
+}
+
+export async function watchArchive (options: WatchOptions): Promise<void> {
+  const now = options.now ?? (() => Date.now() / 1000)
+  while (!options.signal.aborted) {
+    const due = await dueHours(options.archiveDir, now() - options.latenessSeconds)
+    if (due.length > 0) {
+      await compactHours({ archiveDir: options.archiveDir, databaseUrl: options.databaseUrl, hours: due, onHour: outcome => options.onHour?.(outcome) })
+    }
+    await pause(options.intervalSeconds * 1000, options.signal)
+  }
+}
+
+/** Closed hours (ending at or before `closedBy`) whose folder holds anything but the compacted file. */
+export async function dueHours (archiveDir: string, closedBy: number): Promise<number[]> {
+  const due: number[] = []
+  for (const hour of await listHours(archiveDir)) {
+    if (hour + HOUR_SECONDS > closedBy) continue
+    const version = await currentVersion(archiveDir, hour).catch(() => undefined)
+    if (version === undefined) continue
+    const files = (await readdir(versionDir(archiveDir, hour, version)).catch(() => [])).filter(isDataFile)
+    if (files.length > 0 && !(files.length === 1 && files[0] === compactedFileName(hour))) due.push(hour)
+  }
+  return due
+}
+
+function pause (ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(done, ms)
+    function done (): void {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    signal.addEventListener('abort', done)
+  })
+}
