@@ -7,6 +7,7 @@ import { kafkaCommand } from './commands/kafka.ts'
 import { demoCommand } from './commands/demo.ts'
 import { simulateCommand } from './commands/simulate.ts'
 import { truthCommand } from './commands/truth.ts'
+import { compactCommand } from './commands/compact.ts'
 import { mirrorCommand } from './commands/mirror.ts'
 import { streamCommand } from './commands/stream.ts'
 import { resetCommand } from './commands/reset.ts'
@@ -21,6 +22,7 @@ export function buildProgram (): Command {
   program.addCommand(demoCommand())
   program.addCommand(simulateCommand())
   program.addCommand(truthCommand())
+  program.addCommand(compactCommand())
   program.addCommand(mirrorCommand())
   program.addCommand(streamCommand())
   program.addCommand(resetCommand())
