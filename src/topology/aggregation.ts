@@ -16,6 +16,17 @@ export type WindowOutput<K, A> =
   | { kind: 'topic', topic: string, key: Serde<K>, value: Serde<A> }
   | { kind: 'sink', name: string, create: () => WindowSink<K, A> }
 
+/**
+ * Watches an aggregation's open windows: at each commit, every window that changed is shown
+ * to `check`; a value it returns replaces the stored aggregate (so a decision such as "alert
+ * sent" is kept with the state, exactly once) and is emitted to the watch's outputs.
+ */
+export interface WindowWatch<K, A> {
+  name: string
+  check: (key: K, start: number, value: A) => A | undefined
+  outputs: WindowOutput<K, A>[]
+}
+
 export interface Aggregation<K, V, A> {
   /** Unique within the topology; names the internal topics and stores. */
   name: string
@@ -31,4 +42,5 @@ export interface Aggregation<K, V, A> {
   merger: (key: K, left: A, right: A) => A
   value: Serde<A>
   outputs: WindowOutput<K, A>[]
+  watches: WindowWatch<K, A>[]
 }

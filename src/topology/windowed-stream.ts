@@ -5,7 +5,7 @@ import { int64Serde, type Serde } from '../lib/serdes.ts'
 import { UsageError } from '../lib/errors.ts'
 import type { NodeSpec } from './processor.ts'
 import type { TimeWindows } from './time-windows.ts'
-import type { Aggregation, WindowSink } from './aggregation.ts'
+import type { Aggregation, WindowOutput, WindowSink } from './aggregation.ts'
 import { aggregateNode } from './nodes/aggregate-node.ts'
 import type { TopologyBuilder } from './builder.ts'
 
@@ -48,7 +48,8 @@ export class WindowedStream<K, V> {
       adder: options.adder,
       merger: options.merger,
       value: options.serde,
-      outputs: []
+      outputs: [],
+      watches: []
     }
     this.#builder.addAggregation(aggregation as Aggregation<unknown, unknown, unknown>)
     this.#node.children.push(aggregateNode(aggregation))
@@ -82,9 +83,38 @@ export class WindowedTable<K, A> {
     return this
   }
 
+  /**
+   * Shows every window that changed since the last commit to `check`, while it is open; what
+   * `check` returns replaces the aggregate and is emitted (to the returned outputs), exactly once.
+   */
+  watch (name: string, check: (key: K, start: number, value: A) => A | undefined): WindowOutputsBuilder<K, A> {
+    const watch = { name, check, outputs: [] }
+    this.#aggregation.watches.push(watch)
+    return new WindowOutputsBuilder(watch.outputs)
+  }
+
   /** Hands each final window to a sink (one per owner task, created by `create`), flushed before every commit. */
   toSink (name: string, create: () => WindowSink<K, A>): this {
     this.#aggregation.outputs.push({ kind: 'sink', name, create })
+    return this
+  }
+}
+
+/** Where a watch's emissions go. */
+export class WindowOutputsBuilder<K, A> {
+  readonly #outputs: WindowOutput<K, A>[]
+
+  constructor (outputs: WindowOutput<K, A>[]) {
+    this.#outputs = outputs
+  }
+
+  to (topic: string, serdes: { key: Serde<K>, value: Serde<A> }): this {
+    this.#outputs.push({ kind: 'topic', topic, key: serdes.key, value: serdes.value })
+    return this
+  }
+
+  toSink (name: string, create: () => WindowSink<K, A>): this {
+    this.#outputs.push({ kind: 'sink', name, create })
     return this
   }
 }

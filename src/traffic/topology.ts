@@ -6,6 +6,7 @@ import { TimeWindows, TopologyBuilder, type RecordSink, type Topology, type Wind
 import { int64Serde, jsonSerde, stringSerde, type Serde } from '../lib/serdes.ts'
 import { decodeEvent, type TrafficEvent } from './event-codec.ts'
 import type { TotalType } from '../sinks/bytes-table.ts'
+import type { HourlyUsage } from '../sinks/quota-alerts-table.ts'
 
 export interface UserMetadata { id: string, name: string, email: string, quota: number }
 
@@ -20,6 +21,10 @@ export interface TrafficOptions {
   graceMs: number
   /** Where each total's closed windows go (one sink per owner task). */
   totalsSink: (type: TotalType) => WindowSink<string, number>
+  /** Topic of live quota alerts: key = user id, value = the hour's usage, window bounds in headers. */
+  alertsTopic: string
+  /** Where live quota alerts go besides the topic (one sink per owner task). */
+  alertsSink: () => WindowSink<string, HourlyUsage>
   /** Where every valid event goes, late ones included (one sink per input partition). */
   archiveSink?: () => RecordSink<unknown, EnrichedEvent>
   onUnknownUser?: () => void
@@ -28,6 +33,7 @@ export interface TrafficOptions {
 }
 
 export const WINDOW_MS = 5 * 60_000
+export const HOUR_MS = 3_600_000
 
 export function trafficTopology (options: TrafficOptions): Topology {
   const now = options.now ?? Date.now
@@ -59,5 +65,27 @@ export function trafficTopology (options: TrafficOptions): Topology {
       .aggregate({ name, init: () => 0, adder: (_key, event, sum) => sum + event.bytes, merger: (_key, a, b) => a + b, serde: int64Serde })
       .toSink('bytes', () => options.totalsSink(type))
   }
+  // Live quota: each user's running usage per UTC hour; the first time it exceeds the quota
+  // (as of the user's latest event) the watch marks the window alerted and emits one alert.
+  enriched
+    .groupBy((_key, event) => event.id, stringSerde)
+    .windowedBy(TimeWindows.ofSizeAndGrace(HOUR_MS, options.graceMs))
+    .aggregate<HourlyUsage>({
+      name: 'user-hour-usage',
+      init: () => ({ usage: 0, quota: null, email: null, alerted: false }),
+      adder: (_key, event, hour) => {
+        hour.usage += event.bytes
+        if (event.quota !== null) {
+          hour.quota = event.quota
+          hour.email = event.email
+        }
+        return hour
+      },
+      merger: (_key, earlier, later) => ({ usage: earlier.usage + later.usage, quota: later.quota ?? earlier.quota, email: later.email ?? earlier.email, alerted: earlier.alerted || later.alerted }),
+      serde: jsonSerde<HourlyUsage>()
+    })
+    .watch('quota-alerts', (_key, _start, hour) => hour.quota !== null && !hour.alerted && hour.usage > hour.quota ? { ...hour, alerted: true } : undefined)
+    .to(options.alertsTopic, { key: stringSerde, value: jsonSerde<HourlyUsage>() })
+    .toSink('quota-alerts', options.alertsSink)
   return builder.build()
 }

@@ -16,13 +16,14 @@ test('migrations create the reference tables with UTC timestamps and idempotent 
   t.deepEqual(keys, [
     'bytes(timestamp,id,type)',
     'bytes_hourly(timestamp,id,type)',
+    'quota_alerts(email,timestamp)',
     'schema_migrations(version)',
     'user_metadata(id)',
     'user_quota_limit(email,timestamp)'
   ])
   const types = await db.map(`SELECT table_name, data_type FROM information_schema.columns
     WHERE table_schema = 'public' AND column_name = 'timestamp' ORDER BY table_name`, [], row => `${row.table_name}:${row.data_type}`)
-  t.deepEqual(types, ['bytes:timestamp with time zone', 'bytes_hourly:timestamp with time zone', 'user_quota_limit:timestamp with time zone'])
+  t.deepEqual(types, ['bytes:timestamp with time zone', 'bytes_hourly:timestamp with time zone', 'quota_alerts:timestamp with time zone', 'user_quota_limit:timestamp with time zone'])
 })
 
 test('re-running migrations applies nothing', async t => {

@@ -4,6 +4,7 @@ import { trafficTopology } from '../../traffic/topology.ts'
 import { BytesTableSink } from '../../sinks/bytes-table.ts'
 import { ArchiveSink } from '../../sinks/archive-sink.ts'
 import { ParquetArchive } from '../../sinks/parquet-archive.ts'
+import { QuotaAlertsTableSink } from '../../sinks/quota-alerts-table.ts'
 import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
 import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
@@ -16,6 +17,7 @@ import { startHttpServer } from '../../web/server.ts'
 interface StreamFlags {
   inputTopic: string
   metadataTopic: string
+  alertsTopic: string
   group: string
   grace: string
   idleTimeout: string
@@ -30,9 +32,10 @@ interface StreamFlags {
 
 export function streamCommand (): Command {
   return new Command('stream')
-    .description('run the stream processor: validate, join user metadata, 5-minute totals per antenna, user and app into Postgres `bytes`; instances with the same --group share the work')
+    .description('run the stream processor: validate, join user metadata, archive to Parquet, 5-minute totals per antenna, user and app into Postgres `bytes`, live quota alerts; instances with the same --group share the work')
     .addOption(new Option('--input-topic <name>', 'topic of antenna events').default('devices'))
     .addOption(new Option('--metadata-topic <name>', 'compacted topic of user metadata (see `cellstream mirror`)').default('user-metadata'))
+    .addOption(new Option('--alerts-topic <name>', 'topic of live quota alerts (also written to Postgres quota_alerts)').default('quota-alerts'))
     .addOption(new Option('--group <id>', 'consumer group and prefix of internal topics').default('cellstream'))
     .addOption(new Option('--grace <seconds>', 'how long a window waits for out-of-order events after its end').default('60'))
     .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds without events after which a partition stops holding windows open').default('30'))
@@ -69,6 +72,8 @@ export function streamCommand (): Command {
             metadataTopic: flags.metadataTopic,
             graceMs,
             totalsSink: type => new BytesTableSink(db, type),
+            alertsTopic: flags.alertsTopic,
+            alertsSink: () => new QuotaAlertsTableSink(db),
             archiveSink: () => new ArchiveSink(archive),
             onUnknownUser: () => metrics.unknownUser()
           }),
