@@ -6,7 +6,7 @@
 // producer in a response). It is also how changelogs and global tables are read, without a
 // consumer group. Raw batches also cost less than one message object per record.
 import type { Consumer } from '@platformatic/kafka'
-import type { RawRecord } from '../topology/records.ts'
+import type { RawRecord, SourceCoordinates } from '../topology/records.ts'
 import { UnavailableError } from '../lib/errors.ts'
 import { leafMessage } from './admin.ts'
 
@@ -150,12 +150,11 @@ export class Fetcher {
       }
       if ((batch.attributes & TRANSACTIONAL) !== 0 && abortedProducers.has(batch.producerId)) continue
       const firstTimestamp = Number(batch.firstTimestamp)
+      // Deltas below this belong to offsets before `from` (a batch that started earlier).
+      const firstDelta = batch.firstOffset < from ? Number(from - batch.firstOffset) : 0
       for (const record of batch.records) {
-        const offset = batch.firstOffset + BigInt(record.offsetDelta)
-        if (offset < from) continue
-        const raw: RawRecord = { key: record.key, value: record.value, timestamp: firstTimestamp + Number(record.timestampDelta), source: { topic, partition, offset } }
-        if (record.headers.length > 0) raw.headers = record.headers
-        records.push(raw)
+        if (record.offsetDelta < firstDelta) continue
+        records.push(new FetchedRecord(record.key, record.value, firstTimestamp + Number(record.timestampDelta), record.headers.length > 0 ? record.headers : undefined, topic, partition, batch.firstOffset, record.offsetDelta))
       }
     }
     const end = this.#options.isolationLevel === READ_COMMITTED ? part.lastStableOffset : part.highWatermark
@@ -175,6 +174,39 @@ export class Fetcher {
 
   async partitions (topic: string): Promise<number> {
     return (await this.#layout(topic, true)).leaders.length
+  }
+}
+
+/**
+ * A fetched record. Its coordinates are built on first use: most records never need them
+ * (only dead letters, late records and changelog reads do), and each would cost an object
+ * and a BigInt.
+ */
+class FetchedRecord implements RawRecord {
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly timestamp: number
+  readonly headers: ReadonlyArray<[Buffer | null, Buffer | null]> | undefined
+  readonly #topic: string
+  readonly #partition: number
+  readonly #baseOffset: bigint
+  readonly #delta: number
+  #source: SourceCoordinates | undefined
+
+  constructor (key: Buffer | null, value: Buffer | null, timestamp: number, headers: ReadonlyArray<[Buffer | null, Buffer | null]> | undefined, topic: string, partition: number, baseOffset: bigint, delta: number) {
+    this.key = key
+    this.value = value
+    this.timestamp = timestamp
+    this.headers = headers
+    this.#topic = topic
+    this.#partition = partition
+    this.#baseOffset = baseOffset
+    this.#delta = delta
+  }
+
+  get source (): SourceCoordinates {
+    this.#source ??= { topic: this.#topic, partition: this.#partition, offset: this.#baseOffset + BigInt(this.#delta) }
+    return this.#source
   }
 }
 

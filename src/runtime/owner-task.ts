@@ -57,8 +57,6 @@ export class OwnerTask<K, A> {
   readonly partition: number
   readonly #options: OwnerTaskOptions<K, A>
   readonly #codec: PartialsCodec<K, A>
-  /** Offset of the last partials record applied, for the commit. */
-  lastOffset: bigint | undefined
 
   constructor (options: OwnerTaskOptions<K, A>) {
     this.#options = options
@@ -71,7 +69,6 @@ export class OwnerTask<K, A> {
   }
 
   apply (raw: RawRecord): void {
-    this.lastOffset = raw.source.offset
     const record = this.#codec.decode(raw.key, raw.value)
     if (record.kind === 'heartbeat') {
       this.#options.sourceTimes.put(record.source, { streamTime: record.streamTime, idle: record.idle })

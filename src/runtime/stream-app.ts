@@ -124,6 +124,8 @@ export class StreamApp {
 
     this.#producer = createTransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`, `${applicationId}-${this.#instanceId}`)
     this.#consumer = createConsumer(brokers, `${applicationId}-${this.#instanceId}`, applicationId)
+    // A response's records stay alive until processed, and the prefetch keeps a second one:
+    // small responses keep that short-lived, so the garbage collector reclaims it young.
     this.#fetcher = new Fetcher(this.#consumer, { maxBytes: 1 << 20, partitionMaxBytes: 256 << 10, maxWaitMs: 100 })
     this.#consumer.on('consumer:group:join', () => { this.#rebalanced = true })
     this.#consumer.topics.trackAll(...topology.sources.map(s => s.topic), ...this.#plan.aggregations.map(a => a.topic))

@@ -13,6 +13,8 @@ export class PartialAggregates<K, A> {
   // string key for every record.
   readonly #windows = new Map<number, Map<string, PartialEntry<K, A>>>()
   readonly #identity: (key: K) => string
+  #lastStart = Number.NaN
+  #lastEntries: Map<string, PartialEntry<K, A>> | undefined
 
   /** `identity` maps a key to a string that is equal exactly when the keys are. */
   constructor (identity: (key: K) => string) {
@@ -27,8 +29,11 @@ export class PartialAggregates<K, A> {
 
   /** Returns the entry of (start, key), created with `init` when missing; mutate its value in place. */
   entry (start: number, key: K, init: () => A): PartialEntry<K, A> {
-    let entries = this.#windows.get(start)
+    // Records mostly arrive in time order, so most fall in the window of the one before.
+    let entries = start === this.#lastStart ? this.#lastEntries : this.#windows.get(start)
     if (entries === undefined) this.#windows.set(start, entries = new Map())
+    this.#lastStart = start
+    this.#lastEntries = entries
     const id = this.#identity(key)
     let entry = entries.get(id)
     if (entry === undefined) {
@@ -43,6 +48,8 @@ export class PartialAggregates<K, A> {
     const drained: PartialEntry<K, A>[] = []
     for (const entries of this.#windows.values()) for (const entry of entries.values()) drained.push(entry)
     this.#windows.clear()
+    this.#lastStart = Number.NaN
+    this.#lastEntries = undefined
     return drained
   }
 }
