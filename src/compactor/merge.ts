@@ -84,9 +84,17 @@ async function copy (engine: Engine, inputs: readonly string[], query: string, t
 
 /** Runs a query over archive files; a file DuckDB cannot read becomes a DataError naming it. */
 export async function dataQuery (engine: Engine, inputs: readonly string[], sql: string): Promise<Array<Record<string, unknown>>> {
+  return withDataErrors(inputs, async () => (await engine.connection.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>)
+}
+
+/** Like dataQuery, the result as one array per column. */
+export async function dataColumns (engine: Engine, inputs: readonly string[], sql: string): Promise<Record<string, unknown[]>> {
+  return withDataErrors(inputs, async () => (await engine.connection.runAndReadAll(sql)).getColumnsObjectJS() as Record<string, unknown[]>)
+}
+
+async function withDataErrors<T> (inputs: readonly string[], run: () => Promise<T>): Promise<T> {
   try {
-    const reader = await engine.connection.runAndReadAll(sql)
-    return reader.getRowObjectsJS() as Array<Record<string, unknown>>
+    return await run()
   } catch (error) {
     const message = errorMessage(error).split('\n')[0]!
     const named = inputs.find(path => message.includes(path))
