@@ -57,6 +57,8 @@ export class OwnerTask<K, A> {
   readonly partition: number
   readonly #options: OwnerTaskOptions<K, A>
   readonly #codec: PartialsCodec<K, A>
+  /** Windows changed since the last watch check (only kept when the aggregation has watches). */
+  readonly #touched = new Map<string, { start: number, key: K }>()
 
   constructor (options: OwnerTaskOptions<K, A>) {
     this.#options = options
@@ -84,7 +86,31 @@ export class OwnerTask<K, A> {
         current.changed = true
         windows.put(start, key, current)
       }
+      if (aggregation.watches.length > 0) this.#touched.set(`${start}\u0000${aggregation.identity(key)}`, { start, key })
     }
+  }
+
+  /**
+   * Runs the aggregation's watches over the windows that changed since the last call (before
+   * they may close): a value a watch returns replaces the stored aggregate and is emitted.
+   */
+  checkWatches (): Array<{ watch: string, records: WindowedRecord<K, A>[] }> {
+    const { windows, aggregation } = this.#options
+    if (this.#touched.size === 0) return []
+    const result = aggregation.watches.map(watch => ({ watch: watch.name, records: [] as WindowedRecord<K, A>[] }))
+    for (const { start, key } of this.#touched.values()) {
+      const window = windows.get(start, key)
+      if (window === undefined) continue
+      aggregation.watches.forEach((watch, i) => {
+        const value = watch.check(key, start, window.value)
+        if (value === undefined) return
+        window.value = value
+        windows.put(start, key, window)
+        result[i]!.records.push({ key, start, end: start + aggregation.windows.sizeMs, value, correction: false })
+      })
+    }
+    this.#touched.clear()
+    return result.filter(r => r.records.length > 0)
   }
 
   /** The windows held now, for inspection (test driver, debugging). */

@@ -236,6 +236,7 @@ export class StreamApp {
     }
     const persists: Array<() => Promise<void>> = []
     for (const owner of this.#owners.values()) {
+      for (const { watch, records: watched } of owner.task.checkWatches()) records.push(...owner.outputs.emitWatched(watch, watched))
       records.push(...owner.outputs.emit(owner.task.punctuate(now)))
       for (const [store, topic] of [[owner.windowsLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-windows`)], [owner.sourcesLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-sources`)]] as const) {
         const changes = (store as LocalStore<unknown, unknown>).takeChanges()
@@ -391,7 +392,9 @@ export class StreamApp {
       for (const suffix of ['windows', 'sources']) {
         specs.push({ name: changelogTopic(applicationId, `${aggregation.aggregation.name}-${suffix}`), partitions: aggregation.partitions, config: { 'cleanup.policy': 'compact' } })
       }
-      for (const output of aggregation.aggregation.outputs) if (output.kind === 'topic') specs.push({ name: output.topic, partitions: inputs })
+      for (const output of [...aggregation.aggregation.outputs, ...aggregation.aggregation.watches.flatMap(w => w.outputs)]) {
+        if (output.kind === 'topic') specs.push({ name: output.topic, partitions: inputs })
+      }
     }
     if (topology.deadLetterTopic !== undefined) specs.push({ name: topology.deadLetterTopic, partitions: inputs })
     if (topology.lateTopic !== undefined) specs.push({ name: topology.lateTopic, partitions: inputs })

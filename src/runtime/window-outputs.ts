@@ -1,6 +1,6 @@
 // Delivers the windows an owner task emits: to output topics (inside the commit's
 // transaction, window bounds in headers) and to sinks (flushed before the commit).
-import type { Aggregation, WindowSink } from '../topology/aggregation.ts'
+import type { Aggregation, WindowOutput, WindowSink } from '../topology/aggregation.ts'
 import type { OutgoingRecord, WindowedRecord } from '../topology/records.ts'
 
 export const WINDOW_HEADERS = { start: 'cellstream.window.start', end: 'cellstream.window.end' } as const
@@ -12,16 +12,26 @@ export class WindowOutputs<K, A> {
   constructor (aggregation: Aggregation<K, unknown, A>) {
     this.#aggregation = aggregation
     this.sinks = new Map()
-    for (const output of aggregation.outputs) {
+    for (const output of [...aggregation.outputs, ...aggregation.watches.flatMap(w => w.outputs)]) {
       if (output.kind === 'sink') this.sinks.set(output.name, output.create())
     }
   }
 
+  /** Delivers what a watch emitted to that watch's outputs. */
+  emitWatched (watch: string, windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
+    const outputs = this.#aggregation.watches.find(w => w.name === watch)?.outputs ?? []
+    return this.#deliver(outputs, windows)
+  }
+
   /** Hands the windows to the sinks and returns the records for the output topics. */
   emit (windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
+    return this.#deliver(this.#aggregation.outputs, windows)
+  }
+
+  #deliver (outputs: WindowOutput<K, A>[], windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
     if (windows.length === 0) return []
     const records: OutgoingRecord[] = []
-    for (const output of this.#aggregation.outputs) {
+    for (const output of outputs) {
       if (output.kind === 'sink') {
         this.sinks.get(output.name)!.add(windows)
         continue

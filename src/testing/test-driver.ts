@@ -132,6 +132,7 @@ export class TopologyTestDriver {
       }
     }
     for (const { task, outputs } of this.#owners.values()) {
+      for (const { watch, records } of task.checkWatches()) for (const record of outputs.emitWatched(watch, records)) this.#output(record)
       for (const record of outputs.emit(task.punctuate(this.#now))) this.#output(record)
       await outputs.flush()
     }

@@ -27,8 +27,8 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   t.is((await cellstream(['simulate', ...traffic, '--out', file], env)).code, 0)
   t.is((await cellstream(['simulate', ...traffic, '--topic', input!, '--provision'], env)).code, 0)
 
-  const truth = await cellstream(['truth', '--in', file, '--partitions', '6', '--table', 'bytes', '--format', 'json'], env)
-  const expected = (JSON.parse(truth.stdout) as { bytes: Total[], summary: { records: number, valid: number, late: number, invalid: number } })
+  const truth = await cellstream(['truth', '--in', file, '--partitions', '6', '--table', 'bytes', '--table', 'user_quota_limit', '--format', 'json'], env)
+  const expected = (JSON.parse(truth.stdout) as { bytes: Total[], user_quota_limit: Array<{ email: string, timestamp: string }>, summary: { records: number, valid: number, late: number, invalid: number } })
   t.true(expected.summary.late > 0 && expected.summary.invalid > 0, 'the input has late and bad records')
 
   const group = uniqueName('group')
@@ -49,6 +49,13 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
       count(*) FILTER (WHERE email IS NULL) AS unknown
     FROM read_parquet('ARCHIVE/year=*/month=*/day=*/hour=*/*.parquet', hive_partitioning = true)`)
   t.deepEqual(archive, { events: expected.summary.valid, misplaced: 0, unknown: 0 })
+
+  // Live alerts: users over quota in an hour, once each; the hourly truth (late events
+  // included) has them all, since live usage only leaves out events late for the hour.
+  const alerted = await db.map('SELECT email, "timestamp" FROM quota_alerts', [], row => `${row.email} ${(row.timestamp as Date).toISOString().replace('.000Z', 'Z')}`)
+  const overQuota = new Set(expected.user_quota_limit.map(r => `${r.email} ${r.timestamp}`))
+  t.true(alerted.length > 0 && alerted.length <= overQuota.size)
+  t.deepEqual(alerted.filter(a => !overQuota.has(a)), [], 'every alert is a user over quota in that hour')
 
   // Replay: reset the group, empty the table, run again: the same rows, once each.
   const reset = await cellstream(['reset', '--group', group, '--state-dir', join(dir, 'state')], env)
