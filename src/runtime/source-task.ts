@@ -64,6 +64,7 @@ export class SourceTask {
     const outbox = (record: OutgoingRecord): void => { this.#outbox.push(record) }
     const partials = this.#partials
     const sinks = this.#sinks
+    let lastLate: RawRecord | undefined
     this.#context = {
       topic: this.topic,
       partition: this.partition,
@@ -74,7 +75,9 @@ export class SourceTask {
       },
       late (raw, aggregation, windowStart) {
         metrics.late(aggregation)
-        if (topology.lateTopic !== undefined) {
+        // A record late for several aggregations goes to the late topic once.
+        if (topology.lateTopic !== undefined && raw !== lastLate) {
+          lastLate = raw
           outbox({ topic: topology.lateTopic, key: raw.key, value: raw.value, headers: { ...coordinates(raw), 'cellstream.aggregation': aggregation, 'cellstream.window.start': String(windowStart) } })
         }
       },

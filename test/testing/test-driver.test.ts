@@ -1,7 +1,7 @@
 import test from 'ava'
 import { TopologyTestDriver } from '../../src/testing/test-driver.ts'
 import { sampleTopology, event, MINUTE } from './sample-topology.ts'
-import { TopologyBuilder } from '../../src/topology/index.ts'
+import { TimeWindows, TopologyBuilder } from '../../src/topology/index.ts'
 import { stringSerde } from '../../src/lib/serdes.ts'
 
 // Epoch seconds of 2021-02-19T21:00:00Z, a window boundary.
@@ -199,4 +199,16 @@ test('toSink hands every record to the task\'s sink, flushed at the commit', asy
   t.deepEqual(flushed, [], 'nothing is flushed before the commit')
   await driver.commit()
   t.deepEqual(flushed.sort(), ['a@1:0', 'b@0:0'])
+})
+
+test('a record late for several aggregations goes to the late topic once', async t => {
+  const builder = new TopologyBuilder().lateRecords('late')
+  const stream = builder.stream('in', { value: stringSerde, timestamp: v => Number(v) * 1000 })
+  for (const name of ['first', 'second']) stream.groupBy(() => 'k', stringSerde).windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0)).count(name)
+  const driver = await TopologyTestDriver.create(builder.build())
+  driver.pipe('in', { value: '1000' })
+  driver.pipe('in', { value: '10' })
+  await driver.commit()
+  t.is(driver.readOutput('late').length, 1)
+  t.is(driver.metrics.get('late:first') + driver.metrics.get('late:second'), 2)
 })
