@@ -37,6 +37,10 @@ export class ChangeListener {
         }
       }
     })
+    // Closing the session removes the library's error handler, but a server that is ending
+    // the session at that moment may still report it; every failure that matters already
+    // reaches us through onLost or a failed query.
+    session.client.on('error', () => {})
     try {
       const locked = await session.one('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [LOCK_CLASS, lockName], row => row.locked as boolean)
       if (!locked) {

@@ -19,14 +19,25 @@ const DEADLINE_MS = 30_000
 
 interface TopicRecord { key: string, value: unknown }
 
-async function mirrorTopic (t: ExecutionContext, partitions = 1): Promise<string> {
+interface Setup { url: string, db: Db, topic: string }
+
+/** A migrated database holding the 20 reference users, and an empty compacted topic. */
+async function provisioned (t: ExecutionContext, partitions = 1): Promise<Setup> {
+  const { url, db } = await testDatabase(t)
+  // The helper drops the database right after closing this pool, whose sessions may still be
+  // closing; without a handler, their termination would crash the test process.
+  db.$pool.on('error', () => {})
+  await upsertUsers(db, REFERENCE_USERS)
   const [topic] = await testTopics(t, [{ prefix: 'user-metadata', partitions, config: { 'cleanup.policy': 'compact' } }])
-  return topic!
+  return { url, db, topic: topic! }
 }
 
-async function newMirror (t: ExecutionContext, options: Omit<MetadataMirrorOptions, 'brokers'>): Promise<MetadataMirror> {
-  const mirror = new MetadataMirror({ brokers: await kafkaBrokers(), heartbeatMs: 500, ...options, clientId: uniqueName('mirror') })
+/** A mirror of `setup`, stopped when the test ends; started unless `start` is false. */
+async function newMirror (t: ExecutionContext, setup: Pick<Setup, 'url' | 'topic'>, options: Partial<MetadataMirrorOptions> & { start?: boolean } = {}): Promise<MetadataMirror> {
+  const { start = true, ...rest } = options
+  const mirror = new MetadataMirror({ databaseUrl: setup.url, topic: setup.topic, brokers: await kafkaBrokers(), heartbeatMs: 500, clientId: uniqueName('mirror'), ...rest })
   t.teardown(() => mirror.stop())
+  if (start) await mirror.start()
   return mirror
 }
 
@@ -72,13 +83,12 @@ async function waitForTopic (topic: string, check: (records: TopicRecord[]) => b
 }
 
 const lastOf = (records: TopicRecord[], key: string): TopicRecord | undefined => records.findLast(r => r.key === key)
+const quotaOf = (records: TopicRecord[], key: string): number | undefined => (lastOf(records, key)?.value as { quota?: number } | null | undefined)?.quota
 
 test('the snapshot publishes every row, keyed by id, as compact JSON', async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t, 3)
-  const mirror = await newMirror(t, { databaseUrl: url, topic })
-  await mirror.start()
+  const setup = await provisioned(t, 3)
+  const { db, topic } = setup
+  const mirror = await newMirror(t, setup)
   t.is(mirror.state, 'active')
   const records = await readTopic(topic)
   t.is(records.length, 20)
@@ -87,15 +97,13 @@ test('the snapshot publishes every row, keyed by id, as compact JSON', async t =
 })
 
 test('a changed quota reaches the topic promptly, and a deleted row becomes a tombstone', async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t)
-  const mirror = await newMirror(t, { databaseUrl: url, topic })
-  await mirror.start()
+  const setup = await provisioned(t)
+  const { db, topic } = setup
+  await newMirror(t, setup)
 
   const changedAt = Date.now()
   await db.none('UPDATE user_metadata SET quota = 123456 WHERE id = $1', [FEDE])
-  let records = await waitForTopic(topic, r => (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 123456)
+  let records = await waitForTopic(topic, r => quotaOf(r, FEDE) === 123456)
   t.log(`the new quota was on the topic after ${Date.now() - changedAt} ms`)
   t.deepEqual(lastOf(records, FEDE)?.value, { id: FEDE, name: 'fede', email: 'fede@gmail.com', quota: 123456 })
 
@@ -109,16 +117,13 @@ test('a changed quota reaches the topic promptly, and a deleted row becomes a to
 })
 
 test('a restart tombstones the rows deleted while the mirror was stopped', async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t)
-  const first = await newMirror(t, { databaseUrl: url, topic })
-  await first.start()
+  const setup = await provisioned(t)
+  const { db, topic } = setup
+  const first = await newMirror(t, setup)
   await first.stop()
 
   await db.none('DELETE FROM user_metadata WHERE id IN ($1, $2)', [FEDE, PACO])
-  const second = await newMirror(t, { databaseUrl: url, topic })
-  await second.start()
+  await newMirror(t, setup)
   const records = await readTopic(topic)
   t.is(lastOf(records, FEDE)?.value, null)
   t.is(lastOf(records, PACO)?.value, null)
@@ -127,28 +132,23 @@ test('a restart tombstones the rows deleted while the mirror was stopped', async
 })
 
 test('two snapshots, with changes between them, leave the compacted view equal to the table', async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t, 3)
-  const first = await newMirror(t, { databaseUrl: url, topic, batchSize: 7 })
-  await first.start()
+  const setup = await provisioned(t, 3)
+  const { db, topic } = setup
+  const first = await newMirror(t, setup, { batchSize: 7 })
   await first.stop()
 
   await db.none('UPDATE user_metadata SET quota = quota + 1')
   await db.none("INSERT INTO user_metadata (id, name, email, quota) VALUES ('late-user', 'tarde', 'tarde@gmail.com', 1)")
-  const second = await newMirror(t, { databaseUrl: url, topic, batchSize: 7 })
-  await second.start()
+  await newMirror(t, setup, { batchSize: 7 })
   const records = await readTopic(topic)
   t.is(records.length, 41)
   t.deepEqual(compactedView(records), await tableView(db))
 })
 
 test('a changed primary key tombstones the old id, and TRUNCATE tombstones every row', async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t)
-  const mirror = await newMirror(t, { databaseUrl: url, topic })
-  await mirror.start()
+  const setup = await provisioned(t)
+  const { db, topic } = setup
+  await newMirror(t, setup)
 
   await db.none("UPDATE user_metadata SET id = 'renamed' WHERE id = $1", [FEDE])
   let records = await waitForTopic(topic, r => lastOf(r, FEDE)?.value === null && lastOf(r, 'renamed') !== undefined)
@@ -160,55 +160,49 @@ test('a changed primary key tombstones the old id, and TRUNCATE tombstones every
 })
 
 test('after its PostgreSQL session is killed, the mirror reconnects and catches up, deletes included', async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t)
+  const setup = await provisioned(t)
+  const { db, topic } = setup
   const lines: string[] = []
-  const mirror = await newMirror(t, { databaseUrl: url, topic, log: (_level, message) => { lines.push(message) } })
-  await mirror.start()
+  await newMirror(t, setup, { log: (_level, message) => { lines.push(message) } })
 
   // Ends every other session of this database: the mirror's LISTEN and its pool.
   await db.any('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
   await db.none('DELETE FROM user_metadata WHERE id = $1', [PACO])
   await db.none('UPDATE user_metadata SET quota = 42 WHERE id = $1', [FEDE])
-  const records = await waitForTopic(topic, r => lastOf(r, PACO)?.value === null && (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 42)
+  const records = await waitForTopic(topic, r => lastOf(r, PACO)?.value === null && quotaOf(r, FEDE) === 42)
   t.deepEqual(compactedView(records), await tableView(db))
 
   await db.none('UPDATE user_metadata SET quota = 43 WHERE id = $1', [FEDE])
-  const later = await waitForTopic(topic, r => (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 43)
+  const later = await waitForTopic(topic, r => quotaOf(r, FEDE) === 43)
   t.deepEqual(compactedView(later), await tableView(db))
   t.true(lines.some(line => /lost the PostgreSQL session|does not answer/.test(line)), lines.join('\n'))
   t.true(lines.filter(line => line.startsWith('snapshot:')).length >= 2, lines.join('\n'))
 })
 
 test('a second mirror of the same table stands by and takes over when the first stops', async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t)
-  const first = await newMirror(t, { databaseUrl: url, topic })
-  const second = await newMirror(t, { databaseUrl: url, topic })
-  await first.start()
-  await second.start()
+  const setup = await provisioned(t)
+  const { db, topic } = setup
+  const first = await newMirror(t, setup)
+  const second = await newMirror(t, setup)
   t.is(first.state, 'active')
   t.is(second.state, 'standby')
   t.is(second.published, 0)
 
   await first.stop()
   await db.none('UPDATE user_metadata SET quota = 77 WHERE id = $1', [FEDE])
-  const records = await waitForTopic(topic, r => (lastOf(r, FEDE)?.value as { quota?: number } | undefined)?.quota === 77)
+  const records = await waitForTopic(topic, r => quotaOf(r, FEDE) === 77)
   t.is(second.state, 'active')
   t.deepEqual(compactedView(records), await tableView(db))
 })
 
 test('an unreachable PostgreSQL or a database without the change trigger fails start with one line', async t => {
-  const topic = await mirrorTopic(t)
-  const unreachable = await newMirror(t, { databaseUrl: 'postgres://postgres@127.0.0.1:1/cellstream', topic })
+  const setup = await provisioned(t)
+  const unreachable = await newMirror(t, { ...setup, url: 'postgres://postgres@127.0.0.1:1/cellstream' }, { start: false })
   const refused = await t.throwsAsync(unreachable.start(), { instanceOf: UnavailableError })
   t.is(refused.message, 'PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED')
 
-  const { url, db } = await testDatabase(t)
-  await db.none('DROP TRIGGER user_metadata_notify_update ON user_metadata')
-  const untriggered = await newMirror(t, { databaseUrl: url, topic })
+  await setup.db.none('DROP TRIGGER user_metadata_notify_update ON user_metadata')
+  const untriggered = await newMirror(t, setup, { start: false })
   const missing = await t.throwsAsync(untriggered.start(), { instanceOf: UnavailableError })
   t.regex(missing.message, /no change trigger.*cellstream db migrate/)
 })
@@ -222,11 +216,9 @@ test('an unreachable Kafka fails start with one line', async t => {
 })
 
 test("a quota change reaches the stream processor's global table", async t => {
-  const { url, db } = await testDatabase(t)
-  await upsertUsers(db, REFERENCE_USERS)
-  const topic = await mirrorTopic(t)
-  const mirror = await newMirror(t, { databaseUrl: url, topic })
-  await mirror.start()
+  const setup = await provisioned(t)
+  const { db, topic } = setup
+  await newMirror(t, setup)
   const consumer = createConsumer(await kafkaBrokers(), 'mirror-test', uniqueName('unused'))
   const tables = new GlobalTables(consumer, [{ topic, key: stringSerde, value: jsonSerde() }], message => { t.log(message) })
   t.teardown(async () => {
