@@ -1,4 +1,4 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -9,7 +9,9 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { sleep } from '../../src/lib/processes.ts'
+import type { Db } from '../../src/db/pool.ts'
 import { DuckDBInstance } from '@duckdb/node-api'
+import { Producer } from '@platformatic/kafka'
 
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
@@ -35,7 +37,8 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   const line = (r: Total): string => `${r.timestamp} ${r.type} ${r.id} ${r.value}`
   const expectedLines = expected.bytes.map(line).sort()
 
-  const first = await runUntil(expected.bytes.length)
+  const run = { t, db, env, args: ['--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'] }
+  const first = await runUntil(run, expected.bytes.length)
   t.deepEqual(first.rows.map(line).sort(), expectedLines, first.log)
   t.is(first.code, 0, first.log)
   t.is(first.health.status, 'ok')
@@ -62,30 +65,10 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   t.is(reset.code, 0, reset.stderr)
   t.regex(reset.stdout, /offsets deleted, \d+ internal topics deleted/)
   await db.none('TRUNCATE bytes')
-  const second = await runUntil(expected.bytes.length)
+  const second = await runUntil(run, expected.bytes.length)
   t.deepEqual(second.rows.map(line).sort(), expectedLines, second.log)
   t.is(await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number), expected.bytes.length)
 
-  /** Runs `stream` until `bytes` holds `count` rows, then stops it with SIGTERM. */
-  async function runUntil (count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { status: string } }> {
-    const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-    let log = ''
-    stream.stderr.on('data', chunk => { log += chunk })
-    t.teardown(() => stream.kill('SIGKILL'))
-    const deadline = Date.now() + 120_000
-    let rows: Total[] = []
-    while (Date.now() < deadline) {
-      rows = await db.map('SELECT "timestamp", id, value, type FROM bytes', [], row => ({ timestamp: (row.timestamp as Date).toISOString().replace('.000Z', 'Z'), id: row.id, value: row.value, type: row.type }))
-      if (rows.length >= count) break
-      await sleep(500)
-    }
-    const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
-    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-    const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { status: string }
-    stream.kill('SIGTERM')
-    const [code] = await once(stream, 'exit')
-    return { rows, code, log, metrics, health }
-  }
 })
 
 /** The sum of a Prometheus metric's samples whose line starts with `prefix`. */
@@ -105,3 +88,55 @@ async function queryArchive (dir: string, sql: string): Promise<Record<string, n
     instance.closeSync()
   }
 }
+
+/** Runs `stream` until `bytes` holds `count` rows, then stops it with SIGTERM. */
+async function runUntil ({ t, db, env, args }: { t: ExecutionContext, db: Db, env: NodeJS.ProcessEnv, args: string[] }, count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { status: string } }> {
+  const stream = spawn(process.execPath, [BIN, 'stream', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  stream.stderr.on('data', chunk => { log += chunk })
+  t.teardown(() => stream.kill('SIGKILL'))
+  const deadline = Date.now() + 120_000
+  let rows: Total[] = []
+  while (Date.now() < deadline) {
+    rows = await db.map('SELECT "timestamp", id, value, type FROM bytes', [], row => ({ timestamp: (row.timestamp as Date).toISOString().replace('.000Z', 'Z'), id: row.id, value: row.value, type: row.type }))
+    if (rows.length >= count) break
+    await sleep(500)
+  }
+  const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
+  const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+  const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { status: string }
+  stream.kill('SIGTERM')
+  const [code] = await once(stream, 'exit')
+  return { rows, code, log, metrics, health }
+}
+
+test('records of an independent producer (null keys, any JSON layout) are processed the same way', async t => {
+  const brokers = await kafkaBrokers()
+  const { url, db } = await testDatabase(t)
+  const [input, metadata] = await testTopics(t, [{ prefix: 'devices', partitions: 4 }, { prefix: 'user-metadata', partitions: 1, config: { 'cleanup.policy': 'compact' } }])
+  const dir = await mkdtemp(join(tmpdir(), 'cellstream-stream-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const antennas = ['00000000-0000-0000-0000-000000000000', '11111111-1111-1111-1111-111111111111']
+  const users = ['00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-000000000003']
+  const apps = ['SKYPE', 'WHATSAPP', 'TELEGRAM']
+  const expected = new Map<string, number>()
+  const messages = []
+  for (let i = 0; i < 2400; i++) {
+    const event = { timestamp: 1613768400 + i, app: apps[i % 3]!, antenna_id: antennas[i % 2]!, bytes: (i * 37) % 1000, id: users[(i >> 2) % 3]! }
+    const start = new Date((event.timestamp - (event.timestamp % 300)) * 1000).toISOString().replace('.000Z', 'Z')
+    for (const [type, id] of [['antenna_total_bytes', event.antenna_id], ['user_total_bytes', event.id], ['app_total_bytes', event.app]]) {
+      expected.set(`${start} ${type} ${id}`, (expected.get(`${start} ${type} ${id}`) ?? 0) + event.bytes)
+    }
+    // Field order and whitespace vary, as any JSON producer may write them.
+    messages.push({ topic: input!, value: Buffer.from(i % 2 === 0 ? JSON.stringify(event, null, 2) : ` ${JSON.stringify(event)}\n`) })
+  }
+  const producer = new Producer({ clientId: 'independent', bootstrapBrokers: brokers, idempotent: true })
+  await producer.send({ messages })
+  await producer.close()
+
+  const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url }
+  const args = ['--input-topic', input!, '--metadata-topic', metadata!, '--group', uniqueName('group'), '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3']
+  const { rows, code, log } = await runUntil({ t, db, env, args }, expected.size)
+  t.is(code, 0, log)
+  t.deepEqual(rows.map(r => `${r.timestamp} ${r.type} ${r.id} ${r.value}`).sort(), [...expected].map(([k, v]) => `${k} ${v}`).sort())
+})
