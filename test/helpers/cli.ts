@@ -8,7 +8,7 @@ export interface CliResult { code: number, stdout: string, stderr: string }
 
 export function cellstream (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   return new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
       resolve({ code, stdout, stderr })
     })
