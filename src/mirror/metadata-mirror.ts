@@ -232,9 +232,6 @@ export class MetadataMirror {
     await this.#dropListener()
     await this.#topic?.close()
     if (this.#db !== undefined) {
-      // closeDb resolves before the sockets are closed and drops the pool's error handler: a
-      // server ending those sessions meanwhile (DROP DATABASE … FORCE) would crash the process.
-      this.#db.$pool.on('error', () => {})
       await closeDb(this.#db).catch(() => {})
     }
   }

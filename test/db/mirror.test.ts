@@ -24,9 +24,6 @@ interface Setup { url: string, db: Db, topic: string }
 /** A migrated database holding the 20 reference users, and an empty compacted topic. */
 async function provisioned (t: ExecutionContext, partitions = 1): Promise<Setup> {
   const { url, db } = await testDatabase(t)
-  // The helper drops the database right after closing this pool, whose sessions may still be
-  // closing; without a handler, their termination would crash the test process.
-  db.$pool.on('error', () => {})
   await upsertUsers(db, REFERENCE_USERS)
   const [topic] = await testTopics(t, [{ prefix: 'user-metadata', partitions, config: { 'cleanup.policy': 'compact' } }])
   return { url, db, topic: topic! }
