@@ -15,7 +15,7 @@ import { TimeWindows, TopologyBuilder } from '../src/topology/index.ts'
 const [topic, eventsArg] = process.argv.slice(2)
 const events = Number(eventsArg)
 const brokers = parseBrokers(kafkaBrokersFromEnv())
-const id = topic!.replace('bench-engine-', '')
+const id = `${topic!.replace('bench-engine-', '')}-${process.pid}`
 
 type Event = TrafficEvent
 
