@@ -1,14 +1,16 @@
 // `cellstream demo`: the whole pipeline on this machine, the way an operator would start it:
 // a local Kafka (unless KAFKA_BROKERS answers), the schema and users in PostgreSQL, a
 // three-hour backfill of simulated traffic, the stream processor (with the metadata mirror),
-// then live traffic, and a summary of where to look. Each part runs as its own `cellstream`
+// live traffic, the hourly compaction of the backfilled hours, and a summary of where to look. Each part runs as its own `cellstream`
 // process, so what the demo does is what the commands do.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { Command, Option } from 'commander'
 import { LocalKafka } from '../../infra/local-kafka.ts'
-import { pingKafka } from '../../kafka/admin.ts'
+import { pingKafka, withAdmin } from '../../kafka/admin.ts'
+import { createConsumer } from '../../kafka/clients.ts'
+import { Fetcher } from '../../kafka/fetcher.ts'
 import { migrate } from '../../db/migrate.ts'
 import { closeDb, openDb, safeUrl } from '../../db/pool.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
@@ -38,23 +40,25 @@ async function runDemo (flags: DemoFlags): Promise<void> {
   const brokers = parseBrokers(flags.brokers)
   const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), DATABASE_URL: flags.databaseUrl }
 
-  step('1/5', 'Kafka')
+  step('1/6', 'Kafka')
   if (!(await pingKafka(brokers).then(() => true, () => false))) {
     if (process.env.KAFKA_BROKERS !== undefined) await pingKafka(brokers)
     const { brokers: started } = await new LocalKafka({ dataDir: './data/kafka', log: progress }).start(1)
     progress(`    local broker at ${started.join(',')} (data in ./data/kafka; 'cellstream kafka stop' stops it)`)
   }
 
-  step('2/5', 'PostgreSQL schema')
+  step('2/6', 'PostgreSQL schema')
   const { applied } = await migrate(flags.databaseUrl)
   progress(`    ${safeUrl(flags.databaseUrl)}: ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'schema up to date'}`)
 
   const now = Math.floor(Date.now() / 60_000) * 60
   const from = new Date((now - hours * 3600) * 1000).toISOString()
-  step('3/5', `backfill ${hours} h of traffic (${USERS} users, ${RATE} events/s, 1% bad, 1% late) into topic devices`)
+  step('3/6', `backfill ${hours} h of traffic (${USERS} users, ${RATE} events/s, 1% bad, 1% late) into topic devices`)
   await run(['simulate', '--from', from, '--to', new Date(now * 1000).toISOString(), '--users', USERS, '--rate', RATE, '--seed', `demo-${now}`, '--bad-ratio', '0.01', '--late-ratio', '0.01', '--provision'], env)
 
-  step('4/5', 'stream processor with the metadata mirror (group cellstream, state in ./data/state)')
+  const backfilled = await endOffsets(brokers, 'devices')
+
+  step('4/6', 'stream processor with the metadata mirror (group cellstream, state in ./data/state)')
   const children: ChildProcess[] = []
   const stopAll = async (): Promise<void> => {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
@@ -66,22 +70,32 @@ async function runDemo (flags: DemoFlags): Promise<void> {
   children.push(stream.child)
   const port = await stream.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/)
 
-  step('5/5', 'live traffic, in real time')
+  step('5/6', 'live traffic, in real time')
   children.push(background(['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1'], env).child)
 
   const db = openDb(flags.databaseUrl)
   try {
-    progress('    waiting for the backfilled windows to close…')
-    const rows = await waitForWindows(db, now - 600)
+    progress('    waiting for the stream to process the backfill…')
+    await waitForCommitted(brokers, 'cellstream', 'devices', backfilled)
+    await sleep(3000) // the windows closed by that commit reach Postgres with the next one
+    const rows = await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
+    const closedHour = Math.floor(now / 3600) * 3600
+    step('6/6', 'batch layer: compact the closed hours of the archive')
+    await run(['compact', '--from', from, '--to', new Date(closedHour * 1000).toISOString()], env)
+    const hourly = await db.one('SELECT count(*) AS n FROM bytes_hourly', [], row => row.n as number)
+    const over = await db.any('SELECT email, "timestamp", usage, quota FROM user_quota_limit ORDER BY "timestamp" DESC, usage - quota DESC LIMIT 3')
+    const alerts = await db.one('SELECT count(*) AS n FROM quota_alerts', [], row => row.n as number)
     const top = await db.any(`SELECT u.email, sum(b.value) AS bytes FROM bytes b JOIN user_metadata u ON u.id = b.id
       WHERE b.type = 'user_total_bytes' GROUP BY u.email ORDER BY 2 DESC LIMIT 3`)
     console.log([
       '',
-      `cellstream is running: ${rows} five-minute totals in Postgres so far, and counting.`,
+      `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${hourly} hourly totals, ${alerts} live quota alerts.`,
       '',
       'Where to look:',
       `  psql ${safeUrl(flags.databaseUrl)} -c 'SELECT * FROM bytes ORDER BY "timestamp" DESC, value DESC LIMIT 20'`,
       `  heaviest users: ${top.map(r => `${r.email} (${r.bytes} bytes)`).join(', ')}`,
+      `  over quota:     ${over.map(r => `${r.email} ${(r.timestamp as Date).toISOString().slice(0, 13)}h ${r.usage}/${r.quota}`).join(', ') || 'nobody yet'} (user_quota_limit; live: quota_alerts, topic quota-alerts)`,
+      '  archive        ./data/archive/year=/month=/day=/hour=/*.parquet (docs/archive.md); compact more: npx cellstream compact --watch',
       `  metrics        http://127.0.0.1:${port}/metrics   health http://127.0.0.1:${port}/health`,
       '  bad records    topic devices-dlq (reason in header cellstream.error.reason); late events: devices-late',
       '  more traffic   npx cellstream simulate --help     replay everything: stop, then npx cellstream reset',
@@ -133,13 +147,21 @@ function background (args: string[], env: NodeJS.ProcessEnv): { child: ChildProc
   }
 }
 
-/** Waits until windows older than `beforeSeconds` are in `bytes` and their count settles. */
-async function waitForWindows (db: ReturnType<typeof openDb>, beforeSeconds: number): Promise<number> {
-  let last = -1
+async function endOffsets (brokers: string[], topic: string): Promise<bigint[]> {
+  const consumer = createConsumer(brokers, 'cellstream-demo', 'cellstream-demo')
+  try {
+    return await new Fetcher(consumer).endOffsets(topic)
+  } finally {
+    await consumer.close(true)
+  }
+}
+
+/** Waits until `group` has committed at least `ends` on every partition of `topic`. */
+async function waitForCommitted (brokers: string[], group: string, topic: string, ends: bigint[]): Promise<void> {
   for (;;) {
-    const count = await db.one('SELECT count(*) AS n FROM bytes WHERE "timestamp" < to_timestamp($1)', [beforeSeconds], row => row.n as number)
-    if (count > 0 && count === last) return count
-    last = count
-    await sleep(3000)
+    const groups = await withAdmin(brokers, admin => admin.listConsumerGroupOffsets({ groups: [group] }))
+    const committed = groups[0]?.topics.find(t => t.name === topic)?.partitions ?? []
+    if (ends.every((end, p) => (committed.find(c => c.partitionIndex === p)?.committedOffset ?? -1n) >= end)) return
+    await sleep(1000)
   }
 }
