@@ -16,8 +16,9 @@ const EVENING = Date.parse('2026-11-02T17:00:00Z') / 1000
 
 /** Starts a compaction and kills it with SIGKILL after `ms`; tells how many hours it had finished. */
 function killAfter (args: string[], ms: number): Promise<{ killed: boolean, hoursDone: number }> {
-  return new Promise(resolve => {
+  return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'ignore'] })
+    child.on('error', reject)
     let stdout = ''
     child.stdout.on('data', chunk => { stdout += chunk })
     const timer = setTimeout(() => child.kill('SIGKILL'), ms)
