@@ -49,7 +49,9 @@ for (;;) {
   try {
     const status = await import('node:fs/promises').then(fs => fs.readFile(`/proc/${child.pid}/status`, 'utf8'))
     peakRss = Math.max(peakRss, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024)
-  } catch {}
+  } catch {
+    // The process may have just exited; the next poll ends the loop.
+  }
   if (committed >= BigInt(events)) break
   await new Promise(resolve => setTimeout(resolve, 100))
 }
