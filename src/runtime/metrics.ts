@@ -32,15 +32,23 @@ export class CountingMetrics implements EngineMetrics {
   }
 
   recordsIn (topic: string, _partition: number, count: number): void { this.#add(`records-in:${topic}`, count) }
-  deadLetter (reason: string): void { this.#add(`dead-letter:${reasonClass(reason)}`) }
+  deadLetter (reason: string): void { this.#add(`dead-letter:${reasonLabel(reason)}`) }
   late (aggregation: string): void { this.#add(`late:${aggregation}`) }
   windowsEmitted (aggregation: string, count: number): void { this.#add(`windows-emitted:${aggregation}`, count) }
   corrections (aggregation: string, count: number): void { this.#add(`corrections:${aggregation}`, count) }
   restored (store: string, records: number): void { this.#add(`restored:${store}`, records) }
 }
 
-/** The stable part of a dead-letter reason (before the first colon), for metric labels. */
-export function reasonClass (reason: string): string {
-  const colon = reason.indexOf(':')
-  return colon < 0 ? reason : reason.slice(0, colon)
+/**
+ * The codes at the head of a dead-letter reason, without its free text, for metric labels:
+ * `deserialize: not-json: payload is not JSON` → `deserialize:not-json`,
+ * `map-values-1: negative bytes` → `map-values-1`.
+ */
+export function reasonLabel (reason: string): string {
+  const codes: string[] = []
+  for (const part of reason.split(': ')) {
+    if (part === '' || /\s/.test(part) || codes.length === 2) break
+    codes.push(part)
+  }
+  return codes.length > 0 ? codes.join(':') : 'other'
 }

@@ -1,7 +1,7 @@
 // Prometheus metrics of a stream instance: the engine's counts (EngineMetrics) and the
 // antenna application's own, in one registry served at /metrics.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import type { EngineMetrics } from '../runtime/metrics.ts'
+import { reasonLabel, type EngineMetrics } from '../runtime/metrics.ts'
 
 export class StreamMetrics implements EngineMetrics {
   readonly registry = new Registry()
@@ -40,17 +40,4 @@ export class StreamMetrics implements EngineMetrics {
     new Gauge({ name: 'cellstream_commits', help: 'exactly-once commits since start', registers: [this.registry], collect () { this.set(instance.commits) } })
     new Gauge({ name: 'cellstream_assigned_partitions', help: 'input and partials partitions this instance works on', registers: [this.registry], collect () { this.set(instance.assignment.length) } })
   }
-}
-
-/**
- * The codes at the head of a dead-letter reason, without its free text: `deserialize: not-json:
- * payload is not JSON` → `deserialize:not-json`, `map-values-1: negative bytes` → `map-values-1`.
- */
-export function reasonLabel (reason: string): string {
-  const codes: string[] = []
-  for (const part of reason.split(': ')) {
-    if (part === '' || /\s/.test(part) || codes.length === 2) break
-    codes.push(part)
-  }
-  return codes.length > 0 ? codes.join(':') : 'other'
 }
