@@ -8,6 +8,8 @@ export interface EngineMetrics {
   windowsEmitted (aggregation: string, count: number): void
   corrections (aggregation: string, count: number): void
   restored (store: string, records: number): void
+  /** A flush of an aggregation's sinks finished; `latencyMs` since the oldest window in it closed. */
+  windowsDelivered (aggregation: string, latencyMs: number): void
 }
 
 export const noMetrics: EngineMetrics = {
@@ -16,7 +18,8 @@ export const noMetrics: EngineMetrics = {
   late () {},
   windowsEmitted () {},
   corrections () {},
-  restored () {}
+  restored () {},
+  windowsDelivered () {}
 }
 
 /** Counts in memory, for tests and for the test driver. */
@@ -37,6 +40,7 @@ export class CountingMetrics implements EngineMetrics {
   windowsEmitted (aggregation: string, count: number): void { this.#add(`windows-emitted:${aggregation}`, count) }
   corrections (aggregation: string, count: number): void { this.#add(`corrections:${aggregation}`, count) }
   restored (store: string, records: number): void { this.#add(`restored:${store}`, records) }
+  windowsDelivered (aggregation: string): void { this.#add(`deliveries:${aggregation}`) }
 }
 
 /**

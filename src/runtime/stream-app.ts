@@ -2,11 +2,14 @@
 // application id form a consumer group over the input topics and the partials topics, so
 // partitions (and their state) move between instances as they come and go.
 //
-// One loop does everything, so processing and committing never interleave:
-//   fetch (read_committed) → source tasks and owner tasks process → every commit interval:
-//   one transaction with everything the tasks produced (dead letters, late records, partials,
-//   heartbeats, stream times, window outputs, changelog records) and the positions of every
-//   assigned partition; sinks are flushed before it commits; local stores persist after.
+// One loop does everything:
+//   fetch (read_committed) → source tasks and owner tasks process → owners close the windows
+//   their watermark passed, and their sinks get them at once (in the background) → every
+//   commit interval: one transaction with everything the tasks produced (dead letters, late
+//   records, partials, heartbeats, stream times, window outputs, changelog records) and the
+//   positions of every assigned partition; every sink is flushed before it commits; local
+//   stores persist after. A commit takes its snapshot synchronously and then runs beside the
+//   processing of the next fetches.
 // A rebalance or a failed commit discards everything since the last commit: tasks are
 // rebuilt from committed state (local stores as of the last commit, positions from the
 // group's committed offsets), so work is redone, never lost or counted twice.
@@ -59,6 +62,8 @@ interface Owner {
 const key = (topic: string, partition: number): string => `${topic}:${partition}`
 /** Records processed between two turns of the event loop. */
 const SLICE_RECORDS = 2048
+/** How often owners look for windows to close between commits. */
+const CLOSE_INTERVAL_MS = 100
 
 export class StreamApp {
   readonly #options: Required<Omit<StreamAppOptions, 'partialsPartitions'>> & { partialsPartitions?: number }
@@ -81,6 +86,15 @@ export class StreamApp {
   #loop: Promise<void> | undefined
   #lastCommit = 0
   #committing: Promise<void> | undefined
+  #lastClose = 0
+  /** Topic records of windows closed since the last commit, for its transaction. */
+  #closedOutputs: OutgoingRecord[] = []
+  /**
+   * Flushes of the owners' sinks, one after another. Windows reach sinks as they close, not
+   * at the next commit: the sinks are idempotent, so a replay after a crash only writes the
+   * same windows again. A failed flush fails the next commit, which redoes the work.
+   */
+  #delivering: Promise<void> = Promise.resolve()
   /** Commits done, for tests and metrics. */
   commits = 0
 
@@ -166,6 +180,10 @@ export class StreamApp {
             prefetch.catch(() => {}) // awaited (or dropped) on the next turn
             await this.#process(fetched)
           }
+          if (!this.#rebalanced && Date.now() - this.#lastClose >= CLOSE_INTERVAL_MS) {
+            this.#closeWindows(Date.now())
+            this.#deliver().catch(() => {}) // a failure fails the next commit
+          }
         }
         if (!this.#rebalanced && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
           // The commit runs while the loop goes on processing: it took its snapshot synchronously.
@@ -234,10 +252,11 @@ export class StreamApp {
         records.push({ topic: this.sourceTimesTopic, partition: 0, key: stringSerde.serialize(id), value: int64Serde.serialize(source.streamTime) })
       }
     }
+    this.#closeWindows(now)
+    records.push(...this.#closedOutputs)
+    this.#closedOutputs = []
     const persists: Array<() => Promise<void>> = []
     for (const owner of this.#owners.values()) {
-      for (const { watch, records: watched } of owner.task.checkWatches()) records.push(...owner.outputs.emitWatched(watch, watched))
-      records.push(...owner.outputs.emit(owner.task.punctuate(now)))
       for (const [store, topic] of [[owner.windowsLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-windows`)], [owner.sourcesLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-sources`)]] as const) {
         const changes = (store as LocalStore<unknown, unknown>).takeChanges()
         if (changes.length === 0) continue
@@ -250,7 +269,14 @@ export class StreamApp {
     const streamTimes = [...this.#sources].map(([id, source]) => [id, source.streamTime] as const)
     if (records.length === 0 && moved.length === 0) return
 
-    const transaction = await this.#producer!.beginTransaction()
+    // Sinks write (the owners' to Postgres, the sources' archive on DuckDB's thread) while
+    // the transaction's records are sent; all are done before it commits.
+    const sinks = Promise.all([this.#deliver(), ...[...this.#sources.values()].map(async source => await source.flushSinks())])
+    sinks.catch(() => {}) // awaited below, or after a failed send
+    const transaction = await this.#producer!.beginTransaction().catch(async (error: unknown) => {
+      await sinks.catch(() => {})
+      throw error
+    })
     try {
       // Sends go one after the other: concurrent sends inside one transaction are not safe
       // with this client. Each send is a bounded chunk, which caps the memory the client's
@@ -260,8 +286,7 @@ export class StreamApp {
         await transaction.send({ messages: records.slice(from, to).map(toMessage) as never })
         from = to
       }
-      for (const source of this.#sources.values()) await source.flushSinks()
-      for (const owner of this.#owners.values()) await owner.outputs.flush()
+      await sinks
       if (moved.length > 0) {
         await transaction.addConsumer(this.#consumer!)
         const group = { groupId: this.#consumer!.groupId, generationId: this.#consumer!.generationId, memberId: this.#consumer!.memberId, coordinatorId: this.#consumer!.coordinatorId }
@@ -273,6 +298,7 @@ export class StreamApp {
       if (this.#rebalanced) throw new Error('the group rebalanced during the commit')
       await transaction.commit()
     } catch (error) {
+      await sinks.catch(() => {})
       await transaction.abort().catch(() => {})
       throw error
     }
@@ -282,9 +308,31 @@ export class StreamApp {
     for (const persist of persists) await persist()
   }
 
+  /** Closes the windows the owners' watermarks passed: sinks get them now, topics at the commit. */
+  #closeWindows (now: number): void {
+    this.#lastClose = now
+    for (const owner of this.#owners.values()) {
+      for (const { watch, records } of owner.task.checkWatches()) this.#closedOutputs.push(...owner.outputs.emitWatched(watch, records))
+      this.#closedOutputs.push(...owner.outputs.emit(owner.task.punctuate(now)))
+    }
+  }
+
+  /** Flushes the owners' sinks after any flush still running; rejects if any flush failed. */
+  #deliver (): Promise<void> {
+    const owners = [...this.#owners.values()]
+    this.#delivering = this.#delivering.then(async () => {
+      for (const owner of owners) await owner.outputs.flush()
+    })
+    return this.#delivering
+  }
+
   /** Rebuilds every task from committed state for the current assignment. */
   async #reassign (): Promise<void> {
     await this.#committing
+    // Windows closed since the last commit are closed again by the rebuilt tasks.
+    await this.#delivering.catch(() => {})
+    this.#delivering = Promise.resolve()
+    this.#closedOutputs = []
     this.#rebalanced = false
     await this.#closeTasks()
     const consumer = this.#consumer!
@@ -334,7 +382,7 @@ export class StreamApp {
     }
     const windows = new TimeWindowStore(windowsLocal)
     const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes: sourcesLocal, sources: plan.sources, metrics })
-    return { plan, task, windowsLocal: windowsLocal as LocalStore<unknown, OwnedWindow<unknown>>, sourcesLocal, outputs: new WindowOutputs(plan.aggregation) }
+    return { plan, task, windowsLocal: windowsLocal as LocalStore<unknown, OwnedWindow<unknown>>, sourcesLocal, outputs: new WindowOutputs(plan.aggregation, metrics) }
   }
 
   /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */

@@ -2,15 +2,20 @@
 // transaction, window bounds in headers) and to sinks (flushed before the commit).
 import type { Aggregation, WindowOutput, WindowSink } from '../topology/aggregation.ts'
 import type { OutgoingRecord, WindowedRecord } from '../topology/records.ts'
+import { noMetrics, type EngineMetrics } from './metrics.ts'
 
 export const WINDOW_HEADERS = { start: 'cellstream.window.start', end: 'cellstream.window.end' } as const
 
 export class WindowOutputs<K, A> {
   readonly #aggregation: Aggregation<K, unknown, A>
+  readonly #metrics: EngineMetrics
   readonly sinks: Map<string, WindowSink<K, A>>
+  /** When the oldest window handed to the sinks since their last flush closed. */
+  #pendingSince: number | undefined
 
-  constructor (aggregation: Aggregation<K, unknown, A>) {
+  constructor (aggregation: Aggregation<K, unknown, A>, metrics: EngineMetrics = noMetrics) {
     this.#aggregation = aggregation
+    this.#metrics = metrics
     this.sinks = new Map()
     for (const output of [...aggregation.outputs, ...aggregation.watches.flatMap(w => w.outputs)]) {
       if (output.kind === 'sink') this.sinks.set(output.name, output.create())
@@ -34,6 +39,7 @@ export class WindowOutputs<K, A> {
     for (const output of outputs) {
       if (output.kind === 'sink') {
         this.sinks.get(output.name)!.add(windows)
+        this.#pendingSince ??= Date.now()
         continue
       }
       for (const window of windows) {
@@ -49,6 +55,9 @@ export class WindowOutputs<K, A> {
   }
 
   async flush (): Promise<void> {
+    const since = this.#pendingSince
+    this.#pendingSince = undefined
     for (const sink of this.sinks.values()) await sink.flush()
+    if (since !== undefined) this.#metrics.windowsDelivered(this.#aggregation.name, Date.now() - since)
   }
 }

@@ -30,12 +30,13 @@ export class BytesTableSink implements WindowSink<string, number> {
 
   async flush (): Promise<void> {
     if (this.#pending.length === 0) return
+    // Windows added while this flush writes wait for the next one. A failed flush fails the
+    // commit, and the replay adds its windows again.
     const rows = this.#pending
+    this.#pending = []
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
       await this.#db.none(pgp.helpers.insert(rows.slice(i, i + ROWS_PER_STATEMENT), columns) + UPSERT)
     }
-    // Only once written: a failed flush fails the commit, and the replay adds these windows again.
-    this.#pending = []
     this.written += rows.length
   }
 }

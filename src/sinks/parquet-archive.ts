@@ -1,19 +1,20 @@
-// The raw archive writer of the speed layer: buffers rows in memory by (event hour, topic,
-// partition) and, at each commit, writes one Parquet file per group with DuckDB: appended to an
-// in-memory table, copied to a hidden temp file in the hour's current version, flushed to disk,
-// then renamed to its final name. A crash leaves at most a temp file no reader counts; a replay
-// of the same records rewrites the same name. Several writers may share the hour folders as
-// long as each owns its partitions.
+// The raw archive writer of the speed layer. Rows are buffered in an ArchiveBatch by (event
+// hour, topic, partition), as columns of numbers, texts replaced by their index in the batch's
+// dictionary; at each commit ParquetArchive writes each group as one Parquet file with DuckDB:
+// the columns go into a table a vector at a time (one copy per column per 2,048 rows, where an
+// appender would take a native call per value), and DuckDB, on its own thread, puts the texts
+// back and writes the file to a hidden temp name in the hour's current version, flushed to
+// disk, then renamed to its final name. A crash leaves at most a temp file no reader counts;
+// a replay of the same records rewrites the same name. Several writers may share the hour
+// folders as long as each owns its partitions.
+import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, type DuckDBConnection, type DuckDBDoubleVector } from '@duckdb/node-api'
 import { join } from 'node:path'
-import { DuckDBInstance, type DuckDBAppender, type DuckDBConnection } from '@duckdb/node-api'
-import {
-  ARCHIVE_TABLE_COLUMNS, hourStart, partFileName, tempName, versionDir
-} from './archive-layout.ts'
+import { ARCHIVE_COLUMNS, hourStart, partFileName, tempName, versionDir } from './archive-layout.ts'
 import { currentVersion, ensureHourVersion, publishFile, settleFile } from './archive-versions.ts'
 import { sqlString } from './sql.ts'
 
-/** One valid event with its user's metadata (null when unknown) and its Kafka coordinates. */
-export interface ArchiveRow {
+/** The values of one archived event: a valid event with its user's metadata (null when unknown). */
+export interface ArchiveEvent {
   bytes: number
   /** Event time, epoch seconds. */
   timestamp: number
@@ -22,58 +23,170 @@ export interface ArchiveRow {
   antenna_id: string
   email: string | null
   quota: number | null
+}
+
+/** Where the event was read: its Kafka coordinates. */
+export interface ArchiveCoordinates {
   topic: string
   partition: number
   offset: bigint | number
 }
 
+export type ArchiveRow = ArchiveEvent & ArchiveCoordinates
+
 export interface ArchiveFile { path: string, hour: number, rows: number }
 
-interface Group { hour: number, topic: string, partition: number, rows: ArchiveRow[] }
+// The buffered columns; texts are dictionary indices (-1: null), a null quota is NaN. Every
+// value is a double: byte counts, times and offsets stay far below 2^53, and one array type
+// keeps the copy into DuckDB's vectors a plain memory copy.
+const COLUMNS = ['bytes', 'timestamp', 'app', 'id', 'antenna_id', 'email', 'quota', 'offset'] as const
+const [BYTES, TIMESTAMP, APP, ID, ANTENNA, EMAIL, QUOTA, OFFSET] = [0, 1, 2, 3, 4, 5, 6, 7]
 
-const TABLE = 'archive_buffer'
-// A writer that loses the race with a compaction (the version it resolved was swapped and
-// removed) resolves the hour again; more than a few losses in a row means something else.
-const MAX_ATTEMPTS = 5
+class Group {
+  readonly hour: number
+  readonly topic: string
+  readonly partition: number
+  columns: Float64Array[] = COLUMNS.map(() => new Float64Array(1024))
+  rows = 0
+  first = 0
+  last = 0
+  /** Offsets strictly increasing, as a partition's records arrive: no sort or dedupe needed. */
+  ordered = true
 
+  constructor (hour: number, topic: string, partition: number) {
+    this.hour = hour
+    this.topic = topic
+    this.partition = partition
+  }
+
+  /** The index of the next row, the columns grown if full. */
+  next (): number {
+    if (this.rows === this.columns[0]!.length) {
+      this.columns = this.columns.map(column => {
+        const grown = new Float64Array(column.length * 2)
+        grown.set(column)
+        return grown
+      })
+    }
+    return this.rows++
+  }
+}
+
+/** Rows waiting to be written, grouped by the file they go to. */
+export class ArchiveBatch {
+  /** Groups by topic, then partition, then hour; `latest` is the group a partition used last. */
+  readonly #partitions = new Map<string, Map<number, { latest: Group, byHour: Map<number, Group> }>>()
+  readonly #textIndex = new Map<string, number>()
+  readonly texts: string[] = []
+  #size = 0
+
+  static of (rows: Iterable<ArchiveRow>): ArchiveBatch {
+    const batch = new ArchiveBatch()
+    for (const row of rows) batch.add(row, row)
+    return batch
+  }
+
+  get size (): number {
+    return this.#size
+  }
+
+  add (event: ArchiveEvent, at: ArchiveCoordinates): void {
+    const group = this.#group(hourStart(event.timestamp), at)
+    const offset = Number(at.offset)
+    if (group.rows === 0) {
+      group.first = group.last = offset
+    } else if (offset > group.last) {
+      group.last = offset
+    } else {
+      group.ordered = false
+      if (offset < group.first) group.first = offset
+    }
+    const row = group.next()
+    const columns = group.columns
+    columns[BYTES]![row] = event.bytes
+    columns[TIMESTAMP]![row] = event.timestamp
+    columns[APP]![row] = this.#text(event.app)
+    columns[ID]![row] = this.#text(event.id)
+    columns[ANTENNA]![row] = this.#text(event.antenna_id)
+    columns[EMAIL]![row] = event.email === null ? -1 : this.#text(event.email)
+    columns[QUOTA]![row] = event.quota ?? NaN
+    columns[OFFSET]![row] = offset
+    this.#size++
+  }
+
+  groups (): Group[] {
+    return [...this.#partitions.values()].flatMap(partitions => [...partitions.values()].flatMap(p => [...p.byHour.values()]))
+  }
+
+  #text (text: string): number {
+    let index = this.#textIndex.get(text)
+    if (index === undefined) {
+      index = this.texts.push(text) - 1
+      this.#textIndex.set(text, index)
+    }
+    return index
+  }
+
+  #group (hour: number, at: ArchiveCoordinates): Group {
+    let partitions = this.#partitions.get(at.topic)
+    if (partitions === undefined) this.#partitions.set(at.topic, partitions = new Map())
+    let partition = partitions.get(at.partition)
+    if (partition !== undefined && partition.latest.hour === hour) return partition.latest
+    let group = partition?.byHour.get(hour)
+    if (group === undefined) {
+      group = new Group(hour, at.topic, at.partition)
+      if (partition === undefined) partitions.set(at.partition, partition = { latest: group, byHour: new Map() })
+      partition.byHour.set(hour, group)
+    }
+    partition!.latest = group
+    return group
+  }
+}
+
+const ROWS_TABLE = 'archive_rows'
+const TEXTS_TABLE = 'archive_texts'
+const CHUNK_ROWS = 2048
+
+/** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
   readonly archiveDir: string
-  readonly #groups = new Map<string, Group>()
   #connection: Promise<{ instance: DuckDBInstance, connection: DuckDBConnection }> | undefined
-  #buffered = 0
+  /** Writes share the connection's tables, so they run one after another. */
+  #writing: Promise<unknown> = Promise.resolve()
 
   constructor (archiveDir: string) {
     this.archiveDir = archiveDir
   }
 
-  /** Rows waiting for the next flush. */
-  get buffered (): number {
-    return this.#buffered
+  /** Writes every group of the batch to its file, durably, after the writes called before. */
+  async write (batch: ArchiveBatch): Promise<ArchiveFile[]> {
+    const written = this.#writing.catch(() => {}).then(async () => await this.#writeBatch(batch))
+    this.#writing = written
+    return await written
   }
 
-  add (rows: Iterable<ArchiveRow>): void {
-    for (const row of rows) {
-      const hour = hourStart(row.timestamp)
-      const key = `${hour}/${row.topic}/${row.partition}`
-      let group = this.#groups.get(key)
-      if (group === undefined) this.#groups.set(key, group = { hour, topic: row.topic, partition: row.partition, rows: [] })
-      group.rows.push(row)
-      this.#buffered++
+  async #writeBatch (batch: ArchiveBatch): Promise<ArchiveFile[]> {
+    const groups = batch.groups()
+    if (groups.length === 0) return []
+    const { connection } = await this.#open()
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${TEXTS_TABLE} (i INTEGER, text VARCHAR)`)
+    const appender = await connection.createAppender(TEXTS_TABLE)
+    try {
+      batch.texts.forEach((text, i) => {
+        appender.appendInteger(i)
+        appender.appendVarchar(text)
+        appender.endRow()
+      })
+    } finally {
+      appender.closeSync()
     }
-  }
-
-  /** Writes every buffered group to its file, durably, and empties the buffer. */
-  async flush (): Promise<ArchiveFile[]> {
     const written: ArchiveFile[] = []
-    for (const [key, group] of this.#groups) {
-      written.push(await this.#write(group))
-      this.#groups.delete(key)
-      this.#buffered -= group.rows.length
-    }
+    for (const group of groups) written.push(await this.#write(connection, group))
     return written
   }
 
   async close (): Promise<void> {
+    await this.#writing.catch(() => {})
     if (this.#connection === undefined) return
     const { instance, connection } = await this.#connection
     this.#connection = undefined
@@ -81,33 +194,23 @@ export class ParquetArchive {
     instance.closeSync()
   }
 
-  async #write (group: Group): Promise<ArchiveFile> {
-    const rows = inOffsetOrder(group.rows)
-    const first = BigInt(rows[0]!.offset)
-    const last = BigInt(rows[rows.length - 1]!.offset)
-    const name = partFileName(group.topic, group.partition, first, last)
-    const { connection } = await this.#open()
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${TABLE} (${ARCHIVE_TABLE_COLUMNS})`)
-    const appender = await connection.createAppender(TABLE)
-    try {
-      for (const row of rows) appendRow(appender, row)
-    } finally {
-      appender.closeSync()
-    }
+  async #write (connection: DuckDBConnection, group: Group): Promise<ArchiveFile> {
+    const name = partFileName(group.topic, group.partition, BigInt(group.first), BigInt(group.last))
+    await fillRows(connection, group)
+    const query = rowsQuery(group)
     for (let attempt = 1; ; attempt++) {
       const version = await ensureHourVersion(this.archiveDir, group.hour)
       const dir = versionDir(this.archiveDir, group.hour, version)
       const temp = join(dir, tempName(name))
       try {
-        await connection.run(`COPY ${TABLE} TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`)
+        await connection.run(`COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`)
         await publishFile(temp, join(dir, name))
       } catch (error) {
         if (attempt < MAX_ATTEMPTS && await versionChanged(this.archiveDir, group.hour, version)) continue
         throw error
       }
       await settleFile(this.archiveDir, group.hour, version, name)
-      await connection.run(`DROP TABLE ${TABLE}`)
-      return { path: join(dir, name), hour: group.hour, rows: rows.length }
+      return { path: join(dir, name), hour: group.hour, rows: group.rows }
     }
   }
 
@@ -121,34 +224,67 @@ export class ParquetArchive {
   }
 }
 
+/**
+ * Loads the group's columns into the rows table, 2,048 rows at a time. One data chunk is
+ * filled again and again (the appender copies it), because getting a chunk's vectors costs
+ * far more than filling them.
+ */
+async function fillRows (connection: DuckDBConnection, group: Group): Promise<void> {
+  await connection.run(`CREATE OR REPLACE TEMP TABLE ${ROWS_TABLE} (${COLUMNS.map(name => `"${name}" DOUBLE`).join(', ')})`)
+  const appender = await connection.createAppender(ROWS_TABLE)
+  try {
+    let chunk: DuckDBDataChunk | undefined
+    let vectors: DuckDBDoubleVector[] = []
+    for (let from = 0; from < group.rows; from += CHUNK_ROWS) {
+      const to = Math.min(group.rows, from + CHUNK_ROWS)
+      if (chunk?.rowCount !== to - from) {
+        const rows = to - from
+        chunk = DuckDBDataChunk.create(COLUMNS.map(() => DuckDBDoubleType.instance), rows)
+        vectors = COLUMNS.map((_, c) => chunk!.getColumnVector(c) as DuckDBDoubleVector)
+      }
+      for (let c = 0; c < COLUMNS.length; c++) {
+        const vector = vectors[c]!
+        const column = group.columns[c]!
+        // setItem writes to the vector's JS-side copy; flush hands it to DuckDB in one call.
+        for (let i = from; i < to; i++) vector.setItem(i - from, column[i]!)
+        vector.flush()
+      }
+      appender.appendDataChunk(chunk)
+    }
+  } finally {
+    appender.closeSync()
+  }
+}
+
+// A writer that loses the race with a compaction (the version it resolved was swapped and
+// removed) resolves the hour again; more than a few losses in a row means something else.
+const MAX_ATTEMPTS = 5
+
 async function versionChanged (archiveDir: string, hour: number, version: number): Promise<boolean> {
   return await currentVersion(archiveDir, hour).catch(() => version) !== version
 }
 
 /**
- * Rows sorted by offset, each offset once: a partition's records arrive in order, so this is
- * usually a check; files then never hold a duplicate and their name range is exact.
+ * The group's rows in the archive's column order, texts restored, sorted by offset, each
+ * offset once: a partition's records arrive in order, so duplicates appear only after a
+ * replay (the first copy stays), and files never hold one and their name range is exact.
+ * Texts are looked up in a list made once per statement, which keeps the rows' order (a
+ * join would not, and sorting again costs more than the lookup).
  */
-function inOffsetOrder (rows: ArchiveRow[]): ArchiveRow[] {
-  let sorted = true
-  for (let i = 1; i < rows.length && sorted; i++) sorted = rows[i - 1]!.offset < rows[i]!.offset
-  if (sorted) return rows
-  const copy = [...rows].sort((a, b) => a.offset < b.offset ? -1 : a.offset > b.offset ? 1 : 0)
-  return copy.filter((row, i) => i === 0 || copy[i - 1]!.offset !== row.offset)
-}
-
-function appendRow (appender: DuckDBAppender, row: ArchiveRow): void {
-  appender.appendBigInt(BigInt(row.bytes))
-  appender.appendBigInt(BigInt(row.timestamp))
-  appender.appendVarchar(row.app)
-  appender.appendVarchar(row.id)
-  appender.appendVarchar(row.antenna_id)
-  if (row.email === null) appender.appendNull()
-  else appender.appendVarchar(row.email)
-  if (row.quota === null) appender.appendNull()
-  else appender.appendBigInt(BigInt(row.quota))
-  appender.appendVarchar(row.topic)
-  appender.appendInteger(row.partition)
-  appender.appendBigInt(BigInt(row.offset))
-  appender.endRow()
+function rowsQuery (group: Group): string {
+  const text = (column: string): string => `(SELECT list(text ORDER BY i) FROM ${TEXTS_TABLE})[CAST(r."${column}" AS INTEGER) + 1]`
+  const values: Record<(typeof ARCHIVE_COLUMNS)[number][0], string> = {
+    bytes: 'CAST(r.bytes AS BIGINT)',
+    timestamp: 'CAST(r."timestamp" AS BIGINT)',
+    app: text('app'),
+    id: text('id'),
+    antenna_id: text('antenna_id'),
+    email: text('email'),
+    quota: 'CASE WHEN isnan(r.quota) THEN NULL ELSE CAST(r.quota AS BIGINT) END',
+    topic: sqlString(group.topic),
+    partition: `CAST(${group.partition} AS INTEGER)`,
+    offset: 'CAST(r."offset" AS BIGINT)'
+  }
+  const rows = group.ordered ? ROWS_TABLE : `(SELECT DISTINCT ON ("offset") * FROM ${ROWS_TABLE} ORDER BY "offset", rowid)`
+  return `SELECT ${ARCHIVE_COLUMNS.map(([name]) => `${values[name]} AS "${name}"`).join(', ')} FROM ${rows} r`
 }

@@ -31,7 +31,9 @@ export class QuotaAlertsTableSink implements WindowSink<string, HourlyUsage> {
 
   async flush (): Promise<void> {
     if (this.#pending.length === 0) return
-    await this.#db.none(pgp.helpers.insert(this.#pending, columns) + ' ON CONFLICT (email, "timestamp") DO NOTHING')
+    // Alerts added while this flush writes wait for the next one (see BytesTableSink).
+    const rows = this.#pending
     this.#pending = []
+    await this.#db.none(pgp.helpers.insert(rows, columns) + ' ON CONFLICT (email, "timestamp") DO NOTHING')
   }
 }

@@ -6,9 +6,13 @@ import type { WindowedRecord } from './records.ts'
 
 /** Where the final value of each closed window goes. */
 export interface WindowSink<K, A> {
-  /** Takes the windows that closed during a commit; called once per commit with all of them. */
+  /** Takes windows as they close (the runtime looks about every 100 ms, and at each commit). */
   add (records: WindowedRecord<K, A>[]): void
-  /** Makes everything added durable; the commit waits for it. Must be idempotent: a replay adds the same windows again. */
+  /**
+   * Makes everything added before the call durable. The runtime calls it right after windows
+   * close and at each commit, which waits for it; windows added while it runs belong to the
+   * next call. Must be idempotent: after a crash, a replay adds the same windows again.
+   */
   flush (): Promise<void>
 }
 
@@ -17,7 +21,7 @@ export type WindowOutput<K, A> =
   | { kind: 'sink', name: string, create: () => WindowSink<K, A> }
 
 /**
- * Watches an aggregation's open windows: at each commit, every window that changed is shown
+ * Watches an aggregation's open windows: as windows close (and at each commit), every window that changed is shown
  * to `check`; a value it returns replaces the stored aggregate (so a decision such as "alert
  * sent" is kept with the state, exactly once) and is emitted to the watch's outputs.
  */

@@ -1,6 +1,6 @@
 // Prometheus metrics of a stream instance: the engine's counts (EngineMetrics) and the
 // antenna application's own, in one registry served at /metrics.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import { reasonLabel, type EngineMetrics } from '../runtime/metrics.ts'
 
 export class StreamMetrics implements EngineMetrics {
@@ -12,6 +12,7 @@ export class StreamMetrics implements EngineMetrics {
   readonly #corrections: Counter
   readonly #restored: Counter
   readonly #unknownUsers: Counter
+  readonly #delivery: Histogram
   readonly lag: Gauge
 
   constructor () {
@@ -24,6 +25,13 @@ export class StreamMetrics implements EngineMetrics {
     this.#corrections = counter('cellstream_window_corrections_total', 'windows emitted again with a corrected total after an idle close', ['aggregation'])
     this.#restored = counter('cellstream_restored_records_total', 'changelog records applied to local stores on start or when partitions moved', ['store'])
     this.#unknownUsers = counter('cellstream_unknown_user_events_total', 'events of users missing from user metadata (still counted in every total)')
+    this.#delivery = new Histogram({
+      name: 'cellstream_window_delivery_seconds',
+      help: 'from the close of the oldest window in a sink flush (Postgres) to the end of that flush',
+      labelNames: ['aggregation'],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+      registers: [this.registry]
+    })
     this.lag = new Gauge({ name: 'cellstream_consumer_lag', help: 'records between the last fetch position and the end of each assigned partition', labelNames: ['topic', 'partition'], registers: [this.registry] })
   }
 
@@ -33,6 +41,7 @@ export class StreamMetrics implements EngineMetrics {
   windowsEmitted (aggregation: string, count: number): void { this.#windows.inc({ aggregation }, count) }
   corrections (aggregation: string, count: number): void { this.#corrections.inc({ aggregation }, count) }
   restored (store: string, records: number): void { this.#restored.inc({ store }, records) }
+  windowsDelivered (aggregation: string, latencyMs: number): void { this.#delivery.observe({ aggregation }, latencyMs / 1000) }
   unknownUser (): void { this.#unknownUsers.inc() }
 
   /** Gauges read from the running instance at each scrape. */

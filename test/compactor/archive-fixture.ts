@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { makeUsers } from '../../src/simulator/population.ts'
 import { readRecordFile } from '../../src/simulator/record-file.ts'
-import { ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
+import { ArchiveBatch, ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
 import { type TrafficOptions } from '../../src/simulator/traffic.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
 import { type TruthResult } from '../../src/truth/ground-truth.ts'
@@ -54,8 +54,7 @@ export async function archiveFromSimulation (t: ExecutionContext, options: Fixtu
     commits++
     const replay = options.replayEvery !== undefined && commits % options.replayEvery === 0 && previous[p]!.length > 0
     // A crashed instance replays from its last commit: the same records again, plus newer ones.
-    writers[p]!.add(replay ? [...previous[p]!, ...pending[p]!] : pending[p]!)
-    await writers[p]!.flush()
+    await writers[p]!.write(ArchiveBatch.of(replay ? [...previous[p]!, ...pending[p]!] : pending[p]!))
     previous[p] = pending[p]!
     pending[p] = []
   }

@@ -6,7 +6,7 @@ import { compactHours } from '../../src/compactor/run.ts'
 import { dueHours } from '../../src/compactor/watch.ts'
 import { compactedFileName, hourDir, HOUR_SECONDS, VERSIONS_DIR } from '../../src/sinks/archive-layout.ts'
 import { listHours } from '../../src/sinks/archive-versions.ts'
-import { ParquetArchive } from '../../src/sinks/parquet-archive.ts'
+import { ArchiveBatch, ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
 import { DataError } from '../../src/lib/errors.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { queryArchive } from '../sinks/read-archive.ts'
@@ -101,11 +101,10 @@ test('late files after a compaction make the hour due again, and the second comp
 
   // Late records of another topic, and a replay of records already compacted.
   const [existing] = await queryArchive(fixture.archiveDir, source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} LIMIT 1`)
-  const replayed = { ...existing, bytes: Number(existing!.bytes), timestamp: Number(existing!.timestamp), quota: existing!.quota === null ? null : Number(existing!.quota), offset: Number(existing!.offset) } as Parameters<ParquetArchive['add']>[0] extends Iterable<infer R> ? R : never
+  const replayed = { ...existing, bytes: Number(existing!.bytes), timestamp: Number(existing!.timestamp), quota: existing!.quota === null ? null : Number(existing!.quota), offset: Number(existing!.offset) } as ArchiveRow
   const late = { ...replayed, topic: 'devices-late', partition: 0, offset: 0, bytes: 1234 }
   const writer = new ParquetArchive(fixture.archiveDir)
-  writer.add([replayed, late])
-  await writer.flush()
+  await writer.write(ArchiveBatch.of([replayed, late]))
   await writer.close()
   t.deepEqual(await dueHours(fixture.archiveDir, hour! + HOUR_SECONDS), [hour!])
   const outcome = (await compactHours({ archiveDir: fixture.archiveDir, databaseUrl: url, hours: [hour!] }))[0]!

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import { hourDir, tempName } from '../../src/sinks/archive-layout.ts'
 import { currentVersion, listHours } from '../../src/sinks/archive-versions.ts'
-import { ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
+import { ArchiveBatch, ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
 import { tempDir } from '../stores/temp-dir.ts'
 import { queryArchive } from './read-archive.ts'
 
@@ -26,8 +26,7 @@ function row (timestamp: number, offset: number, partition = 0): ArchiveRow {
 
 async function writeRows (dir: string, rows: ArchiveRow[]): Promise<void> {
   const archive = new ParquetArchive(dir)
-  archive.add(rows)
-  await archive.flush()
+  await archive.write(ArchiveBatch.of(rows))
   await archive.close()
 }
 
@@ -53,14 +52,13 @@ test('files have the archive schema and the rows as given', async t => {
   t.deepEqual(rows.map(r => ({ ...r, bytes: Number(r.bytes), timestamp: Number(r.timestamp), quota: r.quota === null ? null : Number(r.quota), offset: Number(r.offset) })), input)
 })
 
-test('no temp file remains after a flush, and the buffer is empty', async t => {
+test('no temp file remains after a write, one file per partition and hour', async t => {
   const dir = await tempDir(t)
   const archive = new ParquetArchive(dir)
-  archive.add([row(HOUR, 0), row(HOUR + 1, 1, 1)])
-  t.is(archive.buffered, 2)
-  const files = await archive.flush()
+  const batch = ArchiveBatch.of([row(HOUR, 0), row(HOUR + 1, 1, 1)])
+  t.is(batch.size, 2)
+  const files = await archive.write(batch)
   await archive.close()
-  t.is(archive.buffered, 0)
   t.is(files.length, 2)
   t.deepEqual((await readdir(hourDir(dir, HOUR))).sort(), ['part-devices-0-0-0.parquet', 'part-devices-1-1-1.parquet'])
 })
@@ -88,12 +86,33 @@ test('concurrent writers of different partitions share the hour folders', async 
   const dir = await tempDir(t)
   const writers = [0, 1, 2, 3].map(partition => {
     const archive = new ParquetArchive(dir)
-    archive.add(Array.from({ length: 50 }, (_, i) => row(HOUR + i * 100, i, partition)))
-    return archive
+    return { archive, batch: ArchiveBatch.of(Array.from({ length: 50 }, (_, i) => row(HOUR + i * 100, i, partition))) }
   })
-  await Promise.all(writers.map(w => w.flush()))
-  await Promise.all(writers.map(w => w.close()))
+  await Promise.all(writers.map(w => w.archive.write(w.batch)))
+  await Promise.all(writers.map(w => w.archive.close()))
   t.is(await currentVersion(dir, HOUR), 0)
   const rows = await queryArchive(dir, source => `SELECT partition, count(*) AS n FROM ${source} GROUP BY ALL ORDER BY partition`)
   t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n)]), [[0, 50], [1, 50], [2, 50], [3, 50]])
+})
+
+test('text with commas, quotes and line breaks, and empty text, round-trip exactly', async t => {
+  const dir = await tempDir(t)
+  const input = [
+    { ...row(HOUR, 0), app: 'a,b', id: 'say "hi"', antenna_id: 'line\nbreak\r\n', email: '' },
+    { ...row(HOUR, 1), app: '"', id: ',', antenna_id: '""', email: null, quota: null },
+    { ...row(HOUR, 2), app: 'ñandú ✓', email: 'x,"y"@z', quota: 0 }
+  ]
+  await writeRows(dir, input)
+  const rows = await queryArchive(dir, source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} ORDER BY "offset"`)
+  t.deepEqual(rows.map(r => ({ ...r, bytes: Number(r.bytes), timestamp: Number(r.timestamp), quota: r.quota === null ? null : Number(r.quota), offset: Number(r.offset) })), input)
+})
+
+test('batches written at the same time by one writer all land, each in its files', async t => {
+  const dir = await tempDir(t)
+  const archive = new ParquetArchive(dir)
+  const batches = [0, 1, 2, 3].map(partition => ArchiveBatch.of(Array.from({ length: 3000 }, (_, i) => ({ ...row(HOUR + i, i, partition), id: `user-${partition}-${i % 7}` }))))
+  await Promise.all(batches.map(batch => archive.write(batch)))
+  await archive.close()
+  const rows = await queryArchive(dir, source => `SELECT partition, count(*) AS n, count(DISTINCT "offset") AS offsets, bool_and(id LIKE 'user-' || partition || '-%') AS own FROM ${source} GROUP BY ALL ORDER BY partition`)
+  t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n), Number(r.offsets), r.own]), [0, 1, 2, 3].map(p => [p, 3000, 3000, true]))
 })
