@@ -203,6 +203,8 @@ export class ParquetArchive {
       const dir = versionDir(this.archiveDir, group.hour, version)
       const temp = join(dir, tempName(name))
       try {
+        // Snappy, not ZSTD: cheaper for the stream process, and the file only lives until
+        // the compactor rewrites the hour.
         await connection.run(`COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`)
         await publishFile(temp, join(dir, name))
       } catch (error) {
