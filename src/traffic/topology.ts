@@ -49,7 +49,8 @@ export function trafficTopology (options: TrafficOptions): Topology {
     .stream(options.inputTopic, { value: eventSerde, timestamp: event => event.timestamp * 1000 })
     .leftJoin(users, (_key, event) => event.id, (event, user): EnrichedEvent => {
       if (user === undefined) options.onUnknownUser?.()
-      return { ...event, email: user?.email ?? null, quota: user?.quota ?? null }
+      // Field by field, not a spread: one object shape for every event, built on the hot path.
+      return { bytes: event.bytes, timestamp: event.timestamp, app: event.app, id: event.id, antenna_id: event.antenna_id, email: user?.email ?? null, quota: user?.quota ?? null }
     })
   if (options.archiveSink !== undefined) enriched.toSink('archive', options.archiveSink)
   const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, options.graceMs)

@@ -16,9 +16,11 @@ export function joinNode<K, V, TK, TV, R> (
     children: [],
     create: (ctx: TaskContext, children: Processor<unknown, unknown>[]) => {
       const view = ctx.table<TK, TV>(table)
+      // Made once, not per record.
+      const lookup = (k: K, v: V): TV | undefined => view.get(keyOf(k, v))
       return {
         process (record: StreamRecord<unknown, unknown>) {
-          const match = attempt(ctx, name, record, (k: K, v: V) => view.get(keyOf(k, v)), record.key as K, record.value as V)
+          const match = attempt(ctx, name, record, lookup, record.key as K, record.value as V)
           if (match === FAILED || (match === undefined && !left)) return
           const value = attempt(ctx, name, record, joiner, record.value as V, match)
           if (value !== FAILED) forward(children, { key: record.key, value, timestamp: record.timestamp, raw: record.raw })
