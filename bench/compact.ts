@@ -5,7 +5,7 @@
 // commits each, contiguous offsets), 600,000 users by default (one event per user per minute).
 // Needs PostgreSQL (DATABASE_URL's server); uses a database of its own, dropped afterwards.
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { compactHours } from '../src/compactor/run.ts'
@@ -62,12 +62,18 @@ await upsertUsers(db, makeUsers(users))
 await closeDb(db)
 console.log(`generated ${perFile * FILES} events in ${FILES} files, ${users} users, in ${((performance.now() - started) / 1000).toFixed(1)} s`)
 
+const load = (): string => loadavg().map(l => l.toFixed(2)).join(' ')
+console.log(`load average before: ${load()}`)
+const cpu = process.cpuUsage()
 started = performance.now()
 const [outcome] = await compactHours({ archiveDir, databaseUrl: url.toString(), hours: [HOUR] })
 const seconds = (performance.now() - started) / 1000
+const cpuUsed = process.cpuUsage(cpu)
 if (outcome === undefined || !outcome.ok) throw outcome?.ok === false ? outcome.error : new Error('no outcome')
 const r = outcome.result
-console.log(`compacted ${r.rowsRead} rows from ${r.filesMerged} files into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`)
+const phases = Object.entries(r.phases).map(([phase, s]) => `${phase} ${s.toFixed(2)} s`).join(', ')
+console.log(`compacted ${r.rowsRead} rows from ${r.filesMerged} files into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s (${phases}; user metadata and setup ${(seconds - r.seconds).toFixed(2)} s)`)
+console.log(`CPU time of this process: ${((cpuUsed.user + cpuUsed.system) / 1e6).toFixed(1)} s; load average after: ${load()}`)
 
 const admin = openDb(new URL('/postgres', url).toString())
 await admin.none('DROP DATABASE IF EXISTS $1:name WITH (FORCE)', [url.pathname.slice(1)])

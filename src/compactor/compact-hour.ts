@@ -37,23 +37,35 @@ export interface HourResult {
   filesMerged: number
   rowsWritten: number
   seconds: number
+  /** Wall-clock seconds per step, for benchmarks and logs. */
+  phases: Partial<Record<Phase, number>>
 }
+
+export type Phase = 'sweep' | 'merge' | 'aggregate' | 'tables' | 'switch'
 
 export async function compactHour (context: CompactContext, hour: number): Promise<HourResult> {
   const started = performance.now()
+  const phases: HourResult['phases'] = {}
+  let mark = started
+  const lap = (phase: Phase): void => {
+    const now = performance.now()
+    phases[phase] = (phases[phase] ?? 0) + (now - mark) / 1000
+    mark = now
+  }
   const { archiveDir } = context
   await sweepHour(archiveDir, hour)
   const current = await currentVersion(archiveDir, hour)
   const inputs = current === undefined ? [] : await dataFiles(versionDir(archiveDir, hour, current))
   const result = (status: HourResult['status'], counts: Partial<HourResult> = {}): HourResult => ({
-    hour, status, rowsRead: 0, duplicates: 0, filesMerged: 0, rowsWritten: 0, ...counts, seconds: (performance.now() - started) / 1000
+    hour, status, rowsRead: 0, duplicates: 0, filesMerged: 0, rowsWritten: 0, ...counts, seconds: (performance.now() - started) / 1000, phases
   })
+  lap('sweep')
   if (current === undefined || inputs.length === 0) return result('empty')
 
   const currentDir = versionDir(archiveDir, hour, current)
   const compacted = compactedFileName(hour)
   if (inputs.length === 1 && inputs[0] === compacted) {
-    const rows = await aggregateAndStore(context, hour, join(currentDir, compacted))
+    const rows = await aggregateAndStore(context, hour, join(currentDir, compacted), lap)
     return result('unchanged', { rowsRead: rows, rowsWritten: rows })
   }
 
@@ -73,7 +85,8 @@ export async function compactHour (context: CompactContext, hour: number): Promi
     merged = await mergeFiles(context.engine, stats, temp, building)
     await publishFile(temp, target)
     await removeScratch(building, compacted)
-    await aggregateAndStore(context, hour, target)
+    lap('merge')
+    await aggregateAndStore(context, hour, target, lap)
     await writeManifest(archiveDir, hour, next, inputs)
     await rename(building, versionDir(archiveDir, hour, next))
     await fsyncPath(versionsDir(archiveDir))
@@ -84,12 +97,15 @@ export async function compactHour (context: CompactContext, hour: number): Promi
   }
   await switchVersion(archiveDir, hour, next)
   await sweepHour(archiveDir, hour)
+  lap('switch')
   return result('compacted', { ...merged, duplicates: merged.rowsRead - merged.rowsWritten, filesMerged: inputs.length })
 }
 
-async function aggregateAndStore (context: CompactContext, hour: number, file: string): Promise<number> {
+async function aggregateAndStore (context: CompactContext, hour: number, file: string, lap: (phase: Phase) => void): Promise<number> {
   const totals = await hourTotals(context.engine, file)
+  lap('aggregate')
   await replaceHour(context.db, hour, totals, overQuota(totals, context.users))
+  lap('tables')
   return totals.rows
 }
 
