@@ -3,7 +3,7 @@
 // events, until every input offset is committed. Usage: npm exec -- node bench/stream.ts [events]
 import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -62,6 +62,7 @@ for (;;) {
   await new Promise(resolve => setTimeout(resolve, 100))
 }
 const ms = performance.now() - started
+const threads = await cpuByThread(child.pid!)
 await admin.close()
 const metricsUrl = /(http:\/\/\S+\/metrics)/.exec(log)?.[1]
 const metrics = metricsUrl === undefined ? '' : await (await fetch(metricsUrl)).text()
@@ -69,6 +70,7 @@ child.kill('SIGTERM')
 await new Promise(resolve => child.once('exit', resolve))
 const cpuPerEvent = (cpu - cpuAtStart) / events * 1e6
 console.log(`stream (archive + Postgres totals + quota alerts, exactly-once): ${Math.round(events / (ms / 1000)).toLocaleString('en-US')} events/s, peak RSS ${Math.round(peakRss / 2 ** 20)} MB, CPU ${cpuPerEvent.toFixed(2)} µs/event (${(cpu - cpuAtStart).toFixed(1)} s over ${(ms / 1000).toFixed(1)} s)`)
+console.log(`CPU by thread, since the process started: ${threads}`)
 console.log(`windows from close to Postgres (flushes of the 5-minute totals): ${deliveries(metrics)}`)
 
 const db = openDb(database.toString())
@@ -85,7 +87,8 @@ await withAdmin(brokers, async a => {
 
 /** CPU time (user + system) a process has used, from /proc: all its threads. */
 async function cpuSeconds (pid: number): Promise<number> {
-  const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   return (Number(fields[11]) + Number(fields[12])) / 100
 }
 
@@ -98,4 +101,16 @@ function deliveries (text: string): string {
   const total = buckets.get('+Inf') ?? 0
   if (total === 0) return 'none measured'
   return `${total} flushes; ` + ['0.25', '0.5', '1', '2'].map(le => `≤ ${le} s: ${(100 * (buckets.get(le) ?? 0) / total).toFixed(1)} %`).join(', ')
+}
+
+/** CPU seconds per thread name (the main thread, libuv's pool with DuckDB and LevelDB, V8's GC helpers). */
+async function cpuByThread (pid: number): Promise<string> {
+  const byName = new Map<string, number>()
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100)
+  }
+  return [...byName].filter(([, seconds]) => seconds >= 0.1).sort((a, b) => b[1] - a[1]).map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`).join(', ')
 }
