@@ -112,6 +112,11 @@ export class StreamApp {
     return `${this.#options.applicationId}-source-times`
   }
 
+  /** True while a commit runs (it runs beside the processing). */
+  get committing (): boolean {
+    return this.#committing !== undefined
+  }
+
   /** Partitions this instance works on now. */
   get assignment (): string[] {
     return [...this.#positions.keys()].sort()

@@ -3,6 +3,9 @@ import { createProducer } from '../../src/kafka/clients.ts'
 import { expectedTotals, produceUsage, usageEvents } from './usage-data.ts'
 import { app, lines, readWindows, setup, waitForCommitted } from './helpers.ts'
 import { CountingMetrics } from '../../src/runtime/metrics.ts'
+import { StreamApp } from '../../src/runtime/stream-app.ts'
+import type { WindowSink } from '../../src/topology/index.ts'
+import { sampleTopology } from '../testing/sample-topology.ts'
 import { sleep } from '../../src/lib/processes.ts'
 
 async function runInstances (t: ExecutionContext, instances: number): Promise<void> {
@@ -84,4 +87,41 @@ test('after a clean stop, a restart reuses local state instead of replaying the 
   // The checkpoint is the changelog's end as read at close, which may miss the last commit's
   // marker by a moment: at most the tail of that commit is replayed, never the changelog.
   t.true(fromCheckpoint < fromScratch / 2, `a clean restart replays at most a tail (${fromCheckpoint} of ${fromScratch})`)
+})
+
+test('closed windows reach their sink between commits, not only at the next commit', async t => {
+  const s = await setup(t, 3)
+  const events = usageEvents(3000, 3)
+  const { totals } = expectedTotals(events)
+  const producer = createProducer(s.brokers, 'test')
+  await produceUsage(producer, s.topics.input, events)
+  await producer.close()
+
+  const flushes: Array<{ windows: number, duringCommit: boolean }> = []
+  const sink = (): WindowSink<string, number> => {
+    let pending = 0
+    return {
+      add: records => { pending += records.length },
+      flush: async () => {
+        if (pending > 0) flushes.push({ windows: pending, duringCommit: instance.committing })
+        pending = 0
+      }
+    }
+  }
+  // Commits are rare, so a window that waited for the next commit would be seen flushed during one.
+  const instance: StreamApp = new StreamApp({
+    topology: sampleTopology({ topics: s.topics, sink }),
+    applicationId: s.applicationId,
+    brokers: s.brokers,
+    stateDir: s.stateDir,
+    commitIntervalMs: 3000,
+    idleTimeoutMs: 1000
+  })
+  t.teardown(() => instance.stop())
+  await instance.start()
+  const deadline = Date.now() + 60_000
+  while (flushes.reduce((sum, f) => sum + f.windows, 0) < totals.size && Date.now() < deadline) await sleep(100)
+  await instance.stop()
+  t.true(flushes.reduce((sum, f) => sum + f.windows, 0) >= totals.size, 'every window reached the sink')
+  t.true(flushes.some(f => !f.duringCommit), 'windows were flushed while no commit ran')
 })
