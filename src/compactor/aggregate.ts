@@ -1,51 +1,43 @@
 // The hour's totals per antenna, per user and per app, in one scan of the compacted file, and
-// the users over quota: user totals joined with user_metadata as it is when the run starts.
+// the users over quota: user totals joined with the users as read when the run started
+// (hourly-tables.ts). Both go to CSV files for PostgreSQL's COPY: an hour can have a million
+// users, and DuckDB writes them far faster than they could be converted to JavaScript values.
+import { join } from 'node:path'
 import { sqlString } from '../sinks/sql.ts'
 import { type Engine } from './duckdb-engine.ts'
-import { dataColumns } from './merge.ts'
+import { dataQuery } from './merge.ts'
 
-export type TotalType = 'antenna_total_bytes' | 'user_total_bytes' | 'app_total_bytes'
+export const USERS_TABLE = 'run_users'
 
 export interface HourTotals {
   /** Records aggregated. */
   rows: number
-  ids: string[]
-  values: number[]
-  types: TotalType[]
+  /** bytes_hourly rows as CSV: timestamp, id, value, type. */
+  bytesFile: string
+  /** user_quota_limit rows as CSV: email, usage, quota, timestamp. */
+  quotaFile: string
 }
 
-export interface UserQuota { email: string, quota: number }
-
-export interface QuotaRows { emails: string[], usage: number[], quotas: number[] }
-
-export async function hourTotals (engine: Engine, file: string): Promise<HourTotals> {
-  const columns = await dataColumns(engine, [file], `
+export async function hourTotals (engine: Engine, file: string, hour: number): Promise<HourTotals> {
+  const timestamp = sqlString(new Date(hour * 1000).toISOString())
+  await dataQuery(engine, [file], `
+    CREATE OR REPLACE TEMP TABLE hour_totals AS
     SELECT CASE WHEN GROUPING(antenna_id) = 0 THEN 'antenna_total_bytes'
                 WHEN GROUPING(id) = 0 THEN 'user_total_bytes'
                 ELSE 'app_total_bytes' END AS type,
            coalesce(antenna_id, id, app) AS id,
-           CAST(sum(bytes) AS DOUBLE) AS value,
-           CAST(count(*) AS DOUBLE) AS n
+           CAST(sum(bytes) AS BIGINT) AS value,
+           count(*) AS n
     FROM read_parquet(${sqlString(file)}, hive_partitioning = false)
     GROUP BY GROUPING SETS ((antenna_id), (id), (app))`)
-  // Columns, not row objects: an hour can have a million users. Sums stay far below 2^53.
-  const types = columns.type as TotalType[]
-  const counts = columns.n as number[]
-  let rows = 0
-  for (let i = 0; i < types.length; i++) if (types[i] === 'app_total_bytes') rows += counts[i]!
-  return { rows, ids: columns.id as string[], values: columns.value as number[], types }
-}
-
-/** Users whose hour usage is strictly greater than their quota; unknown users have none. */
-export function overQuota (totals: HourTotals, users: ReadonlyMap<string, UserQuota>): QuotaRows {
-  const rows: QuotaRows = { emails: [], usage: [], quotas: [] }
-  for (let i = 0; i < totals.ids.length; i++) {
-    if (totals.types[i] !== 'user_total_bytes') continue
-    const user = users.get(totals.ids[i]!)
-    if (user === undefined || totals.values[i]! <= user.quota) continue
-    rows.emails.push(user.email)
-    rows.usage.push(totals.values[i]!)
-    rows.quotas.push(user.quota)
-  }
-  return rows
+  const bytesFile = join(engine.scratchDir, 'bytes_hourly.csv')
+  const quotaFile = join(engine.scratchDir, 'user_quota_limit.csv')
+  await engine.connection.run(`COPY (SELECT ${timestamp}, id, value, type FROM hour_totals) TO ${sqlString(bytesFile)} (FORMAT csv, HEADER false)`)
+  // Strictly greater than the quota; users without metadata have none.
+  await engine.connection.run(`COPY (
+    SELECT u.email, t.value, u.quota, ${timestamp} FROM hour_totals t JOIN ${USERS_TABLE} u ON u.id = t.id
+    WHERE t.type = 'user_total_bytes' AND t.value > u.quota
+  ) TO ${sqlString(quotaFile)} (FORMAT csv, HEADER false)`)
+  const [count] = (await engine.connection.runAndReadAll(`SELECT sum(n) AS n FROM hour_totals WHERE type = 'app_total_bytes'`)).getRowObjectsJS()
+  return { rows: Number(count!.n ?? 0), bytesFile, quotaFile }
 }

@@ -15,7 +15,7 @@ import {
   buildingDir, compactedFileName, hourLabel, isDataFile, manifestPath, tempName, versionDir, versionsDir
 } from '../sinks/archive-layout.ts'
 import { currentVersion, fsyncPath, publishFile, switchVersion } from '../sinks/archive-versions.ts'
-import { hourTotals, overQuota, type UserQuota } from './aggregate.ts'
+import { hourTotals } from './aggregate.ts'
 import { type Engine } from './duckdb-engine.ts'
 import { replaceHour } from './hourly-tables.ts'
 import { fileStats, mergeFiles } from './merge.ts'
@@ -24,8 +24,8 @@ import { sweepHour } from './sweep.ts'
 export interface CompactContext {
   archiveDir: string
   db: Db
+  /** Holds the users as read when the run started (hourly-tables.ts, snapshotUsers). */
   engine: Engine
-  users: ReadonlyMap<string, UserQuota>
 }
 
 export interface HourResult {
@@ -102,9 +102,14 @@ export async function compactHour (context: CompactContext, hour: number): Promi
 }
 
 async function aggregateAndStore (context: CompactContext, hour: number, file: string, lap: (phase: Phase) => void): Promise<number> {
-  const totals = await hourTotals(context.engine, file)
+  const totals = await hourTotals(context.engine, file, hour)
   lap('aggregate')
-  await replaceHour(context.db, hour, totals, overQuota(totals, context.users))
+  try {
+    await replaceHour(context.db, hour, totals)
+  } finally {
+    await rm(totals.bytesFile, { force: true })
+    await rm(totals.quotaFile, { force: true })
+  }
   lap('tables')
   return totals.rows
 }

@@ -5,7 +5,7 @@ import { closeDb, describeDbError, openDb } from '../db/pool.ts'
 import { DataError } from '../lib/errors.ts'
 import { openEngine } from './duckdb-engine.ts'
 import { compactHour, type HourResult } from './compact-hour.ts'
-import { loadUsers } from './hourly-tables.ts'
+import { snapshotUsers } from './hourly-tables.ts'
 import { lockArchive } from './lock.ts'
 
 export interface RunOptions {
@@ -22,15 +22,15 @@ export async function compactHours (options: RunOptions): Promise<HourOutcome[]>
   await mkdir(options.archiveDir, { recursive: true })
   const db = openDb(options.databaseUrl, { max: 2 })
   try {
-    const users = await loadUsers(db).catch(error => { throw describeDbError(error, options.databaseUrl) })
     const release = await lockArchive(options.archiveDir)
     const engine = await openEngine()
     try {
+      await snapshotUsers(db, engine).catch(error => { throw describeDbError(error, options.databaseUrl) })
       const outcomes: HourOutcome[] = []
       for (const [index, hour] of options.hours.entries()) {
         let outcome: HourOutcome
         try {
-          outcome = { ok: true, result: await compactHour({ archiveDir: options.archiveDir, db, engine, users }, hour) }
+          outcome = { ok: true, result: await compactHour({ archiveDir: options.archiveDir, db, engine }, hour) }
         } catch (error) {
           if (!(error instanceof DataError)) throw describeDbError(error, options.databaseUrl)
           outcome = { ok: false, hour, error }
