@@ -18,7 +18,7 @@ import { currentVersion, fsyncPath, publishFile, switchVersion } from '../sinks/
 import { hourTotals } from './aggregate.ts'
 import { type Engine } from './duckdb-engine.ts'
 import { replaceHour } from './hourly-tables.ts'
-import { fileStats, mergeFiles } from './merge.ts'
+import { checkCopied, fileStats, mergeFiles } from './merge.ts'
 import { sweepHour } from './sweep.ts'
 
 export interface CompactContext {
@@ -70,7 +70,7 @@ export async function compactHour (context: CompactContext, hour: number): Promi
   }
 
   const next = current + 1
-  let merged: { rowsRead: number, rowsWritten: number }
+  let merged: { rowsRead: number, rowsWritten: number, copied: string[] }
   const building = buildingDir(archiveDir, hour, next)
   await rm(building, { recursive: true, force: true })
   await mkdir(building, { recursive: true })
@@ -86,7 +86,7 @@ export async function compactHour (context: CompactContext, hour: number): Promi
     await publishFile(temp, target)
     await removeScratch(building, compacted)
     lap('merge')
-    await aggregateAndStore(context, hour, target, lap)
+    await aggregateAndStore(context, hour, target, lap, () => checkCopied(context.engine, target, merged.copied))
     await writeManifest(archiveDir, hour, next, inputs)
     await rename(building, versionDir(archiveDir, hour, next))
     await fsyncPath(versionsDir(archiveDir))
@@ -98,15 +98,20 @@ export async function compactHour (context: CompactContext, hour: number): Promi
   await switchVersion(archiveDir, hour, next)
   await sweepHour(archiveDir, hour)
   lap('switch')
-  return result('compacted', { ...merged, duplicates: merged.rowsRead - merged.rowsWritten, filesMerged: inputs.length })
+  return result('compacted', { rowsRead: merged.rowsRead, rowsWritten: merged.rowsWritten, duplicates: merged.rowsRead - merged.rowsWritten, filesMerged: inputs.length })
 }
 
-async function aggregateAndStore (context: CompactContext, hour: number, file: string, lap: (phase: Phase) => void): Promise<number> {
+/** `check` runs while PostgreSQL loads the rows; they are committed only if it passes. */
+async function aggregateAndStore (context: CompactContext, hour: number, file: string, lap: (phase: Phase) => void, check?: () => Promise<void>): Promise<number> {
   const totals = await hourTotals(context.engine, file, hour)
   lap('aggregate')
+  const checked = check?.()
+  // Whatever happens, DuckDB is done with the file before the caller may delete it.
+  const settled = checked?.then(() => {}, () => {})
   try {
-    await replaceHour(context.db, hour, totals)
+    await replaceHour(context.db, hour, totals, checked)
   } finally {
+    await settled
     await rm(totals.bytesFile, { force: true })
     await rm(totals.quotaFile, { force: true })
   }

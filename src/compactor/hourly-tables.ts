@@ -34,9 +34,10 @@ export async function snapshotUsers (db: Db, engine: Engine): Promise<void> {
 
 /**
  * Replaces the hour's rows of bytes_hourly and user_quota_limit. After the DELETE the hour is
- * empty and only this compactor writes it (the archive lock), so COPY cannot conflict.
+ * empty and only this compactor writes it (the archive lock), so COPY cannot conflict. The
+ * transaction commits only once `beforeCommit` resolves; if it rejects, nothing changes.
  */
-export async function replaceHour (db: Db, hour: number, totals: HourTotals): Promise<void> {
+export async function replaceHour (db: Db, hour: number, totals: HourTotals, beforeCommit?: Promise<void>): Promise<void> {
   const timestamp = new Date(hour * 1000).toISOString()
   const connection = await db.connect()
   const client = connection.client as unknown as CopyClient
@@ -48,6 +49,7 @@ export async function replaceHour (db: Db, hour: number, totals: HourTotals): Pr
     await connection.none('DELETE FROM user_quota_limit WHERE "timestamp" = $1', [timestamp])
     await pipeline(createReadStream(totals.bytesFile), client.query(copyFrom('COPY bytes_hourly ("timestamp", id, value, type) FROM STDIN (FORMAT csv)')))
     await pipeline(createReadStream(totals.quotaFile), client.query(copyFrom('COPY user_quota_limit (email, usage, quota, "timestamp") FROM STDIN (FORMAT csv)')))
+    await beforeCommit
     await connection.none('COMMIT')
     open = false
   } finally {

@@ -21,8 +21,8 @@ export interface MergeResult {
   rowsRead: number
   rowsWritten: number
   plan: 'ordered' | 'sort'
-  /** Input files whose row groups were copied without decoding them. */
-  filesCopied: number
+  /** Input files whose row groups were copied without decoding them (see checkCopied). */
+  copied: string[]
 }
 
 /** Row counts and Kafka-coordinate ranges of each file, from the Parquet footers alone. */
@@ -67,7 +67,7 @@ export async function mergeFiles (engine: Engine, files: readonly FileStats[], t
   const plan = planMerge(files)
   if (plan.kind === 'sort') {
     await copy(engine, plan.paths, dedupeQuery(plan.paths), target)
-    return { rowsRead, rowsWritten: await countRows(engine, target), plan: plan.kind, filesCopied: 0 }
+    return { rowsRead, rowsWritten: await countRows(engine, target), plan: plan.kind, copied: [] }
   }
   const schema = await compactedSchema(engine, workDir)
   const copied = new Map<string, ParquetFooter>()
@@ -83,7 +83,7 @@ export async function mergeFiles (engine: Engine, files: readonly FileStats[], t
     }
     // The multi-file reader keeps the list's order (insertion order is preserved by default).
     await copy(engine, sources, `SELECT ${COLUMNS} FROM ${source(sources)}`, target)
-    return { rowsRead, rowsWritten: await countRows(engine, target), plan: plan.kind, filesCopied: 0 }
+    return { rowsRead, rowsWritten: await countRows(engine, target), plan: plan.kind, copied: [] }
   }
   const pieces: ParquetFooter[] = []
   let pending: string[] = []
@@ -110,7 +110,28 @@ export async function mergeFiles (engine: Engine, files: readonly FileStats[], t
   }
   await encodePending()
   const rows = await concatParquet(pieces, target)
-  return { rowsRead, rowsWritten: Number(rows), plan: plan.kind, filesCopied: copied.size }
+  return { rowsRead, rowsWritten: Number(rows), plan: plan.kind, copied: [...copied.keys()] }
+}
+
+// The columns hourTotals does not read; its scan decodes the others.
+const UNAGGREGATED = '"timestamp", email, quota, topic, "partition", "offset"'
+
+/**
+ * Copied pages were never decoded: this decodes the merged file's columns that the aggregation
+ * does not read, so a file whose footer is fine but whose pages are damaged still fails the
+ * hour before anything is committed, and is named.
+ */
+export async function checkCopied (engine: Engine, merged: string, copied: readonly string[]): Promise<void> {
+  if (copied.length === 0) return
+  const check = async (path: string): Promise<void> => {
+    await dataQuery(engine, [path], `SELECT sum(hash(${UNAGGREGATED})) FROM read_parquet(${sqlString(path)}, hive_partitioning = false)`)
+  }
+  try {
+    await check(merged)
+  } catch (error) {
+    for (const path of copied) await check(path)
+    throw error
+  }
 }
 
 /**

@@ -1,12 +1,17 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { openEngine, type Engine } from '../../src/compactor/duckdb-engine.ts'
 import { fileStats, mergeFiles } from '../../src/compactor/merge.ts'
 import { decodeStruct, encodeStruct } from '../../src/compactor/thrift-compact.ts'
-import { partFileName } from '../../src/sinks/archive-layout.ts'
+import { compactHours } from '../../src/compactor/run.ts'
+import { DataError } from '../../src/lib/errors.ts'
+import { hourDir, partFileName, versionDir } from '../../src/sinks/archive-layout.ts'
+import { ensureHourVersion } from '../../src/sinks/archive-versions.ts'
+import { testDatabase } from '../helpers/db.ts'
+import { hourlyTables } from './tables.ts'
 
 const HOUR = Date.parse('2026-11-02T19:00:00Z') / 1000
 
@@ -56,7 +61,7 @@ test('large ZSTD files keep their bytes, the rest is encoded, duplicates go; sam
   const merged = join(dir, 'merged.parquet')
   const result = await mergeFiles(engine, stats, merged, dir)
   t.is(result.plan, 'ordered')
-  t.is(result.filesCopied, 3)
+  t.is(result.copied.length, 3)
   const [expected] = await rows(engine, `SELECT count(DISTINCT (partition, "offset")) AS n FROM read_parquet([${inputs.map(p => `'${p}'`).join(', ')}])`)
   t.is(result.rowsWritten, Number(expected!.n))
   t.is(result.rowsRead - result.rowsWritten, 50_000)
@@ -81,4 +86,30 @@ test('large ZSTD files keep their bytes, the rest is encoded, duplicates go; sam
   await mergeFiles(engine, stats, again, dir)
   const hash = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex')
   t.is(await hash(again), await hash(merged))
+})
+
+test('a copied file whose footer is fine but whose pages are damaged is named, and the hour and the tables are left as they were', async t => {
+  const archiveDir = await mkdtemp(join(tmpdir(), 'cellstream-merge-'))
+  const engine = await openEngine()
+  t.teardown(async () => { engine.close(); await rm(archiveDir, { recursive: true, force: true }) })
+  const { url, db } = await testDatabase(t)
+  const dir = versionDir(archiveDir, HOUR, await ensureHourVersion(archiveDir, HOUR))
+  await partFile(engine, dir, 0, 0, 199_999, 'zstd')
+  const damaged = await partFile(engine, dir, 1, 0, 199_999, 'zstd')
+  // Garbage inside the email column's first pages: only decoding them can notice.
+  const [chunk] = await rows(engine, `SELECT coalesce(dictionary_page_offset, data_page_offset) AS at, total_compressed_size AS size
+    FROM parquet_metadata('${damaged}') WHERE path_in_schema = 'email' AND row_group_id = 0`)
+  const handle = await open(damaged, 'r+')
+  await handle.write(Buffer.alloc(Math.floor(Number(chunk!.size) / 2), 0xa5), 0, undefined, Number(chunk!.at) + 64)
+  await handle.close()
+  const names = (await readdir(hourDir(archiveDir, HOUR))).sort()
+
+  const outcome = (await compactHours({ archiveDir, databaseUrl: url, hours: [HOUR] }))[0]!
+  t.false(outcome.ok)
+  if (outcome.ok) return
+  t.true(outcome.error instanceof DataError)
+  t.regex(outcome.error.message, /left as it was/)
+  t.true(outcome.error.message.includes(damaged), outcome.error.message)
+  t.deepEqual((await readdir(hourDir(archiveDir, HOUR))).sort(), names)
+  t.deepEqual(await hourlyTables(db), { bytesHourly: [], userQuotaLimit: [] })
 })
