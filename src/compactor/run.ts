@@ -1,12 +1,16 @@
 // Compacts a list of hours (a range, or what the watcher found), holding the archive lock and
 // one DuckDB engine for the whole run. User metadata is read once, when the run starts.
 import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
 import { closeDb, describeDbError, openDb } from '../db/pool.ts'
 import { DataError } from '../lib/errors.ts'
 import { openEngine } from './duckdb-engine.ts'
 import { compactHour, type HourResult } from './compact-hour.ts'
 import { snapshotUsers } from './hourly-tables.ts'
 import { lockArchive } from './lock.ts'
+
+/** Files passed between DuckDB and PostgreSQL; hidden from readers of the archive. */
+export const SCRATCH_DIR = '.compactor-scratch'
 
 export interface RunOptions {
   archiveDir: string
@@ -23,7 +27,7 @@ export async function compactHours (options: RunOptions): Promise<HourOutcome[]>
   const db = openDb(options.databaseUrl, { max: 2 })
   try {
     const release = await lockArchive(options.archiveDir)
-    const engine = await openEngine()
+    const engine = await openEngine(join(options.archiveDir, SCRATCH_DIR))
     try {
       await snapshotUsers(db, engine).catch(error => { throw describeDbError(error, options.databaseUrl) })
       const outcomes: HourOutcome[] = []

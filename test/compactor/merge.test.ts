@@ -36,7 +36,7 @@ async function rows (engine: Engine, sql: string): Promise<Array<Record<string, 
 
 test('a footer decoded and encoded again is the same bytes', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-merge-'))
-  const engine = await openEngine()
+  const engine = await openEngine(join(dir, 'scratch'))
   t.teardown(async () => { engine.close(); await rm(dir, { recursive: true, force: true }) })
   const file = await readFile(await partFile(engine, dir, 0, 0, 300_000, 'zstd'))
   const length = file.readUInt32LE(file.length - 8)
@@ -46,7 +46,7 @@ test('a footer decoded and encoded again is the same bytes', async t => {
 
 test('large ZSTD files keep their bytes, the rest is encoded, duplicates go; same rows and order as a full sort, and the same file twice', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-merge-'))
-  const engine = await openEngine()
+  const engine = await openEngine(join(dir, 'scratch'))
   t.teardown(async () => { engine.close(); await rm(dir, { recursive: true, force: true }) })
   const inputs = [
     await partFile(engine, dir, 0, 0, 199_999, 'zstd'), // copied
@@ -90,7 +90,7 @@ test('large ZSTD files keep their bytes, the rest is encoded, duplicates go; sam
 
 test('a copied file whose footer is fine but whose pages are damaged is named, and the hour and the tables are left as they were', async t => {
   const archiveDir = await mkdtemp(join(tmpdir(), 'cellstream-merge-'))
-  const engine = await openEngine()
+  const engine = await openEngine(join(archiveDir, '.scratch'))
   t.teardown(async () => { engine.close(); await rm(archiveDir, { recursive: true, force: true }) })
   const { url, db } = await testDatabase(t)
   const dir = versionDir(archiveDir, HOUR, await ensureHourVersion(archiveDir, HOUR))

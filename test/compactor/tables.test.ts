@@ -12,7 +12,7 @@ const HOUR = Date.parse('2026-11-02T19:00:00Z') / 1000
 test('text with commas, quotes, backslashes, line breaks and empty text reaches both tables exactly through CSV', async t => {
   const { db } = await testDatabase(t)
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-tables-'))
-  const engine = await openEngine()
+  const engine = await openEngine(join(dir, 'scratch'))
   t.teardown(async () => { engine.close(); await rm(dir, { recursive: true, force: true }) })
   const odd = ['a,b', 'say "hi"', 'back\\slash\\N', 'two\nlines\r\n', '', '\\.', 'tab\there', 'é ünicode']
   for (const [i, text] of odd.entries()) {
