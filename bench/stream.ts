@@ -41,7 +41,12 @@ const child = spawn(process.execPath, [...process.execArgv, bin, 'stream', '--in
 { env: { ...process.env, DATABASE_URL: database.toString() }, stdio: ['ignore', 'ignore', 'pipe'] })
 let log = ''
 child.stderr.on('data', chunk => { log += chunk; if (process.env.BENCH_LOG) process.stderr.write(chunk) })
-while (!log.includes('processing ')) await new Promise(resolve => setTimeout(resolve, 50))
+let exited = false
+child.once('exit', () => { exited = true })
+while (!log.includes('processing ')) {
+  if (exited) throw new Error(`the stream process exited before processing:\n${log}`)
+  await new Promise(resolve => setTimeout(resolve, 50))
+}
 const cpuAtStart = await cpuSeconds(child.pid!)
 const started = performance.now()
 let peakRss = 0

@@ -15,7 +15,11 @@ const ROWS_PER_STATEMENT = 5000
 export class BytesTableSink implements WindowSink<string, number> {
   readonly #db: Db
   readonly #type: TotalType
-  #pending: Row[] = []
+  /**
+   * Rows to write, one per window: a window corrected before the flush keeps its latest value
+   * (one INSERT may not touch a row twice).
+   */
+  #pending = new Map<string, Row>()
   /** Rows written so far, for metrics. */
   written = 0
 
@@ -25,15 +29,17 @@ export class BytesTableSink implements WindowSink<string, number> {
   }
 
   add (records: WindowedRecord<string, number>[]): void {
-    for (const record of records) this.#pending.push({ timestamp: new Date(record.start), id: record.key, value: record.value, type: this.#type })
+    for (const record of records) {
+      this.#pending.set(`${record.start}\u0000${record.key}`, { timestamp: new Date(record.start), id: record.key, value: record.value, type: this.#type })
+    }
   }
 
   async flush (): Promise<void> {
-    if (this.#pending.length === 0) return
+    if (this.#pending.size === 0) return
     // Windows added while this flush writes wait for the next one. A failed flush fails the
     // commit, and the replay adds its windows again.
-    const rows = this.#pending
-    this.#pending = []
+    const rows = [...this.#pending.values()]
+    this.#pending = new Map()
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
       await this.#db.none(pgp.helpers.insert(rows.slice(i, i + ROWS_PER_STATEMENT), columns) + UPSERT)
     }

@@ -1,4 +1,5 @@
 import test from 'ava'
+import { Producer } from '@platformatic/kafka'
 import { Fetcher, READ_UNCOMMITTED, readToEnd } from '../../src/kafka/fetcher.ts'
 import { createConsumer, createProducer, createTransactionalProducer } from '../../src/kafka/clients.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
@@ -48,4 +49,42 @@ test('readToEnd reads every partition from the given offsets up to the end', asy
   const tail: string[] = []
   for await (const batch of readToEnd(fetcher, topic!, new Map([[1, 990n]]))) for (const r of batch) tail.push(r.value!.toString())
   t.deepEqual(tail, values.filter((_, i) => i % 3 === 1).slice(990))
+})
+
+test('keys, headers, timestamps, empty and null values, and compressed batches decode as produced', async t => {
+  const brokers = await kafkaBrokers()
+  const [topic] = await testTopics(t, [{ prefix: 'fetch-forms', partitions: 1 }])
+  const sent = [
+    { key: Buffer.from('k1'), value: Buffer.from('plain'), headers: new Map([[Buffer.from('h'), Buffer.from('v')], [Buffer.from('two'), Buffer.from('')]]), timestamp: 1_700_000_000_123n },
+    { key: undefined, value: Buffer.from(''), timestamp: 1_700_000_000_000n },
+    { key: Buffer.from('no value'), value: undefined, timestamp: 1_699_999_999_000n },
+    { key: Buffer.from('ü'), value: Buffer.from('x'.repeat(300) + 'ñ'), timestamp: 1_700_000_001_000n }
+  ]
+  for (const compression of ['none', 'gzip', 'zstd'] as const) {
+    const producer = new Producer({ clientId: 'test', bootstrapBrokers: brokers, compression })
+    await producer.send({ messages: sent.map(m => ({ topic: topic!, partition: 0, ...m })) })
+    await producer.close()
+  }
+  const consumer = createConsumer(brokers, 'test', uniqueName('unused'))
+  t.teardown(() => consumer.close(true))
+  const read: unknown[] = []
+  for await (const batch of readToEnd(new Fetcher(consumer), topic!, new Map([[0, 0n]]))) {
+    for (const r of batch) {
+      read.push({
+        offset: r.source.offset,
+        key: r.key?.toString() ?? null,
+        value: r.value?.toString() ?? null,
+        timestamp: r.timestamp,
+        headers: (r.headers ?? []).map(([k, v]) => [k?.toString(), v?.toString()])
+      })
+    }
+  }
+  const expected = [0, 1, 2].flatMap(round => sent.map((m, i) => ({
+    offset: BigInt(round * sent.length + i),
+    key: m.key?.toString() ?? null,
+    value: m.value?.toString() ?? null,
+    timestamp: Number(m.timestamp),
+    headers: [...(m.headers ?? [])].map(([k, v]) => [k.toString(), v.toString()])
+  })))
+  t.deepEqual(read, expected)
 })

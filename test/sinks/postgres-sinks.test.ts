@@ -1,0 +1,43 @@
+import test from 'ava'
+import { BytesTableSink } from '../../src/sinks/bytes-table.ts'
+import { QuotaAlertsTableSink } from '../../src/sinks/quota-alerts-table.ts'
+import { testDatabase } from '../helpers/db.ts'
+
+const START = Date.parse('2021-02-19T21:05:00Z')
+const window = <A>(key: string, value: A, correction = false): { key: string, start: number, end: number, value: A, correction: boolean } =>
+  ({ key, start: START, end: START + 300_000, value, correction })
+
+test('a window corrected before the flush is written once, with its latest value', async t => {
+  const { db } = await testDatabase(t)
+  const sink = new BytesTableSink(db, 'user_total_bytes')
+  sink.add([window('u1', 100), window('u2', 5)])
+  sink.add([window('u1', 130, true)])
+  await sink.flush()
+  const rows = await db.any<{ id: string, value: string }>('SELECT id, value FROM bytes ORDER BY id')
+  t.deepEqual(rows.map(r => [r.id, Number(r.value)]), [['u1', 130], ['u2', 5]])
+})
+
+test('windows added while a flush writes are written by the next flush, none lost', async t => {
+  const { db } = await testDatabase(t)
+  const sink = new BytesTableSink(db, 'app_total_bytes')
+  sink.add([window('SKYPE', 1)])
+  const first = sink.flush()
+  sink.add([window('FACEBOOK', 2)])
+  await first
+  await sink.flush()
+  const rows = await db.any<{ id: string, value: string }>('SELECT id, value FROM bytes ORDER BY id')
+  t.deepEqual(rows.map(r => [r.id, Number(r.value)]), [['FACEBOOK', 2], ['SKYPE', 1]])
+})
+
+test('an alert decided twice before a flush, or replayed after one, stays one row with the first detection', async t => {
+  const { db } = await testDatabase(t)
+  const sink = new QuotaAlertsTableSink(db)
+  const usage = { usage: 300, quota: 200, email: 'a@example.com', alerted: true }
+  sink.add([window('u1', usage), window('u1', usage)])
+  await sink.flush()
+  const [first] = await db.any<{ detected_at: Date }>('SELECT detected_at FROM quota_alerts')
+  sink.add([window('u1', { ...usage, usage: 350 })])
+  await sink.flush()
+  const rows = await db.any<{ email: string, usage: string, detected_at: Date }>('SELECT email, usage, detected_at FROM quota_alerts')
+  t.deepEqual(rows.map(r => [r.email, Number(r.usage), r.detected_at.getTime()]), [['a@example.com', 300, first!.detected_at.getTime()]])
+})
