@@ -4,15 +4,14 @@
 // partitions that were revoked, and a read_committed filter that drops every aborted
 // transaction (the client's own filter keeps all but the last aborted transaction of each
 // producer in a response). It is also how changelogs and global tables are read, without a
-// consumer group. Requests go over the consumer's connections, and responses are parsed here:
-// record batches are decoded straight from the response bytes (record-batches.ts), which
-// costs far less than the client's parsing into one object per record.
-import { createAPI, fetchV17, kGetConnection, type Broker, type Connection, type Consumer, type Reader } from '@platformatic/kafka'
-import type { RawRecord } from '../topology/records.ts'
+// consumer group. Raw batches also cost less than one message object per record.
+import type { Consumer } from '@platformatic/kafka'
+import type { RawRecord, SourceCoordinates } from '../topology/records.ts'
 import { UnavailableError } from '../lib/errors.ts'
 import { leafMessage } from './admin.ts'
-import { decodeRecordBatches, type AbortedTransaction } from './record-batches.ts'
 
+const TRANSACTIONAL = 0x10
+const CONTROL = 0x20
 const OFFSET_OUT_OF_RANGE = 1
 export const READ_COMMITTED = 1
 export const READ_UNCOMMITTED = 0
@@ -45,63 +44,10 @@ type AnyConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>
 
 interface TopicLayout { id: string, leaders: number[] }
 
-interface PartitionResponse {
-  partitionIndex: number
-  errorCode: number
-  highWatermark: bigint
-  lastStableOffset: bigint
-  logStartOffset: bigint
-  abortedTransactions: AbortedTransaction[] | null
-  /** The partition's record batches, undecoded. */
-  records: Buffer | null
-}
-
-interface FetchResponse { errorCode: number, responses: Array<{ topicId: string, partitions: PartitionResponse[] }> }
-
-interface FetchTopic {
-  topicId: string
-  partitions: Array<{ partition: number, fetchOffset: bigint, partitionMaxBytes: number, currentLeaderEpoch: number, lastFetchedEpoch: number }>
-}
-
-/** Fetch v17 (Kafka 3.x and 4.x): the client's request, our response parser. */
-const fetchApi = createAPI<[number, number, number, number, number, number, FetchTopic[], never[], string], FetchResponse>(
-  1, 17, fetchV17.createRequest, parseFetchResponse)
-
-function parseFetchResponse (_correlationId: number, _apiKey: number, _apiVersion: number, reader: Reader): FetchResponse {
-  reader.readInt32() // throttle time
-  const errorCode = reader.readInt16()
-  reader.readInt32() // session id
-  const responses = reader.readArray(topic => ({
-    topicId: topic.readUUID(),
-    partitions: topic.readArray((r): PartitionResponse => {
-      const partition: PartitionResponse = {
-        partitionIndex: r.readInt32(),
-        errorCode: r.readInt16(),
-        highWatermark: r.readInt64(),
-        lastStableOffset: r.readInt64(),
-        logStartOffset: r.readInt64(),
-        abortedTransactions: r.readNullableArray(a => ({ producerId: a.readInt64(), firstOffset: a.readInt64() })),
-        records: null
-      }
-      r.readInt32() // preferred read replica
-      const size = r.readUnsignedVarInt() - 1
-      if (size > 0) {
-        partition.records = r.buffer.slice(r.position, r.position + size)
-        r.skip(size)
-      }
-      r.readTaggedFields()
-      return partition
-    }, true, false)
-  }))
-  // The response's own tagged fields (broker endpoints) are not needed.
-  return { errorCode, responses }
-}
-
 export class Fetcher {
   readonly #consumer: AnyConsumer
   readonly #options: Required<FetcherOptions>
   readonly #layouts = new Map<string, TopicLayout>()
-  readonly #brokers = new Map<number, Broker>()
 
   constructor (consumer: AnyConsumer, options: FetcherOptions = {}) {
     this.#consumer = consumer
@@ -119,7 +65,6 @@ export class Fetcher {
       const metadata = await this.#consumer.metadata({ topics: [topic], forceUpdate: refresh })
       const info = metadata.topics.get(topic)
       if (info === undefined) throw new UnavailableError(`topic ${topic} does not exist`)
-      for (const [id, broker] of metadata.brokers) this.#brokers.set(id, broker)
       layout = { id: info.id, leaders: info.partitions.map(p => p.leader) }
       this.#layouts.set(topic, layout)
     }
@@ -143,13 +88,17 @@ export class Fetcher {
     }
     const rounds = [...byLeader].map(async ([node, topics]) => {
       try {
-        const response = await fetchApi.async(await this.#connection(node), maxWaitMs, 1, this.#options.maxBytes, this.#options.isolationLevel, 0, -1,
-          [...topics].map(([topicId, list]) => ({
+        return await this.#consumer.fetch({
+          node,
+          maxWaitTime: maxWaitMs,
+          minBytes: 1,
+          maxBytes: this.#options.maxBytes,
+          isolationLevel: this.#options.isolationLevel,
+          topics: [...topics].map(([topicId, list]) => ({
             topicId,
             partitions: list.map(p => ({ partition: p.partition, fetchOffset: p.offset, partitionMaxBytes: this.#options.partitionMaxBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }))
-          })), [], '')
-        if (response.errorCode !== 0) throw new Error(`error code ${response.errorCode}`)
-        return response
+          }))
+        })
       } catch (error) {
         // Leadership may have moved: look the leaders up again before the next round.
         for (const topic of ids.values()) this.#layouts.delete(topic)
@@ -181,21 +130,35 @@ export class Fetcher {
     return result
   }
 
-  #decode (topic: string, part: PartitionResponse, from: bigint): FetchedPartition {
-    const aborted = this.#options.isolationLevel === READ_COMMITTED ? part.abortedTransactions ?? [] : undefined
-    const { records, next } = part.records === null
-      ? { records: [], next: from }
-      : decodeRecordBatches(part.records, topic, part.partitionIndex, from, aborted)
+  #decode (topic: string, part: Awaited<ReturnType<AnyConsumer['fetch']>>['responses'][number]['partitions'][number], from: bigint): FetchedPartition {
+    const records: RawRecord[] = []
+    let next = from
+    const aborted = [...(part.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0))
+    const abortedProducers = new Set<bigint>()
+    let nextAborted = 0
+    const partition = part.partitionIndex
+    for (const batch of part.records ?? []) {
+      const lastOffset = batch.firstOffset + BigInt(batch.lastOffsetDelta)
+      if (lastOffset < from) continue
+      next = lastOffset + 1n
+      // An aborted transaction covers its producer's batches from its first offset up to its ABORT marker.
+      while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset <= lastOffset) abortedProducers.add(aborted[nextAborted++]!.producerId)
+      if ((batch.attributes & CONTROL) !== 0) {
+        const marker = batch.records[0]?.key
+        if (marker !== null && marker !== undefined && marker.length >= 4 && marker.readInt16BE(2) === 0) abortedProducers.delete(batch.producerId)
+        continue
+      }
+      if ((batch.attributes & TRANSACTIONAL) !== 0 && abortedProducers.has(batch.producerId)) continue
+      const firstTimestamp = Number(batch.firstTimestamp)
+      // Deltas below this belong to offsets before `from` (a batch that started earlier).
+      const firstDelta = batch.firstOffset < from ? Number(from - batch.firstOffset) : 0
+      for (const record of batch.records) {
+        if (record.offsetDelta < firstDelta) continue
+        records.push(new FetchedRecord(record.key, record.value, firstTimestamp + Number(record.timestampDelta), record.headers.length > 0 ? record.headers : undefined, topic, partition, batch.firstOffset, record.offsetDelta))
+      }
+    }
     const end = this.#options.isolationLevel === READ_COMMITTED ? part.lastStableOffset : part.highWatermark
-    return { topic, partition: part.partitionIndex, records, next, end }
-  }
-
-  async #connection (node: number): Promise<Connection> {
-    const broker = this.#brokers.get(node)
-    if (broker === undefined) throw new Error(`broker ${node} is not in the cluster metadata`)
-    return await new Promise((resolve, reject) => {
-      this.#consumer[kGetConnection](broker, (error: Error | null, connection?: Connection) => { if (error === null && connection !== undefined) resolve(connection); else reject(error ?? new Error('no connection')) })
-    })
+    return { topic, partition, records, next, end }
   }
 
   /** End offsets per partition: last stable offsets under read_committed, else high watermarks. */
@@ -211,6 +174,39 @@ export class Fetcher {
 
   async partitions (topic: string): Promise<number> {
     return (await this.#layout(topic, true)).leaders.length
+  }
+}
+
+/**
+ * A fetched record. Its coordinates are built on first use: most records never need them
+ * (only dead letters, late records and changelog reads do), and each would cost an object
+ * and a BigInt.
+ */
+class FetchedRecord implements RawRecord {
+  readonly key: Buffer | null
+  readonly value: Buffer | null
+  readonly timestamp: number
+  readonly headers: ReadonlyArray<[Buffer | null, Buffer | null]> | undefined
+  readonly #topic: string
+  readonly #partition: number
+  readonly #baseOffset: bigint
+  readonly #delta: number
+  #source: SourceCoordinates | undefined
+
+  constructor (key: Buffer | null, value: Buffer | null, timestamp: number, headers: ReadonlyArray<[Buffer | null, Buffer | null]> | undefined, topic: string, partition: number, baseOffset: bigint, delta: number) {
+    this.key = key
+    this.value = value
+    this.timestamp = timestamp
+    this.headers = headers
+    this.#topic = topic
+    this.#partition = partition
+    this.#baseOffset = baseOffset
+    this.#delta = delta
+  }
+
+  get source (): SourceCoordinates {
+    this.#source ??= { topic: this.#topic, partition: this.#partition, offset: this.#baseOffset + BigInt(this.#delta) }
+    return this.#source
   }
 }
 

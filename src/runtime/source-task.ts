@@ -78,7 +78,7 @@ export class SourceTask {
         // A record late for several aggregations goes to the late topic once.
         if (topology.lateTopic !== undefined && raw !== lastLate) {
           lastLate = raw
-          outbox({ topic: topology.lateTopic, key: raw.key, value: raw.value, headers: { ...coordinates(raw), 'cellstream.aggregation': aggregation, 'cellstream.window.start': String(windowStart) } })
+          outbox({ topic: topology.lateTopic, key: detached(raw.key), value: detached(raw.value), headers: { ...coordinates(raw), 'cellstream.aggregation': aggregation, 'cellstream.window.start': String(windowStart) } })
         }
       },
       send: outbox,
@@ -157,5 +157,13 @@ function coordinates (raw: RawRecord): Record<string, string> {
 
 /** A dead letter keeps the original key and value bytes; the reason and source travel in headers. */
 export function deadLetterRecord (topic: string, raw: RawRecord, reason: string): OutgoingRecord {
-  return { topic, key: raw.key, value: raw.value, headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw) } }
+  return { topic, key: detached(raw.key), value: detached(raw.value), headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw) } }
+}
+
+/**
+ * A copy of a fetched record's bytes, for records that wait for the commit: fetched bytes are
+ * views of the buffers the response arrived in, which one waiting record would keep alive.
+ */
+function detached (bytes: Buffer | null): Buffer | null {
+  return bytes === null ? null : Buffer.from(bytes)
 }
