@@ -59,6 +59,8 @@ export class OwnerTask<K, A> {
   readonly #codec: PartialsCodec<K, A>
   /** Windows changed since the last watch check (only kept when the aggregation has watches). */
   readonly #touched = new Map<string, { start: number, key: K }>()
+  /** Records applied since the last punctuate (true at first: restored windows may be due). */
+  #applied = true
 
   constructor (options: OwnerTaskOptions<K, A>) {
     this.#options = options
@@ -71,6 +73,7 @@ export class OwnerTask<K, A> {
   }
 
   apply (raw: RawRecord): void {
+    this.#applied = true
     const record = this.#codec.decode(raw.key, raw.value)
     if (record.kind === 'heartbeat') {
       this.#options.sourceTimes.put(record.source, { streamTime: record.streamTime, idle: record.idle })
@@ -131,12 +134,19 @@ export class OwnerTask<K, A> {
     return { strict, effective }
   }
 
+  #anyIdle (): boolean {
+    return this.#options.sources.some(source => this.#options.sourceTimes.get(source)?.idle === true)
+  }
+
   /** Emits the windows that closed (final values and corrections) and forgets the ones that are final. */
   punctuate (now: number): WindowedRecord<K, A>[] {
     const { windows: store, aggregation, metrics } = this.#options
     const { windows } = aggregation
-    const { strict, effective } = this.watermarks(now)
     const emitted: WindowedRecord<K, A>[] = []
+    // Without new records, only the wall clock (through idle sources) moves the watermarks.
+    if (!this.#applied && !this.#anyIdle()) return emitted
+    this.#applied = false
+    const { strict, effective } = this.watermarks(now)
     let corrections = 0
     // Windows closed by the effective watermark start at or before this bound.
     const bound = effective - windows.sizeMs - windows.graceMs
