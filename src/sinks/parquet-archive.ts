@@ -38,15 +38,20 @@ export interface ArchiveFile { path: string, hour: number, rows: number }
 
 // The buffered columns; texts are dictionary indices (-1: null), a null quota is NaN. Every
 // value is a double: byte counts, times and offsets stay far below 2^53, and one array type
-// keeps the copy into DuckDB's vectors a plain memory copy.
+// serves every column.
 const COLUMNS = ['bytes', 'timestamp', 'app', 'id', 'antenna_id', 'email', 'quota', 'offset'] as const
-const [BYTES, TIMESTAMP, APP, ID, ANTENNA, EMAIL, QUOTA, OFFSET] = [0, 1, 2, 3, 4, 5, 6, 7]
+/** Rows per block of a group, and per data chunk loaded into DuckDB (its vector size). */
+const CHUNK_ROWS = 2048
+/** Where a column starts inside a block. */
+const at = (column: typeof COLUMNS[number]): number => COLUMNS.indexOf(column) * CHUNK_ROWS
+const [BYTES, TIMESTAMP, APP, ID, ANTENNA, EMAIL, QUOTA, OFFSET] = COLUMNS.map(at) as [number, number, number, number, number, number, number, number]
 
 class Group {
   readonly hour: number
   readonly topic: string
   readonly partition: number
-  columns: Float64Array[] = COLUMNS.map(() => new Float64Array(1024))
+  /** The rows, CHUNK_ROWS per block, column after column: blocks are added, never copied. */
+  readonly blocks: Float64Array[] = []
   rows = 0
   first = 0
   last = 0
@@ -59,16 +64,11 @@ class Group {
     this.partition = partition
   }
 
-  /** The index of the next row, the columns grown if full. */
-  next (): number {
-    if (this.rows === this.columns[0]!.length) {
-      this.columns = this.columns.map(column => {
-        const grown = new Float64Array(column.length * 2)
-        grown.set(column)
-        return grown
-      })
-    }
-    return this.rows++
+  /** The block of the next row; the row's place in it is `(rows - 1) % CHUNK_ROWS` after the call. */
+  next (): Float64Array {
+    const slot = this.rows++ % CHUNK_ROWS
+    if (slot === 0) this.blocks.push(new Float64Array(COLUMNS.length * CHUNK_ROWS))
+    return this.blocks[this.blocks.length - 1]!
   }
 }
 
@@ -101,16 +101,16 @@ export class ArchiveBatch {
       group.ordered = false
       if (offset < group.first) group.first = offset
     }
-    const row = group.next()
-    const columns = group.columns
-    columns[BYTES]![row] = event.bytes
-    columns[TIMESTAMP]![row] = event.timestamp
-    columns[APP]![row] = this.#text(event.app)
-    columns[ID]![row] = this.#text(event.id)
-    columns[ANTENNA]![row] = this.#text(event.antenna_id)
-    columns[EMAIL]![row] = event.email === null ? -1 : this.#text(event.email)
-    columns[QUOTA]![row] = event.quota ?? NaN
-    columns[OFFSET]![row] = offset
+    const block = group.next()
+    const row = (group.rows - 1) % CHUNK_ROWS
+    block[BYTES + row] = event.bytes
+    block[TIMESTAMP + row] = event.timestamp
+    block[APP + row] = this.#text(event.app)
+    block[ID + row] = this.#text(event.id)
+    block[ANTENNA + row] = this.#text(event.antenna_id)
+    block[EMAIL + row] = event.email === null ? -1 : this.#text(event.email)
+    block[QUOTA + row] = event.quota ?? NaN
+    block[OFFSET + row] = offset
     this.#size++
   }
 
@@ -145,7 +145,6 @@ export class ArchiveBatch {
 
 const ROWS_TABLE = 'archive_rows'
 const TEXTS_TABLE = 'archive_texts'
-const CHUNK_ROWS = 2048
 
 /** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
@@ -227,9 +226,9 @@ export class ParquetArchive {
 }
 
 /**
- * Loads the group's columns into the rows table, 2,048 rows at a time. One data chunk is
- * filled again and again (the appender copies it), because getting a chunk's vectors costs
- * far more than filling them.
+ * Loads the group's blocks into the rows table, one data chunk per block. One chunk is filled
+ * again and again (the appender copies it), because getting a chunk's vectors costs far more
+ * than filling them.
  */
 async function fillRows (connection: DuckDBConnection, group: Group): Promise<void> {
   await connection.run(`CREATE OR REPLACE TEMP TABLE ${ROWS_TABLE} (${COLUMNS.map(name => `"${name}" DOUBLE`).join(', ')})`)
@@ -237,22 +236,21 @@ async function fillRows (connection: DuckDBConnection, group: Group): Promise<vo
   try {
     let chunk: DuckDBDataChunk | undefined
     let vectors: DuckDBDoubleVector[] = []
-    for (let from = 0; from < group.rows; from += CHUNK_ROWS) {
-      const to = Math.min(group.rows, from + CHUNK_ROWS)
-      if (chunk?.rowCount !== to - from) {
-        const rows = to - from
+    group.blocks.forEach((block, b) => {
+      const rows = Math.min(CHUNK_ROWS, group.rows - b * CHUNK_ROWS)
+      if (chunk?.rowCount !== rows) {
         chunk = DuckDBDataChunk.create(COLUMNS.map(() => DuckDBDoubleType.instance), rows)
         vectors = COLUMNS.map((_, c) => chunk!.getColumnVector(c) as DuckDBDoubleVector)
       }
       for (let c = 0; c < COLUMNS.length; c++) {
         const vector = vectors[c]!
-        const column = group.columns[c]!
+        const start = c * CHUNK_ROWS
         // setItem writes to the vector's JS-side copy; flush hands it to DuckDB in one call.
-        for (let i = from; i < to; i++) vector.setItem(i - from, column[i]!)
+        for (let i = 0; i < rows; i++) vector.setItem(i, block[start + i]!)
         vector.flush()
       }
       appender.appendDataChunk(chunk)
-    }
+    })
   } finally {
     appender.closeSync()
   }
