@@ -1,5 +1,6 @@
 // Delivers the windows an owner task emits: to output topics (inside the commit's
-// transaction, window bounds in headers) and to sinks (flushed as windows close, and before each commit).
+// transaction, window bounds in headers) and to sinks (flushed as windows close, and again
+// before each commit).
 import type { Aggregation, WindowOutput, WindowSink } from '../topology/aggregation.ts'
 import type { OutgoingRecord, WindowedRecord } from '../topology/records.ts'
 import { noMetrics, type EngineMetrics } from './metrics.ts'
