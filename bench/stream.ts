@@ -92,9 +92,14 @@ await withAdmin(brokers, async a => {
 
 /** CPU time (user + system) a process has used, from /proc: all its threads. */
 async function cpuSeconds (pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+  return (await readStat(`/proc/${pid}/stat`)).seconds
+}
+
+/** A process's or thread's name and CPU time (user + system, in 1/100 s ticks) from its stat file. */
+async function readStat (path: string): Promise<{ name: string, seconds: number }> {
+  const stat = await readFile(path, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds: (Number(fields[11]) + Number(fields[12])) / 100 }
 }
 
 /** The share of window flushes to Postgres done within each bound, from the stream's /metrics. */
@@ -112,10 +117,8 @@ function deliveries (text: string): string {
 async function cpuByThread (pid: number): Promise<string> {
   const byName = new Map<string, number>()
   for (const tid of await readdir(`/proc/${pid}/task`)) {
-    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100)
+    const { name, seconds } = await readStat(`/proc/${pid}/task/${tid}/stat`)
+    byName.set(name, (byName.get(name) ?? 0) + seconds)
   }
   return [...byName].filter(([, seconds]) => seconds >= 0.1).sort((a, b) => b[1] - a[1]).map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`).join(', ')
 }
