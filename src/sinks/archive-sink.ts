@@ -4,16 +4,17 @@
 // next batch, so none is dropped by a write in progress.
 import type { RecordSink, StreamRecord } from '../topology/index.ts'
 import type { EnrichedEvent } from '../traffic/topology.ts'
-import { ArchiveBatch, type ParquetArchive } from './parquet-archive.ts'
+import type { ArchiveBatch, ParquetArchive } from './parquet-archive.ts'
 
 export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
   readonly #archive: ParquetArchive
-  #batch = new ArchiveBatch()
+  #batch: ArchiveBatch
   /** Rows written so far, for metrics. */
   written = 0
 
   constructor (archive: ParquetArchive) {
     this.#archive = archive
+    this.#batch = archive.batch()
   }
 
   add (record: StreamRecord<unknown, EnrichedEvent>): void {
@@ -23,7 +24,7 @@ export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
   async flush (): Promise<void> {
     const batch = this.#batch
     if (batch.size === 0) return
-    this.#batch = new ArchiveBatch()
+    this.#batch = this.#archive.batch()
     await this.#archive.write(batch)
     this.written += batch.size
   }

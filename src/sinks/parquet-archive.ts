@@ -1,12 +1,13 @@
 // The raw archive writer of the speed layer. Rows are buffered in an ArchiveBatch by (event
-// hour, topic, partition), as columns of numbers, texts replaced by their index in the batch's
-// dictionary; at each commit ParquetArchive writes each group as one Parquet file with DuckDB:
-// the columns go into a table a vector at a time (one copy per column per 2,048 rows, where an
-// appender would take a native call per value), and DuckDB, on its own thread, puts the texts
-// back and writes the file to a hidden temp name in the hour's current version, flushed to
-// disk, then renamed to its final name. A crash leaves at most a temp file no reader counts;
-// a replay of the same records rewrites the same name. Several writers may share the hour
-// folders as long as each owns its partitions.
+// hour, topic, partition), as columns of numbers, texts replaced by their index in a
+// dictionary that the archive's batches share; at each commit ParquetArchive writes each group
+// as one Parquet file with DuckDB: the columns go into a table a vector at a time (one copy per
+// column per 2,048 rows, where an appender would take a native call per value), the texts new
+// since the last write go into DuckDB's copy of the dictionary, and DuckDB, on its own thread,
+// puts the texts back and writes the file to a hidden temp name in the hour's current
+// version, flushed to disk, then renamed to its final name. A crash leaves at most a temp file
+// no reader counts; a replay of the same records rewrites the same name. Several writers may
+// share the hour folders as long as each owns its partitions.
 import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, type DuckDBConnection, type DuckDBDoubleVector } from '@duckdb/node-api'
 import { join } from 'node:path'
 import { ARCHIVE_COLUMNS, hourStart, partFileName, tempName, versionDir } from './archive-layout.ts'
@@ -72,16 +73,41 @@ class Group {
   }
 }
 
+/**
+ * Texts and their indices, only ever appended to. Ids, apps and emails repeat from one commit
+ * to the next, so sharing one dictionary across batches sends each text to DuckDB about once.
+ */
+export class TextDictionary {
+  readonly texts: string[] = []
+  readonly #index = new Map<string, number>()
+
+  indexOf (text: string): number {
+    let index = this.#index.get(text)
+    if (index === undefined) {
+      index = this.texts.push(text) - 1
+      this.#index.set(text, index)
+    }
+    return index
+  }
+}
+
+interface PartitionGroups { topic: string, partition: number, latest: Group, byHour: Map<number, Group> }
+
 /** Rows waiting to be written, grouped by the file they go to. */
 export class ArchiveBatch {
+  readonly dictionary: TextDictionary
   /** Groups by topic, then partition, then hour; `latest` is the group a partition used last. */
-  readonly #partitions = new Map<string, Map<number, { latest: Group, byHour: Map<number, Group> }>>()
-  readonly #textIndex = new Map<string, number>()
-  readonly texts: string[] = []
+  readonly #partitions = new Map<string, Map<number, PartitionGroups>>()
+  /** The partition of the last row: a sink's rows mostly come from one partition. */
+  #last: PartitionGroups | undefined
   #size = 0
 
-  static of (rows: Iterable<ArchiveRow>): ArchiveBatch {
-    const batch = new ArchiveBatch()
+  constructor (dictionary = new TextDictionary()) {
+    this.dictionary = dictionary
+  }
+
+  static of (rows: Iterable<ArchiveRow>, dictionary?: TextDictionary): ArchiveBatch {
+    const batch = new ArchiveBatch(dictionary)
     for (const row of rows) batch.add(row, row)
     return batch
   }
@@ -105,10 +131,11 @@ export class ArchiveBatch {
     const row = (group.rows - 1) % CHUNK_ROWS
     block[BYTES + row] = event.bytes
     block[TIMESTAMP + row] = event.timestamp
-    block[APP + row] = this.#text(event.app)
-    block[ID + row] = this.#text(event.id)
-    block[ANTENNA + row] = this.#text(event.antenna_id)
-    block[EMAIL + row] = event.email === null ? -1 : this.#text(event.email)
+    const dictionary = this.dictionary
+    block[APP + row] = dictionary.indexOf(event.app)
+    block[ID + row] = dictionary.indexOf(event.id)
+    block[ANTENNA + row] = dictionary.indexOf(event.antenna_id)
+    block[EMAIL + row] = event.email === null ? -1 : dictionary.indexOf(event.email)
     block[QUOTA + row] = event.quota ?? NaN
     block[OFFSET + row] = offset
     this.#size++
@@ -118,33 +145,32 @@ export class ArchiveBatch {
     return [...this.#partitions.values()].flatMap(partitions => [...partitions.values()].flatMap(p => [...p.byHour.values()]))
   }
 
-  #text (text: string): number {
-    let index = this.#textIndex.get(text)
-    if (index === undefined) {
-      index = this.texts.push(text) - 1
-      this.#textIndex.set(text, index)
-    }
-    return index
-  }
-
   #group (hour: number, at: ArchiveCoordinates): Group {
-    let partitions = this.#partitions.get(at.topic)
-    if (partitions === undefined) this.#partitions.set(at.topic, partitions = new Map())
-    let partition = partitions.get(at.partition)
-    if (partition !== undefined && partition.latest.hour === hour) return partition.latest
-    let group = partition?.byHour.get(hour)
-    if (group === undefined) {
-      group = new Group(hour, at.topic, at.partition)
-      if (partition === undefined) partitions.set(at.partition, partition = { latest: group, byHour: new Map() })
-      partition.byHour.set(hour, group)
+    let partition = this.#last
+    if (partition === undefined || partition.partition !== at.partition || partition.topic !== at.topic) {
+      let partitions = this.#partitions.get(at.topic)
+      if (partitions === undefined) this.#partitions.set(at.topic, partitions = new Map())
+      partition = partitions.get(at.partition)
+      if (partition === undefined) {
+        const group = new Group(hour, at.topic, at.partition)
+        partitions.set(at.partition, partition = { topic: at.topic, partition: at.partition, latest: group, byHour: new Map([[hour, group]]) })
+      }
+      this.#last = partition
     }
-    partition!.latest = group
+    if (partition.latest.hour === hour) return partition.latest
+    let group = partition.byHour.get(hour)
+    if (group === undefined) partition.byHour.set(hour, group = new Group(hour, at.topic, at.partition))
+    partition.latest = group
     return group
   }
 }
 
 const ROWS_TABLE = 'archive_rows'
 const TEXTS_TABLE = 'archive_texts'
+/** The dictionary as one list, made once per write that adds texts, for the lookups. */
+const TEXT_LIST_TABLE = 'archive_text_list'
+/** A dictionary this large is left for a new one, so memory stays bounded with millions of users. */
+const MAX_DICTIONARY_TEXTS = 1 << 16
 
 /** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
@@ -152,9 +178,18 @@ export class ParquetArchive {
   #connection: Promise<{ instance: DuckDBInstance, connection: DuckDBConnection }> | undefined
   /** Writes share the connection's tables, so they run one after another. */
   #writing: Promise<unknown> = Promise.resolve()
+  #dictionary = new TextDictionary()
+  /** The dictionary DuckDB's texts table holds, and how many of its texts. */
+  #loaded: { dictionary: TextDictionary, texts: number } | undefined
 
   constructor (archiveDir: string) {
     this.archiveDir = archiveDir
+  }
+
+  /** A new batch for this archive, on the dictionary its batches share. */
+  batch (): ArchiveBatch {
+    if (this.#dictionary.texts.length >= MAX_DICTIONARY_TEXTS) this.#dictionary = new TextDictionary()
+    return new ArchiveBatch(this.#dictionary)
   }
 
   /** Writes every group of the batch to its file, durably, after the writes called before. */
@@ -168,20 +203,34 @@ export class ParquetArchive {
     const groups = batch.groups()
     if (groups.length === 0) return []
     const { connection } = await this.#open()
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${TEXTS_TABLE} (i INTEGER, text VARCHAR)`)
-    const appender = await connection.createAppender(TEXTS_TABLE)
-    try {
-      batch.texts.forEach((text, i) => {
-        appender.appendInteger(i)
-        appender.appendVarchar(text)
-        appender.endRow()
-      })
-    } finally {
-      appender.closeSync()
-    }
+    await this.#loadTexts(connection, batch.dictionary)
     const written: ArchiveFile[] = []
     for (const group of groups) written.push(await this.#write(connection, group))
     return written
+  }
+
+  /** Brings DuckDB's texts table up to date with `dictionary`: only texts added since the last write. */
+  async #loadTexts (connection: DuckDBConnection, dictionary: TextDictionary): Promise<void> {
+    const loaded = this.#loaded?.dictionary === dictionary ? this.#loaded : { dictionary, texts: -1 }
+    const { texts } = dictionary
+    // Sinks keep adding texts while this writes; the batch being written uses none of them.
+    const count = texts.length
+    if (loaded.texts === count) return
+    // Until the table is complete again, the next write starts it over.
+    this.#loaded = undefined
+    if (loaded.texts < 0) await connection.run(`CREATE OR REPLACE TEMP TABLE ${TEXTS_TABLE} (i INTEGER, text VARCHAR)`)
+    const appender = await connection.createAppender(TEXTS_TABLE)
+    try {
+      for (let i = Math.max(loaded.texts, 0); i < count; i++) {
+        appender.appendInteger(i)
+        appender.appendVarchar(texts[i]!)
+        appender.endRow()
+      }
+    } finally {
+      appender.closeSync()
+    }
+    await connection.run(`CREATE OR REPLACE TEMP TABLE ${TEXT_LIST_TABLE} AS SELECT list(text ORDER BY i) AS texts FROM ${TEXTS_TABLE}`)
+    this.#loaded = { dictionary, texts: count }
   }
 
   async close (): Promise<void> {
@@ -268,11 +317,11 @@ async function versionChanged (archiveDir: string, hour: number, version: number
  * The group's rows in the archive's column order, texts restored, sorted by offset, each
  * offset once: a partition's records arrive in order, so duplicates appear only after a
  * replay (the first copy stays), and files never hold one and their name range is exact.
- * Texts are looked up in a list made once per statement, which keeps the rows' order (a
- * join would not, and sorting again costs more than the lookup).
+ * Texts are looked up in the dictionary's list, which keeps the rows' order (a join would
+ * not, and sorting again costs more than the lookup).
  */
 function rowsQuery (group: Group): string {
-  const text = (column: string): string => `(SELECT list(text ORDER BY i) FROM ${TEXTS_TABLE})[CAST(r."${column}" AS INTEGER) + 1]`
+  const text = (column: string): string => `(SELECT texts FROM ${TEXT_LIST_TABLE})[CAST(r."${column}" AS INTEGER) + 1]`
   const values: Record<(typeof ARCHIVE_COLUMNS)[number][0], string> = {
     bytes: 'CAST(r.bytes AS BIGINT)',
     timestamp: 'CAST(r."timestamp" AS BIGINT)',

@@ -116,3 +116,38 @@ test('batches written at the same time by one writer all land, each in its files
   const rows = await queryArchive(dir, source => `SELECT partition, count(*) AS n, count(DISTINCT "offset") AS offsets, bool_and(id LIKE 'user-' || partition || '-%') AS own FROM ${source} GROUP BY ALL ORDER BY partition`)
   t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n), Number(r.offsets), r.own]), [0, 1, 2, 3].map(p => [p, 3000, 3000, true]))
 })
+
+test('batches on the archive\'s shared dictionary keep their texts, with texts added during writes and batches of other dictionaries between', async t => {
+  const dir = await tempDir(t)
+  const archive = new ParquetArchive(dir)
+  const expected = new Map<number, string>()
+  const rowOf = (offset: number): ArchiveRow => {
+    const id = `user-${offset % 13}-${Math.floor(offset / 40)}`
+    expected.set(offset, id)
+    return { ...row(HOUR + offset, offset), id, email: `${id}@example.com` }
+  }
+  const writes: Array<Promise<unknown>> = []
+  let batch = archive.batch()
+  for (let offset = 0; offset < 400; offset++) {
+    // Lets the writes run between the rows.
+    if (offset % 4 === 0) await new Promise(resolve => setTimeout(resolve, 1))
+    const next = rowOf(offset)
+    batch.add(next, next)
+    if (offset % 50 === 49) {
+      // The write runs while the next batch adds new texts to the same dictionary.
+      writes.push(archive.write(batch))
+      batch = archive.batch()
+    }
+    if (offset % 120 === 119) writes.push(archive.write(ArchiveBatch.of([{ ...row(HOUR, 10_000 + offset, 1), id: `other-${offset}` }])))
+  }
+  await Promise.all(writes)
+  await archive.close()
+  const rows = await queryArchive(dir, source => `SELECT "offset", id, email FROM ${source} WHERE partition = 0 ORDER BY "offset"`)
+  t.is(rows.length, 400)
+  for (const r of rows) {
+    const id = expected.get(Number(r.offset))
+    t.deepEqual([r.id, r.email], [id, `${id}@example.com`])
+  }
+  const others = await queryArchive(dir, source => `SELECT "offset", id FROM ${source} WHERE partition = 1 ORDER BY "offset"`)
+  t.deepEqual(others.map(r => r.id), [119, 239, 359].map(o => `other-${o}`))
+})
