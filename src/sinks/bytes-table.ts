@@ -6,11 +6,14 @@ import type { WindowSink, WindowedRecord } from '../topology/index.ts'
 
 export type TotalType = 'antenna_total_bytes' | 'user_total_bytes' | 'app_total_bytes'
 
-interface Row { timestamp: Date, id: string, value: number, type: TotalType }
+interface Row { start: number, id: string, value: number }
 
-const columns = new pgp.helpers.ColumnSet(['timestamp', 'id', 'value', 'type'], { table: 'bytes' })
-const UPSERT = ' ON CONFLICT ("timestamp", id, type) DO UPDATE SET value = EXCLUDED.value'
-const ROWS_PER_STATEMENT = 5000
+// The rows travel as three array parameters of a parameterized statement: formatting
+// thousands of rows into the SQL text cost the processing thread six times more.
+const UPSERT = `INSERT INTO bytes ("timestamp", id, value, type)
+  SELECT to_timestamp(start::float8 / 1000), id, value, $4 FROM unnest($1::bigint[], $2::text[], $3::bigint[]) AS row(start, id, value)
+  ON CONFLICT ("timestamp", id, type) DO UPDATE SET value = EXCLUDED.value`
+const ROWS_PER_STATEMENT = 50_000
 
 export class BytesTableSink implements WindowSink<string, number> {
   readonly #db: Db
@@ -30,7 +33,7 @@ export class BytesTableSink implements WindowSink<string, number> {
 
   add (records: WindowedRecord<string, number>[]): void {
     for (const record of records) {
-      this.#pending.set(`${record.start}\u0000${record.key}`, { timestamp: new Date(record.start), id: record.key, value: record.value, type: this.#type })
+      this.#pending.set(`${record.start}\u0000${record.key}`, { start: record.start, id: record.key, value: record.value })
     }
   }
 
@@ -41,7 +44,9 @@ export class BytesTableSink implements WindowSink<string, number> {
     const rows = [...this.#pending.values()]
     this.#pending = new Map()
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-      await this.#db.none(pgp.helpers.insert(rows.slice(i, i + ROWS_PER_STATEMENT), columns) + UPSERT)
+      const chunk = rows.slice(i, i + ROWS_PER_STATEMENT)
+      const values = [chunk.map(r => r.start), chunk.map(r => r.id), chunk.map(r => r.value), this.#type]
+      await this.#db.none(new pgp.ParameterizedQuery({ text: UPSERT, values }))
     }
     this.written += rows.length
   }

@@ -29,6 +29,16 @@ test('windows added while a flush writes are written by the next flush, none los
   t.deepEqual(rows.map(r => [r.id, Number(r.value)]), [['FACEBOOK', 2], ['SKYPE', 1]])
 })
 
+test('rows keep their window start, type, any id text and 64-bit sized values exactly', async t => {
+  const { db } = await testDatabase(t)
+  const sink = new BytesTableSink(db, 'antenna_total_bytes')
+  const ids = ['a"b', 'c,d', '{e}', 'f\\g', 'NULL', ' spaced ', 'Tél', '']
+  sink.add(ids.map((id, i) => ({ ...window(id, 2 ** 52 + i), start: START + i * 300_000, end: START + (i + 1) * 300_000 })))
+  await sink.flush()
+  const rows = await db.any<{ id: string, value: string, ms: string, type: string }>('SELECT id, value, type, (extract(epoch FROM "timestamp") * 1000)::bigint AS ms FROM bytes ORDER BY "timestamp"')
+  t.deepEqual(rows.map(r => [r.id, Number(r.value), Number(r.ms), r.type]), ids.map((id, i) => [id, 2 ** 52 + i, START + i * 300_000, 'antenna_total_bytes']))
+})
+
 test('an alert decided twice before a flush, or replayed after one, stays one row with the first detection', async t => {
   const { db } = await testDatabase(t)
   const sink = new QuotaAlertsTableSink(db)
