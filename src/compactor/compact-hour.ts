@@ -1,11 +1,13 @@
 // Compacts one hour of the archive (docs/archive.md, "Compaction"):
 //  1. sweep what an earlier run or a crash left behind;
 //  2. merge the current version's files into one sorted file, each record once, inside a new
-//     version folder that no link points to yet;
+//     version folder that no link points to yet; pieces compacted ahead (ahead.ts) stand for
+//     the files they hold, when those are all still there, unchanged;
 //  3. aggregate it and replace the hour's rows in PostgreSQL;
 //  4. record which files it replaces, then switch the hour's link to the new version (the one
 //     step readers notice, a single rename);
-//  5. sweep again: the replaced files go, files that arrived meanwhile move to the new version.
+//  5. sweep again: the replaced files go, files that arrived meanwhile move to the new version,
+//     and the hour's pieces go.
 // A crash before step 4 leaves the hour as it was; after it, the next run only tidies up.
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -19,6 +21,7 @@ import { hourTotals } from './aggregate.ts'
 import { type Engine } from './duckdb-engine.ts'
 import { replaceHour } from './hourly-tables.ts'
 import { checkCopied, fileStats, mergeFiles } from './merge.ts'
+import { fileIdentities, removeHourPieces, usablePieces, type Piece } from './pieces.ts'
 import { sweepHour } from './sweep.ts'
 
 export interface CompactContext {
@@ -35,13 +38,17 @@ export interface HourResult {
   rowsRead: number
   duplicates: number
   filesMerged: number
+  /** Pieces compacted ahead (ahead.ts) that stood for some of the files merged. */
+  piecesUsed: number
+  /** Files (pieces included) whose row groups were copied as they are. */
+  filesCopied: number
   rowsWritten: number
   seconds: number
   /** Wall-clock seconds per step, for benchmarks and logs. */
   phases: Partial<Record<Phase, number>>
 }
 
-export type Phase = 'sweep' | 'merge' | 'aggregate' | 'tables' | 'switch'
+export type Phase = 'sweep' | 'plan' | 'merge' | 'aggregate' | 'tables' | 'switch'
 
 export async function compactHour (context: CompactContext, hour: number): Promise<HourResult> {
   const started = performance.now()
@@ -57,32 +64,47 @@ export async function compactHour (context: CompactContext, hour: number): Promi
   const current = await currentVersion(archiveDir, hour)
   const inputs = current === undefined ? [] : await dataFiles(versionDir(archiveDir, hour, current))
   const result = (status: HourResult['status'], counts: Partial<HourResult> = {}): HourResult => ({
-    hour, status, rowsRead: 0, duplicates: 0, filesMerged: 0, rowsWritten: 0, ...counts, seconds: (performance.now() - started) / 1000, phases
+    hour, status, rowsRead: 0, duplicates: 0, filesMerged: 0, piecesUsed: 0, filesCopied: 0, rowsWritten: 0, ...counts, seconds: (performance.now() - started) / 1000, phases
   })
   lap('sweep')
-  if (current === undefined || inputs.length === 0) return result('empty')
+  if (current === undefined || inputs.length === 0) {
+    await removeHourPieces(archiveDir, hour)
+    return result('empty')
+  }
 
   const currentDir = versionDir(archiveDir, hour, current)
   const compacted = compactedFileName(hour)
   if (inputs.length === 1 && inputs[0] === compacted) {
+    // Pieces left by a run killed after its switch: the files they stood for are gone.
+    await removeHourPieces(archiveDir, hour)
     const rows = await aggregateAndStore(context, hour, join(currentDir, compacted), lap)
     return result('unchanged', { rowsRead: rows, rowsWritten: rows })
   }
 
   const next = current + 1
   let merged: { rowsRead: number, rowsWritten: number, copied: string[] }
+  let pieces: Piece[] = []
   const building = buildingDir(archiveDir, hour, next)
   await rm(building, { recursive: true, force: true })
   await mkdir(building, { recursive: true })
   try {
-    const stats = await fileStats(context.engine, inputs.map(name => join(currentDir, name)))
+    // Pieces compacted ahead stand for the files they hold (and carry their stats); the other
+    // files' stats come from their footers.
+    pieces = (await usablePieces(archiveDir, hour, () => fileIdentities(currentDir, inputs))).pieces
+    const held = new Set(pieces.flatMap(p => p.inputs.map(input => input.name)))
+    const rest = await fileStats(context.engine, inputs.filter(name => !held.has(name)).map(name => join(currentDir, name)))
+    const stats = [...pieces.map(p => p.stats), ...rest]
+    lap('plan')
     if (stats.every(f => f.rows === 0)) {
       await rm(building, { recursive: true, force: true })
+      await removeHourPieces(archiveDir, hour)
       return result('empty')
     }
     const target = join(building, compacted)
     const temp = join(building, tempName(compacted))
     merged = await mergeFiles(context.engine, stats, temp, building)
+    // Rows read as if the files themselves had been merged: a piece holds its inputs' rows once.
+    merged.rowsRead = pieces.reduce((sum, p) => sum + p.inputRows, 0) + rest.reduce((sum, f) => sum + f.rows, 0)
     await publishFile(temp, target)
     await removeScratch(building, compacted)
     lap('merge')
@@ -93,12 +115,17 @@ export async function compactHour (context: CompactContext, hour: number): Promi
   } catch (error) {
     await rm(building, { recursive: true, force: true })
     await rm(manifestPath(archiveDir, hour, next), { force: true })
+    // A piece that cannot be read goes, so that the next run merges the files it stood for.
+    if (error instanceof DataError && pieces.some(p => error.message.includes(p.path))) await removeHourPieces(archiveDir, hour)
     throw error instanceof DataError ? new DataError(`hour ${hourLabel(hour)} left as it was: ${error.message}`, error) : error
   }
   await switchVersion(archiveDir, hour, next)
   await sweepHour(archiveDir, hour)
+  await removeHourPieces(archiveDir, hour)
   lap('switch')
-  return result('compacted', { rowsRead: merged.rowsRead, rowsWritten: merged.rowsWritten, duplicates: merged.rowsRead - merged.rowsWritten, filesMerged: inputs.length })
+  return result('compacted', {
+    rowsRead: merged.rowsRead, rowsWritten: merged.rowsWritten, duplicates: merged.rowsRead - merged.rowsWritten, filesMerged: inputs.length, piecesUsed: pieces.length, filesCopied: merged.copied.length
+  })
 }
 
 /** `check` runs while PostgreSQL loads the rows; they are committed only if it passes. */

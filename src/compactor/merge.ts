@@ -15,7 +15,11 @@ const COLUMNS = ARCHIVE_COLUMNS.map(([name, type]) => `CAST("${name}" AS ${type}
 // Ties between two copies of a record are broken on every column, so reruns pick the same one.
 const ORDER = `${KEY}, ${ARCHIVE_COLUMNS.slice(0, 7).map(([name]) => `"${name}"`).join(', ')}`
 
-const ROW_GROUP_ROWS = 122_880
+export const ROW_GROUP_ROWS = 122_880
+// DuckDB ends a row group at the first chunk of rows that reaches ROW_GROUP_ROWS, and a chunk
+// holds at most this many rows (one per file for small files): a row group of the compacted
+// format holds fewer than ROW_GROUP_ROWS + CHUNK_ROWS rows.
+export const CHUNK_ROWS = 2_048
 
 export interface MergeResult {
   rowsRead: number
@@ -27,6 +31,7 @@ export interface MergeResult {
 
 /** Row counts and Kafka-coordinate ranges of each file, from the Parquet footers alone. */
 export async function fileStats (engine: Engine, paths: readonly string[]): Promise<FileStats[]> {
+  if (paths.length === 0) return []
   const reader = await dataQuery(engine, paths, `
     SELECT file_name,
       sum(row_group_num_rows) FILTER (WHERE path_in_schema = 'offset') AS rows,
@@ -137,12 +142,14 @@ export async function checkCopied (engine: Engine, merged: string, copied: reado
 /**
  * A file keeps its bytes in the compacted file when it is what DuckDB writes for it: the
  * compacted schema, ZSTD, and row groups of the compacted size (all but its last at least half
- * of it), so that copying hundreds of small files does not leave as many tiny row groups.
+ * of it), so that copying hundreds of small files does not leave as many tiny row groups. Files
+ * DuckDB encoded from small files have row groups a little over ROW_GROUP_ROWS (see CHUNK_ROWS):
+ * pieces compacted ahead (ahead.ts) are such files.
  */
-function copiesAsIs (footer: ParquetFooter, schema: Uint8Array): boolean {
+export function copiesAsIs (footer: ParquetFooter, schema: Uint8Array): boolean {
   const sizes = rowGroupSizes(footer)
   const big = BigInt(ROW_GROUP_ROWS)
-  return footerRows(footer) >= big && sizes.every((n, i) => n <= big && (i === sizes.length - 1 || 2n * n >= big)) &&
+  return footerRows(footer) >= big && sizes.every((n, i) => n < big + BigInt(CHUNK_ROWS) && (i === sizes.length - 1 || 2n * n >= big)) &&
     isPlainZstd(footer, schema)
 }
 

@@ -18,18 +18,31 @@ export interface RunOptions {
   hours: readonly number[]
   /** Called after each hour, done or failed. */
   onHour?: (outcome: HourOutcome, index: number, total: number) => void
+  /** Wall-clock seconds of the steps around the hours, for benchmarks. */
+  onRunPhase?: (phase: RunPhase, seconds: number) => void
 }
+
+/** `open`: the lock and DuckDB; `users`: user_metadata into DuckDB; `close`: DuckDB, the lock and the pool. */
+export type RunPhase = 'open' | 'users' | 'close'
 
 export type HourOutcome = { ok: true, result: HourResult } | { ok: false, hour: number, error: DataError }
 
 export async function compactHours (options: RunOptions): Promise<HourOutcome[]> {
+  let mark = performance.now()
+  const lap = (phase: RunPhase): void => {
+    const now = performance.now()
+    options.onRunPhase?.(phase, (now - mark) / 1000)
+    mark = now
+  }
   await mkdir(options.archiveDir, { recursive: true })
   const db = openDb(options.databaseUrl, { max: 2 })
   try {
     const release = await lockArchive(options.archiveDir)
     const engine = await openEngine(join(options.archiveDir, SCRATCH_DIR))
+    lap('open')
     try {
       await snapshotUsers(db, engine).catch(error => { throw describeDbError(error, options.databaseUrl) })
+      lap('users')
       const outcomes: HourOutcome[] = []
       for (const [index, hour] of options.hours.entries()) {
         let outcome: HourOutcome
@@ -41,6 +54,7 @@ export async function compactHours (options: RunOptions): Promise<HourOutcome[]>
         }
         outcomes.push(outcome)
         options.onHour?.(outcome, index, options.hours.length)
+        mark = performance.now()
       }
       return outcomes
     } finally {
@@ -49,5 +63,6 @@ export async function compactHours (options: RunOptions): Promise<HourOutcome[]>
     }
   } finally {
     await closeDb(db)
+    lap('close')
   }
 }

@@ -1,9 +1,12 @@
 // The batch layer as a daemon: every interval, compact each hour that has closed (its end plus
 // the allowed lateness has passed) and is not yet one compacted file. Late files that land in
-// an hour already compacted make it a candidate again, so it is compacted again.
+// an hour already compacted make it a candidate again, so it is compacted again. Hours not yet
+// due are compacted ahead (ahead.ts): their files are encoded into pieces while they arrive, so
+// that little is left to encode when the hour is due.
 import { readdir } from 'node:fs/promises'
 import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../sinks/archive-layout.ts'
 import { currentVersion, listHours } from '../sinks/archive-versions.ts'
+import { aheadCache, compactAhead, type AheadOutcome } from './ahead.ts'
 import { compactHours, type HourOutcome } from './run.ts'
 
 export interface WatchOptions {
@@ -13,19 +16,33 @@ export interface WatchOptions {
   intervalSeconds: number
   signal: AbortSignal
   onHour?: (outcome: HourOutcome) => void
+  /** Called after each round of compaction ahead, for each hour not yet due. */
+  onAhead?: (outcome: AheadOutcome) => void
   /** The clock, in epoch seconds; tests move it. */
   now?: () => number
 }
 
 export async function watchArchive (options: WatchOptions): Promise<void> {
   const now = options.now ?? (() => Date.now() / 1000)
+  const cache = aheadCache()
   while (!options.signal.aborted) {
     const due = await dueHours(options.archiveDir, now() - options.latenessSeconds)
     if (due.length > 0) {
       await compactHours({ archiveDir: options.archiveDir, databaseUrl: options.databaseUrl, hours: due, onHour: outcome => options.onHour?.(outcome) })
     }
+    if (options.signal.aborted) break
+    const open = await hoursNotDue(options.archiveDir, now() - options.latenessSeconds)
+    if (open.length > 0) {
+      const outcomes = await compactAhead({ archiveDir: options.archiveDir, hours: open, now: now(), cache })
+      for (const outcome of outcomes) options.onAhead?.(outcome)
+    }
     await pause(options.intervalSeconds * 1000, options.signal)
   }
+}
+
+/** Hours that have not closed by `closedBy` (still open, or within the lateness): the ones to compact ahead. */
+export async function hoursNotDue (archiveDir: string, closedBy: number): Promise<number[]> {
+  return (await listHours(archiveDir)).filter(hour => hour + HOUR_SECONDS > closedBy)
 }
 
 /** Closed hours (ending at or before `closedBy`) whose folder holds anything but the compacted file. */

@@ -1,5 +1,6 @@
 import { Command } from 'commander'
 import { HOUR_SECONDS, hourLabel, hourStart } from '../../sinks/archive-layout.ts'
+import { type AheadHourResult, type AheadOutcome } from '../../compactor/ahead.ts'
 import { type HourResult } from '../../compactor/compact-hour.ts'
 import { compactHours, type HourOutcome } from '../../compactor/run.ts'
 import { watchArchive } from '../../compactor/watch.ts'
@@ -69,7 +70,9 @@ async function watch (flags: CompactFlags): Promise<void> {
   process.on('SIGTERM', stop)
   progress(`watching ${flags.archiveDir}: compacting hours ${latenessSeconds} s after they end, every ${intervalSeconds} s`)
   try {
-    await watchArchive({ archiveDir: flags.archiveDir, databaseUrl: flags.databaseUrl, latenessSeconds, intervalSeconds, signal: controller.signal, onHour: report })
+    await watchArchive({
+      archiveDir: flags.archiveDir, databaseUrl: flags.databaseUrl, latenessSeconds, intervalSeconds, signal: controller.signal, onHour: report, onAhead: reportAhead
+    })
   } finally {
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)
@@ -81,13 +84,27 @@ function report (outcome: HourOutcome): void {
   else progress(`cellstream: ${outcome.error.message}`)
 }
 
+// Rounds that wrote nothing stay quiet: the watcher runs one every interval.
+function reportAhead (outcome: AheadOutcome): void {
+  if (!outcome.ok) progress(`cellstream: ${outcome.error.message}`)
+  else if (outcome.result.piecesWritten > 0) progress(aheadLine(outcome.result))
+}
+
+export function aheadLine (r: AheadHourResult): string {
+  return `${hourLabel(r.hour)}: compacted ahead ${count(r.filesEncoded)} files into ${count(r.piecesWritten)} pieces (${count(r.rowsEncoded)} rows) in ${r.seconds.toFixed(2)} s; ` +
+    `${count(r.pieces)} pieces so far, ${count(r.filesLeft)} files not in one`
+}
+
 export function hourLine (r: HourResult): string {
   const label = hourLabel(r.hour)
   const time = `${r.seconds.toFixed(2)} s`
   switch (r.status) {
     case 'empty': return `${label}: no data, nothing written\n`
     case 'unchanged': return `${label}: already one compacted file; ${count(r.rowsWritten)} rows aggregated into the tables in ${time}\n`
-    case 'compacted': return `${label}: ${count(r.rowsRead)} rows read, ${count(r.duplicates)} duplicates dropped, ${count(r.filesMerged)} files merged, ${count(r.rowsWritten)} rows written in ${time}\n`
+    case 'compacted': {
+      const ahead = r.piecesUsed > 0 ? ` (${count(r.piecesUsed)} pieces compacted ahead)` : ''
+      return `${label}: ${count(r.rowsRead)} rows read, ${count(r.duplicates)} duplicates dropped, ${count(r.filesMerged)} files merged${ahead}, ${count(r.rowsWritten)} rows written in ${time}\n`
+    }
   }
 }
 

@@ -1,0 +1,332 @@
+// Compaction ahead of the hour's close (docs/archive.md, "Compacting ahead"). The stream writes
+// one small Snappy file per partition and one-second commit, 21,600 files for an hour at 10k
+// events/s, and encoding them into the compacted format is most of the work of compacting the
+// hour. While an hour is open, or closed but not yet due, the watcher encodes each partition's
+// files, in offset order, into pieces (pieces.ts) that the hour's compaction copies as they are
+// (merge.ts, copiesAsIs): at the close only the files that arrived since are left to encode.
+// Nothing readers see changes: pieces live outside the hours until the compaction copies them.
+import { mkdir, readdir, rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { DataError } from '../lib/errors.ts'
+import {
+  compactedFileName, HOUR_SECONDS, hourLabel, isDataFile, parsePartFileName, tempName, versionDir
+} from '../sinks/archive-layout.ts'
+import { currentVersion } from '../sinks/archive-versions.ts'
+import { openEngine, type Engine } from './duckdb-engine.ts'
+import { lockArchive } from './lock.ts'
+import { CHUNK_ROWS, fileStats, mergeFiles, ROW_GROUP_ROWS } from './merge.ts'
+import {
+  AHEAD_DIR, aheadDir, fileIdentities, publishPiece, removeHourPieces, removePiece, sameIdentity, usablePieces,
+  type FileIdentity, type Piece
+} from './pieces.ts'
+import { type FileStats } from './plan.ts'
+import { SCRATCH_DIR } from './run.ts'
+
+/**
+ * An open hour's partition is encoded once this many of its rows wait unencoded: four row
+ * groups, about 5 minutes of one partition at 10k events/s over 6 partitions, so about a dozen
+ * pieces per partition and hour. Smaller pieces would add more row groups that are not full
+ * (each piece's last); larger ones would leave more to encode when the hour closes.
+ */
+export const OPEN_PIECE_ROWS = 4 * ROW_GROUP_ROWS
+
+/** Once the hour has closed, what is left of a partition becomes a piece if copiesAsIs takes it. */
+export const CLOSED_PIECE_ROWS = ROW_GROUP_ROWS
+
+export interface AheadHourResult {
+  hour: number
+  /** Pieces written by this round, and the files and rows they hold. */
+  piecesWritten: number
+  filesEncoded: number
+  rowsEncoded: number
+  /** Pieces deleted by this round: a file they hold changed, vanished or was overlapped by a replay. */
+  piecesDropped: number
+  /** Pieces of the hour after this round. */
+  pieces: number
+  /** Writer files of the hour that no piece holds after this round. */
+  filesLeft: number
+  seconds: number
+}
+
+export type AheadOutcome = { ok: true, result: AheadHourResult } | { ok: false, hour: number, error: DataError }
+
+interface KnownFile { identity: FileIdentity, stats: FileStats }
+
+/**
+ * What a round learnt about an hour's writer files, for the next rounds: their stats (read from
+ * their footers once), and the files DuckDB could not read, which are left for the hour's
+ * compaction to report instead of failing every round.
+ */
+export interface AheadCache { stats: Map<number, Map<string, KnownFile>>, unreadable: Map<number, Map<string, FileIdentity>> }
+
+export function aheadCache (): AheadCache {
+  return { stats: new Map(), unreadable: new Map() }
+}
+
+export interface AheadOptions {
+  archiveDir: string
+  /** Hours to work on; pieces of other hours that are gone or compacted are deleted. */
+  hours: readonly number[]
+  /** The time, in epoch seconds: an hour that ended by then is closed. */
+  now: number
+  /** Kept between rounds by the watcher. */
+  cache?: AheadCache
+  /** Rows a piece needs in an open and in a closed hour; OPEN_PIECE_ROWS and CLOSED_PIECE_ROWS unless tests shrink them. */
+  pieceRows?: PieceRows
+}
+
+export interface PieceRows { open: number, closed: number }
+
+/**
+ * One round of compaction ahead over `hours`, holding the archive lock. DuckDB runs on one
+ * thread: the work has the whole hour, runs beside the stream processor, and one thread spends
+ * the least CPU time per row.
+ */
+export async function compactAhead (options: AheadOptions): Promise<AheadOutcome[]> {
+  const { archiveDir } = options
+  const cache = options.cache ?? aheadCache()
+  await mkdir(archiveDir, { recursive: true })
+  const release = await lockArchive(archiveDir)
+  let opened: Promise<Engine> | undefined
+  const engine = (): Promise<Engine> => (opened ??= openEngine(join(archiveDir, SCRATCH_DIR), { threads: 1 }))
+  const pieceRows = options.pieceRows ?? { open: OPEN_PIECE_ROWS, closed: CLOSED_PIECE_ROWS }
+  try {
+    const outcomes: AheadOutcome[] = []
+    for (const hour of options.hours) {
+      try {
+        outcomes.push({ ok: true, result: await compactAheadHour({ archiveDir, engine, cache, pieceRows }, hour, hour + HOUR_SECONDS <= options.now) })
+      } catch (error) {
+        if (!(error instanceof DataError)) throw error
+        outcomes.push({ ok: false, hour, error: new DataError(`hour ${hourLabel(hour)}, compacting ahead: ${error.message}`, error) })
+      }
+    }
+    for (const map of [cache.stats, cache.unreadable]) {
+      for (const hour of map.keys()) if (!options.hours.includes(hour)) map.delete(hour)
+    }
+    await prunePieces(archiveDir, options.hours)
+    return outcomes
+  } finally {
+    if (opened !== undefined) (await opened.catch(() => undefined))?.close()
+    await release()
+  }
+}
+
+interface AheadContext { archiveDir: string, engine: () => Promise<Engine>, cache: AheadCache, pieceRows: PieceRows }
+
+async function compactAheadHour (context: AheadContext, hour: number, closed: boolean): Promise<AheadHourResult> {
+  const started = performance.now()
+  const { archiveDir, cache } = context
+  const result: AheadHourResult = { hour, piecesWritten: 0, filesEncoded: 0, rowsEncoded: 0, piecesDropped: 0, pieces: 0, filesLeft: 0, seconds: 0 }
+  const done = (): AheadHourResult => ({ ...result, seconds: (performance.now() - started) / 1000 })
+  const version = await currentVersion(archiveDir, hour)
+  if (version === undefined) return done()
+  const dir = versionDir(archiveDir, hour, version)
+  const names = (await readdir(dir).catch(() => [])).filter(isDataFile)
+  if (names.includes(compactedFileName(hour))) {
+    // Compacted already: late files are merged with the compacted file by a full sort anyway.
+    await removeHourPieces(archiveDir, hour)
+    return done()
+  }
+  const identities = fileIdentities(dir, names)
+  const usable = await usablePieces(archiveDir, hour, () => identities)
+  let pieces = usable.pieces
+  result.piecesDropped = usable.dropped
+  const held = new Set(pieces.flatMap(p => p.inputs.map(input => input.name)))
+
+  // The writer's files no piece holds, with their stats: from the last round if unchanged.
+  const known = cache.stats.get(hour) ?? new Map<string, KnownFile>()
+  const unreadable = cache.unreadable.get(hour) ?? new Map<string, FileIdentity>()
+  const loose = new Map<string, KnownFile>()
+  const unknown: string[] = []
+  // A file DuckDB cannot read is remembered, and left to the hour's compaction to report.
+  const remember = (error: unknown, paths: readonly string[]): unknown => {
+    const named = error instanceof DataError ? paths.find(path => error.message.includes(path)) : undefined
+    const name = named?.slice(dir.length + 1)
+    if (name !== undefined && identities.has(name)) unreadable.set(name, identities.get(name)!)
+    return error
+  }
+  for (const [name, identity] of identities) {
+    if (held.has(name) || parsePartFileName(name) === undefined) continue
+    const seen = known.get(name)
+    const bad = unreadable.get(name)
+    if (seen !== undefined && sameIdentity(seen.identity, identity)) loose.set(name, { identity, stats: { ...seen.stats, path: join(dir, name) } })
+    else if (bad === undefined || !sameIdentity(bad, identity)) unknown.push(name)
+  }
+  cache.stats.set(hour, loose)
+  cache.unreadable.set(hour, unreadable)
+  if (unknown.length > 0) {
+    const paths = unknown.map(name => join(dir, name))
+    const stats = await fileStats(await context.engine(), paths).catch(error => { throw remember(error, paths) })
+    unknown.forEach((name, i) => loose.set(name, { identity: identities.get(name)!, stats: stats[i]! }))
+  }
+
+  // A file overlapping a piece's offsets is a replay after a crash: the piece goes, and its
+  // inputs are encoded again with the replay, so the duplicates are dropped now, not at the close.
+  for (;;) {
+    const overlapped = pieces.filter(p => [...loose.values()].some(f => overlaps(f.stats, p.stats)))
+    if (overlapped.length === 0) break
+    for (const piece of overlapped) {
+      await removePiece(piece)
+      result.piecesDropped++
+      for (const input of piece.inputs) loose.set(input.name, { identity: input, stats: inputStats(dir, piece, input) })
+    }
+    pieces = pieces.filter(p => !overlapped.includes(p))
+  }
+
+  // Per partition: small files are encoded in runs of consecutive offsets; pieces, large files
+  // (which may be copied as they are, or are rare enough to encode at the close) and files
+  // DuckDB could not read bound the runs.
+  const series = new Map<string, { runs: FileStats[], bounds: FileStats[] }>()
+  const of = (f: FileStats): { runs: FileStats[], bounds: FileStats[] } => {
+    const key = `${f.topicMin!}\u0000${f.partitionMin!}`
+    let entry = series.get(key)
+    if (entry === undefined) series.set(key, entry = { runs: [], bounds: [] })
+    return entry
+  }
+  for (const piece of pieces) of(piece.stats).bounds.push(piece.stats)
+  for (const [name, file] of loose) {
+    if (!isSimple(file.stats)) continue
+    const bad = unreadable.get(name)
+    const bound = file.stats.rows >= ROW_GROUP_ROWS || (bad !== undefined && sameIdentity(bad, file.identity))
+    of(file.stats)[bound ? 'bounds' : 'runs'].push(file.stats)
+  }
+  const byPath = new Map([...loose].map(([name, file]) => [join(dir, name), { name, ...file }]))
+  const encode = async (run: FileStats[]): Promise<void> => {
+    const piece = await encodePiece(context, hour, run.map(f => byPath.get(f.path)!))
+      .catch(error => { throw remember(error, run.map(f => f.path)) })
+    pieces.push(piece)
+    result.piecesWritten++
+    result.filesEncoded += run.length
+    result.rowsEncoded += piece.stats.rows
+  }
+  for (const { runs, bounds } of series.values()) {
+    for (const run of cutRuns(runs, bounds, closed ? context.pieceRows.closed : undefined, context.pieceRows.open)) await encode(run)
+  }
+  result.pieces = pieces.length
+  const holding = new Set(pieces.flatMap(p => p.inputs.map(input => input.name)))
+  result.filesLeft = [...identities.keys()].filter(name => parsePartFileName(name) !== undefined && !holding.has(name)).length
+  return done()
+}
+
+/**
+ * Splits a partition's small files into the runs to encode now. A run is files in offset order
+ * that no bound's offsets fall among. A run ends once it holds `openRows` and its last row group
+ * (as DuckDB will cut them) is empty or at least half full, and never between two files that
+ * overlap; what is left waits for more files. Once the hour has closed (`closedRows` given),
+ * what is left becomes a run too if it holds `closedRows`.
+ */
+export function cutRuns (files: readonly FileStats[], bounds: readonly FileStats[], closedRows: number | undefined, openRows: number): FileStats[][] {
+  const sorted = [...files].sort((a, b) => compareBig(a.offsetMin!, b.offsetMin!) || compare(a.path, b.path))
+  const blocked = (from: bigint, to: bigint): boolean => bounds.some(b => b.offsetMin! <= to && from <= b.offsetMax!)
+  const runs: FileStats[][] = []
+  let run: FileStats[] = []
+  let rows = 0
+  let groupRows = 0
+  let end = 0n
+  // (A run of less than one row group, with thresholds that small, is one row group anyway.)
+  const ready = (): boolean => rows >= openRows && (groupRows === 0 || 2 * groupRows >= ROW_GROUP_ROWS || rows < ROW_GROUP_ROWS)
+  const close = (keep: boolean): void => {
+    if (keep) runs.push(run)
+    run = []
+    rows = 0
+    groupRows = 0
+  }
+  const left = (): boolean => ready() || (closedRows !== undefined && rows >= closedRows)
+  for (const file of sorted) {
+    if (run.length > 0 && ready() && file.offsetMin! > end) close(true)
+    if (blocked(file.offsetMin!, file.offsetMax!)) {
+      close(left())
+      continue
+    }
+    if (run.length > 0 && blocked(run[0]!.offsetMin!, file.offsetMax!)) close(left())
+    end = run.length === 0 || file.offsetMax! > end ? file.offsetMax! : end
+    run.push(file)
+    rows += file.rows
+    groupRows = afterFile(groupRows, file.rows)
+  }
+  if (run.length > 0) close(left())
+  return runs
+}
+
+// DuckDB reads a file in chunks of at most CHUNK_ROWS rows and ends a row group at the first
+// chunk that brings it to ROW_GROUP_ROWS: the rows in the open row group after one more file.
+function afterFile (groupRows: number, fileRows: number): number {
+  let open = groupRows
+  for (let left = fileRows; left > 0;) {
+    const chunk = Math.min(left, CHUNK_ROWS)
+    left -= chunk
+    open += chunk
+    if (open >= ROW_GROUP_ROWS) open = 0
+  }
+  return open
+}
+
+/** Encodes the files into a piece exactly as the hour's merge would (mergeFiles), and publishes it. */
+async function encodePiece (context: AheadContext, hour: number, files: ReadonlyArray<KnownFile & { name: string }>): Promise<Piece> {
+  const engine = await context.engine()
+  const dir = aheadDir(context.archiveDir, hour)
+  await mkdir(dir, { recursive: true })
+  const temp = join(dir, tempName('piece.parquet'))
+  const work = join(engine.scratchDir, 'ahead')
+  await mkdir(work, { recursive: true })
+  try {
+    const merged = await mergeFiles(engine, files.map(f => f.stats), temp, work)
+    const first = files.reduce((min, f) => f.stats.offsetMin! < min ? f.stats.offsetMin! : min, files[0]!.stats.offsetMin!)
+    const last = files.reduce((max, f) => f.stats.offsetMax! > max ? f.stats.offsetMax! : max, files[0]!.stats.offsetMax!)
+    return await publishPiece(context.archiveDir, hour, temp, {
+      rows: merged.rowsWritten,
+      topic: files[0]!.stats.topicMin!,
+      partition: files[0]!.stats.partitionMin!,
+      offsetMin: String(first),
+      offsetMax: String(last),
+      inputs: files.map(f => ({ name: f.name, ...f.identity, rows: f.stats.rows, offsetMin: String(f.stats.offsetMin), offsetMax: String(f.stats.offsetMax) }))
+    })
+  } finally {
+    await rm(temp, { force: true })
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+/** Deletes the pieces of hours not in `active` that are gone or hold their compacted file. */
+async function prunePieces (archiveDir: string, active: readonly number[]): Promise<void> {
+  const root = join(archiveDir, AHEAD_DIR)
+  for (const label of await readdir(root).catch(() => [])) {
+    const hour = Date.parse(`${label}:00:00Z`) / 1000
+    if (active.includes(hour)) continue
+    if (!Number.isInteger(hour) || hourLabel(hour) !== label) {
+      await rm(join(root, label), { recursive: true, force: true })
+      continue
+    }
+    const version = await currentVersion(archiveDir, hour).catch(() => undefined)
+    const names = version === undefined ? [] : await readdir(versionDir(archiveDir, hour, version)).catch(() => [])
+    if (version === undefined || names.includes(compactedFileName(hour))) await removeHourPieces(archiveDir, hour)
+  }
+}
+
+function inputStats (dir: string, piece: Piece, input: Piece['inputs'][number]): FileStats {
+  return {
+    ...piece.stats,
+    path: join(dir, input.name),
+    rows: input.rows,
+    offsetMin: BigInt(input.offsetMin),
+    offsetMax: BigInt(input.offsetMax)
+  }
+}
+
+function isSimple (f: FileStats): boolean {
+  return f.rows > 0 && f.topicMin !== null && f.topicMin === f.topicMax && f.partitionMin !== null &&
+    f.partitionMin === f.partitionMax && f.offsetMin !== null && f.offsetMax !== null
+}
+
+function overlaps (a: FileStats, b: FileStats): boolean {
+  return isSimple(a) && a.topicMin === b.topicMin && a.partitionMin === b.partitionMin &&
+    a.offsetMin! <= b.offsetMax! && b.offsetMin! <= a.offsetMax!
+}
+
+function compare (a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}
+
+function compareBig (a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0
+}

@@ -1,0 +1,380 @@
+import { spawn } from 'node:child_process'
+import { cp, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import test, { type ExecutionContext } from 'ava'
+import { DuckDBInstance } from '@duckdb/node-api'
+import { aheadCache, compactAhead, type AheadHourResult, type PieceRows } from '../../src/compactor/ahead.ts'
+import { AHEAD_DIR, aheadDir } from '../../src/compactor/pieces.ts'
+import { compactHours } from '../../src/compactor/run.ts'
+import { dueHours, watchArchive } from '../../src/compactor/watch.ts'
+import { type HourResult } from '../../src/compactor/compact-hour.ts'
+import {
+  compactedFileName, hourDir, HOUR_SECONDS, parsePartFileName, partFileName, tempName, versionDir
+} from '../../src/sinks/archive-layout.ts'
+import { ensureHourVersion, listHours } from '../../src/sinks/archive-versions.ts'
+import { sqlList, sqlString } from '../../src/sinks/sql.ts'
+import { testDatabase } from '../helpers/db.ts'
+import { tempDir } from '../stores/temp-dir.ts'
+import { archiveFromSimulation, type ArchiveFixture } from './archive-fixture.ts'
+import { hourlyTables, provisionUsers } from './tables.ts'
+
+const EVENING = Date.parse('2026-11-02T18:00:00Z') / 1000
+// Small pieces, so that the simulated hours (a few thousand rows per partition) get several.
+const SMALL: PieceRows = { open: 1500, closed: 300 }
+const CHILD = fileURLToPath(new URL('./ahead-child.ts', import.meta.url))
+
+async function fixtureHour (t: ExecutionContext, seed: string, options: { replayEvery?: number } = {}): Promise<{ fixture: ArchiveFixture, hour: number }> {
+  const fixture = await archiveFromSimulation(t, { traffic: { seed, users: 300 }, from: EVENING, to: EVENING + HOUR_SECONDS, commit: 100, ...options })
+  const hours = await listHours(fixture.archiveDir)
+  t.deepEqual(hours, [EVENING])
+  return { fixture, hour: EVENING }
+}
+
+/** A copy of the archive (links stay links), to compact another way. */
+async function copyArchive (t: ExecutionContext, archiveDir: string): Promise<string> {
+  const copy = join(await tempDir(t), 'archive')
+  await cp(archiveDir, copy, { recursive: true, verbatimSymlinks: true })
+  return copy
+}
+
+async function query (sql: string): Promise<Array<Record<string, unknown>>> {
+  const instance = await DuckDBInstance.create(':memory:')
+  const connection = await instance.connect()
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>
+  } finally {
+    connection.closeSync()
+    instance.closeSync()
+  }
+}
+
+/** Every row of the hour's compacted file, in file order. */
+async function compactedRows (archiveDir: string, hour: number): Promise<Array<Record<string, unknown>>> {
+  const path = join(hourDir(archiveDir, hour), compactedFileName(hour))
+  return query(`SELECT * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(path)}, file_row_number = true) ORDER BY file_row_number`)
+}
+
+/** The rows of the given files, each once (the files hold no two different copies of a record), sorted as a compacted file is. */
+async function expectedRows (paths: readonly string[]): Promise<Array<Record<string, unknown>>> {
+  return query(`SELECT DISTINCT * FROM read_parquet(${sqlList(paths)}) ORDER BY topic, partition, "offset"`)
+}
+
+async function hourFiles (archiveDir: string, hour: number): Promise<string[]> {
+  const dir = hourDir(archiveDir, hour)
+  return (await readdir(dir)).filter(name => name.endsWith('.parquet')).sort().map(name => join(dir, name))
+}
+
+async function compactOne (archiveDir: string, url: string, hour: number): Promise<HourResult> {
+  const outcome = (await compactHours({ archiveDir, databaseUrl: url, hours: [hour] }))[0]!
+  if (!outcome.ok) throw outcome.error
+  return outcome.result
+}
+
+async function aheadRound (archiveDir: string, hour: number, now: number, cache = aheadCache()): Promise<AheadHourResult> {
+  const outcome = (await compactAhead({ archiveDir, hours: [hour], now, cache, pieceRows: SMALL }))[0]!
+  if (!outcome.ok) throw outcome.error
+  return outcome.result
+}
+
+/** Writer files of the hour held by the pieces of its sidecars, by piece. */
+async function sidecars (archiveDir: string, hour: number): Promise<Array<{ piece: string, inputs: string[], offsetMin: bigint, offsetMax: bigint, partition: number }>> {
+  const dir = aheadDir(archiveDir, hour)
+  const names = (await readdir(dir).catch(() => [])).filter(name => name.endsWith('.json'))
+  return Promise.all(names.map(async name => {
+    const s = JSON.parse(await readFile(join(dir, name), 'utf8')) as { piece: string, inputs: Array<{ name: string }>, offsetMin: string, offsetMax: string, partition: number }
+    return { piece: s.piece, inputs: s.inputs.map(i => i.name), offsetMin: BigInt(s.offsetMin), offsetMax: BigInt(s.offsetMax), partition: s.partition }
+  }))
+}
+
+/** Rewrites a writer file as a replay with new metadata would: same records, other emails, a new file renamed over it. */
+async function rewriteEmails (path: string, target = path, where = 'true'): Promise<void> {
+  const temp = join(path, '..', tempName('rewrite'))
+  await query(`COPY (SELECT * REPLACE (email || '.replayed' AS email) FROM read_parquet(${sqlString(path)}) WHERE ${where})
+    TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`)
+  await rename(temp, target)
+}
+
+test('an hour compacted with pieces made ahead as its files arrived gives the same rows in the same order, and the same tables, as without them: the ground truth', async t => {
+  const { fixture, hour } = await fixtureHour(t, 'ahead-same', { replayEvery: 7 })
+  const { url, db } = await testDatabase(t)
+  await provisionUsers(db, fixture.users)
+  const plain = await copyArchive(t, fixture.archiveDir)
+
+  // The files arrive in offset order, a batch at a time, with a round of compaction ahead after each.
+  const dir = hourDir(fixture.archiveDir, hour)
+  const held = join(await tempDir(t), 'arriving')
+  await mkdir(held)
+  const names = (await readdir(dir)).sort((a, b) => Number(parsePartFileName(a)!.firstOffset - parsePartFileName(b)!.firstOffset))
+  for (const name of names) await rename(join(dir, name), join(held, name))
+  const cache = aheadCache()
+  let written = 0
+  for (let i = 0; i < names.length; i += 40) {
+    for (const name of names.slice(i, i + 40)) await rename(join(held, name), join(dir, name))
+    written += (await aheadRound(fixture.archiveDir, hour, hour + 60 + i, cache)).piecesWritten
+    t.deepEqual((await readdir(dir)).sort(), names.slice(0, i + 40).sort(), 'readers see the writer files, nothing else')
+  }
+  const closed = await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1, cache)
+  t.true(written > 3, `${written} pieces while the hour was open`)
+  t.true(closed.piecesWritten > 0, 'the closed hour\'s tails become pieces')
+
+  const ahead = await compactOne(fixture.archiveDir, url, hour)
+  const aheadTables = await hourlyTables(db)
+  t.is(ahead.piecesUsed, closed.pieces)
+  t.true(ahead.duplicates > 0, 'the replays wrote duplicates')
+  const { url: plainUrl, db: plainDb } = await testDatabase(t)
+  await provisionUsers(plainDb, fixture.users)
+  const reference = await compactOne(plain, plainUrl, hour)
+  t.is(reference.piecesUsed, 0)
+
+  t.deepEqual(await compactedRows(fixture.archiveDir, hour), await compactedRows(plain, hour))
+  t.deepEqual(aheadTables, await hourlyTables(plainDb))
+  t.deepEqual(aheadTables.bytesHourly, fixture.truth.bytesHourly)
+  t.deepEqual(aheadTables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  t.is(ahead.rowsWritten, fixture.rows)
+  t.deepEqual([ahead.rowsRead, ahead.duplicates, ahead.filesMerged], [reference.rowsRead, reference.duplicates, reference.filesMerged])
+  t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [], 'the hour\'s pieces are gone')
+})
+
+test('a piece whose file was rewritten, or whose file vanished, is not used: the rows are the files\' as they are now', async t => {
+  const { fixture, hour } = await fixtureHour(t, 'ahead-changed')
+  const { url, db } = await testDatabase(t)
+  await provisionUsers(db, fixture.users)
+  await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1)
+  const pieces = await sidecars(fixture.archiveDir, hour)
+  t.true(pieces.length >= 3)
+  const dir = hourDir(fixture.archiveDir, hour)
+
+  // A replay rewrote a file under its own name: same records, other emails, another size.
+  const [rewritten, vanishing] = [pieces[0]!.inputs[1]!, pieces[1]!.inputs[0]!]
+  await rewriteEmails(join(dir, rewritten))
+  // Another file vanished: its records came again cut differently, in two files.
+  const part = parsePartFileName(vanishing)!
+  const middle = part.firstOffset + (part.lastOffset - part.firstOffset) / 2n
+  await rewriteEmails(join(dir, vanishing), join(dir, partFileName(part.topic, part.partition, part.firstOffset, middle)), `"offset" <= ${middle}`)
+  await rewriteEmails(join(dir, vanishing), join(dir, partFileName(part.topic, part.partition, middle + 1n, part.lastOffset)), `"offset" > ${middle}`)
+  await rm(join(dir, vanishing))
+
+  const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
+  const result = await compactOne(fixture.archiveDir, url, hour)
+  t.is(result.piecesUsed, pieces.length - 2)
+  t.is(result.duplicates, 0)
+  const rows = await compactedRows(fixture.archiveDir, hour)
+  t.deepEqual(rows, expected)
+  t.true(rows.filter(r => typeof r.email === 'string' && r.email.endsWith('.replayed')).length > 0)
+  const tables = await hourlyTables(db)
+  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
+  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+})
+
+test('a replay overlapping a piece\'s offsets is deduplicated exactly, at the close or by the next round ahead', async t => {
+  const { fixture, hour } = await fixtureHour(t, 'ahead-replay')
+  const { url, db } = await testDatabase(t)
+  await provisionUsers(db, fixture.users)
+  // Two copies of the archive, with the same pieces (a piece stands only for the very files it was made from).
+  const atClose = await copyArchive(t, fixture.archiveDir)
+  await aheadRound(atClose, hour, hour + 1800)
+  await aheadRound(fixture.archiveDir, hour, hour + 1800)
+  const pieces = await sidecars(fixture.archiveDir, hour)
+  t.true(pieces.length >= 2)
+  t.deepEqual((await sidecars(atClose, hour)).map(p => p.inputs).sort(), pieces.map(p => p.inputs).sort())
+  // A crashed writer replays the end of a piece and what follows, as one file of another range.
+  const piece = pieces[0]!
+  const from = piece.offsetMax - 150n
+  const to = piece.offsetMax + 150n
+  const name = partFileName('devices', piece.partition, from, to)
+  await query(`COPY (SELECT * FROM read_parquet(${sqlList(await hourFiles(fixture.archiveDir, hour))})
+    WHERE partition = ${piece.partition} AND "offset" BETWEEN ${from} AND ${to} ORDER BY "offset")
+    TO ${sqlString(join(hourDir(fixture.archiveDir, hour), name))} (FORMAT parquet, COMPRESSION snappy)`)
+  await cp(join(hourDir(fixture.archiveDir, hour), name), join(hourDir(atClose, hour), name))
+  const [copies] = await query(`SELECT count(*) AS n FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), name))})`)
+  const replayed = Number(copies!.n)
+  t.true(replayed > 100)
+  const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
+  t.is(expected.length, fixture.rows)
+
+  // At the close: the piece and the replay form a group that is deduplicated.
+  const { url: closeUrl, db: closeDb } = await testDatabase(t)
+  await provisionUsers(closeDb, fixture.users)
+  const closeResult = await compactOne(atClose, closeUrl, hour)
+  t.is(closeResult.piecesUsed, pieces.length)
+  t.is(closeResult.duplicates, replayed)
+  t.deepEqual(await compactedRows(atClose, hour), expected)
+  t.deepEqual((await hourlyTables(closeDb)).bytesHourly, fixture.truth.bytesHourly)
+
+  // Ahead: the next round drops the piece and encodes its files again with the replay.
+  const round = await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1)
+  t.true(round.piecesDropped >= 1)
+  const result = await compactOne(fixture.archiveDir, url, hour)
+  t.is(result.duplicates, replayed)
+  t.deepEqual(await compactedRows(fixture.archiveDir, hour), expected)
+  const tables = await hourlyTables(db)
+  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
+  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+})
+
+test('what an interrupted round leaves (a temp file, a piece without its sidecar, a sidecar of a cut piece) is never used', async t => {
+  const { fixture, hour } = await fixtureHour(t, 'ahead-interrupted')
+  const { url, db } = await testDatabase(t)
+  await provisionUsers(db, fixture.users)
+  await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1)
+  const pieces = await sidecars(fixture.archiveDir, hour)
+  t.true(pieces.length >= 3)
+  const ahead = aheadDir(fixture.archiveDir, hour)
+  // Killed after the piece's rename, before its sidecar's: the sidecar is gone. And the piece
+  // holds other rows than its name says (those of another piece), so using it would show.
+  await rm(join(ahead, pieces[0]!.piece.replace(/\.parquet$/, '.json')))
+  await cp(join(ahead, pieces[1]!.piece), join(ahead, pieces[0]!.piece))
+  // Killed while writing: a temp file, and a sidecar whose piece was cut short.
+  await writeFile(join(ahead, tempName('piece.parquet')), 'PAR1 half a piece')
+  await writeFile(join(ahead, tempName(pieces[2]!.piece.replace(/\.parquet$/, '.json'))), '{"piece": "')
+  await truncate(join(ahead, pieces[2]!.piece), 1000)
+
+  const result = await compactOne(fixture.archiveDir, url, hour)
+  t.is(result.piecesUsed, pieces.length - 2)
+  const tables = await hourlyTables(db)
+  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
+  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  t.is(result.rowsWritten, fixture.rows)
+  const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`)
+  t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
+})
+
+/** Runs rounds of compaction ahead in a child process and kills it with SIGKILL after `ms`. */
+function killAheadAfter (archiveDir: string, hour: number, ms: number): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, archiveDir, String(hour), String(SMALL.open), String(SMALL.closed)], { stdio: 'ignore' })
+    child.on('error', reject)
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+    child.on('exit', (_code, signal) => {
+      clearTimeout(timer)
+      resolve(signal === 'SIGKILL')
+    })
+  })
+}
+
+test('kill -9 at random moments of compaction ahead, then the hour\'s compaction: exact tables, every event once', async t => {
+  const { fixture, hour } = await fixtureHour(t, 'ahead-kill', { replayEvery: 5 })
+  const { url, db } = await testDatabase(t)
+  await provisionUsers(db, fixture.users)
+  let killed = 0
+  for (let kill = 0; kill < 5; kill++) if (await killAheadAfter(fixture.archiveDir, hour, 800 + Math.random() * 2500)) killed++
+  t.log(`${killed} rounds killed; ${(await sidecars(fixture.archiveDir, hour)).length} pieces left`)
+  t.true(killed > 0)
+  // Every sidecar left describes a whole piece.
+  for (const piece of await sidecars(fixture.archiveDir, hour)) {
+    const [n] = await query(`SELECT count(*) AS n FROM read_parquet(${sqlString(join(aheadDir(fixture.archiveDir, hour), piece.piece))})`)
+    t.true(Number(n!.n) > 0)
+  }
+
+  const result = await compactOne(fixture.archiveDir, url, hour)
+  t.is(result.rowsWritten, fixture.rows)
+  const tables = await hourlyTables(db)
+  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
+  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`)
+  t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
+  t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
+})
+
+// Writer-like files of one partition, `rows` each, offsets from 0, written by DuckDB.
+async function writerFiles (archiveDir: string, hour: number, partition: number, files: number, rows: number): Promise<void> {
+  const dir = versionDir(archiveDir, hour, await ensureHourVersion(archiveDir, hour))
+  const instance = await DuckDBInstance.create(':memory:')
+  const connection = await instance.connect()
+  try {
+    for (let f = 0; f < files; f++) {
+      const first = f * rows
+      await connection.run(`COPY (
+        SELECT (hash(o, ${partition}) % 10000)::BIGINT AS bytes, (${hour} + o % 3600)::BIGINT AS timestamp,
+          ['SKYPE', 'TELEGRAM', 'FACETIME'][(hash(o, 1) % 3)::INTEGER + 1] AS app,
+          printf('00000000-0000-0000-0000-%012d', hash(o, 2) % 5000) AS id,
+          printf('%d1111111-0000-0000-0000-000000000000', hash(o, 3) % 4) AS antenna_id,
+          CASE WHEN o % 7 = 0 THEN NULL ELSE printf('user%d@example.com', hash(o, 2) % 5000) END AS email,
+          CASE WHEN o % 7 = 0 THEN NULL ELSE 100000 END::BIGINT AS quota,
+          'devices' AS topic, ${partition}::INTEGER AS partition, o::BIGINT AS "offset"
+        FROM range(${first}, ${first + rows}) r(o)) TO ${sqlString(join(dir, partFileName('devices', partition, BigInt(first), BigInt(first + rows - 1))))}
+        (FORMAT parquet, COMPRESSION snappy)`)
+    }
+  } finally {
+    connection.closeSync()
+    instance.closeSync()
+  }
+}
+
+/** Hashes every row with its position, so that two files agree only with the same rows in the same order. */
+async function orderedHash (sql: string): Promise<{ n: number, h: string }> {
+  const [r] = await query(`SELECT count(*) AS n, sum(hash(rn, bytes, "timestamp", app, id, antenna_id, email, quota, topic, partition, "offset"))::VARCHAR AS h FROM (${sql})`)
+  return { n: Number(r!.n), h: String(r!.h) }
+}
+
+test('the watcher compacts an open hour ahead without readers noticing, and the hour\'s compaction copies the pieces as they are', async t => {
+  const archiveDir = join(await tempDir(t), 'archive')
+  const hour = EVENING
+  // Partition 0 gets more than a piece's rows while the hour is open; partition 1 only once it has closed.
+  await writerFiles(archiveDir, hour, 0, 330, 1667)
+  await writerFiles(archiveDir, hour, 1, 100, 1667)
+  const { url, db } = await testDatabase(t)
+  const plain = await copyArchive(t, archiveDir)
+  const raw = await hourFiles(archiveDir, hour)
+  const expected = await orderedHash(`SELECT *, row_number() OVER (ORDER BY topic, partition, "offset") - 1 AS rn FROM read_parquet(${sqlList(raw)})`)
+  const totals = await query(`SELECT type, id, value FROM (
+      SELECT 'antenna_total_bytes' AS type, antenna_id AS id, sum(bytes)::BIGINT AS value FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
+      UNION ALL SELECT 'user_total_bytes', id, sum(bytes)::BIGINT FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
+      UNION ALL SELECT 'app_total_bytes', app, sum(bytes)::BIGINT FROM read_parquet(${sqlList(raw)}) GROUP BY ALL)
+    ORDER BY type, id`)
+
+  const watch = async (now: number, stop: 'ahead' | 'hour'): Promise<{ ahead: AheadHourResult[], hours: HourResult[] }> => {
+    const controller = new AbortController()
+    const seen = { ahead: [] as AheadHourResult[], hours: [] as HourResult[] }
+    await watchArchive({
+      archiveDir,
+      databaseUrl: url,
+      latenessSeconds: 600,
+      intervalSeconds: 1,
+      signal: controller.signal,
+      now: () => now,
+      onAhead: outcome => {
+        if (!outcome.ok) throw outcome.error
+        seen.ahead.push(outcome.result)
+        if (stop === 'ahead') controller.abort()
+      },
+      onHour: outcome => {
+        if (!outcome.ok) throw outcome.error
+        seen.hours.push(outcome.result)
+        if (stop === 'hour') controller.abort()
+      }
+    })
+    return seen
+  }
+
+  const names = (await readdir(hourDir(archiveDir, hour))).sort()
+  const open = await watch(hour + 1800, 'ahead')
+  t.is(open.hours.length, 0)
+  t.is(open.ahead[0]!.piecesWritten, 1, 'partition 0 has enough rows for a piece, partition 1 not yet')
+  t.deepEqual((await readdir(hourDir(archiveDir, hour))).sort(), names, 'the hour shows the same files')
+  t.deepEqual(await dueHours(archiveDir, hour + 1800 - 600), [])
+  const closed = await watch(hour + HOUR_SECONDS + 60, 'ahead')
+  t.is(closed.hours.length, 0, 'not due within the lateness')
+  t.true(closed.ahead[0]!.piecesWritten >= 1, 'the closed hour\'s partition 1 becomes a piece')
+
+  const due = await watch(hour + HOUR_SECONDS + 601, 'hour')
+  const result = due.hours[0]!
+  t.is(result.status, 'compacted')
+  t.is(result.piecesUsed, closed.ahead[0]!.pieces)
+  t.is(result.filesCopied, result.piecesUsed, 'every piece is copied as it is')
+  t.is(result.filesMerged, raw.length)
+  t.deepEqual(await readdir(hourDir(archiveDir, hour)), [compactedFileName(hour)])
+  t.deepEqual(await readdir(join(archiveDir, AHEAD_DIR)), [])
+  const compacted = join(hourDir(archiveDir, hour), compactedFileName(hour))
+  const actual = await orderedHash(`SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(compacted)}, file_row_number = true)`)
+  t.deepEqual(actual, expected)
+  const bytes = await db.any<{ type: string, id: string, value: number }>('SELECT type, id, value FROM bytes_hourly ORDER BY type, id')
+  t.deepEqual(bytes, totals.map(r => ({ type: r.type, id: r.id, value: Number(r.value) })))
+
+  // The same hour compacted without pieces: the same rows in the same order.
+  const { url: plainUrl } = await testDatabase(t)
+  const reference = await compactOne(plain, plainUrl, hour)
+  t.is(reference.piecesUsed, 0)
+  t.deepEqual(await orderedHash(`SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(join(hourDir(plain, hour), compactedFileName(hour)))}, file_row_number = true)`), expected)
+})
