@@ -168,7 +168,9 @@ async function compactAheadHour (context: AheadContext, hour: number, closed: bo
     for (const piece of overlapped) {
       await removePiece(piece)
       result.piecesDropped++
-      for (const input of piece.inputs) loose.set(input.name, { identity: input, stats: inputStats(dir, piece, input) })
+      for (const input of piece.inputs) {
+        loose.set(input.name, { identity: { size: input.size, mtimeNs: input.mtimeNs, ino: input.ino }, stats: inputStats(dir, piece, input) })
+      }
     }
     pieces = pieces.filter(p => !overlapped.includes(p))
   }
@@ -215,7 +217,7 @@ async function compactAheadHour (context: AheadContext, hour: number, closed: bo
  * overlap; what is left waits for more files. Once the hour has closed (`closedRows` given),
  * what is left becomes a run too if it holds `closedRows`.
  */
-export function cutRuns (files: readonly FileStats[], bounds: readonly FileStats[], closedRows: number | undefined, openRows: number): FileStats[][] {
+function cutRuns (files: readonly FileStats[], bounds: readonly FileStats[], closedRows: number | undefined, openRows: number): FileStats[][] {
   const sorted = [...files].sort((a, b) => compareBig(a.offsetMin!, b.offsetMin!) || compare(a.path, b.path))
   const blocked = (from: bigint, to: bigint): boolean => bounds.some(b => b.offsetMin! <= to && from <= b.offsetMax!)
   const runs: FileStats[][] = []
@@ -231,20 +233,20 @@ export function cutRuns (files: readonly FileStats[], bounds: readonly FileStats
     rows = 0
     groupRows = 0
   }
-  const left = (): boolean => ready() || (closedRows !== undefined && rows >= closedRows)
+  const worthAPiece = (): boolean => ready() || (closedRows !== undefined && rows >= closedRows)
   for (const file of sorted) {
     if (run.length > 0 && ready() && file.offsetMin! > end) close(true)
     if (blocked(file.offsetMin!, file.offsetMax!)) {
-      close(left())
+      close(worthAPiece())
       continue
     }
-    if (run.length > 0 && blocked(run[0]!.offsetMin!, file.offsetMax!)) close(left())
+    if (run.length > 0 && blocked(run[0]!.offsetMin!, file.offsetMax!)) close(worthAPiece())
     end = run.length === 0 || file.offsetMax! > end ? file.offsetMax! : end
     run.push(file)
     rows += file.rows
     groupRows = afterFile(groupRows, file.rows)
   }
-  if (run.length > 0) close(left())
+  if (run.length > 0) close(worthAPiece())
   return runs
 }
 
@@ -279,7 +281,9 @@ async function encodePiece (context: AheadContext, hour: number, files: Readonly
       partition: files[0]!.stats.partitionMin!,
       offsetMin: String(first),
       offsetMax: String(last),
-      inputs: files.map(f => ({ name: f.name, ...f.identity, rows: f.stats.rows, offsetMin: String(f.stats.offsetMin), offsetMax: String(f.stats.offsetMax) }))
+      inputs: files.map(f => ({
+        name: f.name, size: f.identity.size, mtimeNs: f.identity.mtimeNs, ino: f.identity.ino, rows: f.stats.rows, offsetMin: String(f.stats.offsetMin), offsetMax: String(f.stats.offsetMax)
+      }))
     })
   } finally {
     await rm(temp, { force: true })

@@ -26,7 +26,7 @@ export function compactCommand (): Command {
     .option('--hour <hour>', 'one UTC hour, e.g. 2021-02-19T21')
     .option('--from <time>', 'first hour of a range, ISO 8601 UTC')
     .option('--to <time>', 'end of the range (exclusive), ISO 8601 UTC')
-    .option('--watch', 'keep running: compact every hour once it has closed, and again when late files arrive')
+    .option('--watch', 'keep running: compact every hour once it has closed, and again when late files arrive; compact the hours not yet due ahead')
     .option('--archive-dir <dir>', 'root of the Parquet archive', './data/archive')
     .addOption(databaseUrlOption())
     .option('--lateness <seconds>', 'with --watch: seconds after an hour ends before it is compacted', '600')
