@@ -14,9 +14,11 @@ import {
 } from '../../src/sinks/archive-layout.ts'
 import { ensureHourVersion, listHours } from '../../src/sinks/archive-versions.ts'
 import { sqlList, sqlString } from '../../src/sinks/sql.ts'
+import { type Db } from '../../src/db/pool.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { tempDir } from '../stores/temp-dir.ts'
 import { archiveFromSimulation, type ArchiveFixture } from './archive-fixture.ts'
+import { partRows } from './part-rows.ts'
 import { hourlyTables, provisionUsers } from './tables.ts'
 
 const EVENING = Date.parse('2026-11-02T18:00:00Z') / 1000
@@ -24,11 +26,24 @@ const EVENING = Date.parse('2026-11-02T18:00:00Z') / 1000
 const SMALL: PieceRows = { open: 1500, closed: 300 }
 const CHILD = fileURLToPath(new URL('./ahead-child.ts', import.meta.url))
 
-async function fixtureHour (t: ExecutionContext, seed: string, options: { replayEvery?: number } = {}): Promise<{ fixture: ArchiveFixture, hour: number }> {
+interface FixtureHour { fixture: ArchiveFixture, hour: number, url: string, db: Db }
+
+/** A simulated hour of the archive in 100-record commits, and a database with its users. */
+async function fixtureHour (t: ExecutionContext, seed: string, options: { replayEvery?: number } = {}): Promise<FixtureHour> {
   const fixture = await archiveFromSimulation(t, { traffic: { seed, users: 300 }, from: EVENING, to: EVENING + HOUR_SECONDS, commit: 100, ...options })
-  const hours = await listHours(fixture.archiveDir)
-  t.deepEqual(hours, [EVENING])
-  return { fixture, hour: EVENING }
+  t.deepEqual(await listHours(fixture.archiveDir), [EVENING])
+  const { url, db } = await testDatabase(t)
+  await provisionUsers(db, fixture.users)
+  return { fixture, hour: EVENING, url, db }
+}
+
+/** The same, compacted ahead in one round after the hour's end: at least three pieces. */
+async function fixtureWithPieces (t: ExecutionContext, seed: string): Promise<FixtureHour & { pieces: Awaited<ReturnType<typeof sidecars>> }> {
+  const setup = await fixtureHour(t, seed)
+  await aheadRound(setup.fixture.archiveDir, setup.hour, setup.hour + HOUR_SECONDS + 1)
+  const pieces = await sidecars(setup.fixture.archiveDir, setup.hour)
+  t.true(pieces.length >= 3)
+  return { ...setup, pieces }
 }
 
 /** A copy of the archive (links stay links), to compact another way. */
@@ -65,6 +80,13 @@ async function hourFiles (archiveDir: string, hour: number): Promise<string[]> {
   return (await readdir(dir)).filter(name => name.endsWith('.parquet')).sort().map(name => join(dir, name))
 }
 
+/** The hourly tables are the ground truth of the fixture's records. */
+async function assertTruth (t: ExecutionContext, db: Db, fixture: ArchiveFixture): Promise<void> {
+  const tables = await hourlyTables(db)
+  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
+  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+}
+
 async function compactOne (archiveDir: string, url: string, hour: number): Promise<HourResult> {
   const outcome = (await compactHours({ archiveDir, databaseUrl: url, hours: [hour] }))[0]!
   if (!outcome.ok) throw outcome.error
@@ -96,9 +118,7 @@ async function rewriteEmails (path: string, target = path, where = 'true'): Prom
 }
 
 test('an hour compacted with pieces made ahead as its files arrived gives the same rows in the same order, and the same tables, as without them: the ground truth', async t => {
-  const { fixture, hour } = await fixtureHour(t, 'ahead-same', { replayEvery: 7 })
-  const { url, db } = await testDatabase(t)
-  await provisionUsers(db, fixture.users)
+  const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-same', { replayEvery: 7 })
   const plain = await copyArchive(t, fixture.archiveDir)
 
   // The files arrive in offset order, a batch at a time, with a round of compaction ahead after each.
@@ -119,7 +139,6 @@ test('an hour compacted with pieces made ahead as its files arrived gives the sa
   t.true(closed.piecesWritten > 0, 'the closed hour\'s tails become pieces')
 
   const ahead = await compactOne(fixture.archiveDir, url, hour)
-  const aheadTables = await hourlyTables(db)
   t.is(ahead.piecesUsed, closed.pieces)
   t.true(ahead.duplicates > 0, 'the replays wrote duplicates')
   const { url: plainUrl, db: plainDb } = await testDatabase(t)
@@ -128,21 +147,15 @@ test('an hour compacted with pieces made ahead as its files arrived gives the sa
   t.is(reference.piecesUsed, 0)
 
   t.deepEqual(await compactedRows(fixture.archiveDir, hour), await compactedRows(plain, hour))
-  t.deepEqual(aheadTables, await hourlyTables(plainDb))
-  t.deepEqual(aheadTables.bytesHourly, fixture.truth.bytesHourly)
-  t.deepEqual(aheadTables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  t.deepEqual(await hourlyTables(db), await hourlyTables(plainDb))
+  await assertTruth(t, db, fixture)
   t.is(ahead.rowsWritten, fixture.rows)
   t.deepEqual([ahead.rowsRead, ahead.duplicates, ahead.filesMerged], [reference.rowsRead, reference.duplicates, reference.filesMerged])
   t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [], 'the hour\'s pieces are gone')
 })
 
 test('a piece whose file was rewritten, or whose file vanished, is not used: the rows are the files\' as they are now', async t => {
-  const { fixture, hour } = await fixtureHour(t, 'ahead-changed')
-  const { url, db } = await testDatabase(t)
-  await provisionUsers(db, fixture.users)
-  await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1)
-  const pieces = await sidecars(fixture.archiveDir, hour)
-  t.true(pieces.length >= 3)
+  const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-changed')
   const dir = hourDir(fixture.archiveDir, hour)
 
   // A replay rewrote a file under its own name: same records, other emails, another size.
@@ -162,15 +175,11 @@ test('a piece whose file was rewritten, or whose file vanished, is not used: the
   const rows = await compactedRows(fixture.archiveDir, hour)
   t.deepEqual(rows, expected)
   t.true(rows.filter(r => typeof r.email === 'string' && r.email.endsWith('.replayed')).length > 0)
-  const tables = await hourlyTables(db)
-  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
-  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  await assertTruth(t, db, fixture)
 })
 
 test('a replay overlapping a piece\'s offsets is deduplicated exactly, at the close or by the next round ahead', async t => {
-  const { fixture, hour } = await fixtureHour(t, 'ahead-replay')
-  const { url, db } = await testDatabase(t)
-  await provisionUsers(db, fixture.users)
+  const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-replay')
   // Two copies of the archive, with the same pieces (a piece stands only for the very files it was made from).
   const atClose = await copyArchive(t, fixture.archiveDir)
   await aheadRound(atClose, hour, hour + 1800)
@@ -200,7 +209,7 @@ test('a replay overlapping a piece\'s offsets is deduplicated exactly, at the cl
   t.is(closeResult.piecesUsed, pieces.length)
   t.is(closeResult.duplicates, replayed)
   t.deepEqual(await compactedRows(atClose, hour), expected)
-  t.deepEqual((await hourlyTables(closeDb)).bytesHourly, fixture.truth.bytesHourly)
+  await assertTruth(t, closeDb, fixture)
 
   // Ahead: the next round drops the piece and encodes its files again with the replay.
   const round = await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1)
@@ -208,18 +217,11 @@ test('a replay overlapping a piece\'s offsets is deduplicated exactly, at the cl
   const result = await compactOne(fixture.archiveDir, url, hour)
   t.is(result.duplicates, replayed)
   t.deepEqual(await compactedRows(fixture.archiveDir, hour), expected)
-  const tables = await hourlyTables(db)
-  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
-  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  await assertTruth(t, db, fixture)
 })
 
 test('what an interrupted round leaves (a temp file, a piece without its sidecar, a sidecar of a cut piece) is never used', async t => {
-  const { fixture, hour } = await fixtureHour(t, 'ahead-interrupted')
-  const { url, db } = await testDatabase(t)
-  await provisionUsers(db, fixture.users)
-  await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1)
-  const pieces = await sidecars(fixture.archiveDir, hour)
-  t.true(pieces.length >= 3)
+  const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-interrupted')
   const ahead = aheadDir(fixture.archiveDir, hour)
   // Killed after the piece's rename, before its sidecar's: the sidecar is gone. And the piece
   // holds other rows than its name says (those of another piece), so using it would show.
@@ -232,9 +234,7 @@ test('what an interrupted round leaves (a temp file, a piece without its sidecar
 
   const result = await compactOne(fixture.archiveDir, url, hour)
   t.is(result.piecesUsed, pieces.length - 2)
-  const tables = await hourlyTables(db)
-  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
-  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  await assertTruth(t, db, fixture)
   t.is(result.rowsWritten, fixture.rows)
   const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`)
   t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
@@ -254,9 +254,7 @@ function killAheadAfter (archiveDir: string, hour: number, ms: number): Promise<
 }
 
 test('kill -9 at random moments of compaction ahead, then the hour\'s compaction: exact tables, every event once', async t => {
-  const { fixture, hour } = await fixtureHour(t, 'ahead-kill', { replayEvery: 5 })
-  const { url, db } = await testDatabase(t)
-  await provisionUsers(db, fixture.users)
+  const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-kill', { replayEvery: 5 })
   let killed = 0
   for (let kill = 0; kill < 5; kill++) if (await killAheadAfter(fixture.archiveDir, hour, 800 + Math.random() * 2500)) killed++
   t.log(`${killed} rounds killed; ${(await sidecars(fixture.archiveDir, hour)).length} pieces left`)
@@ -269,9 +267,7 @@ test('kill -9 at random moments of compaction ahead, then the hour\'s compaction
 
   const result = await compactOne(fixture.archiveDir, url, hour)
   t.is(result.rowsWritten, fixture.rows)
-  const tables = await hourlyTables(db)
-  t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
-  t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
+  await assertTruth(t, db, fixture)
   const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`)
   t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
   t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
@@ -285,16 +281,8 @@ async function writerFiles (archiveDir: string, hour: number, partition: number,
   try {
     for (let f = 0; f < files; f++) {
       const first = f * rows
-      await connection.run(`COPY (
-        SELECT (hash(o, ${partition}) % 10000)::BIGINT AS bytes, (${hour} + o % 3600)::BIGINT AS timestamp,
-          ['SKYPE', 'TELEGRAM', 'FACETIME'][(hash(o, 1) % 3)::INTEGER + 1] AS app,
-          printf('00000000-0000-0000-0000-%012d', hash(o, 2) % 5000) AS id,
-          printf('%d1111111-0000-0000-0000-000000000000', hash(o, 3) % 4) AS antenna_id,
-          CASE WHEN o % 7 = 0 THEN NULL ELSE printf('user%d@example.com', hash(o, 2) % 5000) END AS email,
-          CASE WHEN o % 7 = 0 THEN NULL ELSE 100000 END::BIGINT AS quota,
-          'devices' AS topic, ${partition}::INTEGER AS partition, o::BIGINT AS "offset"
-        FROM range(${first}, ${first + rows}) r(o)) TO ${sqlString(join(dir, partFileName('devices', partition, BigInt(first), BigInt(first + rows - 1))))}
-        (FORMAT parquet, COMPRESSION snappy)`)
+      const path = join(dir, partFileName('devices', partition, BigInt(first), BigInt(first + rows - 1)))
+      await connection.run(`COPY (${partRows(hour, partition, first, first + rows - 1)}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION snappy)`)
     }
   } finally {
     connection.closeSync()

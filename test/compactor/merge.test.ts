@@ -11,6 +11,7 @@ import { DataError } from '../../src/lib/errors.ts'
 import { hourDir, partFileName, versionDir } from '../../src/sinks/archive-layout.ts'
 import { ensureHourVersion } from '../../src/sinks/archive-versions.ts'
 import { testDatabase } from '../helpers/db.ts'
+import { partRows } from './part-rows.ts'
 import { hourlyTables } from './tables.ts'
 
 const HOUR = Date.parse('2026-11-02T19:00:00Z') / 1000
@@ -18,15 +19,7 @@ const HOUR = Date.parse('2026-11-02T19:00:00Z') / 1000
 /** A writer-like file of one partition with offsets [first, last], written by DuckDB. */
 async function partFile (engine: Engine, dir: string, partition: number, first: number, last: number, compression: string): Promise<string> {
   const path = join(dir, partFileName('devices', partition, BigInt(first), BigInt(last)))
-  await engine.connection.run(`COPY (
-    SELECT (hash(o, ${partition}) % 10000)::BIGINT AS bytes, (${HOUR} + o % 3600)::BIGINT AS timestamp,
-      ['SKYPE', 'TELEGRAM', 'FACETIME'][(hash(o, 1) % 3)::INTEGER + 1] AS app,
-      printf('00000000-0000-0000-0000-%012d', hash(o, 2) % 5000) AS id,
-      printf('%d1111111-0000-0000-0000-000000000000', hash(o, 3) % 4) AS antenna_id,
-      CASE WHEN o % 7 = 0 THEN NULL ELSE printf('user%d@example.com', hash(o, 2) % 5000) END AS email,
-      CASE WHEN o % 7 = 0 THEN NULL ELSE 100000 END::BIGINT AS quota,
-      'devices' AS topic, ${partition}::INTEGER AS partition, o::BIGINT AS "offset"
-    FROM range(${first}, ${last + 1}) r(o)) TO '${path}' (FORMAT parquet, COMPRESSION ${compression})`)
+  await engine.connection.run(`COPY (${partRows(HOUR, partition, first, last)}) TO '${path}' (FORMAT parquet, COMPRESSION ${compression})`)
   return path
 }
 
