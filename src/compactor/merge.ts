@@ -146,7 +146,7 @@ export async function checkCopied (engine: Engine, merged: string, copied: reado
  * DuckDB encoded from small files have row groups a little over ROW_GROUP_ROWS (see CHUNK_ROWS):
  * pieces compacted ahead (ahead.ts) are such files.
  */
-export function copiesAsIs (footer: ParquetFooter, schema: Uint8Array): boolean {
+function copiesAsIs (footer: ParquetFooter, schema: Uint8Array): boolean {
   const sizes = rowGroupSizes(footer)
   const big = BigInt(ROW_GROUP_ROWS)
   return footerRows(footer) >= big && sizes.every((n, i) => n < big + BigInt(CHUNK_ROWS) && (i === sizes.length - 1 || 2n * n >= big)) &&

@@ -5,6 +5,7 @@
 // that little is left to encode when the hour is due.
 import { readdir } from 'node:fs/promises'
 import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../sinks/archive-layout.ts'
+import { CellstreamError } from '../lib/errors.ts'
 import { currentVersion, listHours } from '../sinks/archive-versions.ts'
 import { aheadCache, compactAhead, type AheadOutcome } from './ahead.ts'
 import { compactHours, type HourOutcome } from './run.ts'
@@ -33,11 +34,18 @@ export async function watchArchive (options: WatchOptions): Promise<void> {
     if (options.signal.aborted) break
     const open = await hoursNotDue(options.archiveDir, now() - options.latenessSeconds)
     if (open.length > 0) {
-      const outcomes = await compactAhead({ archiveDir: options.archiveDir, hours: open, now: now(), cache })
+      const outcomes = await compactAhead({ archiveDir: options.archiveDir, hours: open, now: now(), cache }).catch(skipIfLocked)
       for (const outcome of outcomes) options.onAhead?.(outcome)
     }
     await pause(options.intervalSeconds * 1000, options.signal)
   }
+}
+
+// Another compactor (`compact --hour`, say) holds the archive: the next interval tries again.
+// Work ahead can wait; it runs every interval, so a busy lock would otherwise stop the watcher.
+function skipIfLocked (error: unknown): AheadOutcome[] {
+  if (error instanceof CellstreamError && error.code === 'CS_LOCKED') return []
+  throw error
 }
 
 /** Hours that have not closed by `closedBy` (still open, or within the lateness): the ones to compact ahead. */

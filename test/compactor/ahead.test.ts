@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { aheadCache, compactAhead, type AheadHourResult, type PieceRows } from '../../src/compactor/ahead.ts'
+import { LOCK_FILE } from '../../src/compactor/lock.ts'
 import { AHEAD_DIR, aheadDir } from '../../src/compactor/pieces.ts'
 import { compactHours } from '../../src/compactor/run.ts'
-import { dueHours, watchArchive } from '../../src/compactor/watch.ts'
+import { dueHours, watchArchive, type WatchOptions } from '../../src/compactor/watch.ts'
 import { type HourResult } from '../../src/compactor/compact-hour.ts'
 import {
   compactedFileName, hourDir, HOUR_SECONDS, parsePartFileName, partFileName, tempName, versionDir
@@ -290,6 +291,11 @@ async function writerFiles (archiveDir: string, hour: number, partition: number,
   }
 }
 
+/** A watcher looking every second, with 10 minutes of lateness, until `controller` aborts. */
+function watching (archiveDir: string, databaseUrl: string, controller: AbortController): Pick<WatchOptions, 'archiveDir' | 'databaseUrl' | 'latenessSeconds' | 'intervalSeconds' | 'signal'> {
+  return { archiveDir, databaseUrl, latenessSeconds: 600, intervalSeconds: 1, signal: controller.signal }
+}
+
 /** Hashes every row with its position, so that two files agree only with the same rows in the same order. */
 async function orderedHash (sql: string): Promise<{ n: number, h: string }> {
   const [r] = await query(`SELECT count(*) AS n, sum(hash(rn, bytes, "timestamp", app, id, antenna_id, email, quota, topic, partition, "offset"))::VARCHAR AS h FROM (${sql})`)
@@ -316,11 +322,7 @@ test('the watcher compacts an open hour ahead without readers noticing, and the 
     const controller = new AbortController()
     const seen = { ahead: [] as AheadHourResult[], hours: [] as HourResult[] }
     await watchArchive({
-      archiveDir,
-      databaseUrl: url,
-      latenessSeconds: 600,
-      intervalSeconds: 1,
-      signal: controller.signal,
+      ...watching(archiveDir, url, controller),
       now: () => now,
       onAhead: outcome => {
         if (!outcome.ok) throw outcome.error
@@ -365,4 +367,29 @@ test('the watcher compacts an open hour ahead without readers noticing, and the 
   const reference = await compactOne(plain, plainUrl, hour)
   t.is(reference.piecesUsed, 0)
   t.deepEqual(await orderedHash(`SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(join(hourDir(plain, hour), compactedFileName(hour)))}, file_row_number = true)`), expected)
+})
+
+test('the watcher waits while another compactor holds the archive, instead of stopping', async t => {
+  const archiveDir = join(await tempDir(t), 'archive')
+  const hour = EVENING
+  await writerFiles(archiveDir, hour, 0, 2, 100)
+  // The other compactor: a live process whose pid is in the lock.
+  const other = spawn('sleep', ['60'], { stdio: 'ignore' })
+  t.teardown(() => { other.kill('SIGKILL') })
+  await writeFile(join(archiveDir, LOCK_FILE), String(other.pid))
+  const { url } = await testDatabase(t)
+  const controller = new AbortController()
+  let looks = 0
+  // Each round reads the clock three times; stop after the third round has begun.
+  await watchArchive({
+    ...watching(archiveDir, url, controller),
+    now: () => {
+      if (++looks === 7) controller.abort()
+      return hour + 1800
+    },
+    onAhead: () => { t.fail('no round while the archive is locked') }
+  })
+  t.true(looks >= 7)
+  t.is(await readFile(join(archiveDir, LOCK_FILE), 'utf8'), String(other.pid))
+  t.deepEqual(await readdir(archiveDir).then(names => names.filter(name => name === AHEAD_DIR)), [])
 })
