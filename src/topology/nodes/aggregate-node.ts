@@ -21,7 +21,7 @@ export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): Node
           if (key === FAILED) return
           if (record.timestamp > ctx.streamTime) ctx.streamTime = record.timestamp
           const start = windows.startOf(record.timestamp)
-          if (windows.isLate(record.timestamp, ctx.streamTime)) {
+          if (windows.isClosed(start, ctx.streamTime)) {
             ctx.late(record.raw, name, start)
             return
           }
