@@ -34,7 +34,9 @@ export const ARCHIVE_COLUMNS = [
 export const ARCHIVE_TABLE_COLUMNS = ARCHIVE_COLUMNS.map(([name, type]) => `"${name}" ${type}`).join(', ')
 
 export function hourStart (seconds: number): number {
-  return seconds - (((seconds % HOUR_SECONDS) + HOUR_SECONDS) % HOUR_SECONDS)
+  // Exact for whole seconds below 2^53, and cheaper than `%`, which V8 makes a call to fmod
+  // beyond 31 bits: the archive asks this for every event (see TimeWindows.startOf).
+  return Math.floor(seconds / HOUR_SECONDS) * HOUR_SECONDS
 }
 
 interface HourParts { year: string, month: string, day: string, hour: string }
