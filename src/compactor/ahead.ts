@@ -19,7 +19,7 @@ import {
   AHEAD_DIR, aheadDir, fileIdentities, publishPiece, removeHourPieces, removePiece, sameIdentity, usablePieces,
   type FileIdentity, type Piece
 } from './pieces.ts'
-import { type FileStats } from './plan.ts'
+import { compare, compareBig, isSimple, type FileStats } from './plan.ts'
 import { SCRATCH_DIR } from './run.ts'
 
 /**
@@ -28,10 +28,10 @@ import { SCRATCH_DIR } from './run.ts'
  * pieces per partition and hour. Smaller pieces would add more row groups that are not full
  * (each piece's last); larger ones would leave more to encode when the hour closes.
  */
-export const OPEN_PIECE_ROWS = 4 * ROW_GROUP_ROWS
+const OPEN_PIECE_ROWS = 4 * ROW_GROUP_ROWS
 
 /** Once the hour has closed, what is left of a partition becomes a piece if copiesAsIs takes it. */
-export const CLOSED_PIECE_ROWS = ROW_GROUP_ROWS
+const CLOSED_PIECE_ROWS = ROW_GROUP_ROWS
 
 export interface AheadHourResult {
   hour: number
@@ -317,20 +317,7 @@ function inputStats (dir: string, piece: Piece, input: Piece['inputs'][number]):
   }
 }
 
-function isSimple (f: FileStats): boolean {
-  return f.rows > 0 && f.topicMin !== null && f.topicMin === f.topicMax && f.partitionMin !== null &&
-    f.partitionMin === f.partitionMax && f.offsetMin !== null && f.offsetMax !== null
-}
-
 function overlaps (a: FileStats, b: FileStats): boolean {
   return isSimple(a) && a.topicMin === b.topicMin && a.partitionMin === b.partitionMin &&
     a.offsetMin! <= b.offsetMax! && b.offsetMin! <= a.offsetMax!
-}
-
-function compare (a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
-}
-
-function compareBig (a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }

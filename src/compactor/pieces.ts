@@ -19,6 +19,7 @@ import { hourLabel, isTempName, tempName } from '../sinks/archive-layout.ts'
 import { publishFile } from '../sinks/archive-versions.ts'
 import { FS_PARALLELISM, forEachParallel } from './parallel.ts'
 import { type FileStats } from './plan.ts'
+import { ignoreMissing } from './sweep.ts'
 
 export const AHEAD_DIR = '.compactor-ahead'
 
@@ -183,11 +184,4 @@ async function readSidecar (path: string): Promise<Sidecar | undefined> {
 
 async function removeEntries (dir: string, names: readonly string[]): Promise<void> {
   await forEachParallel(names, FS_PARALLELISM, name => rm(join(dir, name), { recursive: true, force: true }))
-}
-
-function ignoreMissing<T> (fallback: T): (error: unknown) => T {
-  return error => {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fallback
-    throw error
-  }
 }

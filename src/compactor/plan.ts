@@ -23,9 +23,7 @@ export type MergePlan = { kind: 'ordered', units: MergeUnit[] } | { kind: 'sort'
 
 export function planMerge (files: readonly FileStats[]): MergePlan {
   const nonEmpty = files.filter(f => f.rows > 0)
-  const simple = nonEmpty.every(f => f.topicMin !== null && f.topicMin === f.topicMax &&
-    f.partitionMin !== null && f.partitionMin === f.partitionMax && f.offsetMin !== null && f.offsetMax !== null)
-  if (!simple) return { kind: 'sort', paths: nonEmpty.map(f => f.path) }
+  if (!nonEmpty.every(isSimple)) return { kind: 'sort', paths: nonEmpty.map(f => f.path) }
   const sorted = [...nonEmpty].sort((a, b) =>
     compare(a.topicMin!, b.topicMin!) || a.partitionMin! - b.partitionMin! || compareBig(a.offsetMin!, b.offsetMin!) || compare(a.path, b.path))
   const units: MergeUnit[] = []
@@ -47,10 +45,16 @@ export function planMerge (files: readonly FileStats[]): MergePlan {
   return { kind: 'ordered', units }
 }
 
-function compare (a: string, b: string): number {
+/** A file with rows, all of one partition, with offset stats: a writer's file, or a piece of one partition. */
+export function isSimple (f: FileStats): boolean {
+  return f.rows > 0 && f.topicMin !== null && f.topicMin === f.topicMax && f.partitionMin !== null &&
+    f.partitionMin === f.partitionMax && f.offsetMin !== null && f.offsetMax !== null
+}
+
+export function compare (a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-function compareBig (a: bigint, b: bigint): number {
+export function compareBig (a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0
 }

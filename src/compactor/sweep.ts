@@ -50,9 +50,9 @@ async function drainVersion (archiveDir: string, hour: number, version: number, 
     const path = join(from, name)
     if (isDataFile(name)) {
       if (replaced.has(name)) {
-        await unlink(path).catch(ignoreMissing)
+        await unlink(path).catch(ignoreMissing(undefined))
       } else {
-        await rename(path, join(to, name)).catch(ignoreMissing)
+        await rename(path, join(to, name)).catch(ignoreMissing(undefined))
         moved++
       }
     } else if (isTempName(name)) {
@@ -81,6 +81,10 @@ export async function readManifest (archiveDir: string, hour: number, version: n
   }
 }
 
-function ignoreMissing (error: unknown): void {
-  if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+/** For a promise's catch: a file or folder that is gone gives `fallback`; any other error stays. */
+export function ignoreMissing<T> (fallback: T): (error: unknown) => T {
+  return error => {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return fallback
+    throw error
+  }
 }

@@ -90,7 +90,7 @@ function reportAhead (outcome: AheadOutcome): void {
   else if (outcome.result.piecesWritten > 0) progress(aheadLine(outcome.result))
 }
 
-export function aheadLine (r: AheadHourResult): string {
+function aheadLine (r: AheadHourResult): string {
   return `${hourLabel(r.hour)}: compacted ahead ${count(r.filesEncoded)} files into ${count(r.piecesWritten)} pieces (${count(r.rowsEncoded)} rows) in ${r.seconds.toFixed(2)} s; ` +
     `${count(r.pieces)} pieces so far, ${count(r.filesLeft)} files not in one`
 }
