@@ -5,9 +5,9 @@
 // that little is left to encode when the hour is due.
 import { readdir } from 'node:fs/promises'
 import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../sinks/archive-layout.ts'
-import { CellstreamError } from '../lib/errors.ts'
+import { CellstreamError, errorMessage } from '../lib/errors.ts'
 import { currentVersion, listHours } from '../sinks/archive-versions.ts'
-import { aheadCache, compactAhead, type AheadOutcome } from './ahead.ts'
+import { aheadCache, compactAhead, type AheadCache, type AheadOutcome } from './ahead.ts'
 import { compactHours, type HourOutcome } from './run.ts'
 
 export interface WatchOptions {
@@ -17,11 +17,20 @@ export interface WatchOptions {
   intervalSeconds: number
   signal: AbortSignal
   onHour?: (outcome: HourOutcome) => void
-  /** Called after each round of compaction ahead, for each hour not yet due. */
-  onAhead?: (outcome: AheadOutcome) => void
+  /** Called after each round of compaction ahead, for each hour not yet due, or once for a round skipped as a whole. */
+  onAhead?: (outcome: AheadReport) => void
   /** The clock, in epoch seconds; tests move it. */
   now?: () => number
 }
+
+/**
+ * A round ahead that did not run, or stopped part way: another compactor held the archive
+ * (`locked`: `compact --hour`, say), or the round failed on something else than an hour's data
+ * (a full disk, a folder it may not write). The next interval tries again.
+ */
+export interface AheadSkipped { ok: false, hour: undefined, locked: boolean, error: Error }
+
+export type AheadReport = AheadOutcome | AheadSkipped
 
 export async function watchArchive (options: WatchOptions): Promise<void> {
   const now = options.now ?? (() => Date.now() / 1000)
@@ -32,25 +41,25 @@ export async function watchArchive (options: WatchOptions): Promise<void> {
       await compactHours({ archiveDir: options.archiveDir, databaseUrl: options.databaseUrl, hours: due, onHour: outcome => options.onHour?.(outcome) })
     }
     if (options.signal.aborted) break
-    const open = await hoursNotDue(options.archiveDir, now() - options.latenessSeconds)
-    if (open.length > 0) {
-      const outcomes = await compactAhead({ archiveDir: options.archiveDir, hours: open, now: now(), cache }).catch(skipIfLocked)
-      for (const outcome of outcomes) options.onAhead?.(outcome)
-    }
+    for (const outcome of await roundAhead(options, now, cache)) options.onAhead?.(outcome)
     await pause(options.intervalSeconds * 1000, options.signal)
   }
 }
 
-// Another compactor (`compact --hour`, say) holds the archive: the next interval tries again.
-// Work ahead can wait; it runs every interval, so a busy lock would otherwise stop the watcher.
-function skipIfLocked (error: unknown): AheadOutcome[] {
-  if (error instanceof CellstreamError && error.code === 'CS_LOCKED') return []
-  throw error
-}
-
-/** Hours that have not closed by `closedBy` (still open, or within the lateness): the ones to compact ahead. */
-export async function hoursNotDue (archiveDir: string, closedBy: number): Promise<number[]> {
-  return (await listHours(archiveDir)).filter(hour => hour + HOUR_SECONDS > closedBy)
+// Work ahead is optional: it only saves work at the close, and the hour's compaction encodes
+// whatever it left. So no failure of a round stops the watcher, and with it the compaction of
+// the hours that are due; the round is reported and the next interval tries again.
+async function roundAhead (options: WatchOptions, now: () => number, cache: AheadCache): Promise<AheadReport[]> {
+  try {
+    // The hours not due (still open, or within the lateness) are the ones to compact ahead.
+    const closedBy = now() - options.latenessSeconds
+    const open = (await listHours(options.archiveDir)).filter(hour => hour + HOUR_SECONDS > closedBy)
+    return open.length === 0 ? [] : await compactAhead({ archiveDir: options.archiveDir, hours: open, now: now(), cache })
+  } catch (error) {
+    const locked = error instanceof CellstreamError && error.code === 'CS_LOCKED'
+    const skipped = locked ? error : new Error(`compacting ahead failed, tried again in ${options.intervalSeconds} s: ${errorMessage(error)}`, { cause: error })
+    return [{ ok: false, hour: undefined, locked, error: skipped }]
+  }
 }
 
 /** Closed hours (ending at or before `closedBy`) whose folder holds anything but the compacted file. */

@@ -302,6 +302,31 @@ async function orderedHash (sql: string): Promise<{ n: number, h: string }> {
   return { n: Number(r!.n), h: String(r!.h) }
 }
 
+/** The hour's compacted file, hashed with the position of each row. */
+async function compactedHash (archiveDir: string, hour: number): Promise<{ n: number, h: string }> {
+  return orderedHash(`SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(join(hourDir(archiveDir, hour), compactedFileName(hour)))}, file_row_number = true)`)
+}
+
+type BytesTotal = { type: string, id: string, value: number }
+
+/**
+ * What compacting writer files (made up, without duplicates) must give, from the files alone: the
+ * hash of their rows in compacted order, and their bytes_hourly totals.
+ */
+async function expectedFromFiles (raw: readonly string[]): Promise<{ hash: { n: number, h: string }, bytes: BytesTotal[] }> {
+  const hash = await orderedHash(`SELECT *, row_number() OVER (ORDER BY topic, partition, "offset") - 1 AS rn FROM read_parquet(${sqlList(raw)})`)
+  const totals = await query(`SELECT type, id, value FROM (
+      SELECT 'antenna_total_bytes' AS type, antenna_id AS id, sum(bytes)::BIGINT AS value FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
+      UNION ALL SELECT 'user_total_bytes', id, sum(bytes)::BIGINT FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
+      UNION ALL SELECT 'app_total_bytes', app, sum(bytes)::BIGINT FROM read_parquet(${sqlList(raw)}) GROUP BY ALL)
+    ORDER BY type, id`)
+  return { hash, bytes: totals.map(r => ({ type: String(r.type), id: String(r.id), value: Number(r.value) })) }
+}
+
+async function bytesHourly (db: Db): Promise<BytesTotal[]> {
+  return db.any<BytesTotal>('SELECT type, id, value FROM bytes_hourly ORDER BY type, id')
+}
+
 test('the watcher compacts an open hour ahead without readers noticing, and the hour\'s compaction copies the pieces as they are', async t => {
   const archiveDir = join(await tempDir(t), 'archive')
   const hour = EVENING
@@ -311,12 +336,7 @@ test('the watcher compacts an open hour ahead without readers noticing, and the 
   const { url, db } = await testDatabase(t)
   const plain = await copyArchive(t, archiveDir)
   const raw = await hourFiles(archiveDir, hour)
-  const expected = await orderedHash(`SELECT *, row_number() OVER (ORDER BY topic, partition, "offset") - 1 AS rn FROM read_parquet(${sqlList(raw)})`)
-  const totals = await query(`SELECT type, id, value FROM (
-      SELECT 'antenna_total_bytes' AS type, antenna_id AS id, sum(bytes)::BIGINT AS value FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
-      UNION ALL SELECT 'user_total_bytes', id, sum(bytes)::BIGINT FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
-      UNION ALL SELECT 'app_total_bytes', app, sum(bytes)::BIGINT FROM read_parquet(${sqlList(raw)}) GROUP BY ALL)
-    ORDER BY type, id`)
+  const expected = await expectedFromFiles(raw)
 
   const watch = async (now: number, stop: 'ahead' | 'hour'): Promise<{ ahead: AheadHourResult[], hours: HourResult[] }> => {
     const controller = new AbortController()
@@ -356,17 +376,14 @@ test('the watcher compacts an open hour ahead without readers noticing, and the 
   t.is(result.filesMerged, raw.length)
   t.deepEqual(await readdir(hourDir(archiveDir, hour)), [compactedFileName(hour)])
   t.deepEqual(await readdir(join(archiveDir, AHEAD_DIR)), [])
-  const compacted = join(hourDir(archiveDir, hour), compactedFileName(hour))
-  const actual = await orderedHash(`SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(compacted)}, file_row_number = true)`)
-  t.deepEqual(actual, expected)
-  const bytes = await db.any<{ type: string, id: string, value: number }>('SELECT type, id, value FROM bytes_hourly ORDER BY type, id')
-  t.deepEqual(bytes, totals.map(r => ({ type: r.type, id: r.id, value: Number(r.value) })))
+  t.deepEqual(await compactedHash(archiveDir, hour), expected.hash)
+  t.deepEqual(await bytesHourly(db), expected.bytes)
 
   // The same hour compacted without pieces: the same rows in the same order.
   const { url: plainUrl } = await testDatabase(t)
   const reference = await compactOne(plain, plainUrl, hour)
   t.is(reference.piecesUsed, 0)
-  t.deepEqual(await orderedHash(`SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(join(hourDir(plain, hour), compactedFileName(hour)))}, file_row_number = true)`), expected)
+  t.deepEqual(await compactedHash(plain, hour), expected.hash)
 })
 
 test('the watcher waits while another compactor holds the archive, instead of stopping', async t => {
@@ -379,17 +396,60 @@ test('the watcher waits while another compactor holds the archive, instead of st
   await writeFile(join(archiveDir, LOCK_FILE), String(other.pid))
   const { url } = await testDatabase(t)
   const controller = new AbortController()
-  let looks = 0
-  // Each round reads the clock three times; stop after the third round has begun.
+  let skipped = 0
+  // Each round is reported skipped; the watcher goes on to the next until three were.
   await watchArchive({
     ...watching(archiveDir, url, controller),
-    now: () => {
-      if (++looks === 7) controller.abort()
-      return hour + 1800
-    },
-    onAhead: () => { t.fail('no round while the archive is locked') }
+    now: () => hour + 1800,
+    onAhead: outcome => {
+      t.true(!outcome.ok && outcome.hour === undefined && outcome.locked, 'no round while the archive is locked')
+      if (++skipped === 3) controller.abort()
+    }
   })
-  t.true(looks >= 7)
+  t.is(skipped, 3)
   t.is(await readFile(join(archiveDir, LOCK_FILE), 'utf8'), String(other.pid))
   t.deepEqual(await readdir(archiveDir).then(names => names.filter(name => name === AHEAD_DIR)), [])
+})
+
+test('a round ahead that fails on something else than data is reported and skipped: the watcher goes on and compacts the due hour exactly', async t => {
+  const archiveDir = join(await tempDir(t), 'archive')
+  const hour = EVENING
+  const next = hour + HOUR_SECONDS
+  await writerFiles(archiveDir, hour, 0, 3, 1000)
+  await writerFiles(archiveDir, hour, 1, 2, 1000)
+  await writerFiles(archiveDir, next, 0, 2, 100)
+  // The next hour's pieces folder cannot be made (a file stands in its place; permissions would
+  // not stop a test run as root): every round ahead stops there on ENOTDIR, as on a full disk.
+  await mkdir(join(archiveDir, AHEAD_DIR))
+  await writeFile(aheadDir(archiveDir, next), 'not a folder')
+  const nextFiles = (await readdir(hourDir(archiveDir, next))).sort()
+  const expected = await expectedFromFiles(await hourFiles(archiveDir, hour))
+  const { url, db } = await testDatabase(t)
+  const controller = new AbortController()
+
+  // First the hour has closed but is not due: a round ahead of both hours, which fails. Then
+  // the hour is due: it is compacted, and the round ahead of the next one fails again.
+  let time = next + 60
+  const failures: string[] = []
+  const hours: HourResult[] = []
+  await watchArchive({
+    ...watching(archiveDir, url, controller),
+    now: () => time,
+    onHour: outcome => {
+      if (!outcome.ok) throw outcome.error
+      hours.push(outcome.result)
+    },
+    onAhead: outcome => {
+      t.true(!outcome.ok && outcome.hour === undefined && !outcome.locked, 'the round fails as a whole')
+      if (!outcome.ok) failures.push(outcome.error.message)
+      time = next + 601
+      if (failures.length === 2 || outcome.ok) controller.abort()
+    }
+  })
+  t.is(failures.length, 2)
+  for (const message of failures) t.regex(message, /^compacting ahead failed, tried again in 1 s: ENOTDIR/)
+  t.deepEqual(hours.map(r => [r.hour, r.status, r.filesMerged, r.rowsWritten]), [[hour, 'compacted', 5, 5000]])
+  t.deepEqual(await compactedHash(archiveDir, hour), expected.hash)
+  t.deepEqual(await bytesHourly(db), expected.bytes)
+  t.deepEqual((await readdir(hourDir(archiveDir, next))).sort(), nextFiles, 'the next hour is as it was')
 })

@@ -1,9 +1,9 @@
 import { Command } from 'commander'
 import { HOUR_SECONDS, hourLabel, hourStart } from '../../sinks/archive-layout.ts'
-import { type AheadHourResult, type AheadOutcome } from '../../compactor/ahead.ts'
+import { type AheadHourResult } from '../../compactor/ahead.ts'
 import { type HourResult } from '../../compactor/compact-hour.ts'
 import { compactHours, type HourOutcome } from '../../compactor/run.ts'
-import { watchArchive } from '../../compactor/watch.ts'
+import { watchArchive, type AheadReport } from '../../compactor/watch.ts'
 import { DataError, UsageError } from '../../lib/errors.ts'
 import { parseInteger, parseDatabaseUrl } from '../../lib/options.ts'
 import { parseUtcSeconds } from '../../simulator/time.ts'
@@ -84,10 +84,14 @@ function report (outcome: HourOutcome): void {
   else progress(`cellstream: ${outcome.error.message}`)
 }
 
-// Rounds that wrote nothing stay quiet: the watcher runs one every interval.
-function reportAhead (outcome: AheadOutcome): void {
-  if (!outcome.ok) progress(`cellstream: ${outcome.error.message}`)
-  else if (outcome.result.piecesWritten > 0) progress(aheadLine(outcome.result))
+// Rounds that wrote nothing stay quiet: the watcher runs one every interval. So do rounds
+// skipped while another compactor (`compact --hour`, say) holds the archive: that is expected.
+function reportAhead (outcome: AheadReport): void {
+  if (outcome.ok) {
+    if (outcome.result.piecesWritten > 0) progress(aheadLine(outcome.result))
+  } else if (outcome.hour !== undefined || !outcome.locked) {
+    progress(`cellstream: ${outcome.error.message}`)
+  }
 }
 
 function aheadLine (r: AheadHourResult): string {
