@@ -263,7 +263,11 @@ function afterFile (groupRows: number, fileRows: number): number {
   return open
 }
 
-/** Encodes the files into a piece exactly as the hour's merge would (mergeFiles), and publishes it. */
+/**
+ * Encodes the files into a piece with the hour's merge (mergeFiles), and publishes it: their rows
+ * in the compacted format, as the merge would write them, but in row groups that end with the
+ * piece, so the compacted file's row groups end where its pieces did.
+ */
 async function encodePiece (context: AheadContext, hour: number, files: ReadonlyArray<KnownFile & { name: string }>): Promise<Piece> {
   const engine = await context.engine()
   const dir = aheadDir(context.archiveDir, hour)
