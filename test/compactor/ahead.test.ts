@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { cp, mkdir, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises'
+import { cp, mkdir, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import test, { type ExecutionContext } from 'ava'
@@ -11,14 +11,16 @@ import { compactHours } from '../../src/compactor/run.ts'
 import { dueHours, watchArchive, type WatchOptions } from '../../src/compactor/watch.ts'
 import { type HourResult } from '../../src/compactor/compact-hour.ts'
 import {
-  compactedFileName, hourDir, HOUR_SECONDS, parsePartFileName, partFileName, tempName, versionDir
+  compactedFileName, hourDir, hourLabel, HOUR_SECONDS, parsePartFileName, partFileName, tempName, versionDir, VERSIONS_DIR
 } from '../../src/sinks/archive-layout.ts'
 import { ensureHourVersion, listHours } from '../../src/sinks/archive-versions.ts'
 import { sqlList, sqlString } from '../../src/sinks/sql.ts'
 import { type Db } from '../../src/db/pool.ts'
+import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { tempDir } from '../stores/temp-dir.ts'
 import { archiveFromSimulation, type ArchiveFixture } from './archive-fixture.ts'
+import { BIN, killAfter } from './kill-after.ts'
 import { partRows } from './part-rows.ts'
 import { hourlyTables, provisionUsers } from './tables.ts'
 
@@ -39,8 +41,8 @@ async function fixtureHour (t: ExecutionContext, seed: string, options: { replay
 }
 
 /** The same, compacted ahead in one round after the hour's end: at least three pieces. */
-async function fixtureWithPieces (t: ExecutionContext, seed: string): Promise<FixtureHour & { pieces: Awaited<ReturnType<typeof sidecars>> }> {
-  const setup = await fixtureHour(t, seed)
+async function fixtureWithPieces (t: ExecutionContext, seed: string, options: { replayEvery?: number } = {}): Promise<FixtureHour & { pieces: Awaited<ReturnType<typeof sidecars>> }> {
+  const setup = await fixtureHour(t, seed, options)
   await aheadRound(setup.fixture.archiveDir, setup.hour, setup.hour + HOUR_SECONDS + 1)
   const pieces = await sidecars(setup.fixture.archiveDir, setup.hour)
   t.true(pieces.length >= 3)
@@ -179,6 +181,43 @@ test('a piece whose file was rewritten, or whose file vanished, is not used: the
   await assertTruth(t, db, fixture)
 })
 
+/**
+ * Replaces a writer file as a writer would, renaming a new file over it, by one of the same size
+ * with other content: its rows with one email for all, in ZSTD (smaller than the writer's
+ * Snappy), padded to the old size just before the footer (readers find the footer from the end
+ * and the pages by their offsets: the padding is never read).
+ */
+async function replaceSameSize (path: string): Promise<void> {
+  const temp = join(path, '..', tempName('same-size'))
+  await query(`COPY (SELECT * REPLACE (CASE WHEN email IS NULL THEN NULL ELSE 'same-size@example.com' END AS email) FROM read_parquet(${sqlString(path)}))
+    TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`)
+  const bytes = await readFile(temp)
+  const footer = bytes.length - 8 - bytes.readUInt32LE(bytes.length - 8)
+  const padding = (await stat(path)).size - bytes.length
+  if (padding < 0) throw new Error(`the new content of ${path} is ${-padding} bytes too large`)
+  await writeFile(temp, Buffer.concat([bytes.subarray(0, footer), Buffer.alloc(padding), bytes.subarray(footer)]))
+  await rename(temp, path)
+}
+
+test('a file replaced by one of the same size with other content (renamed over it, as a writer does) is not stood for by its piece: the rows are the new file\'s', async t => {
+  const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-same-size')
+  const path = join(hourDir(fixture.archiveDir, hour), pieces[0]!.inputs[0]!)
+  const before = await stat(path, { bigint: true })
+  await replaceSameSize(path)
+  const after = await stat(path, { bigint: true })
+  t.is(after.size, before.size, 'only the modification time and the inode tell the files apart')
+  t.not(after.ino, before.ino)
+
+  const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
+  const result = await compactOne(fixture.archiveDir, url, hour)
+  t.is(result.piecesUsed, pieces.length - 1)
+  t.is(result.rowsWritten, fixture.rows)
+  const rows = await compactedRows(fixture.archiveDir, hour)
+  t.deepEqual(rows, expected)
+  t.true(rows.some(r => r.email === 'same-size@example.com'))
+  await assertTruth(t, db, fixture)
+})
+
 test('a replay overlapping a piece\'s offsets is deduplicated exactly, at the close or by the next round ahead', async t => {
   const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-replay')
   // Two copies of the archive, with the same pieces (a piece stands only for the very files it was made from).
@@ -241,23 +280,11 @@ test('what an interrupted round leaves (a temp file, a piece without its sidecar
   t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
 })
 
-/** Runs rounds of compaction ahead in a child process and kills it with SIGKILL after `ms`. */
-function killAheadAfter (archiveDir: string, hour: number, ms: number): Promise<boolean> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, archiveDir, String(hour), String(SMALL.open), String(SMALL.closed)], { stdio: 'ignore' })
-    child.on('error', reject)
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms)
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer)
-      resolve(signal === 'SIGKILL')
-    })
-  })
-}
-
 test('kill -9 at random moments of compaction ahead, then the hour\'s compaction: exact tables, every event once', async t => {
   const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-kill', { replayEvery: 5 })
   let killed = 0
-  for (let kill = 0; kill < 5; kill++) if (await killAheadAfter(fixture.archiveDir, hour, 800 + Math.random() * 2500)) killed++
+  const args = [CHILD, fixture.archiveDir, String(hour), String(SMALL.open), String(SMALL.closed)]
+  for (let kill = 0; kill < 5; kill++) if ((await killAfter(args, 800 + Math.random() * 2500)).killed) killed++
   t.log(`${killed} rounds killed; ${(await sidecars(fixture.archiveDir, hour)).length} pieces left`)
   t.true(killed > 0)
   // Every sidecar left describes a whole piece.
@@ -272,6 +299,48 @@ test('kill -9 at random moments of compaction ahead, then the hour\'s compaction
   const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`)
   t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
   t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
+})
+
+test('kill -9 at random moments of an hour\'s compaction that uses pieces, then a rerun: exact tables, every event once, readers see the hour\'s files or its compacted file', async t => {
+  const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-compaction-kill', { replayEvery: 5 })
+  const dir = hourDir(fixture.archiveDir, hour)
+  const files = (await readdir(dir)).sort()
+  const compacted = compactedFileName(hour)
+  const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
+  t.is(expected.length, fixture.rows)
+  const args = ['compact', '--hour', hourLabel(hour), '--archive-dir', fixture.archiveDir, '--database-url', url]
+  // Random moments, later with each run, from when the run holds the lock: opening DuckDB,
+  // reading the sidecars, copying the pieces, PostgreSQL, the switch, deleting the files and the
+  // pieces. Each run resumes what the killed ones left.
+  const killed = { before: 0, after: 0 }
+  for (let kill = 0; kill < 8; kill++) {
+    const run = await killAfter([BIN, ...args], (kill + Math.random()) * 45, join(fixture.archiveDir, LOCK_FILE))
+    if (!run.killed) break
+    // A reader looking now sees the writer files as they were, or the compacted file alone, and
+    // every event.
+    const seen = (await readdir(dir)).sort()
+    t.deepEqual(seen, seen.includes(compacted) ? [compacted] : files)
+    const [counts] = await query(`SELECT count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlList(await hourFiles(fixture.archiveDir, hour))})`)
+    t.is(Number(counts!.d), fixture.rows)
+    if (seen.includes(compacted)) {
+      killed.after++
+    } else {
+      killed.before++
+      t.is((await sidecars(fixture.archiveDir, hour)).length, pieces.length, 'before its switch a compaction deletes no piece it can use')
+    }
+  }
+  t.log(`${killed.before} kills before the switch, ${killed.after} after; ${pieces.length} pieces`)
+  t.true(killed.before > 0, 'a run was killed while the pieces stood for the files')
+  const rerun = await cellstream(args)
+  t.is(rerun.code, 0, rerun.stderr)
+
+  await assertTruth(t, db, fixture)
+  t.deepEqual(await readdir(dir), [compacted])
+  t.deepEqual(await compactedRows(fixture.archiveDir, hour), expected)
+  const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(dir, compacted))})`)
+  t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
+  t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
+  t.deepEqual((await readdir(join(fixture.archiveDir, VERSIONS_DIR))).filter(name => name.endsWith('.new') || name.endsWith('.tmp')), [])
 })
 
 // Writer-like files of one partition, `rows` each, offsets from 0, written by DuckDB.

@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import test from 'ava'
 import { compactedFileName, hourDir, hourLabel, HOUR_SECONDS, VERSIONS_DIR } from '../../src/sinks/archive-layout.ts'
 import { listHours } from '../../src/sinks/archive-versions.ts'
@@ -9,25 +7,10 @@ import { testDatabase } from '../helpers/db.ts'
 import { cellstream } from '../helpers/cli.ts'
 import { queryArchive } from '../sinks/read-archive.ts'
 import { archiveFromSimulation } from './archive-fixture.ts'
+import { BIN, killAfter } from './kill-after.ts'
 import { hourlyTables, provisionUsers } from './tables.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 const EVENING = Date.parse('2026-11-02T17:00:00Z') / 1000
-
-/** Starts a compaction and kills it with SIGKILL after `ms`; tells how many hours it had finished. */
-function killAfter (args: string[], ms: number): Promise<{ killed: boolean, hoursDone: number }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'ignore'] })
-    child.on('error', reject)
-    let stdout = ''
-    child.stdout.on('data', chunk => { stdout += chunk })
-    const timer = setTimeout(() => child.kill('SIGKILL'), ms)
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer)
-      resolve({ killed: signal === 'SIGKILL', hoursDone: stdout.split('\n').filter(line => /^\d{4}-/.test(line)).length })
-    })
-  })
-}
 
 test('kill -9 at random moments of a compaction, then a rerun: exact tables, every event once', async t => {
   const fixture = await archiveFromSimulation(t, {
@@ -46,9 +29,11 @@ test('kill -9 at random moments of a compaction, then a rerun: exact tables, eve
   // resumes what the killed ones left.
   let midway = 0
   for (let kill = 0; kill < 6; kill++) {
-    const run = await killAfter(args, 500 + Math.random() * 4000)
+    const run = await killAfter([BIN, ...args], 500 + Math.random() * 4000)
     if (!run.killed) break
-    if (run.hoursDone > 0 && run.hoursDone < hours.length) midway++
+    // Each hour done printed a line.
+    const hoursDone = run.stdout.split('\n').filter(line => /^\d{4}-/.test(line)).length
+    if (hoursDone > 0 && hoursDone < hours.length) midway++
   }
   t.log(`${midway} kills landed between two hours of the range`)
   const rerun = await cellstream(args)
