@@ -166,7 +166,7 @@ function skipSpace (b: Buffer, i: number): number {
   return i
 }
 
-/** Hash of the bytes of the last string stringEnd scanned, for asciiString. */
+/** Hash of the bytes of the last string stringEnd or uuidEnd scanned, for asciiString. */
 let scannedHash = 0
 
 /**
