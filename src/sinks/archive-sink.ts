@@ -23,8 +23,10 @@ export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
 
   async flush (): Promise<void> {
     const batch = this.#batch
-    if (batch.size === 0) return
+    // A new batch even when this one is empty, so that an idle sink does not hold on to a
+    // dictionary the archive has left.
     this.#batch = this.#archive.batch()
+    if (batch.size === 0) return
     await this.#archive.write(batch)
     this.written += batch.size
   }

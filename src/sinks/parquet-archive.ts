@@ -167,10 +167,16 @@ export class ArchiveBatch {
 
 const ROWS_TABLE = 'archive_rows'
 const TEXTS_TABLE = 'archive_texts'
-/** The dictionary as one list, made once per write that adds texts, for the lookups. */
+/**
+ * The dictionary as one list for the lookups, made again by each write that adds texts: that
+ * costs a pass over the dictionary, far less than appending every text again.
+ */
 const TEXT_LIST_TABLE = 'archive_text_list'
-/** A dictionary this large is left for a new one, so memory stays bounded with millions of users. */
-const MAX_DICTIONARY_TEXTS = 1 << 16
+/**
+ * A dictionary this large is left for a new one at the next batch, so memory stays bounded
+ * (by this plus one commit's new texts) with millions of users.
+ */
+export const MAX_DICTIONARY_TEXTS = 1 << 16
 
 /** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
@@ -178,17 +184,19 @@ export class ParquetArchive {
   #connection: Promise<{ instance: DuckDBInstance, connection: DuckDBConnection }> | undefined
   /** Writes share the connection's tables, so they run one after another. */
   #writing: Promise<unknown> = Promise.resolve()
+  readonly #maxDictionaryTexts: number
   #dictionary = new TextDictionary()
   /** The dictionary DuckDB's texts table holds, and how many of its texts. */
   #loaded: { dictionary: TextDictionary, texts: number } | undefined
 
-  constructor (archiveDir: string) {
+  constructor (archiveDir: string, options: { maxDictionaryTexts?: number } = {}) {
     this.archiveDir = archiveDir
+    this.#maxDictionaryTexts = options.maxDictionaryTexts ?? MAX_DICTIONARY_TEXTS
   }
 
   /** A new batch for this archive, on the dictionary its batches share. */
   batch (): ArchiveBatch {
-    if (this.#dictionary.texts.length >= MAX_DICTIONARY_TEXTS) this.#dictionary = new TextDictionary()
+    if (this.#dictionary.texts.length >= this.#maxDictionaryTexts) this.#dictionary = new TextDictionary()
     return new ArchiveBatch(this.#dictionary)
   }
 
@@ -238,6 +246,8 @@ export class ParquetArchive {
     if (this.#connection === undefined) return
     const { instance, connection } = await this.#connection
     this.#connection = undefined
+    // The texts table goes with the connection; a write after this starts a new one.
+    this.#loaded = undefined
     connection.closeSync()
     instance.closeSync()
   }

@@ -1,6 +1,6 @@
 import { readdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { hourDir, tempName } from '../../src/sinks/archive-layout.ts'
 import { currentVersion, listHours } from '../../src/sinks/archive-versions.ts'
 import { ArchiveBatch, ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
@@ -117,24 +117,37 @@ test('batches written at the same time by one writer all land, each in its files
   t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n), Number(r.offsets), r.own]), [0, 1, 2, 3].map(p => [p, 3000, 3000, true]))
 })
 
-test('batches on the archive\'s shared dictionary keep their texts, with texts added during writes and batches of other dictionaries between', async t => {
-  const dir = await tempDir(t)
-  const archive = new ParquetArchive(dir)
+function dictionaryRows (): { rowOf: (offset: number) => ArchiveRow, expected: Map<number, string> } {
   const expected = new Map<number, string>()
   const rowOf = (offset: number): ArchiveRow => {
     const id = `user-${offset % 13}-${Math.floor(offset / 40)}`
     expected.set(offset, id)
     return { ...row(HOUR + offset, offset), id, email: `${id}@example.com` }
   }
+  return { rowOf, expected }
+}
+
+async function checkDictionaryRows (t: ExecutionContext, dir: string, expected: Map<number, string>): Promise<void> {
+  const rows = await queryArchive(dir, source => `SELECT "offset", id, email FROM ${source} WHERE partition = 0 ORDER BY "offset"`)
+  t.is(rows.length, expected.size)
+  for (const r of rows) {
+    const id = expected.get(Number(r.offset))
+    t.deepEqual([r.id, r.email], [id, `${id}@example.com`])
+  }
+}
+
+test('batches on the archive\'s shared dictionary keep their texts: texts added during writes, batches of other dictionaries between, a write after close', async t => {
+  const dir = await tempDir(t)
+  const archive = new ParquetArchive(dir)
+  const { rowOf, expected } = dictionaryRows()
   const writes: Array<Promise<unknown>> = []
   let batch = archive.batch()
   for (let offset = 0; offset < 400; offset++) {
-    // Lets the writes run between the rows.
-    if (offset % 4 === 0) await new Promise(resolve => setTimeout(resolve, 1))
+    // Each row waits for the timers, so rows and their new texts keep arriving during the writes.
+    await new Promise(resolve => setTimeout(resolve, 0))
     const next = rowOf(offset)
     batch.add(next, next)
     if (offset % 50 === 49) {
-      // The write runs while the next batch adds new texts to the same dictionary.
       writes.push(archive.write(batch))
       batch = archive.batch()
     }
@@ -142,12 +155,33 @@ test('batches on the archive\'s shared dictionary keep their texts, with texts a
   }
   await Promise.all(writes)
   await archive.close()
-  const rows = await queryArchive(dir, source => `SELECT "offset", id, email FROM ${source} WHERE partition = 0 ORDER BY "offset"`)
-  t.is(rows.length, 400)
-  for (const r of rows) {
-    const id = expected.get(Number(r.offset))
-    t.deepEqual([r.id, r.email], [id, `${id}@example.com`])
+  // Texts DuckDB had before the close: the next write loads them again into a new DuckDB.
+  const again = archive.batch()
+  for (let offset = 396; offset < 400; offset++) {
+    const copy = { ...rowOf(offset), offset: offset + 1000 }
+    again.add(copy, copy)
   }
+  for (let offset = 396; offset < 400; offset++) expected.set(offset + 1000, expected.get(offset)!)
+  await archive.write(again)
+  await archive.close()
+  await checkDictionaryRows(t, dir, expected)
   const others = await queryArchive(dir, source => `SELECT "offset", id FROM ${source} WHERE partition = 1 ORDER BY "offset"`)
   t.deepEqual(others.map(r => r.id), [119, 239, 359].map(o => `other-${o}`))
+})
+
+test('a full dictionary is left for a new one, and a batch on the old one written afterwards keeps its texts', async t => {
+  const dir = await tempDir(t)
+  const archive = new ParquetArchive(dir, { maxDictionaryTexts: 64 })
+  const { rowOf, expected } = dictionaryRows()
+  const stale = archive.batch()
+  for (let offset = 1000; offset < 1010; offset++) stale.add(rowOf(offset), rowOf(offset))
+  for (let from = 0; from < 400; from += 50) {
+    const batch = archive.batch()
+    for (let offset = from; offset < from + 50; offset++) batch.add(rowOf(offset), rowOf(offset))
+    await archive.write(batch)
+  }
+  t.not(archive.batch().dictionary, stale.dictionary)
+  await archive.write(stale)
+  await archive.close()
+  await checkDictionaryRows(t, dir, expected)
 })
