@@ -11,6 +11,10 @@ test('hour folders follow event time in UTC', t => {
   t.is(hourStart(HOUR), HOUR)
   t.is(hourStart(HOUR + 3599), HOUR)
   t.is(hourStart(HOUR + 3600), HOUR + 3600)
+  // Before 1970 too, and against Date's own UTC hours.
+  for (const seconds of [-1, -3600, -3601, 0, 1, HOUR - 1, 4_102_444_799, 4_102_444_800]) {
+    t.is(hourStart(seconds), Math.floor(new Date(seconds * 1000).setUTCMinutes(0, 0, 0) / 1000), String(seconds))
+  }
   t.is(hourLabel(HOUR), '2021-02-19T21')
 })
 

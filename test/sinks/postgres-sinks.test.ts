@@ -29,14 +29,27 @@ test('windows added while a flush writes are written by the next flush, none los
   t.deepEqual(rows.map(r => [r.id, Number(r.value)]), [['FACEBOOK', 2], ['SKYPE', 1]])
 })
 
-test('rows keep their window start, type, any id text and 64-bit sized values exactly', async t => {
+test('rows keep their window start (to the millisecond), type, any id text and values up to 2^53 exactly', async t => {
   const { db } = await testDatabase(t)
   const sink = new BytesTableSink(db, 'antenna_total_bytes')
   const ids = ['a"b', 'c,d', '{e}', 'f\\g', 'NULL', ' spaced ', 'Tél', '']
-  sink.add(ids.map((id, i) => ({ ...window(id, 2 ** 52 + i), start: START + i * 300_000, end: START + (i + 1) * 300_000 })))
+  // Starts off whole seconds, and values past what a float8 holds exactly.
+  const startOf = (i: number): number => START + i * 300_000 + i * 7
+  const valueOf = (i: number): number => Number.MAX_SAFE_INTEGER - i
+  sink.add(ids.map((id, i) => ({ ...window(id, valueOf(i)), start: startOf(i), end: startOf(i) + 300_000 })))
   await sink.flush()
-  const rows = await db.any<{ id: string, value: string, ms: string, type: string }>('SELECT id, value, type, (extract(epoch FROM "timestamp") * 1000)::bigint AS ms FROM bytes ORDER BY "timestamp"')
-  t.deepEqual(rows.map(r => [r.id, Number(r.value), Number(r.ms), r.type]), ids.map((id, i) => [id, 2 ** 52 + i, START + i * 300_000, 'antenna_total_bytes']))
+  const rows = await db.any<{ id: string, value: string, ms: string, type: string }>('SELECT id, value::text, type, (extract(epoch FROM "timestamp") * 1000)::bigint::text AS ms FROM bytes ORDER BY "timestamp"')
+  t.deepEqual(rows.map(r => [r.id, r.value, r.ms, r.type]), ids.map((id, i) => [id, String(valueOf(i)), String(startOf(i)), 'antenna_total_bytes']))
+})
+
+test('a flush of more rows than one statement takes writes them all', async t => {
+  const { db } = await testDatabase(t)
+  const sink = new BytesTableSink(db, 'user_total_bytes')
+  const count = 120_001
+  sink.add(Array.from({ length: count }, (_, i) => window(`user-${i}`, i)))
+  await sink.flush()
+  const [summary] = await db.any<{ n: string, total: string }>('SELECT count(*)::text AS n, sum(value)::text AS total FROM bytes')
+  t.deepEqual([summary!.n, summary!.total], [String(count), String((count - 1) * count / 2)])
 })
 
 test('an alert decided twice before a flush, or replayed after one, stays one row with the first detection', async t => {

@@ -17,7 +17,8 @@ test('a window starts at the largest multiple of its size at or below the timest
   let seed = 42
   const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
   for (let i = 0; i < 20_000; i++) {
-    const magnitude = 2 ** Math.floor(random() * 53)
+    // Magnitudes up to 2^53, the range between 2^52 and 2^53 included.
+    const magnitude = Math.min(2 ** Math.floor(random() * 54), Number.MAX_SAFE_INTEGER)
     timestamps.push(Math.floor((random() * 2 - 1) * magnitude))
   }
   for (const size of sizes) {
