@@ -8,16 +8,18 @@ export const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.
 
 /**
  * Runs `node ...args` and kills it with SIGKILL `ms` after it started, unless it exited before;
- * tells which, and what it printed on stdout. With `lockFile`, the `ms` count from the moment the
+ * tells which, its exit code, and what it printed. With `lockFile`, the `ms` count from the moment the
  * child holds that compactor lock (its pid in it): startup is most of a small compaction, and
  * the lock is taken when the work begins.
  */
-export function killAfter (args: readonly string[], ms: number, lockFile?: string): Promise<{ killed: boolean, stdout: string }> {
+export function killAfter (args: readonly string[], ms: number, lockFile?: string): Promise<{ killed: boolean, code: number | null, stdout: string, stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] })
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     child.on('error', reject)
     let stdout = ''
+    let stderr = ''
     child.stdout.on('data', chunk => { stdout += chunk })
+    child.stderr.on('data', chunk => { stderr += chunk })
     let timer: NodeJS.Timeout | undefined
     const arm = (): void => { timer = setTimeout(() => child.kill('SIGKILL'), ms) }
     const locked = (): boolean => {
@@ -33,10 +35,10 @@ export function killAfter (args: readonly string[], ms: number, lockFile?: strin
       arm()
     }, 1)
     if (lockFile === undefined) arm()
-    child.on('exit', (_code, signal) => {
+    child.on('close', (code, signal) => {
       clearInterval(poll)
       clearTimeout(timer)
-      resolve({ killed: signal === 'SIGKILL', stdout })
+      resolve({ killed: signal === 'SIGKILL', code, stdout, stderr })
     })
   })
 }
