@@ -301,7 +301,9 @@ test('kill -9 at random moments of compaction ahead, then the hour\'s compaction
   t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
 })
 
-test('kill -9 at random moments of an hour\'s compaction that uses pieces, then a rerun: exact tables, every event once, readers see the hour\'s files or its compacted file', async t => {
+// Serial: the kill moments count from when this process sees the lock, so the other tests of
+// the file must not keep its event loop busy meanwhile.
+test.serial('kill -9 at random moments of an hour\'s compaction that uses pieces, then a rerun: exact tables, every event once, readers see the hour\'s files or its compacted file', async t => {
   const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-compaction-kill', { replayEvery: 5 })
   const dir = hourDir(fixture.archiveDir, hour)
   const files = (await readdir(dir)).sort()
