@@ -1,7 +1,8 @@
 import test from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { closeSync, openSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -27,8 +28,17 @@ test('three stream instances, killed with -9 while traffic arrives, still fill `
     .map(r => `${r.timestamp} ${r.type} ${r.id} ${r.value}`).sort()
 
   const group = uniqueName('group')
-  const launch = (name: string): ChildProcess => spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group,
-    '--state-dir', join(dir, name), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--commit-interval', '300'], { env, stdio: 'ignore' })
+  // Each instance's stderr (its log) goes to a file per instance; a relaunched instance appends to it.
+  const logOf = (name: string): string => join(dir, `${name}.log`)
+  const launch = (name: string): ChildProcess => {
+    const fd = openSync(logOf(name), 'a')
+    try {
+      return spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group,
+        '--state-dir', join(dir, name), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--commit-interval', '300'], { env, stdio: ['ignore', 'ignore', fd] })
+    } finally {
+      closeSync(fd)
+    }
+  }
   const instances = new Map(['a', 'b', 'c'].map(name => [name, launch(name)]))
   t.teardown(() => { for (const child of instances.values()) child.kill('SIGKILL') })
 
@@ -50,5 +60,11 @@ test('three stream instances, killed with -9 while traffic arrives, still fill `
     if (rows.length >= expected.length && rows.sort().join() === expected.join()) break
     await sleep(1000)
   }
-  t.deepEqual(rows.sort(), expected)
+  const passed = t.deepEqual(rows.sort(), expected)
+  if (!passed) {
+    for (const name of instances.keys()) {
+      const lines = (await readFile(logOf(name), 'utf8').catch(() => '')).trimEnd().split('\n')
+      t.log(`last ${Math.min(60, lines.length)} of ${lines.length} lines of instance ${name}'s log:\n${lines.slice(-60).join('\n')}`)
+    }
+  }
 })
