@@ -22,6 +22,7 @@ export async function sweepHour (archiveDir: string, hour: number): Promise<Swee
   const current = await currentVersion(archiveDir, hour)
   // Without a link a writer may be creating the hour right now: leave its version alone.
   if (current === undefined) return result
+  await removeAbandonedTemps(archiveDir)
   const entries = await hourEntries(archiveDir, hour)
   for (const { name, entry } of entries) {
     if (entry.kind === 'building' || entry.version > current) {
@@ -61,6 +62,17 @@ async function drainVersion (archiveDir: string, hour: number, version: number, 
     }
   })
   return moved
+}
+
+/**
+ * Temp files in the versions folder (a manifest or a link being written) belong to the
+ * compactor; the sweep runs under its lock, so any found now is a killed run's.
+ */
+async function removeAbandonedTemps (archiveDir: string): Promise<void> {
+  const dir = versionsDir(archiveDir)
+  for (const name of await readdir(dir).catch(() => [])) {
+    if (isTempName(name)) await rm(join(dir, name), { force: true })
+  }
 }
 
 async function hourEntries (archiveDir: string, hour: number): Promise<Array<{ name: string, entry: VersionEntry }>> {
