@@ -1,10 +1,20 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { decodeEvent, decodeEventGeneric } from '../../src/traffic/event-codec.ts'
 
 // The traffic event decoder has a fast path without JSON.parse; every input must get
 // the result (value or rejection) the general decoder gives.
 const NOW = 1_800_000_000
 const reference = '{"bytes":9082,"timestamp":1600545287,"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}'
+
+/** Both decoders give the same event, or the same rejection. */
+function assertSameDecoding (t: ExecutionContext, text: string): void {
+  const bytes = Buffer.from(text)
+  let expected: unknown
+  let actual: unknown
+  try { expected = decodeEventGeneric(bytes, NOW) } catch (error) { expected = String(error) }
+  try { actual = decodeEvent(bytes, NOW) } catch (error) { actual = String(error) }
+  t.deepEqual(actual, expected, text)
+}
 
 test('the fast path agrees with JSON.parse on near-miss forms', t => {
   const variants = [
@@ -43,14 +53,7 @@ test('the fast path agrees with JSON.parse on near-miss forms', t => {
     reference.replace('"id"', '"Id"'),
     '\ufeff' + reference
   ]
-  for (const text of variants) {
-    const bytes = Buffer.from(text)
-    let expected: unknown
-    let actual: unknown
-    try { expected = decodeEventGeneric(bytes, NOW) } catch (error) { expected = String(error) }
-    try { actual = decodeEvent(bytes, NOW) } catch (error) { actual = String(error) }
-    t.deepEqual(actual, expected, text)
-  }
+  for (const text of variants) assertSameDecoding(t, text)
   // Repeated values come back equal whether or not they were seen before.
   const other = reference.replace('000000000001', '000000000002')
   t.is(decodeEvent(Buffer.from(other), NOW).id, '00000000-0000-0000-0000-000000000002')
@@ -73,13 +76,7 @@ test('the fast path agrees with JSON.parse on near-miss ids, alone and with othe
   for (const id of ids) {
     for (const field of ['id', 'antenna_id']) {
       for (const breaker of breakers) {
-        const text = breaker(reference.replace(`"${field}":"${field === 'id' ? good : '00000000-0000-0000-0000-000000000000'}"`, `"${field}":"${id}"`))
-        const bytes = Buffer.from(text)
-        let expected: unknown
-        let actual: unknown
-        try { expected = decodeEventGeneric(bytes, NOW) } catch (error) { expected = String(error) }
-        try { actual = decodeEvent(bytes, NOW) } catch (error) { actual = String(error) }
-        t.deepEqual(actual, expected, text)
+        assertSameDecoding(t, breaker(reference.replace(`"${field}":"${field === 'id' ? good : '00000000-0000-0000-0000-000000000000'}"`, `"${field}":"${id}"`)))
         checked++
       }
     }
