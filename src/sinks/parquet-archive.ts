@@ -106,8 +106,8 @@ export class ArchiveBatch {
     this.dictionary = dictionary
   }
 
-  static of (rows: Iterable<ArchiveRow>, dictionary?: TextDictionary): ArchiveBatch {
-    const batch = new ArchiveBatch(dictionary)
+  static of (rows: Iterable<ArchiveRow>): ArchiveBatch {
+    const batch = new ArchiveBatch()
     for (const row of rows) batch.add(row, row)
     return batch
   }
@@ -176,7 +176,7 @@ const TEXT_LIST_TABLE = 'archive_text_list'
  * A dictionary this large is left for a new one at the next batch, so memory stays bounded
  * (by this plus one commit's new texts) with millions of users.
  */
-export const MAX_DICTIONARY_TEXTS = 1 << 16
+const MAX_DICTIONARY_TEXTS = 1 << 16
 
 /** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
