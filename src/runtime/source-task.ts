@@ -24,8 +24,6 @@ export interface SourceTaskOptions {
   /** Stream time restored from the last commit, or NO_TIME. */
   streamTime?: number
   idleTimeoutMs: number
-  /** Wall clock at creation: a partition that never gets a record becomes idle from here. */
-  now: number
 }
 
 export const DEAD_LETTER_HEADERS = {
@@ -46,7 +44,11 @@ export class SourceTask {
   readonly #sinks = new Map<string, RecordSink<unknown, unknown>>()
   readonly #source: string
   #outbox: OutgoingRecord[] = []
-  #lastActivityAt: number
+  /**
+   * Since when (wall clock) the partition has been read to its end without a new record;
+   * undefined while records come or wait to be fetched. A backlog never makes it idle.
+   */
+  #quietSince: number | undefined
   /** The last heartbeat sent: owners keep it, so an unchanged one need not be sent again. */
   #lastHeartbeat: string | undefined
 
@@ -55,7 +57,6 @@ export class SourceTask {
     this.topic = options.source.topic
     this.partition = options.partition
     this.#source = sourceId(this.topic, this.partition)
-    this.#lastActivityAt = options.now
     const { metrics, topology } = options
     for (const { aggregation } of options.aggregations) {
       this.#partials.set(aggregation.name, new PartialAggregates(aggregation.identity))
@@ -102,8 +103,8 @@ export class SourceTask {
     return this.#context.streamTime
   }
 
-  process (raw: RawRecord, now: number): void {
-    this.#lastActivityAt = now
+  process (raw: RawRecord): void {
+    this.#quietSince = undefined
     const { source } = this.#options
     let key: unknown
     let value: unknown
@@ -121,9 +122,18 @@ export class SourceTask {
     this.#root.process({ key, value, timestamp, raw })
   }
 
-  /** True when no record arrived for the idle timeout (wall clock), so the partition stops holding windows back. */
+  /** After each fetch of the partition, once its records are processed: whether it is now read to its end. */
+  fetched (readToEnd: boolean, now: number): void {
+    if (readToEnd) this.#quietSince ??= now
+    else this.#quietSince = undefined
+  }
+
+  /**
+   * True when the partition has been read to its end with no new record for the idle
+   * timeout (wall clock), so it stops holding windows back.
+   */
   isIdle (now: number): boolean {
-    return now - this.#lastActivityAt >= this.#options.idleTimeoutMs
+    return this.#quietSince !== undefined && now - this.#quietSince >= this.#options.idleTimeoutMs
   }
 
   /** Everything to produce for this commit, in order: outbox, partials, heartbeats. */

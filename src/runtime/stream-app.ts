@@ -16,18 +16,18 @@
 import { randomUUID } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Admin, Consumer, Producer } from '@platformatic/kafka'
+import type { Admin, Consumer, ProduceResult, Producer } from '@platformatic/kafka'
 import { createAdmin, ensureTopics, type TopicSpec } from '../kafka/admin.ts'
 import { createConsumer, createTransactionalProducer } from '../kafka/clients.ts'
 import { Fetcher, readToEnd, type FetchedPartition, type Position } from '../kafka/fetcher.ts'
 import { errorMessage } from '../lib/errors.ts'
 import { int64Serde, stringSerde } from '../lib/serdes.ts'
-import { LevelKeyValueStore, TimeWindowStore, recoverStore, closeStore, windowedSerde, type LocalStore } from '../stores/index.ts'
+import { LevelKeyValueStore, TimeWindowStore, recoverStore, closeStore, windowedSerde, type ChangeRecord, type LocalStore } from '../stores/index.ts'
 import type { Topology } from '../topology/topology.ts'
 import { changelogTopic } from '../topology/topology.ts'
 import { recordHeaders, type OutgoingRecord } from '../topology/records.ts'
 import { SourceTask } from './source-task.ts'
-import { OwnerTask, ownedWindowSerde, sourceTimeSerde, type OwnedWindow, type SourceTime } from './owner-task.ts'
+import { OwnerTask, ownedWindowSerde, sourceTimeSerde } from './owner-task.ts'
 import { makePlan, type AggregationPlan, type Plan } from './plan.ts'
 import { GlobalTables } from './global-tables.ts'
 import { noMetrics, type EngineMetrics } from './metrics.ts'
@@ -54,9 +54,21 @@ export interface StreamAppOptions {
 interface Owner {
   plan: AggregationPlan
   task: OwnerTask<unknown, unknown>
-  windowsLocal: LocalStore<unknown, OwnedWindow<unknown>>
-  sourcesLocal: LocalStore<string, SourceTime>
+  /** The task's window store and source-time store, each with its changelog. */
+  stores: LoggedStore[]
   outputs: WindowOutputs<unknown, unknown>
+}
+
+interface LoggedStore {
+  local: LocalStore<unknown, unknown>
+  changelog: string
+  /**
+   * Every record of the store's changelog partition below this offset is in the local files:
+   * the restore's end, then just past this instance's own last committed write (from the
+   * produce responses). What the checkpoint says at close. Not the changelog's end offset:
+   * after a rebalance another instance may already have written there.
+   */
+  completeUpTo: bigint | undefined
 }
 
 const key = (topic: string, partition: number): string => `${topic}:${partition}`
@@ -221,7 +233,7 @@ export class StreamApp {
       for (let i = 0; i < records.length;) {
         const end = Math.min(records.length, i + budget)
         budget -= end - i
-        if (source !== undefined) for (; i < end; i++) source.process(records[i]!, now)
+        if (source !== undefined) for (; i < end; i++) source.process(records[i]!)
         else if (owner !== undefined) for (; i < end; i++) owner.apply(records[i]!)
         else i = end
         if (budget === 0) {
@@ -232,7 +244,10 @@ export class StreamApp {
           now = Date.now()
         }
       }
-      if (source !== undefined) this.#options.metrics.recordsIn(part.topic, part.partition, records.length)
+      if (source !== undefined) {
+        this.#options.metrics.recordsIn(part.topic, part.partition, records.length)
+        source.fetched(part.next >= part.end, now)
+      }
       position.offset = part.next
     }
   }
@@ -260,13 +275,14 @@ export class StreamApp {
     this.#closeWindows(now)
     records.push(...this.#closedOutputs)
     this.#closedOutputs = []
-    const persists: Array<() => Promise<void>> = []
+    const persists: Array<{ store: LoggedStore, partition: number, changes: ChangeRecord[] }> = []
     for (const owner of this.#owners.values()) {
-      for (const [store, topic] of [[owner.windowsLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-windows`)], [owner.sourcesLocal, changelogTopic(this.#options.applicationId, `${owner.plan.aggregation.name}-sources`)]] as const) {
-        const changes = (store as LocalStore<unknown, unknown>).takeChanges()
+      for (const store of owner.stores) {
+        const changes = store.local.takeChanges()
         if (changes.length === 0) continue
-        for (const change of changes) records.push({ topic, partition: owner.task.partition, key: change.key, value: change.value })
-        persists.push(() => (store as LocalStore<unknown, unknown>).persist(changes))
+        const partition = owner.task.partition
+        for (const change of changes) records.push({ topic: store.changelog, partition, key: change.key, value: change.value })
+        persists.push({ store, partition, changes })
       }
     }
     // Processing goes on during the commit: take the positions and stream times of now.
@@ -276,6 +292,7 @@ export class StreamApp {
 
     // Sinks write (the owners' to Postgres, the sources' archive on DuckDB's thread) while
     // the transaction's records are sent; all are done before it commits.
+    const lastOffsets = new Map<string, bigint>()
     const sinks = Promise.all([this.#deliver(), ...[...this.#sources.values()].map(async source => await source.flushSinks())])
     sinks.catch(() => {}) // awaited below, or after a failed send
     const transaction = await this.#producer!.beginTransaction().catch(async (error: unknown) => {
@@ -288,7 +305,8 @@ export class StreamApp {
       // encoding takes and keeps every partition's batch under the broker's size limit.
       for (let from = 0; from < records.length;) {
         const to = chunkEnd(records, from)
-        await transaction.send({ messages: records.slice(from, to).map(toMessage) as never })
+        const chunk = records.slice(from, to)
+        noteLastOffsets(lastOffsets, chunk, await transaction.send({ messages: chunk.map(toMessage) as never }))
         from = to
       }
       await sinks
@@ -310,7 +328,11 @@ export class StreamApp {
     this.commits++
     for (const p of moved) this.#committed.set(p.id, p.offset)
     for (const [id, streamTime] of streamTimes) this.#streamTimes.set(id, streamTime)
-    for (const persist of persists) await persist()
+    for (const { store, partition, changes } of persists) {
+      await store.local.persist(changes)
+      const last = lastOffsets.get(key(store.changelog, partition))
+      store.completeUpTo = last === undefined ? undefined : last + 1n
+    }
   }
 
   /** Closes the windows the owners' watermarks passed: sinks get them now, topics at the commit. */
@@ -348,7 +370,6 @@ export class StreamApp {
 
     const committed = await this.#committedOffsets(assigned)
     await this.#loadStreamTimes()
-    const now = Date.now()
     for (const { topic, partition } of assigned) {
       if (this.#rebalanced) return
       const id = key(topic, partition)
@@ -362,8 +383,7 @@ export class StreamApp {
           tables: name => this.#tables!.view(name),
           metrics: this.#options.metrics,
           streamTime: this.#streamTimes.get(id) ?? NO_TIME,
-          idleTimeoutMs: this.#options.idleTimeoutMs,
-          now
+          idleTimeoutMs: this.#options.idleTimeoutMs
         }))
       } else {
         this.#owners.set(id, await this.#openOwner(aggregation, partition))
@@ -380,24 +400,24 @@ export class StreamApp {
     const dir = join(stateDir, applicationId, `${name}-${partition}`)
     const windowsLocal = new LevelKeyValueStore({ name: `${name}-windows-${partition}`, dir: join(dir, 'windows'), keySerde: windowedSerde(plan.aggregation.key), valueSerde: ownedWindowSerde(plan.aggregation.value) })
     const sourcesLocal = new LevelKeyValueStore({ name: `${name}-sources-${partition}`, dir: join(dir, 'sources'), keySerde: stringSerde, valueSerde: sourceTimeSerde })
+    const stores: LoggedStore[] = []
     for (const [store, suffix] of [[windowsLocal, 'windows'], [sourcesLocal, 'sources']] as const) {
-      const result = await recoverStore(store, changelogReader(this.#fetcher!, changelogTopic(applicationId, `${name}-${suffix}`), partition))
+      const changelog = changelogTopic(applicationId, `${name}-${suffix}`)
+      const result = await recoverStore(store, changelogReader(this.#fetcher!, changelog, partition))
+      stores.push({ local: store as LocalStore<unknown, unknown>, changelog, completeUpTo: result.endOffset })
       metrics.restored(store.name, result.records)
       if (result.records > 0) this.#options.log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
     }
     const windows = new TimeWindowStore(windowsLocal)
     const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes: sourcesLocal, sources: plan.sources, metrics })
-    return { plan, task, windowsLocal: windowsLocal as LocalStore<unknown, OwnedWindow<unknown>>, sourcesLocal, outputs: new WindowOutputs(plan.aggregation, metrics) }
+    return { plan, task, stores, outputs: new WindowOutputs(plan.aggregation, metrics) }
   }
 
   /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */
   async #closeTasks (): Promise<void> {
     for (const [id, owner] of this.#owners) {
-      const { applicationId } = this.#options
-      const name = owner.plan.aggregation.name
-      for (const [store, suffix] of [[owner.windowsLocal, 'windows'], [owner.sourcesLocal, 'sources']] as const) {
-        const end = (await this.#fetcher!.endOffsets(changelogTopic(applicationId, `${name}-${suffix}`)))[owner.task.partition]
-        await closeStore(store, end)
+      for (const store of owner.stores) {
+        await closeStore(store.local, store.completeUpTo)
       }
       this.#owners.delete(id)
     }
@@ -491,6 +511,21 @@ export class StreamApp {
 function advance (positions: Position[], fetched: FetchedPartition[]): Position[] {
   const next = new Map(fetched.map(part => [key(part.topic, part.partition), part.next]))
   return positions.map(p => ({ topic: p.topic, partition: p.partition, offset: next.get(key(p.topic, p.partition)) ?? p.offset }))
+}
+
+/** Records, per `topic:partition`, the offset of the last record of `sent` there, from the produce response's base offsets. */
+function noteLastOffsets (last: Map<string, bigint>, sent: OutgoingRecord[], result: ProduceResult): void {
+  // A send puts each partition's records into one batch: the base offset plus their count.
+  const counts = new Map<string, number>()
+  for (const r of sent) {
+    if (r.partition === undefined) continue
+    const id = key(r.topic, r.partition)
+    counts.set(id, (counts.get(id) ?? 0) + 1)
+  }
+  for (const { topic, partition, offset } of result.offsets ?? []) {
+    const count = counts.get(key(topic, partition))
+    if (count !== undefined) last.set(key(topic, partition), offset + BigInt(count - 1))
+  }
 }
 
 /** Bytes per send: a partition's batch in one send stays well under the broker's default limit of 1 MB. */

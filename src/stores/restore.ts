@@ -84,10 +84,11 @@ export async function recoverStore (store: StateStore, reader: ChangelogReader, 
 
 /**
  * Closes a store after the runtime's last commit, recording that its local files hold every
- * changelog record below `changelogEnd` (the changelog's end offset after that commit).
+ * changelog record below `completeUpTo` (just past the last record the store itself wrote or
+ * restored: never an end offset read later, which may cover records of another instance).
  * Without an offset (an aborted transaction, a crash path) no checkpoint is written.
  */
-export async function closeStore (store: StateStore, changelogEnd?: bigint): Promise<void> {
+export async function closeStore (store: StateStore, completeUpTo?: bigint): Promise<void> {
   await store.close()
-  if (changelogEnd !== undefined && store.dir !== undefined) await writeCheckpoint(store.dir, changelogEnd)
+  if (completeUpTo !== undefined && store.dir !== undefined) await writeCheckpoint(store.dir, completeUpTo)
 }

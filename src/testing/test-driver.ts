@@ -77,9 +77,11 @@ export class TopologyTestDriver {
     for (const source of topology.sources) {
       for (let partition = 0; partition < this.#plan.inputPartitions.get(source.topic)!; partition++) {
         this.#sources.set(`${source.topic}:${partition}`, new SourceTask({
-          topology, source, partition, tables, metrics: this.metrics, idleTimeoutMs, now: this.#now,
+          topology, source, partition, tables, metrics: this.metrics, idleTimeoutMs,
           aggregations: this.#plan.feeds.get(source.topic)!
         }))
+        // Nothing waits to be read: a piped record is processed at once.
+        this.#sources.get(`${source.topic}:${partition}`)!.fetched(true, this.#now)
       }
     }
     for (const plan of this.#plan.aggregations) {
@@ -108,7 +110,8 @@ export class TopologyTestDriver {
     const partition = record.partition ?? 0
     const task = this.#sources.get(`${topic}:${partition}`)
     if (task === undefined) throw new UsageError(`topic ${topic} has no partition ${partition} in this topology`)
-    task.process(this.#raw(topic, partition, record.key ?? null, record.value, record.timestamp ?? this.#now), this.#now)
+    task.process(this.#raw(topic, partition, record.key ?? null, record.value, record.timestamp ?? this.#now))
+    task.fetched(true, this.#now)
     this.metrics.recordsIn(topic, partition, 1)
   }
 
