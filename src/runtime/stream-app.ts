@@ -76,6 +76,11 @@ const key = (topic: string, partition: number): string => `${topic}:${partition}
 const SLICE_RECORDS = 2048
 /** How often owners look for windows to close between commits. */
 const CLOSE_INTERVAL_MS = 100
+/**
+ * How long failing turns are retried. Longer than the transaction timeout, so that offsets a
+ * killed instance left pending in an open transaction are released by the broker meanwhile.
+ */
+const RETRY_FAILURES_MS = 60_000
 
 export class StreamApp {
   readonly #options: Required<Omit<StreamAppOptions, 'partialsPartitions'>> & { partialsPartitions?: number }
@@ -154,6 +159,7 @@ export class StreamApp {
     await this.#tables.start()
 
     this.#producer = createTransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`, `${applicationId}-${this.#instanceId}`)
+    await this.#fencePredecessor()
     this.#consumer = createConsumer(brokers, `${applicationId}-${this.#instanceId}`, applicationId)
     // A response's records stay alive until processed, and the prefetch keeps a second one:
     // small responses keep that short-lived, so the garbage collector reclaims it young.
@@ -179,32 +185,46 @@ export class StreamApp {
     // The next fetch is sent before the current one is processed, so the broker round trip
     // overlaps the work; a rebalance discards it with everything else since the last commit.
     let prefetch: Promise<FetchedPartition[]> | undefined
+    /** Since when turns have failed in a row (broker, group or restore errors). */
+    let failingSince: number | undefined
     try {
       while (!this.#stopping) {
-        if (this.#rebalanced) {
-          prefetch = undefined
-          await this.#reassign()
-        }
-        const positions = [...this.#positions.values()]
-        if (positions.length === 0) {
-          await sleep(100)
-        } else {
-          const fetched = await (prefetch ?? this.#fetcher!.fetch(positions))
-          prefetch = undefined
-          // Records fetched across a rebalance may belong to partitions that moved away.
-          if (!this.#rebalanced) {
-            prefetch = this.#fetcher!.fetch(advance(positions, fetched))
-            prefetch.catch(() => {}) // awaited (or dropped) on the next turn
-            await this.#process(fetched)
+        try {
+          if (this.#rebalanced) {
+            prefetch = undefined
+            await this.#reassign()
           }
-          if (!this.#rebalanced && Date.now() - this.#lastClose >= CLOSE_INTERVAL_MS) {
-            this.#closeWindows(Date.now())
-            this.#deliver().catch(() => {}) // a failure fails the next commit
+          const positions = [...this.#positions.values()]
+          if (positions.length === 0) {
+            await sleep(100)
+          } else {
+            const fetched = await (prefetch ?? this.#fetcher!.fetch(positions))
+            prefetch = undefined
+            // Records fetched across a rebalance may belong to partitions that moved away.
+            if (!this.#rebalanced) {
+              prefetch = this.#fetcher!.fetch(advance(positions, fetched))
+              prefetch.catch(() => {}) // awaited (or dropped) on the next turn
+              await this.#process(fetched)
+            }
+            if (!this.#rebalanced && Date.now() - this.#lastClose >= CLOSE_INTERVAL_MS) {
+              this.#closeWindows(Date.now())
+              this.#deliver().catch(() => {}) // a failure fails the next commit
+            }
           }
-        }
-        if (!this.#rebalanced && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
-          // The commit runs while the loop goes on processing: it took its snapshot synchronously.
-          this.#committing = this.#commitOrReset().finally(() => { this.#committing = undefined })
+          if (!this.#rebalanced && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
+            // The commit runs while the loop goes on processing: it took its snapshot synchronously.
+            this.#committing = this.#commitOrReset().finally(() => { this.#committing = undefined })
+          }
+          failingSince = undefined
+        } catch (error) {
+          // Redo from the last commit, as after a rebalance: an error that lasts longer than
+          // a dead instance's transaction can stay open is not transient, and ends the loop.
+          failingSince ??= Date.now()
+          if (Date.now() - failingSince >= RETRY_FAILURES_MS) throw error
+          this.#options.log('warn', `${errorMessage(error)}; redoing from the last commit`)
+          prefetch = undefined
+          this.#rebalanced = true
+          await sleep(1000)
         }
       }
       await prefetch?.catch(() => {})
@@ -474,6 +494,27 @@ export class StreamApp {
     return specs
   }
 
+  /**
+   * Registers the transactional id before joining the group. This fences a predecessor with
+   * the same id (this state folder's instance, killed) and aborts its open transaction now:
+   * offsets it left pending would otherwise hold up reading the committed offsets until the
+   * broker's transaction timeout.
+   */
+  async #fencePredecessor (): Promise<void> {
+    const since = Date.now()
+    for (;;) {
+      try {
+        await (await this.#producer!.beginTransaction()).cancel()
+        return
+      } catch (error) {
+        if (Date.now() - since >= RETRY_FAILURES_MS) throw error
+        this.#options.log('warn', `registering the transactional id: ${errorMessage(error)}; retrying`)
+        await this.#resetProducer()
+        await sleep(1000)
+      }
+    }
+  }
+
   async #resetProducer (): Promise<void> {
     // A fenced or failed transactional producer cannot begin again: replace it.
     await this.#producer?.close(true).catch(() => {})
@@ -482,6 +523,8 @@ export class StreamApp {
   }
 
   async #shutdown (): Promise<void> {
+    // After an error the loop may end with a commit still running: stores close after it.
+    await this.#committing
     await this.#closeTasks().catch(error => this.#options.log('warn', `closing stores: ${errorMessage(error)}`))
     // close() leaves the group, so the partitions move at once instead of after the session timeout.
     await this.#consumer?.close().catch(() => this.#consumer?.close(true).catch(() => {}))

@@ -1,13 +1,15 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Producer } from '@platformatic/kafka'
 import { createProducer } from '../../src/kafka/clients.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import { expectedTotals, produceUsage, usageEvents } from './usage-data.ts'
-import { lines, readWindows, setup, type Setup } from './helpers.ts'
+import { app, lines, readWindows, setup, type Setup } from './helpers.ts'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/usage-instance.ts', import.meta.url))
 
@@ -72,4 +74,58 @@ test('SIGTERM commits, leaves the group and exits 0', async t => {
   t.deepEqual(committed, [1000n, 1000n, 1000n], 'every input record is committed')
   const groups = await withAdmin(s.brokers, admin => admin.describeGroups({ groups: [s.applicationId] }))
   t.is(groups.get(s.applicationId)?.members.size, 0, 'the instance left the group')
+})
+
+/**
+ * A transaction that holds offsets of the group, neither committed nor aborted: what an
+ * instance killed in the middle of a commit leaves. Its transaction times out after `timeoutMs`.
+ */
+async function openTransactionWithOffsets (t: ExecutionContext, s: Setup, transactionalId: string, timeoutMs = 30_000): Promise<void> {
+  const producer = new Producer({ clientId: 'predecessor', bootstrapBrokers: s.brokers, idempotent: true, transactionalId, timeout: timeoutMs })
+  t.teardown(() => producer.close(true))
+  const open = await producer.beginTransaction()
+  await open.addConsumer({ groupId: s.applicationId } as never)
+  const coordinatorId = [...(await producer.metadata({ topics: [] })).brokers.keys()][0]
+  await open.addOffset({ topic: s.topics.input, partition: 0, offset: 999n, metadata: { consumer: { groupId: s.applicationId, generationId: -1, memberId: '', coordinatorId } } } as never)
+}
+
+function stableOffsets (s: Setup): Promise<unknown> {
+  return withAdmin(s.brokers, admin => admin.listConsumerGroupOffsets({ groups: [{ groupId: s.applicationId, topics: [{ name: s.topics.input, partitionIndexes: [0] }] }], requireStable: true } as never))
+}
+
+async function oneUserInput (t: ExecutionContext): Promise<{ s: Setup, totals: Map<string, number> }> {
+  const s = await setup(t, 1)
+  const events = usageEvents(3000, 1)
+  const producer = createProducer(s.brokers, 'test')
+  t.teardown(() => producer.close())
+  await produceUsage(producer, s.topics.input, events)
+  return { s, totals: expectedTotals(events).totals }
+}
+
+test('a restarted instance aborts the transaction its killed predecessor left open, so the group\'s offsets read at once', async t => {
+  const { s, totals } = await oneUserInput(t)
+  const folder = join(s.stateDir, 'killed')
+  await mkdir(join(folder, s.applicationId), { recursive: true })
+  await writeFile(join(folder, s.applicationId, 'instance-id'), 'killed\n')
+  await openTransactionWithOffsets(t, s, `${s.applicationId}-killed`)
+  await t.throwsAsync(stableOffsets(s), undefined, 'the predecessor\'s offsets are pending')
+
+  const restarted = app(s, 'killed')
+  t.teardown(() => restarted.stop())
+  await restarted.start()
+  await t.notThrowsAsync(stableOffsets(s), 'the restart aborted them before joining the group')
+  const windows = await readWindows(s.brokers, s.topics.output, w => w.size >= totals.size, 60_000)
+  t.deepEqual(lines([...windows].map(([id, values]) => [id, values[0]!])), lines(totals))
+})
+
+test('an instance waits out offsets that another dead instance\'s open transaction holds, until the broker aborts it', async t => {
+  const { s, totals } = await oneUserInput(t)
+  await openTransactionWithOffsets(t, s, `${s.applicationId}-gone`, 3000)
+  const warnings: string[] = []
+  const instance = app(s, 'other', { log: (level, message) => { if (level === 'warn') warnings.push(message) } })
+  t.teardown(() => instance.stop())
+  await instance.start()
+  const windows = await readWindows(s.brokers, s.topics.output, w => w.size >= totals.size, 90_000)
+  t.deepEqual(lines([...windows].map(([id, values]) => [id, values[0]!])), lines(totals))
+  t.true(warnings.some(w => w.includes('redoing from the last commit')), 'the offset reads failed and were retried')
 })
