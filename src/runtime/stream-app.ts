@@ -20,7 +20,7 @@ import type { Admin, Consumer, ProduceResult, Producer } from '@platformatic/kaf
 import { createAdmin, ensureTopics, type TopicSpec } from '../kafka/admin.ts'
 import { createConsumer, createTransactionalProducer } from '../kafka/clients.ts'
 import { Fetcher, readToEnd, type FetchedPartition, type Position } from '../kafka/fetcher.ts'
-import { errorMessage } from '../lib/errors.ts'
+import { errorMessage, UnavailableError } from '../lib/errors.ts'
 import { int64Serde, stringSerde } from '../lib/serdes.ts'
 import { LevelKeyValueStore, TimeWindowStore, recoverStore, closeStore, windowedSerde, type ChangeRecord, type LocalStore } from '../stores/index.ts'
 import type { Topology } from '../topology/topology.ts'
@@ -220,7 +220,7 @@ export class StreamApp {
           // Redo from the last commit, as after a rebalance: an error that lasts longer than
           // a dead instance's transaction can stay open is not transient, and ends the loop.
           failingSince ??= Date.now()
-          if (Date.now() - failingSince >= RETRY_FAILURES_MS) throw error
+          if (Date.now() - failingSince >= RETRY_FAILURES_MS) throw new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s of failures: ${errorMessage(error)}`, error)
           this.#options.log('warn', `${errorMessage(error)}; redoing from the last commit`)
           prefetch = undefined
           this.#rebalanced = true
@@ -507,7 +507,7 @@ export class StreamApp {
         await (await this.#producer!.beginTransaction()).cancel()
         return
       } catch (error) {
-        if (Date.now() - since >= RETRY_FAILURES_MS) throw error
+        if (Date.now() - since >= RETRY_FAILURES_MS) throw new UnavailableError(`cannot register the transactional id for ${RETRY_FAILURES_MS / 1000} s: ${errorMessage(error)}`, error)
         this.#options.log('warn', `registering the transactional id: ${errorMessage(error)}; retrying`)
         await this.#resetProducer()
         await sleep(1000)
