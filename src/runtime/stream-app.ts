@@ -68,7 +68,7 @@ interface LoggedStore {
    * produce responses). What the checkpoint says at close. Not the changelog's end offset:
    * after a rebalance another instance may already have written there.
    */
-  completeUpTo: bigint | undefined
+  completeUpTo: bigint
 }
 
 const key = (topic: string, partition: number): string => `${topic}:${partition}`
@@ -112,6 +112,9 @@ export class StreamApp {
    * same windows again. A failed flush fails the next commit, which redoes the work.
    */
   #delivering: Promise<void> = Promise.resolve()
+  /** Since when commits have failed in a row, and the last failure. */
+  #commitsFailingSince: number | undefined
+  #lastCommitError = ''
   /** Commits done, for tests and metrics. */
   commits = 0
 
@@ -141,6 +144,16 @@ export class StreamApp {
 
   /** Joins the group and starts processing; resolves once global tables are loaded and the loop runs. */
   async start (): Promise<void> {
+    try {
+      await this.#start()
+    } catch (error) {
+      // Open clients would keep the process alive.
+      await this.#shutdown()
+      throw error
+    }
+  }
+
+  async #start (): Promise<void> {
     const { brokers, applicationId, topology } = this.#options
     this.#instanceId = await this.#loadInstanceId()
     this.#admin = createAdmin(brokers, `${applicationId}-admin`)
@@ -190,6 +203,9 @@ export class StreamApp {
     try {
       while (!this.#stopping) {
         try {
+          if (this.#commitsFailingSince !== undefined && Date.now() - this.#commitsFailingSince >= RETRY_FAILURES_MS) {
+            throw new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s without a successful commit: ${this.#lastCommitError}`)
+          }
           if (this.#rebalanced) {
             prefetch = undefined
             await this.#reassign()
@@ -219,6 +235,7 @@ export class StreamApp {
         } catch (error) {
           // Redo from the last commit, as after a rebalance: an error that lasts longer than
           // a dead instance's transaction can stay open is not transient, and ends the loop.
+          if (!isTransient(error)) throw error
           failingSince ??= Date.now()
           if (Date.now() - failingSince >= RETRY_FAILURES_MS) throw new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s of failures: ${errorMessage(error)}`, error)
           this.#options.log('warn', `${errorMessage(error)}; redoing from the last commit`)
@@ -275,7 +292,10 @@ export class StreamApp {
   async #commitOrReset (): Promise<void> {
     try {
       await this.#commit()
+      this.#commitsFailingSince = undefined
     } catch (error) {
+      this.#commitsFailingSince ??= Date.now()
+      this.#lastCommitError = errorMessage(error)
       this.#options.log('warn', `commit failed, redoing from the last commit: ${errorMessage(error)}`)
       await this.#resetProducer()
       this.#rebalanced = true
@@ -330,10 +350,13 @@ export class StreamApp {
         from = to
       }
       await sinks
-      if (moved.length > 0) {
+      // Offsets carry the group generation, which the broker checks: a transaction that writes
+      // carries at least one, so an instance that lost its partitions cannot commit.
+      const offsets = moved.length > 0 ? moved : [...this.#positions].slice(0, 1).map(([id, p]) => ({ id, ...p }))
+      if (offsets.length > 0) {
         await transaction.addConsumer(this.#consumer!)
         const group = { groupId: this.#consumer!.groupId, generationId: this.#consumer!.generationId, memberId: this.#consumer!.memberId, coordinatorId: this.#consumer!.coordinatorId }
-        for (const p of moved) {
+        for (const p of offsets) {
           // The client commits `offset + 1`: hand it the offset before the position.
           await transaction.addOffset({ topic: p.topic, partition: p.partition, offset: p.offset - 1n, metadata: { consumer: group } } as never)
         }
@@ -350,8 +373,10 @@ export class StreamApp {
     for (const [id, streamTime] of streamTimes) this.#streamTimes.set(id, streamTime)
     for (const { store, partition, changes } of persists) {
       await store.local.persist(changes)
+      // Without a reported offset the earlier bound still holds: a restore from it replays
+      // this instance's own records, which leaves the same state.
       const last = lastOffsets.get(key(store.changelog, partition))
-      store.completeUpTo = last === undefined ? undefined : last + 1n
+      if (last !== undefined) store.completeUpTo = last + 1n
     }
   }
 
@@ -421,12 +446,18 @@ export class StreamApp {
     const windowsLocal = new LevelKeyValueStore({ name: `${name}-windows-${partition}`, dir: join(dir, 'windows'), keySerde: windowedSerde(plan.aggregation.key), valueSerde: ownedWindowSerde(plan.aggregation.value) })
     const sourcesLocal = new LevelKeyValueStore({ name: `${name}-sources-${partition}`, dir: join(dir, 'sources'), keySerde: stringSerde, valueSerde: sourceTimeSerde })
     const stores: LoggedStore[] = []
-    for (const [store, suffix] of [[windowsLocal, 'windows'], [sourcesLocal, 'sources']] as const) {
-      const changelog = changelogTopic(applicationId, `${name}-${suffix}`)
-      const result = await recoverStore(store, changelogReader(this.#fetcher!, changelog, partition))
-      stores.push({ local: store as LocalStore<unknown, unknown>, changelog, completeUpTo: result.endOffset })
-      metrics.restored(store.name, result.records)
-      if (result.records > 0) this.#options.log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
+    try {
+      for (const [store, suffix] of [[windowsLocal, 'windows'], [sourcesLocal, 'sources']] as const) {
+        const changelog = changelogTopic(applicationId, `${name}-${suffix}`)
+        const result = await recoverStore(store, changelogReader(this.#fetcher!, changelog, partition))
+        stores.push({ local: store as LocalStore<unknown, unknown>, changelog, completeUpTo: result.endOffset })
+        metrics.restored(store.name, result.records)
+        if (result.records > 0) this.#options.log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
+      }
+    } catch (error) {
+      // Let go of LevelDB's lock, without a checkpoint: the next attempt restores again.
+      for (const store of [windowsLocal, sourcesLocal]) await store.close().catch(() => {})
+      throw error
     }
     const windows = new TimeWindowStore(windowsLocal)
     const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes: sourcesLocal, sources: plan.sources, metrics })
@@ -436,10 +467,11 @@ export class StreamApp {
   /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */
   async #closeTasks (): Promise<void> {
     for (const [id, owner] of this.#owners) {
-      for (const store of owner.stores) {
-        await closeStore(store.local, store.completeUpTo)
-      }
       this.#owners.delete(id)
+      for (const store of owner.stores) {
+        // A store that fails to close keeps no checkpoint: it is restored from 0 next time.
+        await closeStore(store.local, store.completeUpTo).catch(error => this.#options.log('warn', `closing ${store.local.name}: ${errorMessage(error)}`))
+      }
     }
     this.#sources.clear()
     this.#positions.clear()
@@ -501,17 +533,15 @@ export class StreamApp {
    * broker's transaction timeout.
    */
   async #fencePredecessor (): Promise<void> {
-    const since = Date.now()
-    for (;;) {
-      try {
-        await (await this.#producer!.beginTransaction()).cancel()
-        return
-      } catch (error) {
-        if (Date.now() - since >= RETRY_FAILURES_MS) throw new UnavailableError(`cannot register the transactional id for ${RETRY_FAILURES_MS / 1000} s: ${errorMessage(error)}`, error)
-        this.#options.log('warn', `registering the transactional id: ${errorMessage(error)}; retrying`)
-        await this.#resetProducer()
-        await sleep(1000)
-      }
+    // The client retries retriable errors here without end: bound the wait.
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`cannot register the transactional id within ${RETRY_FAILURES_MS / 1000} s`)), RETRY_FAILURES_MS)
+    })
+    try {
+      await (await Promise.race([this.#producer!.beginTransaction(), timeout])).cancel()
+    } finally {
+      clearTimeout(timer)
     }
   }
 
@@ -549,6 +579,16 @@ export class StreamApp {
   }
 }
 
+
+/**
+ * Errors of the broker or the network, worth redoing from the last commit. Anything else (a
+ * bug) ends the loop at once.
+ */
+function isTransient (error: unknown): boolean {
+  if (error instanceof UnavailableError) return true
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && code.startsWith('PLT_KFK_')
+}
 
 /** The positions after `fetched` is processed. */
 function advance (positions: Position[], fetched: FetchedPartition[]): Position[] {
