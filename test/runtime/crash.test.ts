@@ -85,6 +85,7 @@ async function openTransactionWithOffsets (t: ExecutionContext, s: Setup, transa
   t.teardown(() => producer.close(true))
   const open = await producer.beginTransaction()
   await open.addConsumer({ groupId: s.applicationId } as never)
+  // The tests run one broker, which coordinates every group.
   const coordinatorId = [...(await producer.metadata({ topics: [] })).brokers.keys()][0]
   await open.addOffset({ topic: s.topics.input, partition: 0, offset: 999n, metadata: { consumer: { groupId: s.applicationId, generationId: -1, memberId: '', coordinatorId } } } as never)
 }

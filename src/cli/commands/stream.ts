@@ -38,7 +38,7 @@ export function streamCommand (): Command {
     .addOption(new Option('--alerts-topic <name>', 'topic of live quota alerts (also written to Postgres quota_alerts)').default('quota-alerts'))
     .addOption(new Option('--group <id>', 'consumer group and prefix of internal topics').default('cellstream'))
     .addOption(new Option('--grace <seconds>', 'how long a window waits for out-of-order events after its end').default('60'))
-    .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds without events after which a partition stops holding windows open').default('30'))
+    .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds a partition stays read to its end, with no new event, before it stops holding windows open').default('30'))
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
     .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
     .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').default('./data/archive'))
