@@ -327,6 +327,10 @@ export class StreamApp {
     }
     // Processing goes on during the commit: take the positions and stream times of now.
     const moved = [...this.#positions].filter(([id, p]) => this.#committed.get(id) !== p.offset).map(([id, p]) => ({ id, ...p }))
+    // Offsets carry the group generation, which the broker checks: a transaction that writes
+    // carries at least one (an unmoved one if need be, as committed), so an instance that lost
+    // its partitions cannot commit.
+    const offsets = moved.length > 0 ? moved : [...this.#positions].filter(([id]) => this.#committed.has(id)).slice(0, 1).map(([id, p]) => ({ id, ...p, offset: this.#committed.get(id)! }))
     const streamTimes = [...this.#sources].map(([id, source]) => [id, source.streamTime] as const)
     if (records.length === 0 && moved.length === 0) return
 
@@ -350,9 +354,6 @@ export class StreamApp {
         from = to
       }
       await sinks
-      // Offsets carry the group generation, which the broker checks: a transaction that writes
-      // carries at least one, so an instance that lost its partitions cannot commit.
-      const offsets = moved.length > 0 ? moved : [...this.#positions].slice(0, 1).map(([id, p]) => ({ id, ...p }))
       if (offsets.length > 0) {
         await transaction.addConsumer(this.#consumer!)
         const group = { groupId: this.#consumer!.groupId, generationId: this.#consumer!.generationId, memberId: this.#consumer!.memberId, coordinatorId: this.#consumer!.coordinatorId }
