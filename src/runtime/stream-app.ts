@@ -114,7 +114,8 @@ export class StreamApp {
   #delivering: Promise<void> = Promise.resolve()
   /** Since when commits have failed in a row, and the last failure. */
   #commitsFailingSince: number | undefined
-  #lastCommitError = ''
+  /** Set when commits kept failing: the loop ends with it. */
+  #fatal: Error | undefined
   /** Commits done, for tests and metrics. */
   commits = 0
 
@@ -202,10 +203,8 @@ export class StreamApp {
     let failingSince: number | undefined
     try {
       while (!this.#stopping) {
+        if (this.#fatal !== undefined) throw this.#fatal
         try {
-          if (this.#commitsFailingSince !== undefined && Date.now() - this.#commitsFailingSince >= RETRY_FAILURES_MS) {
-            throw new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s without a successful commit: ${this.#lastCommitError}`)
-          }
           if (this.#rebalanced) {
             prefetch = undefined
             await this.#reassign()
@@ -294,8 +293,13 @@ export class StreamApp {
       await this.#commit()
       this.#commitsFailingSince = undefined
     } catch (error) {
-      this.#commitsFailingSince ??= Date.now()
-      this.#lastCommitError = errorMessage(error)
+      // A rebalance during a commit is routine; other failures for 60 s in a row are not.
+      if (!(error instanceof RebalancedDuringCommit)) {
+        this.#commitsFailingSince ??= Date.now()
+        if (Date.now() - this.#commitsFailingSince >= RETRY_FAILURES_MS) {
+          this.#fatal = new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s of failing commits: ${errorMessage(error)}`, error)
+        }
+      }
       this.#options.log('warn', `commit failed, redoing from the last commit: ${errorMessage(error)}`)
       await this.#resetProducer()
       this.#rebalanced = true
@@ -362,7 +366,7 @@ export class StreamApp {
           await transaction.addOffset({ topic: p.topic, partition: p.partition, offset: p.offset - 1n, metadata: { consumer: group } } as never)
         }
       }
-      if (this.#rebalanced) throw new Error('the group rebalanced during the commit')
+      if (this.#rebalanced) throw new RebalancedDuringCommit()
       await transaction.commit()
     } catch (error) {
       await sinks.catch(() => {})
@@ -456,7 +460,9 @@ export class StreamApp {
         if (result.records > 0) this.#options.log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
       }
     } catch (error) {
-      // Let go of LevelDB's lock, without a checkpoint: the next attempt restores again.
+      // Let go of LevelDB's locks. A store already restored keeps its checkpoint; the one whose
+      // restore failed gets none, and the next attempt restores it again.
+      for (const store of stores) await closeStore(store.local, store.completeUpTo).catch(() => {})
       for (const store of [windowsLocal, sourcesLocal]) await store.close().catch(() => {})
       throw error
     }
@@ -470,7 +476,7 @@ export class StreamApp {
     for (const [id, owner] of this.#owners) {
       this.#owners.delete(id)
       for (const store of owner.stores) {
-        // A store that fails to close keeps no checkpoint: it is restored from 0 next time.
+        // A store that fails to close gets no checkpoint: it is restored from 0 next time.
         await closeStore(store.local, store.completeUpTo).catch(error => this.#options.log('warn', `closing ${store.local.name}: ${errorMessage(error)}`))
       }
     }
@@ -589,6 +595,12 @@ function isTransient (error: unknown): boolean {
   if (error instanceof UnavailableError) return true
   const code = (error as { code?: unknown } | null)?.code
   return typeof code === 'string' && code.startsWith('PLT_KFK_')
+}
+
+class RebalancedDuringCommit extends Error {
+  constructor () {
+    super('the group rebalanced during the commit')
+  }
 }
 
 /** The positions after `fetched` is processed. */

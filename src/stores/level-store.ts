@@ -64,9 +64,14 @@ export class LevelKeyValueStore<K, V> extends TableStore<K, V> {
     // Batches go to LevelDB's log without fsync. Writing the last one again (a no-op for the
     // data) with sync forces the whole log to disk, so a checkpoint written after close
     // never claims state that a power loss could take back.
-    if (this.lastWrite !== undefined) await db.batch([this.lastWrite], { sync: true })
+    const lastWrite = this.lastWrite
     this.lastWrite = undefined
-    await db.close()
+    try {
+      if (lastWrite !== undefined) await db.batch([lastWrite], { sync: true })
+    } finally {
+      // Even when the sync fails: the lock must go, or the next open of this folder fails.
+      await db.close()
+    }
   }
 
   protected async wipeStorage (reopen: boolean): Promise<void> {
