@@ -116,6 +116,12 @@ export class StreamApp {
   #commitsFailingSince: number | undefined
   /** Set when commits kept failing: the loop ends with it. */
   #fatal: Error | undefined
+  /**
+   * The group membership the tasks were built for. Every offset commit names it, so once the
+   * group has moved to another generation the broker refuses the commit, even if this
+   * instance has not heard of the rebalance yet.
+   */
+  #membership: { groupId: string, generationId: number, memberId: string, coordinatorId: number } | undefined
   /** Commits done, for tests and metrics. */
   commits = 0
 
@@ -178,7 +184,9 @@ export class StreamApp {
     // A response's records stay alive until processed, and the prefetch keeps a second one:
     // small responses keep that short-lived, so the garbage collector reclaims it young.
     this.#fetcher = new Fetcher(this.#consumer, { maxBytes: 1 << 20, partitionMaxBytes: 256 << 10, maxWaitMs: 100 })
-    this.#consumer.on('consumer:group:join', () => { this.#rebalanced = true })
+    // A join brings a new assignment; a cooperative rebalance revokes partitions first and a
+    // rejoin follows a lost membership: any of them rebuilds the tasks.
+    for (const event of ['consumer:group:join', 'consumer:group:rebalance', 'consumer:rejoin', 'consumer:group:leave']) this.#consumer.on(event, () => { this.#rebalanced = true })
     this.#consumer.topics.trackAll(...topology.sources.map(s => s.topic), ...this.#plan.aggregations.map(a => a.topic))
     await this.#consumer.joinGroup({})
     this.#loop = this.#run()
@@ -358,15 +366,16 @@ export class StreamApp {
         from = to
       }
       await sinks
+      this.#assertMembership()
       if (offsets.length > 0) {
         await transaction.addConsumer(this.#consumer!)
-        const group = { groupId: this.#consumer!.groupId, generationId: this.#consumer!.generationId, memberId: this.#consumer!.memberId, coordinatorId: this.#consumer!.coordinatorId }
+        const group = this.#membership
         for (const p of offsets) {
           // The client commits `offset + 1`: hand it the offset before the position.
           await transaction.addOffset({ topic: p.topic, partition: p.partition, offset: p.offset - 1n, metadata: { consumer: group } } as never)
         }
       }
-      if (this.#rebalanced) throw new RebalancedDuringCommit()
+      this.#assertMembership()
       await transaction.commit()
     } catch (error) {
       await sinks.catch(() => {})
@@ -383,6 +392,11 @@ export class StreamApp {
       const last = lastOffsets.get(key(store.changelog, partition))
       if (last !== undefined) store.completeUpTo = last + 1n
     }
+  }
+
+  /** Throws if the tasks' group generation is no longer the client's (a rebalance, maybe not yet announced). */
+  #assertMembership (): void {
+    if (this.#rebalanced || this.#consumer!.generationId !== this.#membership?.generationId) throw new RebalancedDuringCommit()
   }
 
   /** Closes the windows the owners' watermarks passed: sinks get them now, topics at the commit. */
@@ -416,6 +430,7 @@ export class StreamApp {
     const plan = this.#plan!
     const assigned: Array<{ topic: string, partition: number }> = []
     for (const { topic, partitions } of consumer.assignments ?? []) for (const partition of partitions) assigned.push({ topic, partition })
+    this.#membership = { groupId: consumer.groupId, generationId: consumer.generationId, memberId: consumer.memberId!, coordinatorId: consumer.coordinatorId! }
     this.#options.log('info', `assigned ${assigned.length} partitions (generation ${consumer.generationId})`)
 
     const committed = await this.#committedOffsets(assigned)
