@@ -121,7 +121,9 @@ test('a restarted instance aborts the transaction its killed predecessor left op
 
 test('an instance waits out offsets that another dead instance\'s open transaction holds, until the broker aborts it', async t => {
   const { s, totals } = await oneUserInput(t)
-  await openTransactionWithOffsets(t, s, `${s.applicationId}-gone`, 3000)
+  // Long enough to be still open when the instance reads the offsets, even on a loaded machine.
+  await openTransactionWithOffsets(t, s, `${s.applicationId}-gone`, 15_000)
+  await t.throwsAsync(stableOffsets(s), undefined, 'the dead instance\'s offsets are pending')
   const warnings: string[] = []
   const instance = app(s, 'other', { log: (level, message) => { if (level === 'warn') warnings.push(message) } })
   t.teardown(() => instance.stop())
