@@ -112,7 +112,7 @@ export class StreamApp {
    * same windows again. A failed flush fails the next commit, which redoes the work.
    */
   #delivering: Promise<void> = Promise.resolve()
-  /** Since when commits have failed in a row, and the last failure. */
+  /** Since when commits have failed in a row (rebalances aside). */
   #commitsFailingSince: number | undefined
   /** Set when commits kept failing: the loop ends with it. */
   #fatal: Error | undefined
