@@ -16,10 +16,10 @@
 //
 // The runtime owns the commit: at each commit it calls flush() (changelog records go into
 // the commit's transaction), commits, and when it closes a store calls closeStore() with the
-// offset just past the last changelog record the store holds, which writes the checkpoint. On start, recoverStore() keeps local
-// state from a valid checkpoint and replays only the records after it, or wipes the store
-// and replays from 0 (no checkpoint means an unclean stop, whose local writes may belong to
-// an aborted transaction). The stores never import the Kafka adapter: the runtime implements
+// offset just past the last changelog record the store holds, which writes the checkpoint.
+// On start, recoverStore() keeps local state from a valid checkpoint and replays only the
+// records after it, or wipes the store and replays from 0 (no checkpoint means an unclean
+// stop, whose local writes may belong to an aborted transaction). The stores never import the Kafka adapter: the runtime implements
 // ChangelogWriter and ChangelogReader with it.
 export * from './types.ts'
 export { TableStore, type TableStoreOptions } from './table-store.ts'

@@ -76,12 +76,13 @@ export class TopologyTestDriver {
     }
     for (const source of topology.sources) {
       for (let partition = 0; partition < this.#plan.inputPartitions.get(source.topic)!; partition++) {
-        this.#sources.set(`${source.topic}:${partition}`, new SourceTask({
+        const task = new SourceTask({
           topology, source, partition, tables, metrics: this.metrics, idleTimeoutMs,
           aggregations: this.#plan.feeds.get(source.topic)!
-        }))
+        })
         // Nothing waits to be read: a piped record is processed at once.
-        this.#sources.get(`${source.topic}:${partition}`)!.fetched(true, this.#now)
+        task.fetched(true, this.#now)
+        this.#sources.set(`${source.topic}:${partition}`, task)
       }
     }
     for (const plan of this.#plan.aggregations) {
