@@ -1,6 +1,6 @@
 // The `cellstream` command: wires concrete parts together. Errors the user can act on
 // (CellstreamError, commander's usage errors) print one line; anything else is a bug.
-import { Command, CommanderError } from 'commander'
+import { Command, CommanderError, Option } from 'commander'
 import { CellstreamError } from '../lib/errors.ts'
 import { dbCommand } from './commands/db.ts'
 import { kafkaCommand } from './commands/kafka.ts'
@@ -11,12 +11,15 @@ import { compactCommand } from './commands/compact.ts'
 import { mirrorCommand } from './commands/mirror.ts'
 import { streamCommand } from './commands/stream.ts'
 import { resetCommand } from './commands/reset.ts'
+import { configureLogging, LOG_LEVELS, type LogLevel } from './logger.ts'
 
 export function buildProgram (): Command {
   const program = new Command('cellstream')
     .description('real-time and hourly mobile-antenna traffic analytics on Apache Kafka')
     .version('0.1.0')
     .showSuggestionAfterError(true)
+    .addOption(new Option('--log-level <level>', 'least severe log lines shown (stderr: JSON lines, or readable lines on a terminal)').choices(LOG_LEVELS).env('LOG_LEVEL').default('info'))
+    .hook('preAction', command => { configureLogging(command.opts<{ logLevel: LogLevel }>().logLevel) })
   program.addCommand(kafkaCommand())
   program.addCommand(dbCommand())
   program.addCommand(demoCommand())
@@ -30,9 +33,13 @@ export function buildProgram (): Command {
   return program
 }
 
-/** Every subcommand reports usage errors as one line `cellstream: …` and exits with 2. */
+/**
+ * Every subcommand reports usage errors as one line `cellstream: …` and exits with 2, and its
+ * help lists the options every command takes (--log-level).
+ */
 function configureErrors (command: Command): void {
   command.exitOverride()
+  command.configureHelp({ showGlobalOptions: true })
   command.configureOutput({
     outputError: (text, write) => write(`cellstream: ${text.replace(/^error: /, '').trim().replaceAll('\n', ' ')} (see '${commandPath(command)} --help')\n`)
   })

@@ -145,7 +145,7 @@ export class MetadataMirror {
         failures = 0
       } catch (error) {
         failures++
-        this.#options.log('warn', `mirror: ${errorMessage(describeDbError(error, this.#options.databaseUrl))}; retrying`)
+        this.#options.log('warn', `${errorMessage(describeDbError(error, this.#options.databaseUrl))}; retrying`)
         if (this.#listener !== undefined && !await this.#listener.ping().then(() => true, () => false)) {
           await this.#dropListener()
         }

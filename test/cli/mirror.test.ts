@@ -7,7 +7,7 @@ import { Fetcher, READ_UNCOMMITTED, readToEnd } from '../../src/kafka/fetcher.ts
 import { upsertUsers } from '../../src/db/provision.ts'
 import { waitFor } from '../../src/lib/processes.ts'
 import { REFERENCE_USERS } from '../../src/lib/reference.ts'
-import { cellstream } from '../helpers/cli.ts'
+import { cellstream, logLines } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 
@@ -40,7 +40,7 @@ test('mirror publishes the table, follows a quota change and stops cleanly on SI
 
   // Generous waits: hang guards only.
   t.truthy(await waitFor(async () => stderr.includes('following changes') ? true : undefined, { timeoutMs: 60_000, intervalMs: 100 }), stderr)
-  t.regex(stderr, /^snapshot: published 20 rows and 0 tombstones to /m)
+  t.true(logLines(stderr).some(line => line.component === 'mirror' && line.msg.startsWith('snapshot: published 20 rows and 0 tombstones to ')), stderr)
 
   await db.none('UPDATE user_metadata SET quota = 999 WHERE id = $1', [FEDE])
   const value = await waitFor(async () => {
@@ -52,7 +52,7 @@ test('mirror publishes the table, follows a quota change and stops cleanly on SI
   child.kill('SIGTERM')
   const [code] = await exited
   t.is(code, 0, stderr)
-  t.regex(stderr, /stopped after publishing 21 records\n$/)
+  t.is(logLines(stderr).at(-1)?.msg, 'stopped after publishing 21 records')
 })
 
 test('mirror reports wrong flags and unreachable services in one line', async t => {

@@ -14,3 +14,10 @@ export function cellstream (args: string[], env: NodeJS.ProcessEnv = {}): Promis
     })
   })
 }
+
+export interface LogLine { level: string, msg: string, component?: string }
+
+/** The JSON log lines a command wrote to stderr (its log when stderr is not a terminal). */
+export function logLines (stderr: string): LogLine[] {
+  return stderr.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line) as LogLine)
+}

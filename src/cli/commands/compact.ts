@@ -8,6 +8,7 @@ import { DataError, UsageError } from '../../lib/errors.ts'
 import { parseInteger, parseDatabaseUrl } from '../../lib/options.ts'
 import { parseUtcSeconds } from '../../simulator/time.ts'
 import { databaseUrlOption, progress } from '../shared-options.ts'
+import { logger } from '../logger.ts'
 
 interface CompactFlags {
   hour?: string
@@ -81,7 +82,7 @@ async function watch (flags: CompactFlags): Promise<void> {
 
 function report (outcome: HourOutcome): void {
   if (outcome.ok) process.stdout.write(hourLine(outcome.result))
-  else progress(`cellstream: ${outcome.error.message}`)
+  else logger().error(outcome.error.message)
 }
 
 // Rounds that wrote nothing stay quiet: the watcher runs one every interval. So do rounds
@@ -90,7 +91,7 @@ function reportAhead (outcome: AheadReport): void {
   if (outcome.ok) {
     if (outcome.result.piecesWritten > 0) progress(aheadLine(outcome.result))
   } else if (outcome.hour !== undefined || !outcome.locked) {
-    progress(`cellstream: ${outcome.error.message}`)
+    logger().error(outcome.error.message)
   }
 }
 

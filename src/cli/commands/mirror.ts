@@ -3,6 +3,7 @@ import { UsageError } from '../../lib/errors.ts'
 import { parseBrokers, parseDatabaseUrl, parseInteger } from '../../lib/options.ts'
 import { DEFAULT_MIRROR_TOPIC, MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { componentLog } from '../logger.ts'
 
 interface MirrorFlags {
   brokers: string
@@ -44,7 +45,7 @@ async function runMirror (flags: MirrorFlags): Promise<void> {
     brokers,
     topic: flags.topic,
     partitions,
-    log: (_level, message) => { progress(message) }
+    log: componentLog('mirror')
   })
   try {
     await mirror.start()

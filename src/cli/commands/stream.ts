@@ -10,6 +10,7 @@ import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { componentLog } from '../logger.ts'
 import { StreamMetrics } from '../../web/metrics.ts'
 import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { startHttpServer } from '../../web/server.ts'
@@ -83,7 +84,7 @@ export function streamCommand (): Command {
           commitIntervalMs,
           idleTimeoutMs,
           metrics,
-          log: (level, message) => progress(`${level}: ${message}`)
+          log: componentLog('runtime')
         })
         metrics.watch(app)
         let status: 'starting' | 'ok' | 'stopped' = 'starting'
@@ -94,7 +95,7 @@ export function streamCommand (): Command {
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
         const mirror = flags.mirror === true
-          ? new MetadataMirror({ databaseUrl: flags.databaseUrl, brokers, topic: flags.metadataTopic, log: (level, message) => progress(`${level}: mirror: ${message}`) })
+          ? new MetadataMirror({ databaseUrl: flags.databaseUrl, brokers, topic: flags.metadataTopic, log: componentLog('mirror') })
           : undefined
         try {
           await mirror?.start()
