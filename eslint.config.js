@@ -13,5 +13,12 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }]
     }
+  },
+  {
+    // The dashboard's page runs in the browser, with ECharts loaded by a script tag.
+    files: ['src/web/static/**/*.js'],
+    languageOptions: {
+      globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', echarts: 'readonly' }
+    }
   }
 )

@@ -11,6 +11,7 @@ import { compactCommand } from './commands/compact.ts'
 import { mirrorCommand } from './commands/mirror.ts'
 import { streamCommand } from './commands/stream.ts'
 import { resetCommand } from './commands/reset.ts'
+import { webCommand } from './commands/web.ts'
 import { configureLogging, LOG_LEVELS, type LogLevel } from './logger.ts'
 
 export function buildProgram (): Command {
@@ -29,6 +30,7 @@ export function buildProgram (): Command {
   program.addCommand(mirrorCommand())
   program.addCommand(streamCommand())
   program.addCommand(resetCommand())
+  program.addCommand(webCommand())
   configureErrors(program)
   return program
 }

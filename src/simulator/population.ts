@@ -42,18 +42,30 @@ const AREA = { lat: [36.25, 36.55], lon: [-6.15, -5.75] } as const
 /** The five reference antennas, then generated ones spread over the same area. */
 export function makeAntennas (count: number): AntennaRecord[] {
   const antennas = REFERENCE_ANTENNAS.slice(0, count)
-  for (let k = antennas.length; k < count; k++) {
-    // A generator of its own per antenna keeps antenna k the same whatever the count.
-    const random = new Random(`antenna ${k}`)
-    antennas.push({
-      id: `a0000000-0000-0000-0000-${String(k).padStart(12, '0')}`,
-      model: random.pick(MODELS),
-      version: random.pick(VERSIONS),
-      lat: round6(AREA.lat[0] + random.float() * (AREA.lat[1] - AREA.lat[0])),
-      lon: round6(AREA.lon[0] + random.float() * (AREA.lon[1] - AREA.lon[0]))
-    })
-  }
+  for (let k = antennas.length; k < count; k++) antennas.push(generatedAntenna(k))
   return antennas
+}
+
+function generatedAntenna (k: number): AntennaRecord {
+  // A generator of its own per antenna keeps antenna k the same whatever the count.
+  const random = new Random(`antenna ${k}`)
+  return {
+    id: `a0000000-0000-0000-0000-${String(k).padStart(12, '0')}`,
+    model: random.pick(MODELS),
+    version: random.pick(VERSIONS),
+    lat: round6(AREA.lat[0] + random.float() * (AREA.lat[1] - AREA.lat[0])),
+    lon: round6(AREA.lon[0] + random.float() * (AREA.lon[1] - AREA.lon[0]))
+  }
+}
+
+const GENERATED_ID = /^a0000000-0000-0000-0000-(\d{12})$/
+
+/** The simulated antenna with this id (any `--antennas` count), or undefined for another id. */
+export function simulatedAntenna (id: string): AntennaRecord | undefined {
+  const reference = REFERENCE_ANTENNAS.find(antenna => antenna.id === id)
+  if (reference !== undefined) return reference
+  const k = Number(GENERATED_ID.exec(id)?.[1] ?? -1)
+  return k >= REFERENCE_ANTENNAS.length && k < MAX_ANTENNAS ? generatedAntenna(k) : undefined
 }
 
 /** For each antenna, its nearest others (closest first): where a moving user goes next. */

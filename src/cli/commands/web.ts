@@ -1,0 +1,83 @@
+// `cellstream web`: the live dashboard (src/web/) of a running pipeline.
+import { Command, Option } from 'commander'
+import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
+import { createAdmin, pingKafka } from '../../kafka/admin.ts'
+import { createConsumer } from '../../kafka/clients.ts'
+import { Fetcher } from '../../kafka/fetcher.ts'
+import { UsageError } from '../../lib/errors.ts'
+import { parseBrokers, parseInteger } from '../../lib/options.ts'
+import { simulatedAntenna } from '../../simulator/population.ts'
+import { Collector } from '../../web/collector.ts'
+import { startDashboard } from '../../web/dashboard-server.ts'
+import { WallClockOpenWindows } from '../../web/open-windows.ts'
+import { componentLog } from '../logger.ts'
+import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+
+interface WebFlags {
+  httpPort: string
+  httpHost: string
+  group: string
+  inputTopic: string
+  instances?: string
+  archiveDir: string
+  refresh: string
+  brokers: string
+  databaseUrl: string
+}
+
+export function webCommand (): Command {
+  return new Command('web')
+    .description('serve the live dashboard of a running pipeline: totals per app and antenna, antennas on a map, users against their quota, alerts, and the health of every stage')
+    .addOption(new Option('--http-port <port>', 'port of the dashboard; 0 picks a free one (printed)').default('8080'))
+    .addOption(new Option('--http-host <address>', 'address to listen on; 0.0.0.0 for every interface').default('127.0.0.1'))
+    .addOption(new Option('--group <id>', 'consumer group of the stream processor').default('cellstream'))
+    .addOption(new Option('--input-topic <name>', 'topic of antenna events (its dead letters and late events are <name>-dlq and <name>-late)').default('devices'))
+    .addOption(new Option('--instances <url,...>', 'base URLs of the stream instances\' HTTP servers (their /health and /metrics), e.g. http://127.0.0.1:9464'))
+    .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive, to show its hours (none when the folder is not on this machine)').default('./data/archive'))
+    .addOption(new Option('--refresh <seconds>', 'seconds between two refreshes of the data').default('2'))
+    .addOption(brokersOption())
+    .addOption(databaseUrlOption())
+    .action(async (flags: WebFlags) => { await runWeb(flags) })
+}
+
+async function runWeb (flags: WebFlags): Promise<void> {
+  const port = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
+  const refreshMs = parseInteger('--refresh', flags.refresh, { min: 1, max: 3600 }) * 1000
+  const instances = (flags.instances ?? '').split(',').map(url => url.trim()).filter(url => url !== '').map(parseInstanceUrl)
+  const brokers = parseBrokers(flags.brokers)
+  await pingKafka(brokers)
+  const db = openDb(flags.databaseUrl)
+  const admin = createAdmin(brokers, 'cellstream-web')
+  const consumer = createConsumer(brokers, 'cellstream-web', 'cellstream-web')
+  try {
+    await db.one('SELECT count(*) FROM quota_alerts').catch(error => { throw describeDbError(error, flags.databaseUrl) })
+    const collector = new Collector({
+      db,
+      admin,
+      fetcher: new Fetcher(consumer),
+      group: flags.group,
+      inputTopic: flags.inputTopic,
+      instances,
+      archiveDir: flags.archiveDir,
+      openWindows: new WallClockOpenWindows(),
+      antennaAt: simulatedAntenna
+    })
+    const dashboard = await startDashboard({ collector, host: flags.httpHost, port, refreshMs, log: componentLog('web') })
+    progress(`dashboard on ${dashboard.url} (group ${flags.group}, topic ${flags.inputTopic}); Ctrl-C stops`)
+    await new Promise<void>(resolve => {
+      process.once('SIGINT', resolve)
+      process.once('SIGTERM', resolve)
+    })
+    await dashboard.close()
+  } finally {
+    await consumer.close(true).catch(() => {})
+    await admin.close().catch(() => {})
+    await closeDb(db)
+  }
+}
+
+function parseInstanceUrl (raw: string): string {
+  const url = URL.canParse(raw) ? new URL(raw) : undefined
+  if (url?.protocol === 'http:' || url?.protocol === 'https:') return url.toString()
+  throw new UsageError(`--instances takes http:// URLs such as http://127.0.0.1:9464, got '${raw}'`)
+}

@@ -1,0 +1,49 @@
+// What the dashboard reads from the running stream instances over HTTP: /health (status,
+// commits, partitions) and a few counters of /metrics, counted since each instance started.
+import { errorMessage } from '../lib/errors.ts'
+
+const TIMEOUT_MS = 2000
+
+export interface InstanceView {
+  url: string
+  /** 'ok', 'starting', 'stopped', or 'unreachable' when it did not answer. */
+  status: string
+  commits: number | undefined
+  assignment: string[]
+  recordsIn: number | undefined
+  windowsWritten: number | undefined
+  error?: string
+}
+
+export async function readInstances (urls: readonly string[]): Promise<InstanceView[]> {
+  return await Promise.all(urls.map(readInstance))
+}
+
+async function readInstance (url: string): Promise<InstanceView> {
+  try {
+    const [health, metrics] = await Promise.all([
+      fetch(new URL('/health', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(response => response.json() as Promise<{ status?: string, commits?: number, assignment?: string[] }>),
+      fetch(new URL('/metrics', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(response => response.text())
+    ])
+    return {
+      url,
+      status: health.status ?? 'unknown',
+      commits: health.commits,
+      assignment: health.assignment ?? [],
+      recordsIn: metricSum(metrics, 'cellstream_records_in_total'),
+      windowsWritten: metricSum(metrics, 'cellstream_windows_emitted_total')
+    }
+  } catch (error) {
+    return { url, status: 'unreachable', commits: undefined, assignment: [], recordsIn: undefined, windowsWritten: undefined, error: errorMessage(error) }
+  }
+}
+
+/** The sum of a metric's samples over all its labels, in Prometheus text format; undefined when absent. */
+export function metricSum (text: string, name: string): number | undefined {
+  let sum: number | undefined
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue
+    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1))
+  }
+  return sum
+}
