@@ -12,6 +12,7 @@ import { mirrorCommand } from './commands/mirror.ts'
 import { streamCommand } from './commands/stream.ts'
 import { resetCommand } from './commands/reset.ts'
 import { webCommand } from './commands/web.ts'
+import { tailCommand } from './commands/tail.ts'
 import { configureLogging, LOG_LEVELS, type LogLevel } from './logger.ts'
 
 export function buildProgram (): Command {
@@ -31,6 +32,7 @@ export function buildProgram (): Command {
   program.addCommand(streamCommand())
   program.addCommand(resetCommand())
   program.addCommand(webCommand())
+  program.addCommand(tailCommand())
   configureErrors(program)
   return program
 }
