@@ -89,7 +89,15 @@ function payloadText (record: { payload?: string | null, payloadBase64?: string 
   if (record.payload === null || record.payload === undefined) return 'no payload'
   if (record.payload === '') return 'empty payload'
   // Control characters would garble the terminal: such payloads are shown escaped, as JSON.
-  return clip(/[\u0000-\u001f\u007f-\u009f]/.test(record.payload) ? JSON.stringify(record.payload) : record.payload)
+  return clip(hasControlCharacters(record.payload) ? JSON.stringify(record.payload) : record.payload)
+}
+
+function hasControlCharacters (text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i)
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f)) return true
+  }
+  return false
 }
 
 function clip (text: string): string {
