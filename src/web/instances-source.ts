@@ -1,13 +1,15 @@
-// What the dashboard reads from the running stream instances over HTTP: /health (status,
-// commits, partitions) and a few counters of /metrics, counted since each instance started.
+// What the dashboard reads from the running stream instances over HTTP: /health (liveness,
+// readiness, commits, partitions) and a few counters of /metrics, counted since each instance
+// started.
 import { errorMessage } from '../lib/errors.ts'
 
 const TIMEOUT_MS = 2000
 
 export interface InstanceView {
   url: string
-  /** 'ok', 'starting', 'stopped', or 'unreachable' when it did not answer. */
-  status: string
+  /** 'ready', 'not ready' (see `reason`), 'stuck' (not live), or 'unreachable'. */
+  status: 'ready' | 'not ready' | 'stuck' | 'unreachable'
+  reason?: string
   commits: number | undefined
   assignment: string[]
   recordsIn: number | undefined
@@ -22,12 +24,13 @@ export async function readInstances (urls: readonly string[]): Promise<InstanceV
 async function readInstance (url: string): Promise<InstanceView> {
   try {
     const [health, metrics] = await Promise.all([
-      fetch(new URL('/health', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(response => response.json() as Promise<{ status?: string, commits?: number, assignment?: string[] }>),
+      fetch(new URL('/health', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(response => response.json() as Promise<{ live?: boolean, ready?: boolean, reason?: string, commits?: number, assignment?: string[] }>),
       fetch(new URL('/metrics', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(response => response.text())
     ])
     return {
       url,
-      status: health.status ?? 'unknown',
+      status: health.live === false ? 'stuck' : health.ready === true ? 'ready' : 'not ready',
+      reason: health.reason,
       commits: health.commits,
       assignment: health.assignment ?? [],
       recordsIn: metricSum(metrics, 'cellstream_records_in_total'),

@@ -47,7 +47,7 @@ function tables (snapshot) {
   rows('alerts', snapshot.alerts.map(a => [a.email, utcHour(a.hour), num(formatBytes(a.usage)), num(formatBytes(a.quota)), `${new Date(a.detectedAt).toISOString().slice(11, 19)} UTC`]))
   text('group-state', p.groupState === undefined ? '' : `group ${p.groupState}`)
   rows('instances', p.members.map(m => [m.clientId, m.host, partitionsText(m.partitions, p.inputTopic)]))
-  rows('endpoints', p.instances.map(i => [i.url, { text: i.status, className: `status-${i.status}` }, num(exact(i.commits)), num(exact(i.recordsIn)), num(exact(i.windowsWritten))]))
+  rows('endpoints', p.instances.map(i => [i.url, { text: i.reason === undefined ? i.status : `${i.status}: ${i.reason}`, className: `status-${i.status.replace(' ', '-')}` }, num(exact(i.commits)), num(exact(i.recordsIn)), num(exact(i.windowsWritten))]))
   rows('archive', (p.archive ?? []).map(h => [utcHour(h.hour), num(String(h.files)), { text: h.state, className: `state-${h.state.replace(' ', '-')}` }]))
 }
 
