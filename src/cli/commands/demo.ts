@@ -1,11 +1,11 @@
 // `cellstream demo`: the whole pipeline on this machine, the way an operator would start it:
-// a local Kafka (unless KAFKA_BROKERS answers), the schema and users in PostgreSQL, a
-// three-hour backfill of simulated traffic, the stream processor (with the metadata mirror),
-// live traffic, the hourly compaction of the backfilled hours, and a summary of where to look. Each part runs as its own `cellstream`
-// process, so what the demo does is what the commands do.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
+// a local Kafka (unless KAFKA_BROKERS answers), the schema and users in PostgreSQL, the
+// dashboard, a three-hour backfill of simulated traffic, the stream processor (with the
+// metadata mirror), live traffic and the batch layer compacting every hour of the archive once
+// due; then a summary of where to look, and a status line every 10 s. Each part runs as its
+// own `cellstream` process, so what the demo does is what the commands do; their logs are in
+// ./data/logs.
+import { createServer } from 'node:net'
 import { Command, Option } from 'commander'
 import { LocalKafka } from '../../infra/local-kafka.ts'
 import { pingKafka, withAdmin } from '../../kafka/admin.ts'
@@ -14,21 +14,27 @@ import { Fetcher } from '../../kafka/fetcher.ts'
 import { migrate } from '../../db/migrate.ts'
 import { closeDb, openDb, safeUrl } from '../../db/pool.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
-import { CellstreamError } from '../../lib/errors.ts'
 import { sleep } from '../../lib/processes.ts'
+import type { Snapshot } from '../../web/snapshot.ts'
+import { statusLine } from '../../web/status-line.ts'
+import { ChildCommands } from '../child-command.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
 
-const BIN = fileURLToPath(new URL('../../../bin/cellstream.ts', import.meta.url))
-const USERS = '200'
-const RATE = '40'
+// About one message per user every three minutes: with the reference quotas that puts 5 to 12 %
+// of the users over quota in an hour, depending on the hour of the day (docs/simulator.md).
+const USERS = '2000'
+const RATE = '10'
+const LOG_DIR = './data/logs'
+const STATUS_EVERY_MS = 10_000
 
-interface DemoFlags { brokers: string, databaseUrl: string, hours: string, duration?: string }
+interface DemoFlags { brokers: string, databaseUrl: string, hours: string, duration?: string, httpPort: string }
 
 export function demoCommand (): Command {
   return new Command('demo')
     .description('run the whole pipeline locally (Kafka, Postgres, simulator, stream processor) and print where to look; Ctrl-C stops it')
     .addOption(new Option('--hours <n>', 'hours of traffic to backfill before going live').default('3'))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds of live traffic (default: until Ctrl-C)'))
+    .addOption(new Option('--http-port <port>', 'port of the dashboard; 0 picks a free one').default('8080'))
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
     .action(async (flags: DemoFlags) => { await runDemo(flags) })
@@ -37,79 +43,94 @@ export function demoCommand (): Command {
 async function runDemo (flags: DemoFlags): Promise<void> {
   const hours = parseInteger('--hours', flags.hours, { min: 1, max: 48 })
   const duration = flags.duration === undefined ? undefined : parseInteger('--duration', flags.duration, { min: 0, max: 86_400 })
+  const httpPort = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
   const brokers = parseBrokers(flags.brokers)
   const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), DATABASE_URL: flags.databaseUrl }
 
-  step('1/6', 'Kafka')
+  step('1/7', 'Kafka')
   if (!(await pingKafka(brokers).then(() => true, () => false))) {
     if (process.env.KAFKA_BROKERS !== undefined) await pingKafka(brokers)
     const { brokers: started } = await new LocalKafka({ dataDir: './data/kafka', log: progress }).start(1)
     progress(`    local broker at ${started.join(',')} (data in ./data/kafka; 'cellstream kafka stop' stops it)`)
   }
 
-  step('2/6', 'PostgreSQL schema')
+  step('2/7', 'PostgreSQL schema')
   const { applied } = await migrate(flags.databaseUrl)
   progress(`    ${safeUrl(flags.databaseUrl)}: ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'schema up to date'}`)
 
-  const now = Math.floor(Date.now() / 60_000) * 60
-  const from = new Date((now - hours * 3600) * 1000).toISOString()
-  step('3/6', `backfill ${hours} h of traffic (${USERS} users, ${RATE} events/s, 1% bad, 1% late) into topic devices`)
-  await run(['simulate', '--from', from, '--to', new Date(now * 1000).toISOString(), '--users', USERS, '--rate', RATE, '--seed', `demo-${now}`, '--bad-ratio', '0.01', '--late-ratio', '0.01', '--provision'], env)
-
-  const backfilled = await endOffsets(brokers, 'devices')
-
-  step('4/6', 'stream processor with the metadata mirror (group cellstream, state in ./data/state)')
-  const children: ChildProcess[] = []
-  const stopAll = async (): Promise<void> => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
-    await Promise.all(children.map(child => child.exitCode === null ? once(child, 'exit') : undefined))
-  }
-  process.once('SIGINT', () => { void stopAll() })
-  process.once('SIGTERM', () => { void stopAll() })
-  const stream = background(['stream', '--mirror', '--idle-timeout', '10'], env)
-  children.push(stream.child)
-  const port = await stream.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/)
-
-  step('5/6', 'live traffic, in real time')
-  children.push(background(['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1'], env).child)
-
-  const db = openDb(flags.databaseUrl)
+  const parts = new ChildCommands(env, LOG_DIR)
+  const stop = (): void => { void parts.stopAll() }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
   try {
+    step('3/7', 'dashboard')
+    const streamPort = await freePort()
+    const web = parts.start('web', ['web', '--http-port', String(httpPort), '--instances', `http://127.0.0.1:${streamPort}`])
+    const dashboard = await web.waitFor(/dashboard on (http:\/\/\S+)/)
+    progress(`    dashboard: ${dashboard}`)
+
+    const now = Math.floor(Date.now() / 60_000) * 60
+    const from = new Date((now - hours * 3600) * 1000).toISOString()
+    step('4/7', `backfill ${hours} h of traffic (${USERS} users, ${RATE} events/s, 1% bad, 1% late) into topic devices`)
+    await parts.run('backfill', ['simulate', '--from', from, '--to', new Date(now * 1000).toISOString(), '--users', USERS, '--rate', RATE, '--seed', `demo-${now}`, '--bad-ratio', '0.01', '--late-ratio', '0.01', '--provision'])
+    if (parts.stopping) return
+    const backfilled = await endOffsets(brokers, 'devices')
+
+    step('5/7', 'stream processor with the metadata mirror (group cellstream, state in ./data/state)')
+    parts.start('stream', ['stream', '--mirror', '--idle-timeout', '10', '--http-port', String(streamPort)])
+    step('6/7', 'live traffic, in real time')
+    parts.start('simulate', ['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1'])
+    step('7/7', 'batch layer: every hour of the archive compacted once due (10 minutes after it ends), and again when late events arrive')
+    parts.start('compact', ['compact', '--watch'])
+
     progress('    waiting for the stream to process the backfill…')
-    await waitForCommitted(brokers, 'cellstream', 'devices', backfilled)
+    await waitForCommitted(brokers, 'cellstream', 'devices', backfilled, () => parts.stopping)
+    if (parts.stopping) return
     await sleep(3000) // the windows closed by that commit reach Postgres with the next one
+    await summary(flags.databaseUrl, dashboard, streamPort, duration)
+
+    const deadline = duration === undefined ? Infinity : Date.now() + duration * 1000
+    const exited = parts.exited().then(() => true)
+    while (!parts.stopping && Date.now() < deadline) {
+      if (await Promise.race([sleep(Math.min(STATUS_EVERY_MS, deadline - Date.now())).then(() => false), exited])) break
+      if (!parts.stopping && Date.now() < deadline) progress(await status(dashboard))
+    }
+  } finally {
+    await parts.stopAll()
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+  }
+}
+
+/** What the pipeline computed so far, and where to look. */
+async function summary (databaseUrl: string, dashboard: string, streamPort: number, duration: number | undefined): Promise<void> {
+  const db = openDb(databaseUrl)
+  try {
     const rows = await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
-    const closedHour = Math.floor(now / 3600) * 3600
-    step('6/6', 'batch layer: compact the closed hours of the archive')
-    await run(['compact', '--from', from, '--to', new Date(closedHour * 1000).toISOString()], env)
-    const hourly = await db.one('SELECT count(*) AS n FROM bytes_hourly', [], row => row.n as number)
-    const over = await db.any('SELECT email, "timestamp", usage, quota FROM user_quota_limit ORDER BY "timestamp" DESC, usage - quota DESC LIMIT 3')
     const alerts = await db.one('SELECT count(*) AS n FROM quota_alerts', [], row => row.n as number)
     const top = await db.any(`SELECT u.email, sum(b.value) AS bytes FROM bytes b JOIN user_metadata u ON u.id = b.id
       WHERE b.type = 'user_total_bytes' GROUP BY u.email ORDER BY 2 DESC LIMIT 3`)
     console.log([
       '',
-      `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${hourly} hourly totals, ${alerts} live quota alerts.`,
+      `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${alerts} live quota alerts.`,
       '',
       'Where to look:',
-      `  psql ${safeUrl(flags.databaseUrl)} -c 'SELECT * FROM bytes ORDER BY "timestamp" DESC, value DESC LIMIT 20'`,
-      `  heaviest users: ${top.map(r => `${r.email} (${r.bytes} bytes)`).join(', ')}`,
-      `  over quota:     ${over.map(r => `${r.email} ${(r.timestamp as Date).toISOString().slice(0, 13)}h ${r.usage}/${r.quota}`).join(', ') || 'nobody yet'} (user_quota_limit; live: quota_alerts, topic quota-alerts)`,
-      '  archive        ./data/archive/year=/month=/day=/hour=/*.parquet (docs/archive.md); compact more: npx cellstream compact --watch',
-      `  metrics        http://127.0.0.1:${port}/metrics   health http://127.0.0.1:${port}/health`,
-      '  bad records    topic devices-dlq (reason in header cellstream.error.reason); late events: devices-late',
+      `  dashboard      ${dashboard}`,
+      `  psql ${safeUrl(databaseUrl)} -c 'SELECT * FROM bytes ORDER BY "timestamp" DESC, value DESC LIMIT 20'`,
+      `  heaviest users ${top.map(r => `${r.email} (${r.bytes} bytes)`).join(', ')}`,
+      '  over quota     tables quota_alerts (live) and user_quota_limit (hourly); npx cellstream tail quota-alerts',
+      '  bad records    npx cellstream tail dead-letters (reason and source of each); late events: npx cellstream tail late-events',
+      '  archive        ./data/archive/year=/month=/day=/hour=/*.parquet (docs/archive.md)',
+      `  metrics        http://127.0.0.1:${streamPort}/metrics   health /health and /ready`,
+      `  logs           ${LOG_DIR}/<part>.log (here: their warnings and results; --log-level debug: everything)`,
       '  more traffic   npx cellstream simulate --help     replay everything: stop, then npx cellstream reset',
       '',
-      duration === undefined ? 'Ctrl-C stops the demo (the local Kafka keeps running: npx cellstream kafka stop).' : `stopping in ${duration} s`
+      duration === undefined ? 'Ctrl-C stops the demo (the local Kafka keeps running: npx cellstream kafka stop).' : `stopping in ${duration} s`,
+      `A status line follows every ${STATUS_EVERY_MS / 1000} s.`,
+      ''
     ].join('\n'))
   } finally {
     await closeDb(db)
-  }
-  if (duration !== undefined) {
-    await Promise.race([sleep(duration * 1000), Promise.all(children.map(child => once(child, 'exit')))])
-    await stopAll()
-  } else {
-    await Promise.all(children.map(child => once(child, 'exit')))
   }
 }
 
@@ -117,34 +138,24 @@ function step (number: string, what: string): void {
   progress(`[${number}] ${what}`)
 }
 
-/** Runs a cellstream command to completion, its output shown indented. */
-async function run (args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  const { child } = background(args, env)
-  const [code] = await once(child, 'exit')
-  if (code !== 0) throw new CellstreamError('CS_DEMO', `'cellstream ${args[0]}' failed (exit ${code})`)
+/** The status line of the dashboard's latest snapshot. */
+async function status (dashboard: string): Promise<string> {
+  try {
+    const response = await fetch(new URL('/api/snapshot', dashboard), { signal: AbortSignal.timeout(5000) })
+    if (!response.ok) return `status: the dashboard answers ${response.status}`
+    return statusLine(await response.json() as Snapshot)
+  } catch (error) {
+    return `status: the dashboard does not answer (${error instanceof Error ? error.message : String(error)})`
+  }
 }
 
-function background (args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess, waitFor: (pattern: RegExp) => Promise<string> } {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let seen = ''
-  const show = (chunk: Buffer): void => {
-    const text = chunk.toString()
-    seen += text
-    for (const line of text.split('\n')) if (line.trim() !== '' && !line.startsWith('info: restored')) progress(`    ${args[0]}: ${line}`)
-  }
-  child.stdout!.on('data', show)
-  child.stderr!.on('data', show)
-  return {
-    child,
-    waitFor: async pattern => {
-      for (;;) {
-        const match = pattern.exec(seen)
-        if (match !== null) return match[1]!
-        if (child.exitCode !== null) throw new CellstreamError('CS_DEMO', `'cellstream ${args[0]}' stopped (exit ${child.exitCode})`)
-        await sleep(200)
-      }
-    }
-  }
+/** A port nobody listens on now, for the stream's HTTP server, which the dashboard must know in advance. */
+async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise(resolve => server.close(resolve))
+  return typeof address === 'object' && address !== null ? address.port : 0
 }
 
 async function endOffsets (brokers: string[], topic: string): Promise<bigint[]> {
@@ -156,9 +167,9 @@ async function endOffsets (brokers: string[], topic: string): Promise<bigint[]> 
   }
 }
 
-/** Waits until `group` has committed at least `ends` on every partition of `topic`. */
-async function waitForCommitted (brokers: string[], group: string, topic: string, ends: bigint[]): Promise<void> {
-  for (;;) {
+/** Waits until `group` has committed at least `ends` on every partition of `topic`, or `cancelled`. */
+async function waitForCommitted (brokers: string[], group: string, topic: string, ends: bigint[], cancelled: () => boolean): Promise<void> {
+  while (!cancelled()) {
     const groups = await withAdmin(brokers, admin => admin.listConsumerGroupOffsets({ groups: [group] }))
     const committed = groups[0]?.topics.find(t => t.name === topic)?.partitions ?? []
     if (ends.every((end, p) => (committed.find(c => c.partitionIndex === p)?.committedOffset ?? -1n) >= end)) return

@@ -10,6 +10,7 @@ import { simulatedAntenna } from '../../simulator/population.ts'
 import { Collector } from '../../web/collector.ts'
 import { startDashboard } from '../../web/dashboard-server.ts'
 import { WallClockOpenWindows } from '../../web/open-windows.ts'
+import { DEFAULT_HTTP_HOST } from '../../web/server.ts'
 import { componentLog } from '../logger.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
 
@@ -29,7 +30,7 @@ export function webCommand (): Command {
   return new Command('web')
     .description('serve the live dashboard of a running pipeline: totals per app and antenna, antennas on a map, users against their quota, alerts, and the health of every stage')
     .addOption(new Option('--http-port <port>', 'port of the dashboard; 0 picks a free one (printed)').default('8080'))
-    .addOption(new Option('--http-host <address>', 'address to listen on; 0.0.0.0 for every interface').default('127.0.0.1'))
+    .addOption(new Option('--http-host <address>', 'address to listen on; 0.0.0.0 for every interface').default(DEFAULT_HTTP_HOST))
     .addOption(new Option('--group <id>', 'consumer group of the stream processor').default('cellstream'))
     .addOption(new Option('--input-topic <name>', 'topic of antenna events (its dead letters and late events are <name>-dlq and <name>-late)').default('devices'))
     .addOption(new Option('--instances <url,...>', 'base URLs of the stream instances\' HTTP servers (their /health and /metrics), e.g. http://127.0.0.1:9464'))
