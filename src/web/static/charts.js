@@ -53,9 +53,13 @@ export function windowsOption (windows, series, kind, label = id => id) {
       stack: kind === 'bar' ? 'bytes' : undefined,
       showSymbol: false,
       data: s.values,
-      markArea: i === 0 && windows.open > 0
-        ? { silent: true, itemStyle: { color: 'rgba(47, 111, 237, 0.08)' }, label: { show: true, position: 'insideTop', color: '#667085', formatter: 'open' }, data: [[{ xAxis: labels[firstOpen] }, { xAxis: labels.at(-1) }]] }
-        : undefined
+      // Set on every update, empty too: series are merged by id, and a stale area would stay.
+      markArea: {
+        silent: true,
+        itemStyle: { color: 'rgba(47, 111, 237, 0.08)' },
+        label: { show: true, position: 'insideTop', color: '#667085', formatter: 'open' },
+        data: i === 0 && windows.open > 0 ? [[{ xAxis: labels[firstOpen] }, { xAxis: labels.at(-1) }]] : []
+      }
     }))
   }
 }
