@@ -1,10 +1,11 @@
 import test from 'ava'
-import { cellstream } from '../helpers/cli.ts'
+import { cellstream, logLines } from '../helpers/cli.ts'
+import { testDatabase } from '../helpers/db.ts'
 
 const oneLine = (text: string): boolean => text.trim() !== '' && !text.trim().includes('\n')
 
 test('every command has --help', async t => {
-  const commands = [[], ['kafka'], ['kafka', 'start'], ['kafka', 'stop'], ['kafka', 'status'], ['db'], ['db', 'migrate'], ['db', 'provision'], ['simulate'], ['truth'], ['mirror'], ['stream'], ['reset'], ['demo']]
+  const commands = [[], ['kafka'], ['kafka', 'start'], ['kafka', 'stop'], ['kafka', 'status'], ['db'], ['db', 'migrate'], ['db', 'provision'], ['simulate'], ['truth'], ['mirror'], ['stream'], ['reset'], ['demo'], ['compact'], ['web'], ['tail']]
   const results = await Promise.all(commands.map(args => cellstream([...args, '--help'])))
   results.forEach((result, i) => {
     t.is(result.code, 0, commands[i]!.join(' '))
@@ -65,4 +66,20 @@ test('stream and reset check their flags before touching any service', async t =
   const down = await cellstream(['stream', '--brokers', '127.0.0.1:1'])
   t.is(down.code, 3)
   t.regex(down.stderr, /^cellstream: Kafka is not reachable at 127\.0\.0\.1:1: [^\n]*\n$/)
+})
+
+test('log lines are JSON when stderr is not a terminal; --log-level and LOG_LEVEL leave out the less severe', async t => {
+  const { url } = await testDatabase(t)
+  const args = ['simulate', '--seed', 'logs', '--events', '10', '--out', '/dev/null', '--provision', '--database-url', url]
+  const info = await cellstream(args)
+  t.is(info.code, 0, info.stderr)
+  t.like(logLines(info.stderr)[0], { level: 'info', msg: 'provisioned 20 users into user_metadata' })
+  t.is(info.stderr.split('\n').filter(line => line !== '').length, logLines(info.stderr).length, 'every line is JSON')
+  t.is((await cellstream(['--log-level', 'warn', ...args])).stderr, '')
+  t.is((await cellstream([...args, '--log-level', 'error'])).stderr, '')
+  t.is((await cellstream(args, { LOG_LEVEL: 'warn' })).stderr, '')
+  const wrong = await cellstream(['--log-level', 'loud', ...args])
+  t.is(wrong.code, 2)
+  t.true(oneLine(wrong.stderr))
+  t.regex(wrong.stderr, /^cellstream: option '--log-level <level>' argument 'loud' is invalid\. Allowed choices are fatal, error, warn, info, debug, trace, silent\./)
 })
