@@ -20,8 +20,9 @@ import { statusLine } from '../../web/status-line.ts'
 import { ChildCommands } from '../child-command.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
 
-// About one message per user every three minutes: with the reference quotas that puts about 5 to 15 %
-// of the users over quota in an hour, depending on the hour of the day (docs/simulator.md).
+// About one message per user every three minutes: with the reference quotas that puts about
+// 5 to 15 % of the users over quota in an hour, depending on the hour of the day
+// (docs/simulator.md).
 const USERS = '2000'
 const RATE = '10'
 const LOG_DIR = './data/logs'
