@@ -89,10 +89,11 @@ export function cleanUpAfter (t: ExecutionContext, prefixes: string[]): void {
 /**
  * Produces a record file (`simulate --out` format) the way `simulate` spreads null keys: record
  * n to partition n % partitions, in file order, so `truth --partitions` sees the same streams.
+ * `first` numbers the file's first record, for a file that continues another one.
  */
-export async function produceRecordFile (topic: string, path: string, partitions: number): Promise<number> {
+export async function produceRecordFile (topic: string, path: string, partitions: number, first = 0): Promise<number> {
   const producer = createProducer(await kafkaBrokers(), uniqueName('file-producer'))
-  let n = 0
+  let n = first
   try {
     let messages: Array<{ topic: string, partition: number, value: Buffer }> = []
     let bytes = 0
@@ -110,7 +111,7 @@ export async function produceRecordFile (topic: string, path: string, partitions
   } finally {
     await producer.close()
   }
-  return n
+  return n - first
 }
 
 /** Every record of `topic` up to its end now (read_committed), in partition order. */

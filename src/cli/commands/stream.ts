@@ -11,7 +11,7 @@ import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
 import { componentLog } from '../logger.ts'
-import { StreamMetrics } from '../../web/metrics.ts'
+import { StreamMetrics, watchMirror } from '../../web/metrics.ts'
 import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { DEFAULT_HTTP_HOST, startHttpServer } from '../../web/server.ts'
 
@@ -104,6 +104,7 @@ export function streamCommand (): Command {
         const mirror = flags.mirror === true
           ? new MetadataMirror({ databaseUrl: flags.databaseUrl, brokers, topic: flags.metadataTopic, log: componentLog('mirror') })
           : undefined
+        if (mirror !== undefined) watchMirror(metrics.registry, mirror)
         try {
           await mirror?.start()
           await app.start()
