@@ -1,19 +1,17 @@
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { startStream } from '../helpers/stream.ts'
 import { waitFor } from '../../src/lib/processes.ts'
 import { REFERENCE_USERS } from '../../src/lib/reference.ts'
 import { readRecordFile } from '../../src/simulator/record-file.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
 import { validateEvent } from '../../src/truth/validate.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 const PARTITIONS = 2
 
 test('tail prints what the stream wrote to its topics: each dead letter with its reason, source and payload, late events, alerts and user metadata', async t => {
@@ -40,12 +38,11 @@ test('tail prints what the stream wrote to its topics: each dead letter with its
   }
   t.is(expected.length, truth.summary.invalid)
 
-  const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--group', group,
-    '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '2', '--mirror'], { env, stdio: 'ignore' })
-  t.teardown(() => { stream.kill('SIGKILL') })
+  const stream = startStream(t, ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--group', group,
+    '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '2', '--mirror'], env)
   // Hang guard only.
   t.truthy(await waitFor(async () => await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number) >= truth.bytes.length ? true : undefined, { timeoutMs: 180_000, intervalMs: 500 }))
-  stream.kill('SIGTERM')
+  stream.child.kill('SIGTERM')
 
   const tail = async (...args: string[]): Promise<string> => {
     const result = await cellstream(['tail', ...args], env)

@@ -2,7 +2,6 @@
 // against a running pipeline: the charts show the numbers the ground truth computes for the
 // same records, and a window that closes appears. Its screenshot is the README's.
 import test from 'ava'
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -13,6 +12,7 @@ import { chromium, type Page } from 'playwright-core'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { startStream } from '../helpers/stream.ts'
 import { createAdmin } from '../../src/kafka/admin.ts'
 import { createConsumer } from '../../src/kafka/clients.ts'
 import { Fetcher } from '../../src/kafka/fetcher.ts'
@@ -25,7 +25,6 @@ import { Collector } from '../../src/web/collector.ts'
 import { startDashboard } from '../../src/web/dashboard-server.ts'
 import { WallClockOpenWindows } from '../../src/web/open-windows.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = fileURLToPath(new URL('../../docs/img/dashboard.png', import.meta.url))
 const PARTITIONS = 3
@@ -69,14 +68,11 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
   t.true(truth.summary.invalid > 0 && truth.summary.late > 0, 'the first batch has bad and late records')
   await produceRecordFile(input!, first, PARTITIONS)
 
-  const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--group', group,
-    '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '2', '--http-port', '0', '--mirror'], { env, stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  stream.stderr.on('data', chunk => { log += chunk })
-  t.teardown(() => { stream.kill('SIGKILL') })
+  const stream = startStream(t, ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--group', group,
+    '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '2', '--http-port', '0', '--mirror'], env)
   const rows = async (): Promise<number> => await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
-  t.truthy(await waitFor(async () => await rows() >= truth.bytes.length ? true : undefined, PATIENCE), log)
-  const instance = `http://127.0.0.1:${/http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]}`
+  t.truthy(await waitFor(async () => await rows() >= truth.bytes.length ? true : undefined, PATIENCE), stream.log())
+  const instance = `http://127.0.0.1:${await stream.port()}`
   // The batch layer's view of the first hour, for the chart that compares both layers.
   const compact = await cellstream(['compact', '--hour', '2021-02-19T19', '--archive-dir', join(dir, 'archive')], env)
   t.is(compact.code, 0, compact.stderr)
@@ -161,8 +157,8 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
 
   await mkdir(join(SCREENSHOT, '..'), { recursive: true })
   await page.screenshot({ path: SCREENSHOT, fullPage: true })
-  stream.kill('SIGTERM')
-  await once(stream, 'exit')
+  stream.child.kill('SIGTERM')
+  await once(stream.child, 'exit')
 })
 
 async function chartOption (page: Page, id: string): Promise<ChartOption | undefined> {
