@@ -14,7 +14,7 @@ import { readInstances } from './instances-source.ts'
 import type { OpenWindow, OpenWindowsSource } from './open-windows.ts'
 import { RateMeter } from './rate-meter.ts'
 import type { AntennaView, PipelineView, Series, Snapshot, WindowsView } from './snapshot.ts'
-import { HOURS_SHOWN, readTables, type TablesView, type WindowTotal } from './tables-source.ts'
+import { HOURS_SHOWN, readTables, type TablesView } from './tables-source.ts'
 import { TopicTally } from './topic-tally.ts'
 
 export interface CollectorOptions {
@@ -142,7 +142,7 @@ export function windowsView (tables: TablesView | undefined, open: OpenWindow[])
       if (row === undefined) values.set(id, row = starts.map(() => null))
       row[starts.indexOf(start)] = value
     }
-    for (const total of tables?.windows ?? [] as WindowTotal[]) if (total.type === type) set(total.id, total.start, total.value)
+    for (const total of tables?.windows ?? []) if (total.type === type) set(total.id, total.start, total.value)
     for (const window of open) for (const [id, value] of window.totals?.[type] ?? []) if (openStarts.includes(window.start)) set(id, window.start, value)
     // Closed windows without a row for an id had no traffic from it: zero, not unknown.
     for (const row of values.values()) for (let i = 0; i < starts.length - openStarts.length; i++) row[i] ??= 0

@@ -8,7 +8,6 @@ import { UsageError } from '../../lib/errors.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { simulatedAntenna } from '../../simulator/population.ts'
 import { Collector } from '../../web/collector.ts'
-import { startDashboard } from '../../web/dashboard-server.ts'
 import { WallClockOpenWindows } from '../../web/open-windows.ts'
 import { DEFAULT_HTTP_HOST } from '../../web/server.ts'
 import { componentLog } from '../logger.ts'
@@ -63,6 +62,8 @@ async function runWeb (flags: WebFlags): Promise<void> {
       openWindows: new WallClockOpenWindows(),
       antennaAt: simulatedAntenna
     })
+    // Loaded here, not at the top: the web server's modules would slow every other command's start.
+    const { startDashboard } = await import('../../web/dashboard-server.ts')
     const dashboard = await startDashboard({ collector, host: flags.httpHost, port, refreshMs, log: componentLog('web') })
     progress(`dashboard on ${dashboard.url} (group ${flags.group}, topic ${flags.inputTopic}); Ctrl-C stops`)
     await new Promise<void>(resolve => {
