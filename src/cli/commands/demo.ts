@@ -5,15 +5,21 @@
 // due; then a summary of where to look, and a status line every 10 s. Each part runs as its
 // own `cellstream` process, so what the demo does is what the commands do; their logs are in
 // ./data/logs.
+// A second run resumes: it backfills only from the last event the topic holds to now, so no
+// hour is sent twice and the tables stay consistent; `--fresh` starts over from empty.
+import { rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { Command, Option } from 'commander'
 import { LocalKafka } from '../../infra/local-kafka.ts'
 import { pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { createConsumer } from '../../kafka/clients.ts'
-import { Fetcher } from '../../kafka/fetcher.ts'
+import { Fetcher, readToEnd } from '../../kafka/fetcher.ts'
+import { resetApplication } from '../../runtime/reset.ts'
+import { decodeEvent } from '../../traffic/event-codec.ts'
 import { migrate } from '../../db/migrate.ts'
 import { closeDb, openDb, safeUrl } from '../../db/pool.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
+import { UsageError } from '../../lib/errors.ts'
 import { sleep } from '../../lib/processes.ts'
 import type { Snapshot } from '../../web/snapshot.ts'
 import { statusLine } from '../../web/status-line.ts'
@@ -28,14 +34,22 @@ const RATE = '10'
 const LOG_DIR = './data/logs'
 const STATUS_EVERY_MS = 10_000
 
-interface DemoFlags { brokers: string, databaseUrl: string, hours: string, duration?: string, httpPort: string }
+interface DemoFlags { brokers: string, databaseUrl: string, hours: string, duration?: string, httpPort: string, fresh?: boolean, namespace?: string }
+
+/** The topics and group a demo uses: the standard names, or each prefixed with `<namespace>-`. */
+function demoNames (namespace: string | undefined): { input: string, group: string, metadata: string, alerts: string } {
+  const name = (base: string): string => namespace === undefined ? base : `${namespace}-${base}`
+  return { input: name('devices'), group: name('cellstream'), metadata: name('user-metadata'), alerts: name('quota-alerts') }
+}
 
 export function demoCommand (): Command {
   return new Command('demo')
-    .description('run the whole pipeline locally (Kafka, Postgres, simulator, stream processor) and print where to look; Ctrl-C stops it')
+    .description('run the whole pipeline locally (Kafka, Postgres, dashboard, simulator, stream processor, batch layer), print where to look, then a status line every 10 s; Ctrl-C stops it')
     .addOption(new Option('--hours <n>', 'hours of traffic to backfill before going live').default('3'))
     .addOption(new Option('--duration <seconds>', 'stop after this many seconds of live traffic (default: until Ctrl-C)'))
     .addOption(new Option('--http-port <port>', 'port of the dashboard; 0 picks a free one').default('8080'))
+    .option('--fresh', 'start over: delete the demo\'s topics, state, archive and table rows first (default: resume where the last run stopped)')
+    .option('--namespace <name>', 'prefix the demo\'s topics and group with <name>- (to run one beside another on the same broker)')
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
     .action(async (flags: DemoFlags) => { await runDemo(flags) })
@@ -45,6 +59,8 @@ async function runDemo (flags: DemoFlags): Promise<void> {
   const hours = parseInteger('--hours', flags.hours, { min: 1, max: 48 })
   const duration = flags.duration === undefined ? undefined : parseInteger('--duration', flags.duration, { min: 0, max: 86_400 })
   const httpPort = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
+  if (flags.namespace !== undefined && !/^[a-z0-9][a-z0-9-]{0,99}$/.test(flags.namespace)) throw new UsageError(`--namespace must be lower-case letters, digits and dashes, got '${flags.namespace}'`)
+  const names = demoNames(flags.namespace)
   const brokers = parseBrokers(flags.brokers)
   const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), DATABASE_URL: flags.databaseUrl }
 
@@ -58,6 +74,7 @@ async function runDemo (flags: DemoFlags): Promise<void> {
   step('2/7', 'PostgreSQL schema')
   const { applied } = await migrate(flags.databaseUrl)
   progress(`    ${safeUrl(flags.databaseUrl)}: ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'schema up to date'}`)
+  if (flags.fresh === true) await startOver(brokers, flags.databaseUrl, names)
 
   const parts = new ChildCommands(env, LOG_DIR)
   const stop = (): void => { void parts.stopAll() }
@@ -66,29 +83,37 @@ async function runDemo (flags: DemoFlags): Promise<void> {
   try {
     step('3/7', 'dashboard')
     const streamPort = await freePort()
-    const web = parts.start('web', ['web', '--http-port', String(httpPort), '--instances', `http://127.0.0.1:${streamPort}`])
+    const web = parts.start('web', ['web', '--http-port', String(httpPort), '--group', names.group, '--input-topic', names.input, '--instances', `http://127.0.0.1:${streamPort}`])
     const dashboard = await web.waitFor(/dashboard on (http:\/\/\S+)/)
     progress(`    dashboard: ${dashboard}`)
 
+    // A topic that already holds traffic (an earlier run) is continued, never sent again.
     const now = Math.floor(Date.now() / 60_000) * 60
-    const from = new Date((now - hours * 3600) * 1000).toISOString()
-    step('4/7', `backfill ${hours} h of traffic (${USERS} users, ${RATE} events/s, 1% bad, 1% late) into topic devices`)
-    await parts.run('backfill', ['simulate', '--from', from, '--to', new Date(now * 1000).toISOString(), '--users', USERS, '--rate', RATE, '--seed', `demo-${now}`, '--bad-ratio', '0.01', '--late-ratio', '0.01', '--provision'])
-    if (parts.stopping) return
-    const backfilled = await endOffsets(brokers, 'devices')
+    const last = await lastEventSecond(brokers, names.input)
+    const start = last === undefined ? now - hours * 3600 : Math.max(now - hours * 3600, last + 1)
+    const from = new Date(start * 1000).toISOString()
+    if (start >= now) {
+      step('4/7', `topic ${names.input} already holds traffic up to now: nothing to backfill (--fresh starts over)`)
+    } else {
+      const what = last === undefined ? `${hours} h of traffic` : `traffic from ${from.slice(0, 19)}Z, where the topic's last event is, to now (--fresh starts over)`
+      step('4/7', `backfill ${what} (${USERS} users, ${RATE} events/s, 1% bad, 1% late) into topic ${names.input}`)
+      await parts.run('backfill', ['simulate', '--from', from, '--to', new Date(now * 1000).toISOString(), '--users', USERS, '--rate', RATE, '--seed', `demo-${now}`, '--bad-ratio', '0.01', '--late-ratio', '0.01', '--provision', '--topic', names.input])
+      if (parts.stopping) return
+    }
+    const backfilled = await endOffsets(brokers, names.input)
 
-    step('5/7', 'stream processor with the metadata mirror (group cellstream, state in ./data/state)')
-    parts.start('stream', ['stream', '--mirror', '--idle-timeout', '10', '--http-port', String(streamPort)])
+    step('5/7', `stream processor with the metadata mirror (group ${names.group}, state in ./data/state)`)
+    parts.start('stream', ['stream', '--mirror', '--idle-timeout', '10', '--http-port', String(streamPort), '--input-topic', names.input, '--group', names.group, '--metadata-topic', names.metadata, '--alerts-topic', names.alerts])
     step('6/7', 'live traffic, in real time')
-    parts.start('simulate', ['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1'])
+    parts.start('simulate', ['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1', '--topic', names.input])
     step('7/7', 'batch layer: every hour of the archive compacted once due (10 minutes after it ends), and again when late events arrive')
     parts.start('compact', ['compact', '--watch'])
 
     progress('    waiting for the stream to process the backfill…')
-    await waitForCommitted(brokers, 'cellstream', 'devices', backfilled, () => parts.stopping)
+    await waitForCommitted(brokers, names.group, names.input, backfilled, () => parts.stopping)
     if (parts.stopping) return
     await sleep(3000) // the windows closed by that commit reach Postgres with the next one
-    await summary(flags.databaseUrl, dashboard, streamPort, duration)
+    await summary(flags.databaseUrl, names, dashboard, streamPort, duration)
 
     const deadline = duration === undefined ? Infinity : Date.now() + duration * 1000
     const exited = parts.exited().then(() => true)
@@ -104,13 +129,15 @@ async function runDemo (flags: DemoFlags): Promise<void> {
 }
 
 /** What the pipeline computed so far, and where to look. */
-async function summary (databaseUrl: string, dashboard: string, streamPort: number, duration: number | undefined): Promise<void> {
+async function summary (databaseUrl: string, names: ReturnType<typeof demoNames>, dashboard: string, streamPort: number, duration: number | undefined): Promise<void> {
   const db = openDb(databaseUrl)
   try {
     const rows = await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
     const alerts = await db.one('SELECT count(*) AS n FROM quota_alerts', [], row => row.n as number)
     const top = await db.any(`SELECT u.email, sum(b.value) AS bytes FROM bytes b JOIN user_metadata u ON u.id = b.id
       WHERE b.type = 'user_total_bytes' GROUP BY u.email ORDER BY 2 DESC LIMIT 3`)
+    const input = names.input === 'devices' ? '' : ` --input-topic ${names.input}`
+    const alertsTopic = names.alerts === 'quota-alerts' ? '' : ` --topic ${names.alerts}`
     console.log([
       '',
       `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${alerts} live quota alerts.`,
@@ -119,14 +146,14 @@ async function summary (databaseUrl: string, dashboard: string, streamPort: numb
       `  dashboard      ${dashboard}`,
       `  psql ${safeUrl(databaseUrl)} -c 'SELECT * FROM bytes ORDER BY "timestamp" DESC, value DESC LIMIT 20'`,
       `  heaviest users ${top.map(r => `${r.email} (${r.bytes} bytes)`).join(', ')}`,
-      '  over quota     tables quota_alerts (live) and user_quota_limit (hourly); npx cellstream tail quota-alerts',
-      '  bad records    npx cellstream tail dead-letters (reason and source of each); late events: npx cellstream tail late-events',
+      `  over quota     tables quota_alerts (live) and user_quota_limit (hourly); npx cellstream tail quota-alerts${alertsTopic}`,
+      `  bad records    npx cellstream tail dead-letters${input} (reason and source of each); late events: npx cellstream tail late-events${input}`,
       '  archive        ./data/archive/year=/month=/day=/hour=/*.parquet (docs/archive.md)',
       `  metrics        http://127.0.0.1:${streamPort}/metrics   health /health and /ready`,
       `  logs           ${LOG_DIR}/<part>.log (here: their warnings and results; --log-level debug: everything)`,
       '  more traffic   npx cellstream simulate --help     replay everything: stop, then npx cellstream reset',
       '',
-      duration === undefined ? 'Ctrl-C stops the demo (the local Kafka keeps running: npx cellstream kafka stop).' : `stopping in ${duration} s`,
+      duration === undefined ? 'Ctrl-C stops the demo (the local Kafka keeps running: npx cellstream kafka stop); run it again to resume, with --fresh to start over.' : `stopping in ${duration} s`,
       `A status line follows every ${STATUS_EVERY_MS / 1000} s.`,
       ''
     ].join('\n'))
@@ -175,5 +202,50 @@ async function waitForCommitted (brokers: string[], group: string, topic: string
     const committed = groups[0]?.topics.find(t => t.name === topic)?.partitions ?? []
     if (ends.every((end, p) => (committed.find(c => c.partitionIndex === p)?.committedOffset ?? -1n) >= end)) return
     await sleep(1000)
+  }
+}
+
+/** The latest event time (epoch seconds) among the last records of each partition of `topic`; undefined when it has none. */
+async function lastEventSecond (brokers: string[], topic: string): Promise<number | undefined> {
+  const exists = await withAdmin(brokers, async admin => (await admin.listTopics()).includes(topic))
+  if (!exists) return undefined
+  const consumer = createConsumer(brokers, 'cellstream-demo', 'cellstream-demo')
+  try {
+    const fetcher = new Fetcher(consumer)
+    const ends = await fetcher.endOffsets(topic)
+    let latest: number | undefined
+    const from = new Map(ends.map((end, partition) => [partition, end > 200n ? end - 200n : 0n]))
+    for await (const batch of readToEnd(fetcher, topic, from)) {
+      for (const record of batch) {
+        try {
+          const { timestamp } = decodeEvent(record.value ?? Buffer.alloc(0))
+          if (latest === undefined || timestamp > latest) latest = timestamp
+        } catch {
+          // a bad record says nothing of where the traffic stopped
+        }
+      }
+    }
+    return latest
+  } finally {
+    await consumer.close(true)
+  }
+}
+
+/** Deletes what earlier demo runs left: its topics, the stream's group and state, the archive, the tables' rows. */
+async function startOver (brokers: string[], databaseUrl: string, names: ReturnType<typeof demoNames>): Promise<void> {
+  progress('    --fresh: deleting the demo\'s topics, state, archive and table rows')
+  await withAdmin(brokers, async admin => {
+    await resetApplication(admin, names.group, ['./data/state'])
+    const topics = (await admin.listTopics()).filter(topic => [names.input, `${names.input}-dlq`, `${names.input}-late`, names.alerts].includes(topic))
+    if (topics.length > 0) await admin.deleteTopics({ topics })
+    // Deletion completes in the background: the backfill must not find the old topic.
+    while ((await admin.listTopics()).some(topic => topics.includes(topic))) await sleep(200)
+  })
+  await rm('./data/archive', { recursive: true, force: true })
+  const db = openDb(databaseUrl)
+  try {
+    await db.none('TRUNCATE bytes, bytes_hourly, user_quota_limit, quota_alerts')
+  } finally {
+    await closeDb(db)
   }
 }
