@@ -33,8 +33,9 @@ async function readInstance (url: string): Promise<InstanceView> {
       reason: health.reason,
       commits: health.commits,
       assignment: health.assignment ?? [],
-      recordsIn: metricSum(metrics, 'cellstream_records_in_total'),
-      windowsWritten: metricSum(metrics, 'cellstream_windows_emitted_total')
+      // A counter has no sample until it first counts.
+      recordsIn: metricSum(metrics, 'cellstream_records_in_total') ?? 0,
+      windowsWritten: metricSum(metrics, 'cellstream_windows_emitted_total') ?? 0
     }
   } catch (error) {
     return { url, status: 'unreachable', commits: undefined, assignment: [], recordsIn: undefined, windowsWritten: undefined, error: errorMessage(error) }
