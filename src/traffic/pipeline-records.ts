@@ -3,6 +3,7 @@
 // events, live quota alerts, and the user metadata the stream joins.
 import { headerValue } from '../kafka/fetcher.ts'
 import { DEAD_LETTER_HEADERS } from '../runtime/source-task.ts'
+import { TRUNCATED_HEADER } from '../runtime/topic-limits.ts'
 import { WINDOW_HEADERS } from '../runtime/window-outputs.ts'
 import type { RawRecord } from '../topology/records.ts'
 
@@ -27,7 +28,12 @@ export interface Located { at: string, record: Coordinates }
 /** The original payload: as text when it is UTF-8, else in base64. */
 export type Payload = { payload: string } | { payloadBase64: string } | { payload: null }
 
-export type DeadLetter = Located & Payload & { reason: string, source: Coordinates | undefined }
+/**
+ * A record the stream could not take (bad input), or one a sink refused: then `sink` names it,
+ * and a refused window has its start instead of a source. A dead letter too large for its topic
+ * keeps the head of its payload and says how large it was (`truncatedFrom`, bytes).
+ */
+export type DeadLetter = Located & Payload & { reason: string, source: Coordinates | undefined, sink: string | undefined, windowStart: string | undefined, truncatedFrom: number | undefined }
 export type LateEvent = Located & Payload & { source: Coordinates | undefined, aggregation: string | undefined, windowStart: string | undefined }
 export type QuotaAlert = Located & { userId: string | null, email: string | null, usage: number, quota: number | null, hour: string | undefined }
 export type UserMetadataChange = Located & { id: string | null, user: { name: string, email: string, quota: number } | null }
@@ -39,22 +45,34 @@ export function decodePipelineRecord (kind: PipelineTopic, record: RawRecord): P
     record: { topic: record.source.topic, partition: record.source.partition, offset: String(record.source.offset) }
   }
   switch (kind) {
-    case 'dead-letters':
-      return { ...located, reason: headerValue(record, DEAD_LETTER_HEADERS.reason) ?? 'unknown', source: source(record), ...payload(record.value) }
-    case 'late-events': {
-      const windowStart = headerValue(record, WINDOW_HEADERS.start)
-      return { ...located, source: source(record), aggregation: headerValue(record, 'cellstream.aggregation'), windowStart: windowStart === undefined ? undefined : isoTime(Number(windowStart)), ...payload(record.value) }
+    case 'dead-letters': {
+      const truncatedFrom = headerValue(record, TRUNCATED_HEADER)
+      return {
+        ...located,
+        reason: headerValue(record, DEAD_LETTER_HEADERS.reason) ?? 'unknown',
+        source: source(record),
+        sink: headerValue(record, DEAD_LETTER_HEADERS.sink),
+        windowStart: windowStart(record),
+        truncatedFrom: truncatedFrom === undefined ? undefined : Number(truncatedFrom),
+        ...payload(record.value)
+      }
     }
+    case 'late-events':
+      return { ...located, source: source(record), aggregation: headerValue(record, WINDOW_HEADERS.aggregation), windowStart: windowStart(record), ...payload(record.value) }
     case 'quota-alerts': {
       const usage = parseJson(record.value) as { usage?: number, quota?: number | null, email?: string | null } | null
-      const hour = headerValue(record, WINDOW_HEADERS.start)
-      return { ...located, userId: record.key?.toString() ?? null, email: usage?.email ?? null, usage: usage?.usage ?? 0, quota: usage?.quota ?? null, hour: hour === undefined ? undefined : isoTime(Number(hour)) }
+      return { ...located, userId: record.key?.toString() ?? null, email: usage?.email ?? null, usage: usage?.usage ?? 0, quota: usage?.quota ?? null, hour: windowStart(record) }
     }
     case 'user-metadata': {
       const user = parseJson(record.value) as { name: string, email: string, quota: number } | null
       return { ...located, id: record.key?.toString() ?? null, user: user === null ? null : { name: user.name, email: user.email, quota: user.quota } }
     }
   }
+}
+
+function windowStart (record: RawRecord): string | undefined {
+  const start = headerValue(record, WINDOW_HEADERS.start)
+  return start === undefined ? undefined : isoTime(Number(start))
 }
 
 function source (record: RawRecord): Coordinates | undefined {

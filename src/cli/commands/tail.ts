@@ -67,7 +67,10 @@ function describe (what: PipelineTopic, record: PipelineRecord): string {
   switch (what) {
     case 'dead-letters': {
       const r = record as Extract<PipelineRecord, { reason: string }>
-      return `${where} ${from(r.source)}: ${r.reason}\n    ${payloadText(r)}`
+      const what = r.windowStart !== undefined && r.source === undefined ? `the window of ${r.windowStart}` : from(r.source)
+      const refused = r.sink === undefined ? '' : ` refused by ${r.sink}`
+      const truncated = r.truncatedFrom === undefined ? '' : ` (truncated from ${r.truncatedFrom} bytes)`
+      return `${where} ${what}${refused}: ${r.reason}\n    ${payloadText(r)}${truncated}`
     }
     case 'late-events': {
       const r = record as Extract<PipelineRecord, { aggregation: string | undefined }>
