@@ -1,10 +1,10 @@
-// `cellstream demo`: the whole pipeline on this machine, the way an operator would start it:
-// a local Kafka (unless KAFKA_BROKERS answers), the schema and users in PostgreSQL, the
+// `cellstream demo`: the whole pipeline on this machine, the way an operator would start it: a
+// local Kafka (unless KAFKA_BROKERS answers), the schema and users in PostgreSQL, the
 // dashboard, a three-hour backfill of simulated traffic, the stream processor (with the
-// metadata mirror), live traffic and the batch layer compacting every hour of the archive once
-// due; then a summary of where to look, and a status line every 10 s. Each part runs as its
-// own `cellstream` process, so what the demo does is what the commands do; their logs are in
-// ./data/logs.
+// metadata mirror), live traffic and the batch layer (the closed hours at once, then every hour
+// of the archive once due); then a summary of where to look, and a status line every 10 s. Each
+// part runs as its own `cellstream` process, so what the demo does is what the commands do;
+// their logs are in ./data/logs.
 // A second run resumes: it backfills only from the last event the topic holds to now, so no
 // hour is sent twice and the tables stay consistent; `--fresh` starts over from empty.
 import { rm } from 'node:fs/promises'
@@ -106,13 +106,19 @@ async function runDemo (flags: DemoFlags): Promise<void> {
     parts.start('stream', ['stream', '--mirror', '--idle-timeout', '10', '--http-port', String(streamPort), '--input-topic', names.input, '--group', names.group, '--metadata-topic', names.metadata, '--alerts-topic', names.alerts])
     step('6/7', 'live traffic, in real time')
     parts.start('simulate', ['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1', '--topic', names.input])
-    step('7/7', 'batch layer: every hour of the archive compacted once due (10 minutes after it ends), and again when late events arrive')
-    parts.start('compact', ['compact', '--watch'])
-
     progress('    waiting for the stream to process the backfill…')
     await waitForCommitted(brokers, names.group, names.input, backfilled, () => parts.stopping)
     if (parts.stopping) return
     await sleep(3000) // the windows closed by that commit reach Postgres with the next one
+
+    step('7/7', 'batch layer: the closed hours now, then every hour of the archive once due (10 minutes after it ends), and again when late events arrive')
+    // The hours this run backfilled (an earlier run compacted the ones before) and the hour
+    // before them, which holds only late events; at least the last closed one.
+    const closedHour = Math.floor(now / 3600) * 3600
+    const compactFrom = Math.floor(Math.min(start, closedHour - 3600) / 3600) * 3600 - 3600
+    await parts.run('compact', ['compact', '--from', new Date(compactFrom * 1000).toISOString(), '--to', new Date(closedHour * 1000).toISOString()])
+    if (parts.stopping) return
+    parts.start('compact-watch', ['compact', '--watch'])
     await summary(flags.databaseUrl, names, dashboard, streamPort, duration)
 
     const deadline = duration === undefined ? Infinity : Date.now() + duration * 1000
@@ -133,6 +139,7 @@ async function summary (databaseUrl: string, names: ReturnType<typeof demoNames>
   const db = openDb(databaseUrl)
   try {
     const rows = await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
+    const hourly = await db.one('SELECT count(*) AS n FROM bytes_hourly', [], row => row.n as number)
     const alerts = await db.one('SELECT count(*) AS n FROM quota_alerts', [], row => row.n as number)
     const top = await db.any(`SELECT u.email, sum(b.value) AS bytes FROM bytes b JOIN user_metadata u ON u.id = b.id
       WHERE b.type = 'user_total_bytes' GROUP BY u.email ORDER BY 2 DESC LIMIT 3`)
@@ -140,7 +147,7 @@ async function summary (databaseUrl: string, names: ReturnType<typeof demoNames>
     const alertsTopic = names.alerts === 'quota-alerts' ? '' : ` --topic ${names.alerts}`
     console.log([
       '',
-      `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${alerts} live quota alerts.`,
+      `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${hourly} hourly totals, ${alerts} live quota alerts.`,
       '',
       'Where to look:',
       `  dashboard      ${dashboard}`,
