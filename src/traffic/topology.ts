@@ -36,6 +36,13 @@ export interface TrafficOptions {
   maxFutureSeconds?: number
 }
 
+/** The aggregation that keeps each total's windows (what interactive queries name). */
+export const TOTALS_AGGREGATIONS: Record<TotalType, string> = {
+  antenna_total_bytes: 'antenna-bytes',
+  user_total_bytes: 'user-bytes',
+  app_total_bytes: 'app-bytes'
+}
+
 export const WINDOW_MS = 5 * 60_000
 export const HOUR_MS = 3_600_000
 
@@ -58,12 +65,13 @@ export function trafficTopology (options: TrafficOptions): Topology {
     })
   if (options.archiveSink !== undefined) enriched.toSink('archive', options.archiveSink)
   const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, options.graceMs)
-  const totals: Array<[string, TotalType, (event: EnrichedEvent) => string]> = [
-    ['antenna-bytes', 'antenna_total_bytes', event => event.antenna_id],
-    ['user-bytes', 'user_total_bytes', event => event.id],
-    ['app-bytes', 'app_total_bytes', event => event.app]
+  const totals: Array<[TotalType, (event: EnrichedEvent) => string]> = [
+    ['antenna_total_bytes', event => event.antenna_id],
+    ['user_total_bytes', event => event.id],
+    ['app_total_bytes', event => event.app]
   ]
-  for (const [name, type, keyOf] of totals) {
+  for (const [type, keyOf] of totals) {
+    const name = TOTALS_AGGREGATIONS[type]
     enriched
       .groupBy((_key, event) => keyOf(event), stringSerde)
       .windowedBy(windows)

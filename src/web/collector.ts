@@ -23,8 +23,8 @@ export interface CollectorOptions {
   fetcher: Fetcher
   group: string
   inputTopic: string
-  /** Base URLs of the stream instances' HTTP servers (/health, /metrics). */
-  instances: readonly string[]
+  /** Base URLs of the stream instances' HTTP servers (/health, /metrics), asked at each refresh. */
+  instances: () => Promise<readonly string[]>
   /** The Parquet archive; shows no hours when it is not on this machine. */
   archiveDir: string
   openWindows: OpenWindowsSource
@@ -62,11 +62,11 @@ export class Collector {
         return undefined
       }
     }
-    const { db, admin, group, inputTopic, instances, archiveDir } = this.#options
+    const { db, admin, group, inputTopic, archiveDir } = this.#options
     const [tables, groupView, instanceViews, archive, topics] = await Promise.all([
       attempt('PostgreSQL', () => readTables(db)),
       attempt('Kafka consumer group', () => readGroup(admin, group, inputTopic)),
-      readInstances(instances),
+      this.#options.instances().then(readInstances),
       attempt('archive', () => readArchive(archiveDir, HOURS_SHOWN, at / 1000)),
       attempt('Kafka topics', () => admin.listTopics())
     ])

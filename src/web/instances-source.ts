@@ -1,7 +1,9 @@
 // What the dashboard reads from the running stream instances over HTTP: /health (liveness,
 // readiness, commits, partitions) and a few counters of /metrics, counted since each instance
-// started.
+// started. The instances are the ones the group announces, unless given.
+import type { Fetcher } from '../kafka/fetcher.ts'
 import { errorMessage } from '../lib/errors.ts'
+import { announcedInstances } from '../runtime/queries.ts'
 
 const TIMEOUT_MS = 2000
 
@@ -15,6 +17,15 @@ export interface InstanceView {
   recordsIn: number | undefined
   windowsWritten: number | undefined
   error?: string
+}
+
+/** The base URLs the group's instances announce (`<group>-instances`); none before the first starts. */
+export async function announcedUrls (fetcher: Fetcher, group: string): Promise<string[]> {
+  try {
+    return (await announcedInstances(fetcher, group)).flatMap(instance => instance.url === undefined ? [] : [instance.url])
+  } catch {
+    return []
+  }
 }
 
 export async function readInstances (urls: readonly string[]): Promise<InstanceView[]> {

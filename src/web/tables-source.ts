@@ -49,8 +49,10 @@ export async function readTables (db: Db): Promise<TablesView> {
         }
     const alerts = await t.map(`SELECT email, ${epoch('"timestamp"')} AS hour, usage, quota, (extract(epoch FROM detected_at) * 1000)::bigint AS "detectedAt"
       FROM quota_alerts ORDER BY detected_at DESC, email LIMIT $1`, [RECENT_ALERTS], row => row as QuotaAlert)
-    const alertCount = await t.one('SELECT count(*) AS n FROM quota_alerts', [], row => row.n as number)
-    return { latestWindow, windows, topUsers, alerts, alertCount, overQuota: await overQuota(t, hour ?? alerts[0]?.hour) }
+    const { alertCount, lastAlertHour } = await t.one(`SELECT count(*) AS "alertCount", ${epoch('max("timestamp")')} AS "lastAlertHour" FROM quota_alerts`, [], row => row as { alertCount: number, lastAlertHour: number | null })
+    // Alerts of the hour still open count too: they come as usage goes over, not at the close.
+    const lastHour = Math.max(hour ?? -Infinity, lastAlertHour ?? -Infinity)
+    return { latestWindow, windows, topUsers, alerts, alertCount, overQuota: await overQuota(t, Number.isFinite(lastHour) ? lastHour : undefined) }
   })
 }
 

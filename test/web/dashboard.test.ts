@@ -1,6 +1,7 @@
 // The dashboard in a real browser (Debian's Chromium, headless, driven by playwright-core)
 // against a running pipeline: the charts show the numbers the ground truth computes for the
-// same records, and a window that closes appears. Its screenshot is the README's.
+// same records, the open window with its totals so far from the running instance, and the
+// window that closes next. Its screenshot is the README's.
 import test from 'ava'
 import { once } from 'node:events'
 import { access, mkdir, mkdtemp, rm } from 'node:fs/promises'
@@ -23,24 +24,27 @@ import { truthFromFile } from '../../src/truth/from-file.ts'
 import type { BytesRow } from '../../src/truth/ground-truth.ts'
 import { Collector } from '../../src/web/collector.ts'
 import { startDashboard } from '../../src/web/dashboard-server.ts'
-import { WallClockOpenWindows } from '../../src/web/open-windows.ts'
+import { announcedUrls } from '../../src/web/instances-source.ts'
+import { InstanceOpenWindows } from '../../src/web/open-windows.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 const SCREENSHOT = fileURLToPath(new URL('../../docs/img/dashboard.png', import.meta.url))
 const PARTITIONS = 3
 const USERS = 200
-// Two hours of history up to 20:55; the dashboard's clock stands still just after, so the
-// window of 20:55 is the open one. Its records come later, in a second batch.
+// Two hours of history up to 20:57: every window before 20:55 closes (its end and the grace
+// minute are behind every partition), the window of 20:55 stays open. The second batch, up to
+// 21:02, closes it and opens the window of 21:00. The dashboard's clock stands still at 20:58.
+// Partitions never go idle during the test, so only event time closes windows.
 const FROM = '2021-02-19T19:00'
-const SPLIT = '2021-02-19T20:55'
-const TO = '2021-02-19T21:00'
-const CLOCK = Date.parse('2021-02-19T20:56:00Z')
+const SPLIT = '2021-02-19T20:57'
+const TO = '2021-02-19T21:02'
+const CLOCK = Date.parse('2021-02-19T20:58:00Z')
 // Hang guards only: nothing asserts how long anything takes.
 const PATIENCE = { timeoutMs: 180_000, intervalMs: 500 }
 
 interface ChartOption { xAxis: Array<{ data: string[] }>, yAxis: Array<{ data?: string[] }>, series: Array<{ id: string, data: unknown[], markArea?: { data?: unknown[] } }> }
 
-test('the dashboard shows the ground truth of a running pipeline in a real browser, the open window as open, and the window that closes next', async t => {
+test('the dashboard shows the ground truth of a running pipeline in a real browser, the open window with its totals so far, and the window that closes next', async t => {
   try {
     await access(CHROMIUM)
   } catch {
@@ -69,10 +73,10 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
   await produceRecordFile(input!, first, PARTITIONS)
 
   const stream = startStream(t, ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--group', group,
-    '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '2', '--http-port', '0', '--mirror'], env)
+    '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3600', '--http-port', '0', '--mirror'], env)
+  const closedRows = truth.bytes.filter(r => r.timestamp < '2021-02-19T20:55')
   const rows = async (): Promise<number> => await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
-  t.truthy(await waitFor(async () => await rows() >= truth.bytes.length ? true : undefined, PATIENCE), stream.log())
-  const instance = `http://127.0.0.1:${await stream.port()}`
+  t.truthy(await waitFor(async () => await rows() >= closedRows.length ? true : undefined, PATIENCE), stream.log())
   // The batch layer's view of the first hour, for the chart that compares both layers.
   const compact = await cellstream(['compact', '--hour', '2021-02-19T19', '--archive-dir', join(dir, 'archive')], env)
   t.is(compact.code, 0, compact.stderr)
@@ -80,9 +84,14 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
   const admin = createAdmin(brokers, 'dashboard-test')
   const consumer = createConsumer(brokers, 'dashboard-test', uniqueName('dashboard-test'))
   t.teardown(async () => { await consumer.close(true); await admin.close() })
+  // The instances as the group announces them, and their open windows, as `cellstream web` finds them.
+  const fetcher = new Fetcher(consumer)
+  const instances = async (): Promise<string[]> => await announcedUrls(fetcher, group)
   const collector = new Collector({
-    db, admin, fetcher: new Fetcher(consumer), group, inputTopic: input!, instances: [instance], archiveDir: join(dir, 'archive'),
-    openWindows: new WallClockOpenWindows(), antennaAt: simulatedAntenna, now: () => CLOCK
+    db, admin, fetcher, group, inputTopic: input!, instances, archiveDir: join(dir, 'archive'),
+    openWindows: new InstanceOpenWindows(instances, { app_total_bytes: 'app-bytes', antenna_total_bytes: 'antenna-bytes' }),
+    antennaAt: simulatedAntenna,
+    now: () => CLOCK
   })
   const dashboard = await startDashboard({ collector, host: '127.0.0.1', port: 0, refreshMs: 500 })
   t.teardown(() => dashboard.close())
@@ -94,8 +103,9 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
   page.on('pageerror', error => errors.push(error.message))
   await page.goto(dashboard.url)
 
-  // Every closed window of the first batch, as the truth has it, and the window of 20:55 open and empty.
-  const closed = windowLabels(truth.bytes)
+  // Every closed window of the first batch as the truth has it, and the window of 20:55 open,
+  // with its totals so far.
+  const closed = windowLabels(closedRows)
   const apps = await waitFor(async () => {
     const option = await chartOption(page, 'chart-apps')
     const counted = await kpi(page, 'kpi-dead') === truth.summary.invalid.toLocaleString('en-US') && await kpi(page, 'kpi-late') === truth.summary.late.toLocaleString('en-US')
@@ -103,9 +113,9 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
   }, PATIENCE)
   t.truthy(apps, 'the charts fill')
   t.deepEqual(apps!.xAxis[0]!.data, [...closed, '20:55'])
-  t.deepEqual(seriesValues(apps!), expectedValues(truth.bytes, 'app_total_bytes', closed, 1))
-  t.truthy(apps!.series[0]!.markArea?.data?.length, 'the open window is marked')
-  t.deepEqual(seriesValues(await chartOption(page, 'chart-antennas')), expectedValues(truth.bytes, 'antenna_total_bytes', closed, 1))
+  t.deepEqual(seriesValues(apps!), expectedValues(truth.bytes, 'app_total_bytes', closed, ['20:55']))
+  t.deepEqual(openArea(apps), [['20:55', '20:55']], 'the open window is marked')
+  t.deepEqual(seriesValues(await chartOption(page, 'chart-antennas')), expectedValues(truth.bytes, 'antenna_total_bytes', closed, ['20:55']))
 
   // The antennas where the reference puts them, with the bytes of the newest closed window.
   const map = await chartOption(page, 'chart-map')
@@ -114,7 +124,7 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
     newest.map(r => { const a = REFERENCE_ANTENNAS.find(a => a.id === r.id)!; return [r.id, a.lon, a.lat, r.value] }).sort())
 
   // The heaviest users of the hour so far, each with their usage and quota.
-  const usage = hourUsage(truth.bytes, '2021-02-19T20')
+  const usage = hourUsage(closedRows, '2021-02-19T20')
   const users1 = await chartOption(page, 'chart-users')
   const email = (id: string): string => users.find(u => u.id === id)!.email
   const top = [...usage].sort((a, b) => b[1] - a[1] || (email(a[0]) < email(b[0]) ? -1 : 1)).slice(0, 10).reverse()
@@ -140,19 +150,20 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
   t.regex(await page.locator('#instances').innerText(), new RegExp(`${input} 0, 1, 2 \\+ \\d+ internal`))
   t.regex(await page.locator('#archive').innerText(), /2021-02-19 19h\s+\d+\s+compacted/)
 
-  // The next window: its records arrive, it closes, and it shows, closed, with its totals.
-  // Each owner task writes its share of a window's rows: the wait lets them all land.
+  // The second batch: the window of 20:55 closes with the totals of both batches, and the window
+  // of 21:00 opens. Each owner task writes its share of a window's rows: the wait lets them all land.
   await produceRecordFile(input!, second, PARTITIONS)
-  const all = windowLabels([...truth.bytes, ...later.bytes])
-  const expected = expectedValues([...truth.bytes, ...later.bytes], 'app_total_bytes', all, 0)
+  const both = summed([...truth.bytes, ...later.bytes])
+  const all = windowLabels(both.filter(r => r.timestamp < '2021-02-19T21:00'))
+  const expected = expectedValues(both, 'app_total_bytes', all, ['21:00'])
   let next: ChartOption | undefined
   await waitFor(async () => {
     next = await chartOption(page, 'chart-apps')
     return isDeepStrictEqual(seriesValues(next), expected) ? true : undefined
   }, PATIENCE)
-  t.deepEqual(next?.xAxis[0]!.data, all, 'the window of 20:55 closes')
+  t.deepEqual(next?.xAxis[0]!.data, [...all, '21:00'], 'the window of 20:55 closes')
   t.deepEqual(seriesValues(next), expected)
-  t.deepEqual(next!.series[0]!.markArea?.data, [], 'no window is open any more')
+  t.deepEqual(openArea(next), [['21:00', '21:00']], 'the window of 21:00 is open')
   t.deepEqual(errors, [], 'no error on the page')
 
   await mkdir(join(SCREENSHOT, '..'), { recursive: true })
@@ -169,6 +180,11 @@ async function chartOption (page: Page, id: string): Promise<ChartOption | undef
   }, id)
 }
 
+/** The windows the chart shades as open: the first and last label of each area. */
+function openArea (option: ChartOption | undefined): unknown {
+  return (option?.series[0]!.markArea?.data as Array<Array<{ xAxis: string }>> | undefined)?.map(area => area.map(edge => edge.xAxis))
+}
+
 async function kpi (page: Page, id: string): Promise<string> {
   return await page.locator(`#${id}`).innerText()
 }
@@ -182,13 +198,28 @@ function seriesValues (option: ChartOption | undefined): Array<{ id: string, val
   return (option?.series ?? []).map(s => ({ id: s.id, values: s.data })).sort((a, b) => a.id < b.id ? -1 : 1)
 }
 
-/** Per id of `type`, its value in each window (0 without traffic), then `open` empty windows. */
-function expectedValues (rows: BytesRow[], type: BytesRow['type'], labels: string[], open: number): Array<{ id: string, values: unknown[] }> {
-  const ids = [...new Set(rows.filter(r => r.type === type).map(r => r.id))].sort()
-  return ids.map(id => ({
+/**
+ * Per id of `type` in the closed or open windows, its value in each closed window (0 without
+ * traffic), then in each open one (none before its first event).
+ */
+function expectedValues (rows: BytesRow[], type: BytesRow['type'], closed: string[], open: string[]): Array<{ id: string, values: unknown[] }> {
+  const value = (id: string, label: string): number | undefined => rows.find(r => r.type === type && r.id === id && r.timestamp.slice(11, 16) === label)?.value
+  const shown = rows.filter(r => r.type === type && [...closed, ...open].includes(r.timestamp.slice(11, 16)))
+  return [...new Set(shown.map(r => r.id))].sort().map(id => ({
     id,
-    values: [...labels.map(label => rows.find(r => r.type === type && r.id === id && r.timestamp.slice(11, 16) === label)?.value ?? 0), ...Array(open).fill(null)]
+    values: [...closed.map(label => value(id, label) ?? 0), ...open.map(label => value(id, label) ?? null)]
   }))
+}
+
+/** Rows of two batches with the same window and id added up. */
+function summed (rows: BytesRow[]): BytesRow[] {
+  const sums = new Map<string, BytesRow>()
+  for (const r of rows) {
+    const key = `${r.timestamp} ${r.type} ${r.id}`
+    const sum = sums.get(key)
+    sums.set(key, sum === undefined ? { ...r } : { ...sum, value: sum.value + r.value })
+  }
+  return [...sums.values()]
 }
 
 /** Each user's bytes in the hour (`YYYY-MM-DDTHH`), from the 5-minute totals. */

@@ -1,7 +1,9 @@
 import test from 'ava'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { windowsView } from '../../src/web/collector.ts'
 import { metricSum } from '../../src/web/instances-source.ts'
-import { WallClockOpenWindows } from '../../src/web/open-windows.ts'
+import { InstanceOpenWindows, WallClockOpenWindows } from '../../src/web/open-windows.ts'
 import { RateMeter } from '../../src/web/rate-meter.ts'
 import type { Snapshot } from '../../src/web/snapshot.ts'
 import { statusLine } from '../../src/web/status-line.ts'
@@ -69,4 +71,28 @@ test('the status line says what goes in and out, what waits and what came out', 
   t.is(statusLine(snapshot), 'events/s in 10.0 out 10.0 · lag 12 · windows written 1,234 · dead letters 5 · late 7 · alerts 1,500')
   const failing = { ...snapshot, problems: ['PostgreSQL: connect ECONNREFUSED'], pipeline: { ...snapshot.pipeline, eventsIn: undefined, lag: undefined } } as unknown as Snapshot
   t.is(statusLine(failing), 'events/s in - out 10.0 · lag - · windows written 1,234 · dead letters 5 · late 7 · alerts 1,500 · 1 source failing: PostgreSQL: connect ECONNREFUSED')
+})
+
+test('open windows come from the instances with their totals, the wall clock\'s current window besides; without an answer for all of them, the guess', async t => {
+  const held = [
+    { key: 'SKYPE', start: (T + 300) * 1000, value: 5, emitted: false },
+    { key: 'TELEGRAM', start: (T + 300) * 1000, value: 2, emitted: false },
+    { key: 'SKYPE', start: T * 1000, value: 9, emitted: true }
+  ]
+  let status = 200
+  const server = createServer((request, response) => {
+    t.is(request.url, '/windows/app-bytes')
+    response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(status === 200 ? held : { windows: held, missing: ['b'] }))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.close() })
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const source = new InstanceOpenWindows(async () => ['http://127.0.0.1:1', url], { app_total_bytes: 'app-bytes' })
+  t.deepEqual(await source.openWindows(T, T + 600 + 10), [
+    { start: T + 300, totals: { app_total_bytes: new Map([['SKYPE', 5], ['TELEGRAM', 2]]) } },
+    { start: T + 600, totals: {} }
+  ], 'the instance at port 1 does not answer; the next one does')
+  status = 206
+  t.deepEqual(await source.openWindows(T, T + 600 + 10), [{ start: T + 300, totals: undefined }, { start: T + 600, totals: undefined }])
+  t.deepEqual(await new InstanceOpenWindows(async () => [], { app_total_bytes: 'app-bytes' }).openWindows(T, T + 310), [{ start: T + 300, totals: undefined }])
 })

@@ -8,7 +8,6 @@
 // A second run resumes: it backfills only from the last event the topic holds to now, so no
 // hour is sent twice and the tables stay consistent; `--fresh` starts over from empty.
 import { rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { Command, Option } from 'commander'
 import { LocalKafka } from '../../infra/local-kafka.ts'
 import { pingKafka, withAdmin } from '../../kafka/admin.ts'
@@ -82,8 +81,7 @@ async function runDemo (flags: DemoFlags): Promise<void> {
   process.once('SIGTERM', stop)
   try {
     step('3/7', 'dashboard')
-    const streamPort = await freePort()
-    const web = parts.start('web', ['web', '--http-port', String(httpPort), '--group', names.group, '--input-topic', names.input, '--instances', `http://127.0.0.1:${streamPort}`])
+    const web = parts.start('web', ['web', '--http-port', String(httpPort), '--group', names.group, '--input-topic', names.input])
     const dashboard = await web.waitFor(/dashboard on (http:\/\/\S+)/)
     progress(`    dashboard: ${dashboard}`)
 
@@ -103,7 +101,9 @@ async function runDemo (flags: DemoFlags): Promise<void> {
     const backfilled = await endOffsets(brokers, names.input)
 
     step('5/7', `stream processor with the metadata mirror (group ${names.group}, state in ./data/state)`)
-    parts.start('stream', ['stream', '--mirror', '--idle-timeout', '10', '--http-port', String(streamPort), '--input-topic', names.input, '--group', names.group, '--metadata-topic', names.metadata, '--alerts-topic', names.alerts])
+    const stream = parts.start('stream', ['stream', '--mirror', '--idle-timeout', '10', '--input-topic', names.input, '--group', names.group, '--metadata-topic', names.metadata, '--alerts-topic', names.alerts])
+    const streamPort = stream.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/)
+    streamPort.catch(() => {}) // awaited below, unless the demo stops first
     step('6/7', 'live traffic, in real time')
     parts.start('simulate', ['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1', '--topic', names.input])
     progress('    waiting for the stream to process the backfill…')
@@ -119,7 +119,7 @@ async function runDemo (flags: DemoFlags): Promise<void> {
     await parts.run('compact', ['compact', '--from', new Date(compactFrom * 1000).toISOString(), '--to', new Date(closedHour * 1000).toISOString()])
     if (parts.stopping) return
     parts.start('compact-watch', ['compact', '--watch'])
-    await summary(flags.databaseUrl, names, dashboard, streamPort, duration)
+    await summary(flags.databaseUrl, names, dashboard, await streamPort, duration)
 
     const deadline = duration === undefined ? Infinity : Date.now() + duration * 1000
     const exited = parts.exited().then(() => true)
@@ -135,7 +135,7 @@ async function runDemo (flags: DemoFlags): Promise<void> {
 }
 
 /** What the pipeline computed so far, and where to look. */
-async function summary (databaseUrl: string, names: ReturnType<typeof demoNames>, dashboard: string, streamPort: number, duration: number | undefined): Promise<void> {
+async function summary (databaseUrl: string, names: ReturnType<typeof demoNames>, dashboard: string, streamPort: string, duration: number | undefined): Promise<void> {
   const db = openDb(databaseUrl)
   try {
     const rows = await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
@@ -182,15 +182,6 @@ async function status (dashboard: string): Promise<string> {
   } catch (error) {
     return `status: the dashboard does not answer (${error instanceof Error ? error.message : String(error)})`
   }
-}
-
-/** A port nobody listens on now, for the stream's HTTP server, which the dashboard must know in advance. */
-async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise(resolve => server.close(resolve))
-  return typeof address === 'object' && address !== null ? address.port : 0
 }
 
 async function endOffsets (brokers: string[], topic: string): Promise<bigint[]> {

@@ -8,7 +8,9 @@ import { UsageError } from '../../lib/errors.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { simulatedAntenna } from '../../simulator/population.ts'
 import { Collector } from '../../web/collector.ts'
-import { WallClockOpenWindows } from '../../web/open-windows.ts'
+import { InstanceOpenWindows } from '../../web/open-windows.ts'
+import { announcedUrls } from '../../web/instances-source.ts'
+import { TOTALS_AGGREGATIONS } from '../../traffic/topology.ts'
 import { DEFAULT_HTTP_HOST } from '../../web/server.ts'
 import { componentLog } from '../logger.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
@@ -32,7 +34,7 @@ export function webCommand (): Command {
     .addOption(new Option('--http-host <address>', 'address to listen on; 0.0.0.0 for every interface').default(DEFAULT_HTTP_HOST))
     .addOption(new Option('--group <id>', 'consumer group of the stream processor').default('cellstream'))
     .addOption(new Option('--input-topic <name>', 'topic of antenna events (its dead letters and late events are <name>-dlq and <name>-late)').default('devices'))
-    .addOption(new Option('--instances <url,...>', 'base URLs of the stream instances\' HTTP servers (their /health and /metrics), e.g. http://127.0.0.1:9464'))
+    .addOption(new Option('--instances <url,...>', 'base URLs of the stream instances\' HTTP servers (/health, /metrics, open windows), e.g. http://127.0.0.1:9464 (default: the ones the group announces)'))
     .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive, to show its hours (none when the folder is not on this machine)').default('./data/archive'))
     .addOption(new Option('--refresh <seconds>', 'seconds between two refreshes of the data').default('2'))
     .addOption(brokersOption())
@@ -43,7 +45,7 @@ export function webCommand (): Command {
 async function runWeb (flags: WebFlags): Promise<void> {
   const port = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
   const refreshMs = parseInteger('--refresh', flags.refresh, { min: 1, max: 3600 }) * 1000
-  const instances = (flags.instances ?? '').split(',').map(url => url.trim()).filter(url => url !== '').map(parseInstanceUrl)
+  const given = flags.instances?.split(',').map(url => url.trim()).filter(url => url !== '').map(parseInstanceUrl)
   const brokers = parseBrokers(flags.brokers)
   await pingKafka(brokers)
   const db = openDb(flags.databaseUrl)
@@ -51,15 +53,18 @@ async function runWeb (flags: WebFlags): Promise<void> {
   const consumer = createConsumer(brokers, 'cellstream-web', 'cellstream-web')
   try {
     await db.one('SELECT count(*) FROM quota_alerts').catch(error => { throw describeDbError(error, flags.databaseUrl) })
+    const fetcher = new Fetcher(consumer)
+    const instances = given === undefined ? async () => await announcedUrls(fetcher, flags.group) : async () => given
     const collector = new Collector({
       db,
       admin,
-      fetcher: new Fetcher(consumer),
+      fetcher,
       group: flags.group,
       inputTopic: flags.inputTopic,
       instances,
       archiveDir: flags.archiveDir,
-      openWindows: new WallClockOpenWindows(),
+      // The dashboard shows open windows per app and per antenna, not per user.
+      openWindows: new InstanceOpenWindows(instances, { app_total_bytes: TOTALS_AGGREGATIONS.app_total_bytes, antenna_total_bytes: TOTALS_AGGREGATIONS.antenna_total_bytes }),
       antennaAt: simulatedAntenna
     })
     // Loaded here, not at the top: the web server's modules would slow every other command's start.
