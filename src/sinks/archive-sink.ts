@@ -4,7 +4,7 @@
 // next batch, so none is dropped by a write in progress. A record Parquet cannot hold as it is
 // goes back to the runtime at the flush (dead letters) instead of being altered.
 import type { Refusal, RecordSink, StreamRecord } from '../topology/index.ts'
-import type { EnrichedEvent } from '../traffic/topology.ts'
+import type { EnrichedEvent } from '../traffic/types.ts'
 import type { ArchiveBatch, ParquetArchive } from './parquet-archive.ts'
 
 export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {

@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/temp-dir.ts'
 import { queryArchive } from './read-archive.ts'
 import { ArchiveSink } from '../../src/sinks/archive-sink.ts'
 import type { StreamRecord } from '../../src/topology/index.ts'
-import type { EnrichedEvent } from '../../src/traffic/topology.ts'
+import type { EnrichedEvent } from '../../src/traffic/types.ts'
 
 const HOUR = Date.parse('2021-02-19T21:00:00Z') / 1000
 
