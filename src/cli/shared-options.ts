@@ -8,6 +8,19 @@ export const brokersOption = (): Option =>
 export const databaseUrlOption = (): Option =>
   new Option('--database-url <url>', 'PostgreSQL connection URL').env('DATABASE_URL').default(DEFAULT_DATABASE_URL)
 
+/** The stream processor's consumer group: `stream` and `reset` name the same one. */
+export const groupOption = (): Option =>
+  new Option('--group <id>', 'consumer group of the stream processor, and prefix of its internal topics').env('CELLSTREAM_GROUP').default('cellstream')
+
+export const stateDirOption = (): Option =>
+  new Option('--state-dir <dir>', 'local state of the stream instance on this machine; one per instance').env('CELLSTREAM_STATE_DIR').default('./data/state')
+
+export const archiveDirOption = (): Option =>
+  new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').env('CELLSTREAM_ARCHIVE_DIR').default('./data/archive')
+
+export const httpPortOption = (): Option =>
+  new Option('--http-port <port>', 'port of the HTTP endpoints; 0 picks a free one (printed)').env('CELLSTREAM_HTTP_PORT').default('0')
+
 export const kafkaDataDirOption = (): Option =>
   new Option('--data-dir <dir>', 'folder for the local Kafka cluster').default('./data/kafka')
 

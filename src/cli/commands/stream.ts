@@ -9,7 +9,7 @@ import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
 import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
-import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { archiveDirOption, brokersOption, databaseUrlOption, groupOption, httpPortOption, progress, stateDirOption } from '../shared-options.ts'
 import { StreamMetrics } from '../../web/metrics.ts'
 import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { startHttpServer } from '../../web/server.ts'
@@ -36,13 +36,13 @@ export function streamCommand (): Command {
     .addOption(new Option('--input-topic <name>', 'topic of antenna events').default('devices'))
     .addOption(new Option('--metadata-topic <name>', 'compacted topic of user metadata (see `cellstream mirror`)').default('user-metadata'))
     .addOption(new Option('--alerts-topic <name>', 'topic of live quota alerts (also written to Postgres quota_alerts)').default('quota-alerts'))
-    .addOption(new Option('--group <id>', 'consumer group and prefix of internal topics').default('cellstream'))
+    .addOption(groupOption())
     .addOption(new Option('--grace <seconds>', 'how long a window waits for out-of-order events after its end').default('60'))
     .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds a partition stays read to its end, with no new event, before it stops holding windows open').default('30'))
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
-    .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
-    .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').default('./data/archive'))
-    .addOption(new Option('--http-port <port>', 'port of /metrics and /health; 0 picks a free one (printed)').default('0'))
+    .addOption(stateDirOption())
+    .addOption(archiveDirOption())
+    .addOption(httpPortOption())
     .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
