@@ -40,7 +40,7 @@ test('the pipeline runs from the image and fills every table exactly, with a str
   const containers: string[] = []
   const volumes = ['state-a', 'state-b', 'state-c', 'archive'].map(name => `${prefix}-${name}`)
   t.teardown(async () => {
-    if (containers.length > 0) await podman(['rm', '--force', '--time', '0', ...containers])
+    if (containers.length > 0) await podman(['rm', '--force', '--ignore', '--time', '0', ...containers])
     await podman(['volume', 'rm', '--force', ...volumes])
     // The stream's own topics: dead letters, late events, and its internal topics (through `reset`).
     await withAdmin(brokers, admin => admin.deleteTopics({ topics: [`${input}-dlq`, `${input}-late`] })).catch(() => {})

@@ -1,5 +1,5 @@
 // Containers of the image test, run with podman as an operator would run them on one host.
-import { execFile } from 'node:child_process'
+import { execFile, spawn } from 'node:child_process'
 import { createServer } from 'node:net'
 
 export interface PodmanResult { code: number, stdout: string, stderr: string }
@@ -61,9 +61,18 @@ export async function isRunning (name: string): Promise<boolean> {
   return result.stdout.trim() === 'true'
 }
 
+/** A container's output, stdout and stderr interleaved as written, then how it ended if it did. */
 export async function logs (name: string): Promise<string> {
-  const result = await podman(['logs', name])
-  return result.stdout + result.stderr
+  const output = await new Promise<string>(resolve => {
+    const child = spawn('podman', ['logs', name], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let text = ''
+    child.stdout.on('data', chunk => { text += chunk })
+    child.stderr.on('data', chunk => { text += chunk })
+    child.on('close', () => resolve(text))
+  })
+  const state = await podman(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}} {{.State.OOMKilled}} {{.State.Error}}', name])
+  const [status, code, oom, ...error] = state.stdout.trim().split(' ')
+  return status === 'exited' ? `${output}[exited with ${code}${oom === 'true' ? ', out of memory' : ''}${error.length > 0 && error.join('') !== '' ? `: ${error.join(' ')}` : ''}]\n` : output
 }
 
 /** A TCP port that nothing listens on now: containers share the host's network. */
