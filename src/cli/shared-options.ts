@@ -1,6 +1,7 @@
 // Options that several commands share, each with its env var and default.
 import { Option } from 'commander'
 import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS } from '../lib/config.ts'
+import { DEFAULT_HTTP_HOST } from '../web/server.ts'
 
 export const brokersOption = (): Option =>
   new Option('--brokers <host:port,...>', 'Kafka bootstrap brokers').env('KAFKA_BROKERS').default(DEFAULT_KAFKA_BROKERS)
@@ -18,8 +19,11 @@ export const stateDirOption = (): Option =>
 export const archiveDirOption = (): Option =>
   new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').env('CELLSTREAM_ARCHIVE_DIR').default('./data/archive')
 
-export const httpPortOption = (): Option =>
-  new Option('--http-port <port>', 'port of the HTTP endpoints; 0 picks a free one (printed)').env('CELLSTREAM_HTTP_PORT').default('0')
+export const httpPortOption = (description: string): Option =>
+  new Option('--http-port <port>', description).env('CELLSTREAM_HTTP_PORT').default('0')
+
+export const httpHostOption = (): Option =>
+  new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)').env('CELLSTREAM_HTTP_HOST').default(DEFAULT_HTTP_HOST)
 
 export const kafkaDataDirOption = (): Option =>
   new Option('--data-dir <dir>', 'folder for the local Kafka cluster').default('./data/kafka')

@@ -3,9 +3,8 @@
 // the topology's node tree, and collects everything the record caused. At commit it drains
 // that outbox, then its partial aggregates, then one watermark heartbeat per partials
 // partition, in that order (see partials-codec.ts for why the order matters).
-import { errorMessage } from '../lib/errors.ts'
 import type { Serde } from '../lib/serdes.ts'
-import { instantiate, type Processor, type RecordSink, type TableView, type TaskContext } from '../topology/processor.ts'
+import { instantiate, rejectionReason, type Processor, type RecordSink, type TableView, type TaskContext } from '../topology/processor.ts'
 import type { OutgoingRecord, RawRecord } from '../topology/records.ts'
 import type { SourceSpec, Topology } from '../topology/topology.ts'
 import { PartialAggregates } from '../topology/partial-aggregates.ts'
@@ -116,7 +115,7 @@ export class SourceTask {
       timestamp = source.timestamp(value, raw.timestamp)
       if (!Number.isSafeInteger(timestamp)) throw new Error(`event time is not a whole number of ms: ${timestamp}`)
     } catch (error) {
-      this.#context.deadLetter(raw, `deserialize: ${errorMessage(error)}`)
+      this.#context.deadLetter(raw, rejectionReason('deserialize', error))
       return
     }
     this.#root.process({ key, value, timestamp, raw })

@@ -12,7 +12,9 @@
 //   processing of the next fetches.
 // A rebalance or a failed commit discards everything since the last commit: tasks are
 // rebuilt from committed state (local stores as of the last commit, positions from the
-// group's committed offsets), so work is redone, never lost or counted twice.
+// group's committed offsets), so work is redone, never lost or counted twice. Failures (the
+// broker or a sink unreachable) are retried after a capped, jittered back-off for as long as
+// they last (failures.ts); status() tells a balancer meanwhile that the instance is not ready.
 import { randomUUID } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -21,6 +23,7 @@ import { createAdmin, ensureTopics, type TopicSpec } from '../kafka/admin.ts'
 import { createConsumer, createTransactionalProducer } from '../kafka/clients.ts'
 import { Fetcher, readToEnd, type FetchedPartition, type Position } from '../kafka/fetcher.ts'
 import { errorMessage, UnavailableError } from '../lib/errors.ts'
+import { DEFAULT_FAILURE_POLICY, Failures, isBug } from './failures.ts'
 import { int64Serde, stringSerde } from '../lib/serdes.ts'
 import { LevelKeyValueStore, TimeWindowStore, recoverStore, closeStore, windowedSerde, type ChangeRecord, type LocalStore } from '../stores/index.ts'
 import type { Topology } from '../topology/topology.ts'
@@ -49,6 +52,24 @@ export interface StreamAppOptions {
   partialsPartitions?: number
   metrics?: EngineMetrics
   log?: (level: 'info' | 'warn' | 'error', message: string) => void
+  /** Give up (the loop ends with an UnavailableError) after failing this long; default: never. */
+  giveUpAfterMs?: number
+  /** The loop counts as stuck (not live) when it has not turned for this long. Default 180 s. */
+  stuckAfterMs?: number
+}
+
+/** What a running instance reports to health checks and balancers. */
+export interface InstanceStatus {
+  /** The processing loop turns (or waits out an outage on purpose): a restart would not help if false is never seen. */
+  live: boolean
+  /** Processing and committing: false while starting, restoring state, failing or stopped. */
+  ready: boolean
+  /** Why it is not ready. */
+  reason?: string
+  commits: number
+  /** Since when commits or turns have failed in a row (epoch ms). */
+  failingSince?: number
+  assignment: string[]
 }
 
 interface Owner {
@@ -76,14 +97,11 @@ const key = (topic: string, partition: number): string => `${topic}:${partition}
 const SLICE_RECORDS = 2048
 /** How often owners look for windows to close between commits. */
 const CLOSE_INTERVAL_MS = 100
-/**
- * How long failing turns are retried. Longer than the transaction timeout, so that offsets a
- * killed instance left pending in an open transaction are released by the broker meanwhile.
- */
-const RETRY_FAILURES_MS = 60_000
+/** How long registering the transactional id at start may take (the client retries without end). */
+const REGISTER_TIMEOUT_MS = 60_000
 
 export class StreamApp {
-  readonly #options: Required<Omit<StreamAppOptions, 'partialsPartitions'>> & { partialsPartitions?: number }
+  readonly #options: Required<Omit<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>> & { partialsPartitions?: number, giveUpAfterMs?: number }
   #plan: Plan | undefined
   #admin: Admin | undefined
   #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
@@ -112,10 +130,16 @@ export class StreamApp {
    * same windows again. A failed flush fails the next commit, which redoes the work.
    */
   #delivering: Promise<void> = Promise.resolve()
-  /** Since when commits have failed in a row (rebalances aside). */
-  #commitsFailingSince: number | undefined
-  /** Set when commits kept failing: the loop ends with it. */
+  /** Failures in a row (rebalances aside), and the back-off they call for. */
+  readonly #failures: Failures
+  /** No work before this time (epoch ms): the back-off after a failure. */
+  #pausedUntil = 0
+  /** Set when failures lasted past --give-up-after: the loop ends with it. */
   #fatal: Error | undefined
+  /** What the loop does now, for status(). */
+  #phase: 'starting' | 'restoring' | 'running' | 'stopped' = 'starting'
+  /** When the loop last turned, for liveness. */
+  #beat = Date.now()
   /**
    * The group membership the tasks were built for. Every offset commit names it, so once the
    * group has moved to another generation the broker refuses the commit, even if this
@@ -131,8 +155,22 @@ export class StreamApp {
       idleTimeoutMs: 30_000,
       metrics: noMetrics,
       log: () => {},
+      stuckAfterMs: 180_000,
       ...options
     }
+    this.#failures = new Failures({ ...DEFAULT_FAILURE_POLICY, giveUpAfterMs: options.giveUpAfterMs })
+  }
+
+  /** Liveness and readiness, for /health and /ready. */
+  status (now = Date.now()): InstanceStatus {
+    const phase = this.#phase
+    const live = phase !== 'stopped' && now - this.#beat < this.#options.stuckAfterMs
+    const failingSince = this.#failures.since
+    let reason: string | undefined
+    if (phase !== 'running') reason = phase === 'restoring' ? 'restoring state' : phase
+    else if (failingSince !== undefined) reason = `failing for ${Math.round((now - failingSince) / 1000)} s, retrying: ${this.#failures.last}`
+    if (!live && phase !== 'stopped') reason = `the processing loop has not turned for ${Math.round((now - this.#beat) / 1000)} s`
+    return { live, ready: reason === undefined, reason, commits: this.commits, failingSince, assignment: this.assignment }
   }
 
   get sourceTimesTopic (): string {
@@ -207,11 +245,15 @@ export class StreamApp {
     // The next fetch is sent before the current one is processed, so the broker round trip
     // overlaps the work; a rebalance discards it with everything else since the last commit.
     let prefetch: Promise<FetchedPartition[]> | undefined
-    /** Since when turns have failed in a row (broker, group or restore errors). */
-    let failingSince: number | undefined
     try {
       while (!this.#stopping) {
+        this.#beat = Date.now()
         if (this.#fatal !== undefined) throw this.#fatal
+        if (this.#beat < this.#pausedUntil) {
+          // Waiting out an outage: short naps, so a stop is not held up.
+          await sleep(Math.min(250, this.#pausedUntil - this.#beat))
+          continue
+        }
         try {
           if (this.#rebalanced) {
             prefetch = undefined
@@ -238,23 +280,23 @@ export class StreamApp {
             // The commit runs while the loop goes on processing: it took its snapshot synchronously.
             this.#committing = this.#commitOrReset().finally(() => { this.#committing = undefined })
           }
-          failingSince = undefined
         } catch (error) {
-          // Redo from the last commit, as after a rebalance: an error that lasts longer than
-          // a dead instance's transaction can stay open is not transient, and ends the loop.
-          if (!isTransient(error)) throw error
-          failingSince ??= Date.now()
-          if (Date.now() - failingSince >= RETRY_FAILURES_MS) throw new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s of failures: ${errorMessage(error)}`, error)
-          this.#options.log('warn', `${errorMessage(error)}; redoing from the last commit`)
+          // Redo from the last commit, as after a rebalance, once the back-off has passed.
+          // A bug ends the loop at once: no wait makes it go away.
+          if (isBug(error)) throw error
+          this.#phase = 'running'
+          const wait = this.#failures.failed('processing', error)
+          this.#options.log('warn', `${errorMessage(error)}; redoing from the last commit in ${(wait / 1000).toFixed(1)} s`)
           prefetch = undefined
           this.#rebalanced = true
-          await sleep(1000)
+          this.#pausedUntil = Date.now() + wait
         }
       }
       await prefetch?.catch(() => {})
       await this.#committing
       if (!this.#rebalanced) await this.#commitOrReset()
     } finally {
+      this.#phase = 'stopped'
       await this.#shutdown()
     }
   }
@@ -299,16 +341,23 @@ export class StreamApp {
   async #commitOrReset (): Promise<void> {
     try {
       await this.#commit()
-      this.#commitsFailingSince = undefined
+      this.#failures.succeeded()
     } catch (error) {
-      // A rebalance during a commit is routine; other failures for 60 s in a row are not.
-      if (!(error instanceof RebalancedDuringCommit)) {
-        this.#commitsFailingSince ??= Date.now()
-        if (Date.now() - this.#commitsFailingSince >= RETRY_FAILURES_MS) {
-          this.#fatal = new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s of failing commits: ${errorMessage(error)}`, error)
+      // A rebalance during a commit is routine; any other failure waits its back-off.
+      if (error instanceof RebalancedDuringCommit) {
+        this.#options.log('info', 'the group rebalanced during a commit; redoing from the last commit')
+      } else if (isBug(error)) {
+        this.#fatal = error as Error
+      } else {
+        this.#options.metrics.commitFailed()
+        try {
+          const wait = this.#failures.failed('commit', error)
+          this.#pausedUntil = Date.now() + wait
+          this.#options.log('warn', `commit failed, redoing from the last commit in ${(wait / 1000).toFixed(1)} s: ${errorMessage(error)}`)
+        } catch (fatal) {
+          this.#fatal = fatal as Error
         }
       }
-      this.#options.log('warn', `commit failed, redoing from the last commit: ${errorMessage(error)}`)
       await this.#resetProducer()
       this.#rebalanced = true
     }
@@ -425,6 +474,7 @@ export class StreamApp {
     this.#delivering = Promise.resolve()
     this.#closedOutputs = []
     this.#rebalanced = false
+    this.#phase = 'restoring'
     await this.#closeTasks()
     const consumer = this.#consumer!
     const plan = this.#plan!
@@ -457,6 +507,7 @@ export class StreamApp {
       this.#committed.set(id, committed.get(id)!)
     }
     this.#lastCommit = Date.now()
+    this.#phase = 'running'
   }
 
   async #openOwner (plan: AggregationPlan, partition: number): Promise<Owner> {
@@ -469,7 +520,7 @@ export class StreamApp {
     try {
       for (const [store, suffix] of [[windowsLocal, 'windows'], [sourcesLocal, 'sources']] as const) {
         const changelog = changelogTopic(applicationId, `${name}-${suffix}`)
-        const result = await recoverStore(store, changelogReader(this.#fetcher!, changelog, partition))
+        const result = await recoverStore(store, changelogReader(this.#fetcher!, changelog, partition), { onProgress: () => { this.#beat = Date.now() } })
         stores.push({ local: store as LocalStore<unknown, unknown>, changelog, completeUpTo: result.endOffset })
         metrics.restored(store.name, result.records)
         if (result.records > 0) this.#options.log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
@@ -558,7 +609,7 @@ export class StreamApp {
     // The client retries retriable errors here without end: bound the wait.
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError(`cannot register the transactional id within ${RETRY_FAILURES_MS / 1000} s`)), RETRY_FAILURES_MS)
+      timer = setTimeout(() => reject(new UnavailableError(`cannot register the transactional id within ${REGISTER_TIMEOUT_MS / 1000} s`)), REGISTER_TIMEOUT_MS)
     })
     try {
       await (await Promise.race([this.#producer!.beginTransaction(), timeout])).cancel()
@@ -601,16 +652,6 @@ export class StreamApp {
   }
 }
 
-
-/**
- * Errors of the broker or the network, worth redoing from the last commit. Anything else (a
- * bug) ends the loop at once.
- */
-function isTransient (error: unknown): boolean {
-  if (error instanceof UnavailableError) return true
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('PLT_KFK_')
-}
 
 class RebalancedDuringCommit extends Error {
   constructor () {

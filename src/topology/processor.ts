@@ -47,6 +47,26 @@ export function instantiate (spec: NodeSpec, ctx: TaskContext): Processor<unknow
   return spec.create(ctx, spec.children.map(child => instantiate(child, ctx)))
 }
 
+/**
+ * Thrown by a deserializer, a timestamp extractor or a step to send the record to dead letters
+ * with a reason code of its own: the dead-letter reason is then `<code>: <message>`, and the
+ * code alone labels the metric. Any other error's reason is prefixed with the node's name.
+ */
+export class RecordRejected extends Error {
+  readonly reason: string
+
+  constructor (reason: string, message: string) {
+    super(`${reason}: ${message}`)
+    this.name = 'RecordRejected'
+    this.reason = reason
+  }
+}
+
+/** The dead-letter reason of an error thrown at `node`. */
+export function rejectionReason (node: string, error: unknown): string {
+  return error instanceof RecordRejected ? error.message : `${node}: ${errorMessage(error)}`
+}
+
 /** What `attempt` returns when the user function threw. */
 export const FAILED: unique symbol = Symbol('failed')
 
@@ -60,7 +80,7 @@ export function attempt<A, B, C, T> (ctx: TaskContext, node: string, record: Str
   try {
     return fn(a, b, c as C)
   } catch (error) {
-    ctx.deadLetter(record.raw, `${node}: ${errorMessage(error)}`)
+    ctx.deadLetter(record.raw, rejectionReason(node, error))
     return FAILED
   }
 }

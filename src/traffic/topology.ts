@@ -4,7 +4,7 @@
 // closed window upserted into Postgres `bytes`.
 import { TimeWindows, TopologyBuilder, type RecordSink, type Topology, type WindowSink } from '../topology/index.ts'
 import { int64Serde, jsonSerde, stringSerde, type Serde } from '../lib/serdes.ts'
-import { decodeEvent, type TrafficEvent } from './event-codec.ts'
+import { checkEventTime, decodeEvent, DEFAULT_MAX_FUTURE_SECONDS, type TrafficEvent } from './event-codec.ts'
 import type { TotalType } from '../sinks/bytes-table.ts'
 import type { HourlyUsage } from '../sinks/quota-alerts-table.ts'
 
@@ -28,25 +28,25 @@ export interface TrafficOptions {
   /** Where every valid event goes, late ones included (one sink per input partition). */
   archiveSink?: () => RecordSink<unknown, EnrichedEvent>
   onUnknownUser?: () => void
-  /** Wall clock in ms, for the "at most a day ahead" rule. */
-  now?: () => number
+  /** How far an event's time may be ahead of its record's Kafka timestamp (default 300 s). */
+  maxFutureSeconds?: number
 }
 
 export const WINDOW_MS = 5 * 60_000
 export const HOUR_MS = 3_600_000
 
 export function trafficTopology (options: TrafficOptions): Topology {
-  const now = options.now ?? Date.now
+  const maxFuture = options.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS
   const builder = new TopologyBuilder()
     .deadLetters(`${options.inputTopic}-dlq`)
     .lateRecords(`${options.inputTopic}-late`)
   const users = builder.globalTable(options.metadataTopic, { key: stringSerde, value: jsonSerde<UserMetadata>() })
   const eventSerde: Serde<TrafficEvent> = {
     serialize: event => Buffer.from(JSON.stringify(event)),
-    deserialize: bytes => decodeEvent(bytes, now() / 1000)
+    deserialize: decodeEvent
   }
   const enriched = builder
-    .stream(options.inputTopic, { value: eventSerde, timestamp: event => event.timestamp * 1000 })
+    .stream(options.inputTopic, { value: eventSerde, timestamp: (event, recordTimestamp) => checkEventTime(event, recordTimestamp, maxFuture) })
     .leftJoin(users, (_key, event) => event.id, (event, user): EnrichedEvent => {
       if (user === undefined) options.onUnknownUser?.()
       // Field by field, not a spread: one object shape for every event, built on the hot path.

@@ -50,13 +50,19 @@ export interface TruthOptions {
   graceSeconds?: number
   /** Users with an hourly quota; others are not checked. */
   users?: readonly UserQuota[]
-  /** The clock of the "at most a day ahead" rule, in epoch seconds. Default: now. */
-  nowSeconds?: number
+  /**
+   * The Kafka timestamp of records added without one, epoch seconds: the time the future
+   * rule is measured from. Default: now (records read from a file were sent before this runs).
+   */
+  recordSeconds?: number
+  /** How far an event may be ahead of its record's Kafka timestamp. Default 300. */
+  maxFutureSeconds?: number
 }
 
 export class GroundTruth {
   readonly #grace: number
-  readonly #now: number
+  readonly #recordSeconds: number
+  readonly #maxFuture: number | undefined
   readonly #users: Map<string, UserQuota>
   readonly #windows: Totals = new Map()
   readonly #hours: Totals = new Map()
@@ -66,14 +72,15 @@ export class GroundTruth {
 
   constructor (options: TruthOptions = {}) {
     this.#grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS
-    this.#now = options.nowSeconds ?? Math.floor(Date.now() / 1000)
+    this.#recordSeconds = options.recordSeconds ?? Math.floor(Date.now() / 1000)
+    this.#maxFuture = options.maxFutureSeconds
     this.#users = new Map((options.users ?? []).map(u => [u.id, u]))
   }
 
-  /** Adds one record payload, as read from the topic or a record file. */
-  add (payload: Uint8Array | string, partition = 0): void {
+  /** Adds one record payload, as read from the topic (with its Kafka timestamp) or a record file. */
+  add (payload: Uint8Array | string, partition = 0, recordSeconds = this.#recordSeconds): void {
     this.#summary.records++
-    const validation = validateEvent(payload, this.#now)
+    const validation = validateEvent(payload, { recordSeconds, maxFutureSeconds: this.#maxFuture })
     if (!validation.ok) {
       this.#summary.invalid++
       this.#summary.invalidByReason[validation.reason] = (this.#summary.invalidByReason[validation.reason] ?? 0) + 1

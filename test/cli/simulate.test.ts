@@ -82,7 +82,7 @@ test('simulate --out twice with one seed writes identical files, and truth reads
 test('truth prints the hand-computed tables as JSON', async t => {
   const path = join(await tempDir(t), 'hand.jsonl')
   await writeFile(path, HAND_FILE)
-  const result = await cellstream(['truth', '--in', path, '--format', 'json', '--grace', '60', '--now', '2026-11-28T00:00:00Z'])
+  const result = await cellstream(['truth', '--in', path, '--format', 'json', '--grace', '60', '--record-time', '2026-11-28T00:00:00Z'])
   t.is(result.code, 0, result.stderr)
   t.deepEqual(JSON.parse(result.stdout), {
     summary: HAND_TRUTH.summary,

@@ -61,7 +61,7 @@ export async function archiveFromSimulation (t: ExecutionContext, options: Fixtu
   for await (const payload of readRecordFile(path)) {
     const p = n++ % partitions
     const offset = offsets[p]!++
-    const validation = validateEvent(payload, NOW)
+    const validation = validateEvent(payload, { recordSeconds: NOW })
     if (!validation.ok) continue
     const event = validation.event
     const user = metadata.get(event.id)
@@ -71,6 +71,6 @@ export async function archiveFromSimulation (t: ExecutionContext, options: Fixtu
   }
   for (let p = 0; p < partitions; p++) if (pending[p]!.length > 0) await flush(p)
   await Promise.all(writers.map(w => w.close()))
-  const truth = await truthFromFile(path, { users: makeUsers(users), partitions, nowSeconds: NOW })
+  const truth = await truthFromFile(path, { users: makeUsers(users), partitions, recordSeconds: NOW })
   return { archiveDir, records: path, truth, rows, users }
 }

@@ -41,7 +41,7 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   const first = await runUntil(run, expected.bytes.length)
   t.deepEqual(first.rows.map(line).sort(), expectedLines, first.log)
   t.is(first.code, 0, first.log)
-  t.is(first.health.status, 'ok')
+  t.deepEqual(first.health, { live: 200, ready: 200 })
   t.is(metric(first.metrics, 'cellstream_records_in_total'), expected.summary.records)
   t.is(metric(first.metrics, 'cellstream_dead_letters_total'), expected.summary.invalid, 'every bad record is a dead letter')
   t.is(metric(first.metrics, 'cellstream_late_events_total{aggregation="user-bytes"}'), expected.summary.late)
@@ -99,7 +99,7 @@ async function queryArchive (dir: string, sql: string): Promise<Record<string, n
 }
 
 /** Runs `stream` until `bytes` holds `count` rows, then stops it with SIGTERM. */
-async function runUntil ({ t, db, env, args }: { t: ExecutionContext, db: Db, env: NodeJS.ProcessEnv, args: string[] }, count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { status: string } }> {
+async function runUntil ({ t, db, env, args }: { t: ExecutionContext, db: Db, env: NodeJS.ProcessEnv, args: string[] }, count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { live: number, ready: number } }> {
   const stream = spawn(process.execPath, [BIN, 'stream', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   stream.stderr.on('data', chunk => { log += chunk })
@@ -113,7 +113,7 @@ async function runUntil ({ t, db, env, args }: { t: ExecutionContext, db: Db, en
   }
   const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { status: string }
+  const health = { live: (await fetch(`http://127.0.0.1:${port}/health`)).status, ready: (await fetch(`http://127.0.0.1:${port}/ready`)).status }
   stream.kill('SIGTERM')
   const [code] = await once(stream, 'exit')
   return { rows, code, log, metrics, health }

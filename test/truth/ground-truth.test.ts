@@ -10,7 +10,7 @@ import { HAND_FILE, HAND_TRUTH } from './hand-file.ts'
 test('the truth of a hand-written file equals the totals computed by hand', async t => {
   const path = join(await tempDir(t), 'hand.jsonl')
   await writeFile(path, HAND_FILE)
-  const result = await truthFromFile(path, { graceSeconds: 60, users: makeUsers(20), nowSeconds: Date.parse('2026-11-28T00:00:00Z') / 1000 })
+  const result = await truthFromFile(path, { graceSeconds: 60, users: makeUsers(20), recordSeconds: Date.parse('2026-11-28T00:00:00Z') / 1000 })
   t.deepEqual(result, HAND_TRUTH)
 })
 

@@ -9,7 +9,7 @@ import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
 import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
-import { archiveDirOption, brokersOption, databaseUrlOption, groupOption, httpPortOption, progress, stateDirOption } from '../shared-options.ts'
+import { archiveDirOption, brokersOption, databaseUrlOption, groupOption, httpHostOption, httpPortOption, progress, stateDirOption } from '../shared-options.ts'
 import { StreamMetrics } from '../../web/metrics.ts'
 import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { startHttpServer } from '../../web/server.ts'
@@ -25,6 +25,9 @@ interface StreamFlags {
   stateDir: string
   archiveDir: string
   httpPort: string
+  httpHost: string
+  maxFuture: string
+  giveUpAfter?: string
   mirror?: boolean
   brokers: string
   databaseUrl: string
@@ -42,7 +45,10 @@ export function streamCommand (): Command {
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
     .addOption(stateDirOption())
     .addOption(archiveDirOption())
-    .addOption(httpPortOption())
+    .addOption(new Option('--max-future <seconds>', 'how far an event\'s timestamp may be ahead of its record\'s Kafka timestamp; later ones are dead letters').default('300'))
+    .addOption(httpPortOption('port of /metrics, /health (liveness) and /ready (readiness); 0 picks a free one (printed)'))
+    .addOption(httpHostOption())
+    .addOption(new Option('--give-up-after <seconds>', 'exit (code 3) once the broker or PostgreSQL has been failing this long (default: wait out any outage)'))
     .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
@@ -51,6 +57,8 @@ export function streamCommand (): Command {
       const idleTimeoutMs = parseInteger('--idle-timeout', flags.idleTimeout, { min: 1, max: 86_400 }) * 1000
       const commitIntervalMs = parseInteger('--commit-interval', flags.commitInterval, { min: 10, max: 600_000 })
       const httpPort = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
+      const maxFutureSeconds = parseInteger('--max-future', flags.maxFuture, { min: 0, max: 10 * 365 * 86_400 })
+      const giveUpAfterMs = flags.giveUpAfter === undefined ? undefined : parseInteger('--give-up-after', flags.giveUpAfter, { min: 1, max: 365 * 86_400 }) * 1000
       const brokers = parseBrokers(flags.brokers)
       await pingKafka(brokers)
       const db = openDb(flags.databaseUrl)
@@ -71,6 +79,7 @@ export function streamCommand (): Command {
             inputTopic: flags.inputTopic,
             metadataTopic: flags.metadataTopic,
             graceMs,
+            maxFutureSeconds,
             totalsSink: type => new BytesTableSink(db, type),
             alertsTopic: flags.alertsTopic,
             alertsSink: () => new QuotaAlertsTableSink(db),
@@ -83,13 +92,11 @@ export function streamCommand (): Command {
           commitIntervalMs,
           idleTimeoutMs,
           metrics,
+          giveUpAfterMs,
           log: (level, message) => progress(`${level}: ${message}`)
         })
         metrics.watch(app)
-        let status: 'starting' | 'ok' | 'stopped' = 'starting'
-        const http = await startHttpServer(httpPort, metrics.registry, {
-          health: () => ({ status, commits: app.commits, assignment: app.assignment })
-        })
+        const http = await startHttpServer({ host: flags.httpHost, port: httpPort }, metrics.registry, app)
         const stop = (): void => { app.stop().catch(() => {}) }
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
@@ -99,11 +106,9 @@ export function streamCommand (): Command {
         try {
           await mirror?.start()
           await app.start()
-          status = 'ok'
-          progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; metrics and health on http://127.0.0.1:${http.port}/metrics and /health; Ctrl-C stops`)
+          progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; metrics and health on http://${urlHost(flags.httpHost)}:${http.port}/metrics, /health and /ready; Ctrl-C stops`)
           await app.done
         } finally {
-          status = 'stopped'
           http.server.close()
           await mirror?.stop()
           await archive.close()
@@ -113,4 +118,10 @@ export function streamCommand (): Command {
         await closeDb(db)
       }
     })
+}
+
+/** The host part of a URL to this server: an address that listens everywhere is reached on loopback. */
+function urlHost (host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
 }
