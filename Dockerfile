@@ -18,8 +18,8 @@ COPY package.json package-lock.json ./
 # No install scripts: the native modules (classic-level, DuckDB) ship prebuilt binaries.
 RUN --mount=type=secret,id=ca-certificates \
     if [ -s /run/secrets/ca-certificates ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/ca-certificates; fi; \
-    npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && npm cache clean --force
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier --cache /tmp/npm-cache \
+ && rm -rf /tmp/npm-cache
 
 FROM ${BASE}
 # tini as PID 1 passes SIGTERM on, so that `stream` commits and leaves its group, and

@@ -70,8 +70,8 @@ test('the pipeline runs from the image and fills every table exactly, with a str
     ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--idle-timeout', '3', '--commit-interval', '300'],
     { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) }, volumes: [`${volumes[i]}:/data/state`, archive] })))
   const mirror = container('mirror', 'mirror', ['--topic', metadata!])
-  const compactor = container('compactor', 'compactor', ['--lateness', '0', '--interval', '5'], { volumes: [archive] })
-  const simulator = container('simulator', 'simulator', [...TRAFFIC, '--speed', '540', '--topic', input!, '--provision'])
+  const compactor = container('compactor', 'compactor', ['--lateness', '0', '--interval', '5'], { volumes: [archive], tmpfs: ['/tmp'] })
+  const simulator = container('simulator', 'simulator', [...TRAFFIC, '--speed', '180', '--topic', input!, '--provision'])
   for (const c of [mirror, ...streams, compactor, simulator]) await start(IMAGE, c)
 
   const victim = streams[1]!.name
@@ -109,6 +109,10 @@ test('the pipeline runs from the image and fills every table exactly, with a str
     const overQuota = new Set(truth.user_quota_limit.map(r => `${r.email} ${r.timestamp}`))
     t.true(alerted.length > 0)
     t.deepEqual(alerted.filter(a => !overQuota.has(a)), [])
+
+    // What Kubernetes probes, from outside the container: readiness and liveness.
+    const port = streams[0]!.env!.CELLSTREAM_HTTP_PORT!
+    for (const path of ['/ready', '/health']) t.is((await fetch(`http://127.0.0.1:${port}${path}`)).status, 200, path)
 
     // The image's HEALTHCHECK: /health of a stream container, and nothing to probe in the mirror.
     for (const name of [streams[0]!.name, mirror.name]) {

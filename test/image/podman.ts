@@ -26,14 +26,21 @@ export interface Container {
   env?: Record<string, string>
   /** `volume:/path` mounts. */
   volumes?: string[]
+  /** Writable scratch folders (memory). */
+  tmpfs?: string[]
 }
 
-/** `podman run` arguments: host network (the broker and PostgreSQL are local), no health timer. */
+/**
+ * `podman run` arguments: host network (the broker and PostgreSQL are local), no health timer,
+ * and a read-only root file system with nothing writable but the volumes and tmpfs given, as
+ * the Kubernetes manifests run it (readOnlyRootFilesystem).
+ */
 export function runArgs (image: string, container: Container): string[] {
   return [
-    '--name', container.name, '--network', 'host', '--health-interval', 'disable',
+    '--name', container.name, '--network', 'host', '--health-interval', 'disable', '--read-only', '--read-only-tmpfs=false',
     ...Object.entries(container.env ?? {}).flatMap(([key, value]) => ['--env', `${key}=${value}`]),
     ...(container.volumes ?? []).flatMap(volume => ['--volume', volume]),
+    ...(container.tmpfs ?? []).flatMap(path => ['--tmpfs', path]),
     image, ...container.args
   ]
 }

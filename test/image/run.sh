@@ -72,6 +72,8 @@ fi
 echo "building $IMAGE on $BASE"
 # Docker's image format: OCI's has no HEALTHCHECK.
 podman build --quiet --format docker --isolation chroot --network host "${secret[@]}" --build-arg "BASE=$BASE" -t "$IMAGE" . >/dev/null
+# Earlier builds' layers: only the base and the newest image stay.
+podman image prune --force >/dev/null
 
 CELLSTREAM_IMAGE=$IMAGE npx ava --config test/image/ava.config.js
 podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' --filter reference=localhost/cellstream --filter reference=localhost/node
