@@ -57,6 +57,23 @@ export async function ensureTopics (admin: Admin, specs: TopicSpec[]): Promise<v
   }
 }
 
+/** Kafka's default max.message.bytes: the largest record batch a topic takes. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+
+/** Each topic's max.message.bytes (its own setting, or the broker's default); missing topics are left out. */
+export async function messageLimits (admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const limits = new Map<string, number>()
+  if (topics.length === 0) return limits
+  const existing = new Set(await admin.listTopics())
+  const resources = topics.filter(topic => existing.has(topic)).map(resourceName => ({ resourceType: 2 as const, resourceName, configurationKeys: ['max.message.bytes'] }))
+  if (resources.length === 0) return limits
+  for (const description of await admin.describeConfigs({ resources })) {
+    const value = Number(description.configs.find(c => c.name === 'max.message.bytes')?.value)
+    if (Number.isSafeInteger(value) && value > 0) limits.set(description.resourceName, value)
+  }
+  return limits
+}
+
 export async function partitionCount (admin: Admin, topic: string): Promise<number> {
   const metadata = await admin.metadata({ topics: [topic] })
   const info = metadata.topics.get(topic)

@@ -27,6 +27,8 @@ export interface SourceTaskOptions {
 
 export const DEAD_LETTER_HEADERS = {
   reason: 'cellstream.error.reason',
+  /** The sink that refused the record, when one did. */
+  sink: 'cellstream.sink',
   topic: 'cellstream.source.topic',
   partition: 'cellstream.source.partition',
   offset: 'cellstream.source.offset'
@@ -93,9 +95,21 @@ export class SourceTask {
     this.#root = instantiate(options.source.node, this.#context)
   }
 
-  /** Flushes the task's record sinks (before the commit that covers their records). */
-  async flushSinks (): Promise<void> {
-    for (const sink of this.#sinks.values()) await sink.flush()
+  /**
+   * Flushes the task's record sinks (before the commit that covers their records); returns the
+   * dead letters of the records a sink refused for their data, for that commit.
+   */
+  async flushSinks (): Promise<OutgoingRecord[]> {
+    const letters: OutgoingRecord[] = []
+    for (const [name, sink] of this.#sinks) {
+      for (const { record, error } of await sink.flush() ?? []) {
+        const reason = refusalReason(name, error)
+        this.#options.metrics.deadLetter(reason)
+        const { deadLetterTopic } = this.#options.topology
+        if (deadLetterTopic !== undefined) letters.push(deadLetterRecord(deadLetterTopic, record.raw, reason, { [DEAD_LETTER_HEADERS.sink]: name }))
+      }
+    }
+    return letters
   }
 
   get streamTime (): number {
@@ -165,8 +179,13 @@ function coordinates (raw: RawRecord): Record<string, string> {
 }
 
 /** A dead letter keeps the original key and value bytes; the reason and source travel in headers. */
-export function deadLetterRecord (topic: string, raw: RawRecord, reason: string): OutgoingRecord {
-  return { topic, key: detached(raw.key), value: detached(raw.value), headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw) } }
+export function deadLetterRecord (topic: string, raw: RawRecord, reason: string, headers: Record<string, string> = {}): OutgoingRecord {
+  return { topic, key: detached(raw.key), value: detached(raw.value), headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw), ...headers } }
+}
+
+/** The dead-letter reason of a record or window a sink refused: `sink-refused: <sink>: <error>`. */
+export function refusalReason (sink: string, error: string): string {
+  return `sink-refused: ${sink}: ${error}`
 }
 
 /**

@@ -19,7 +19,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Admin, Consumer, ProduceResult, Producer } from '@platformatic/kafka'
-import { createAdmin, ensureTopics, type TopicSpec } from '../kafka/admin.ts'
+import { createAdmin, DEFAULT_MAX_MESSAGE_BYTES, ensureTopics, messageLimits, type TopicSpec } from '../kafka/admin.ts'
 import { createConsumer, createTransactionalProducer } from '../kafka/clients.ts'
 import { Fetcher, readToEnd, type FetchedPartition, type Position } from '../kafka/fetcher.ts'
 import { errorMessage, UnavailableError } from '../lib/errors.ts'
@@ -37,6 +37,8 @@ import { noMetrics, type EngineMetrics } from './metrics.ts'
 import { WindowOutputs } from './window-outputs.ts'
 import { changelogReader } from './kafka-changelog.ts'
 import { NO_TIME } from './partials-codec.ts'
+import { BATCH_OVERHEAD, recordSize, TopicLimits } from './topic-limits.ts'
+import { isInternalTopic } from './reset.ts'
 import { sleep } from '../lib/processes.ts'
 
 export interface StreamAppOptions {
@@ -109,6 +111,7 @@ export class StreamApp {
   #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
   #fetcher: Fetcher | undefined
   #tables: GlobalTables | undefined
+  #limits: TopicLimits | undefined
   #instanceId = ''
   readonly #sources = new Map<string, SourceTask>()
   readonly #owners = new Map<string, Owner>()
@@ -130,6 +133,8 @@ export class StreamApp {
    * same windows again. A failed flush fails the next commit, which redoes the work.
    */
   #delivering: Promise<void> = Promise.resolve()
+  /** Dead letters of windows the sinks refused, for the next commit's transaction. */
+  #refused: OutgoingRecord[] = []
   /** Failures in a row (rebalances aside), and the back-off they call for. */
   readonly #failures: Failures
   /** No work before this time (epoch ms): the back-off after a failure. */
@@ -210,7 +215,8 @@ export class StreamApp {
       inputPartitions.set(source.topic, info.partitionsCount)
     }
     this.#plan = makePlan(topology, applicationId, inputPartitions, this.#options.partialsPartitions)
-    await ensureTopics(this.#admin, this.#internalTopics(this.#plan))
+    await ensureTopics(this.#admin, await this.#internalTopics(this.#plan))
+    this.#limits = new TopicLimits(this.#admin, topology.deadLetterTopic, topic => isInternalTopic(applicationId, topic))
 
     this.#tableConsumer = createConsumer(brokers, `${applicationId}-tables-${this.#instanceId}`, `${applicationId}-tables`)
     this.#tables = new GlobalTables(this.#tableConsumer, topology.globalTables, message => this.#options.log('warn', message))
@@ -396,25 +402,21 @@ export class StreamApp {
     if (records.length === 0 && moved.length === 0) return
 
     // Sinks write (the owners' to Postgres, the sources' archive on DuckDB's thread) while
-    // the transaction's records are sent; all are done before it commits.
+    // the transaction's records are sent; all are done before it commits, and the dead letters
+    // of what they refused go into it. Refusals of flushes that ran between commits are taken
+    // once this commit's flush is done, before any later flush can add more.
     const lastOffsets = new Map<string, bigint>()
-    const sinks = Promise.all([this.#deliver(), ...[...this.#sources.values()].map(async source => await source.flushSinks())])
+    const delivered = this.#deliver().then(() => this.#takeRefused())
+    const sinks = Promise.all([delivered, ...[...this.#sources.values()].map(async source => await source.flushSinks())])
     sinks.catch(() => {}) // awaited below, or after a failed send
     const transaction = await this.#producer!.beginTransaction().catch(async (error: unknown) => {
       await sinks.catch(() => {})
       throw error
     })
     try {
-      // Sends go one after the other: concurrent sends inside one transaction are not safe
-      // with this client. Each send is a bounded chunk, which caps the memory the client's
-      // encoding takes and keeps every partition's batch under the broker's size limit.
-      for (let from = 0; from < records.length;) {
-        const to = chunkEnd(records, from)
-        const chunk = records.slice(from, to)
-        noteLastOffsets(lastOffsets, chunk, await transaction.send({ messages: chunk.map(toMessage) as never }))
-        from = to
-      }
-      await sinks
+      await this.#send(transaction, records, lastOffsets)
+      const refused = (await sinks).flat()
+      await this.#send(transaction, refused, lastOffsets)
       this.#assertMembership()
       if (offsets.length > 0) {
         await transaction.addConsumer(this.#consumer!)
@@ -443,6 +445,27 @@ export class StreamApp {
     }
   }
 
+  /**
+   * Sends records in the transaction, those too large for their topic as dead letters
+   * (topic-limits.ts), noting the offset of the last record per partition in `lastOffsets`.
+   */
+  async #send (transaction: Awaited<ReturnType<Producer<Buffer, Buffer, Buffer, Buffer>['beginTransaction']>>, records: OutgoingRecord[], lastOffsets: Map<string, bigint>): Promise<void> {
+    if (records.length === 0) return
+    const limits = this.#limits!
+    await limits.learn(records)
+    const fitted = limits.fit(records)
+    const limitOf = (topic: string): number => limits.limit(topic)
+    // Sends go one after the other: concurrent sends inside one transaction are not safe
+    // with this client. Each send is a bounded chunk, which caps the memory the client's
+    // encoding takes and keeps every partition's batch under its topic's size limit.
+    for (let from = 0; from < fitted.length;) {
+      const to = chunkEnd(fitted, from, limitOf)
+      const chunk = fitted.slice(from, to)
+      noteLastOffsets(lastOffsets, chunk, await transaction.send({ messages: chunk.map(toMessage) as never }))
+      from = to
+    }
+  }
+
   /** Throws if the tasks' group generation is no longer the client's (a rebalance, maybe not yet announced). */
   #assertMembership (): void {
     if (this.#rebalanced || this.#consumer!.generationId !== this.#membership?.generationId) throw new RebalancedDuringCommit()
@@ -457,13 +480,22 @@ export class StreamApp {
     }
   }
 
-  /** Flushes the owners' sinks after any flush still running; rejects if any flush failed. */
+  /**
+   * Flushes the owners' sinks after any flush still running; rejects if any flush failed.
+   * Dead letters of refused windows wait in #refused for the next commit.
+   */
   #deliver (): Promise<void> {
     const owners = [...this.#owners.values()]
     this.#delivering = this.#delivering.then(async () => {
-      for (const owner of owners) await owner.outputs.flush()
+      for (const owner of owners) this.#refused.push(...await owner.outputs.flush())
     })
     return this.#delivering
+  }
+
+  #takeRefused (): OutgoingRecord[] {
+    const refused = this.#refused
+    this.#refused = []
+    return refused
   }
 
   /** Rebuilds every task from committed state for the current assignment. */
@@ -473,6 +505,8 @@ export class StreamApp {
     await this.#delivering.catch(() => {})
     this.#delivering = Promise.resolve()
     this.#closedOutputs = []
+    this.#refused = []
+    this.#limits!.clear()
     this.#rebalanced = false
     this.#phase = 'restoring'
     await this.#closeTasks()
@@ -534,7 +568,7 @@ export class StreamApp {
     }
     const windows = new TimeWindowStore(windowsLocal)
     const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes: sourcesLocal, sources: plan.sources, metrics })
-    return { plan, task, stores, outputs: new WindowOutputs(plan.aggregation, metrics) }
+    return { plan, task, stores, outputs: new WindowOutputs(plan.aggregation, metrics, this.#options.topology.deadLetterTopic) }
   }
 
   /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */
@@ -581,9 +615,13 @@ export class StreamApp {
     }
   }
 
-  #internalTopics (plan: Plan): TopicSpec[] {
+  async #internalTopics (plan: Plan): Promise<TopicSpec[]> {
     const { topology, applicationId } = this.#options
     const inputs = Math.max(...plan.inputPartitions.values())
+    // Dead letters and late records carry input records whole, with headers: they take what
+    // the inputs take, and room for the headers.
+    const inputLimits = await messageLimits(this.#admin!, [...plan.inputPartitions.keys()])
+    const carried = { 'max.message.bytes': String(Math.max(DEFAULT_MAX_MESSAGE_BYTES, ...inputLimits.values()) + (64 << 10)) }
     const specs: TopicSpec[] = [{ name: this.sourceTimesTopic, partitions: 1, config: { 'cleanup.policy': 'compact' } }]
     for (const aggregation of plan.aggregations) {
       specs.push({ name: aggregation.topic, partitions: aggregation.partitions, config: { 'retention.ms': String(7 * 24 * 3600_000) } })
@@ -594,8 +632,8 @@ export class StreamApp {
         if (output.kind === 'topic') specs.push({ name: output.topic, partitions: inputs })
       }
     }
-    if (topology.deadLetterTopic !== undefined) specs.push({ name: topology.deadLetterTopic, partitions: inputs })
-    if (topology.lateTopic !== undefined) specs.push({ name: topology.lateTopic, partitions: inputs })
+    if (topology.deadLetterTopic !== undefined) specs.push({ name: topology.deadLetterTopic, partitions: inputs, config: carried })
+    if (topology.lateTopic !== undefined) specs.push({ name: topology.lateTopic, partitions: inputs, config: carried })
     return specs
   }
 
@@ -683,16 +721,21 @@ function noteLastOffsets (last: Map<string, bigint>, sent: OutgoingRecord[], res
 /** Bytes per send: a partition's batch in one send stays well under the broker's default limit of 1 MB. */
 const SEND_CHUNK_BYTES = 512 << 10
 
-/** The end of the chunk of `records` that starts at `from`: at least one record, at most SEND_CHUNK_BYTES when possible. */
-function chunkEnd (records: OutgoingRecord[], from: number): number {
+/**
+ * The end of the chunk of `records` that starts at `from`: at least one record, at most
+ * SEND_CHUNK_BYTES, and no more bytes for one topic than its limit allows in one batch.
+ */
+function chunkEnd (records: OutgoingRecord[], from: number, limitOf: (topic: string) => number): number {
   let bytes = 0
+  const perTopic = new Map<string, number>()
   let to = from
   while (to < records.length) {
     const r = records[to]!
-    let size = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0)
-    if (r.headers !== undefined) for (const name in r.headers) size += 8 + name.length + r.headers[name]!.length
-    if (to > from && bytes + size > SEND_CHUNK_BYTES) break
+    const size = recordSize(r)
+    const topicBytes = (perTopic.get(r.topic) ?? 0) + size
+    if (to > from && (bytes + size > SEND_CHUNK_BYTES || topicBytes + BATCH_OVERHEAD > limitOf(r.topic))) break
     bytes += size
+    perTopic.set(r.topic, topicBytes)
     to++
   }
   return to

@@ -81,15 +81,20 @@ export class TextDictionary {
   readonly texts: string[] = []
   readonly #index = new Map<string, number>()
 
+  /** The text's index, or NOT_TEXT for a string UTF-8 cannot hold (checked once per text). */
   indexOf (text: string): number {
     let index = this.#index.get(text)
     if (index === undefined) {
+      if (!text.isWellFormed()) return NOT_TEXT
       index = this.texts.push(text) - 1
       this.#index.set(text, index)
     }
     return index
   }
 }
+
+/** What TextDictionary.indexOf returns for a string with an unpaired surrogate. */
+const NOT_TEXT = -2
 
 interface PartitionGroups { topic: string, partition: number, latest: Group, byHour: Map<number, Group> }
 
@@ -116,9 +121,23 @@ export class ArchiveBatch {
     return this.#size
   }
 
-  add (event: ArchiveEvent, at: ArchiveCoordinates): void {
-    const group = this.#group(hourStart(event.timestamp), at)
+  /**
+   * Adds a row, or refuses it (the reason returned, nothing added) when Parquet could not hold
+   * its values as they are: a text with an unpaired surrogate (DuckDB would silently replace
+   * it), a number that is not a whole number below 2^53.
+   */
+  add (event: ArchiveEvent, at: ArchiveCoordinates): string | undefined {
+    const dictionary = this.dictionary
+    const app = dictionary.indexOf(event.app)
+    const id = dictionary.indexOf(event.id)
+    const antenna = dictionary.indexOf(event.antenna_id)
+    const email = event.email === null ? -1 : dictionary.indexOf(event.email)
+    if (app === NOT_TEXT || id === NOT_TEXT || antenna === NOT_TEXT || email === NOT_TEXT) return 'a text holds an unpaired surrogate, which UTF-8 cannot encode'
     const offset = Number(at.offset)
+    if (!Number.isSafeInteger(event.bytes) || !Number.isSafeInteger(event.timestamp) || !(event.quota === null || Number.isSafeInteger(event.quota)) || !Number.isSafeInteger(offset)) {
+      return `a number is not a whole number below 2^53 (bytes ${event.bytes}, timestamp ${event.timestamp}, quota ${event.quota}, offset ${at.offset})`
+    }
+    const group = this.#group(hourStart(event.timestamp), at)
     if (group.rows === 0) {
       group.first = group.last = offset
     } else if (offset > group.last) {
@@ -131,14 +150,14 @@ export class ArchiveBatch {
     const row = (group.rows - 1) % CHUNK_ROWS
     block[BYTES + row] = event.bytes
     block[TIMESTAMP + row] = event.timestamp
-    const dictionary = this.dictionary
-    block[APP + row] = dictionary.indexOf(event.app)
-    block[ID + row] = dictionary.indexOf(event.id)
-    block[ANTENNA + row] = dictionary.indexOf(event.antenna_id)
-    block[EMAIL + row] = event.email === null ? -1 : dictionary.indexOf(event.email)
+    block[APP + row] = app
+    block[ID + row] = id
+    block[ANTENNA + row] = antenna
+    block[EMAIL + row] = email
     block[QUOTA + row] = event.quota ?? NaN
     block[OFFSET + row] = offset
     this.#size++
+    return undefined
   }
 
   groups (): Group[] {

@@ -93,7 +93,7 @@ export class TopologyTestDriver {
         await windows.open()
         await sourceTimes.open()
         const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes, sources: plan.sources, metrics: this.metrics })
-        this.#owners.set(`${plan.topic}:${partition}`, { task, outputs: new WindowOutputs(plan.aggregation) })
+        this.#owners.set(`${plan.topic}:${partition}`, { task, outputs: new WindowOutputs(plan.aggregation, this.metrics, topology.deadLetterTopic) })
       }
     }
   }
@@ -128,7 +128,7 @@ export class TopologyTestDriver {
   /** What the runtime does at a commit: partials to their owners, then closed windows out. */
   async commit (): Promise<void> {
     for (const task of this.#sources.values()) {
-      await task.flushSinks()
+      for (const letter of await task.flushSinks()) this.#output(letter)
       for (const record of task.drain(this.#now)) {
         const owner = record.partition === undefined ? undefined : this.#owners.get(`${record.topic}:${record.partition}`)
         if (owner === undefined) this.#output(record)
@@ -138,7 +138,7 @@ export class TopologyTestDriver {
     for (const { task, outputs } of this.#owners.values()) {
       for (const { watch, records } of task.checkWatches()) for (const record of outputs.emitWatched(watch, records)) this.#output(record)
       for (const record of outputs.emit(task.punctuate(this.#now))) this.#output(record)
-      await outputs.flush()
+      for (const letter of await outputs.flush()) this.#output(letter)
     }
   }
 

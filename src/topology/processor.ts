@@ -2,7 +2,7 @@
 // node specs; each task instantiates its own nodes from them, so per-task state (such as
 // partial aggregates) is never shared between partitions.
 import { errorMessage } from '../lib/errors.ts'
-import type { OutgoingRecord, RawRecord, StreamRecord } from './records.ts'
+import type { OutgoingRecord, RawRecord, Refusal, StreamRecord } from './records.ts'
 import type { PartialAggregates } from './partial-aggregates.ts'
 
 export interface Processor<K, V> {
@@ -31,7 +31,11 @@ export interface TaskContext {
 /** Where `toSink` hands records; flushed by the runtime before every commit, so it must be idempotent. */
 export interface RecordSink<K, V> {
   add (record: StreamRecord<K, V>): void
-  flush (): Promise<void>
+  /**
+   * Writes what was added. Records refused for their data are returned, not thrown: they go
+   * to the dead-letter topic and everything else commits. An outage throws.
+   */
+  flush (): Promise<Array<Refusal<StreamRecord<K, V>>> | void>
 }
 
 export interface NodeSpec {

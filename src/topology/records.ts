@@ -47,6 +47,12 @@ export interface WindowedRecord<K, A> {
   correction: boolean
 }
 
+/** A record or window a sink would not take because of its data, and why. */
+export interface Refusal<R> {
+  record: R
+  error: string
+}
+
 export function recordHeaders (headers: Record<string, string>): Map<Buffer, Buffer> {
   const map = new Map<Buffer, Buffer>()
   for (const [name, value] of Object.entries(headers)) map.set(Buffer.from(name), Buffer.from(value))

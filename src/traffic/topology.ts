@@ -23,8 +23,12 @@ export interface TrafficOptions {
   totalsSink: (type: TotalType) => WindowSink<string, number>
   /** Topic of live quota alerts: key = user id, value = the hour's usage, window bounds in headers. */
   alertsTopic: string
-  /** Where live quota alerts go besides the topic (one sink per owner task). */
-  alertsSink: () => WindowSink<string, HourlyUsage>
+  /**
+   * Where live quota alerts go besides the topic (one sink per owner task): `alerts` gets the
+   * first time a user goes over quota in an hour, `totals` every closed hour (the hour's total
+   * usage, for the users it alerted).
+   */
+  alertsSink: (what: 'alerts' | 'totals') => WindowSink<string, HourlyUsage>
   /** Where every valid event goes, late ones included (one sink per input partition). */
   archiveSink?: () => RecordSink<unknown, EnrichedEvent>
   onUnknownUser?: () => void
@@ -68,6 +72,7 @@ export function trafficTopology (options: TrafficOptions): Topology {
   }
   // Live quota: each user's running usage per UTC hour; the first time it exceeds the quota
   // (as of the user's latest event) the watch marks the window alerted and emits one alert.
+  // When the hour closes, its total replaces the usage seen at the alert.
   enriched
     .groupBy((_key, event) => event.id, stringSerde)
     .windowedBy(TimeWindows.ofSizeAndGrace(HOUR_MS, options.graceMs))
@@ -85,8 +90,9 @@ export function trafficTopology (options: TrafficOptions): Topology {
       merger: (_key, earlier, later) => ({ usage: earlier.usage + later.usage, quota: later.quota ?? earlier.quota, email: later.email ?? earlier.email, alerted: earlier.alerted || later.alerted }),
       serde: jsonSerde<HourlyUsage>()
     })
+    .toSink('quota-totals', () => options.alertsSink('totals'))
     .watch('quota-alerts', (_key, _start, hour) => hour.quota !== null && !hour.alerted && hour.usage > hour.quota ? { ...hour, alerted: true } : undefined)
     .to(options.alertsTopic, { key: stringSerde, value: jsonSerde<HourlyUsage>() })
-    .toSink('quota-alerts', options.alertsSink)
+    .toSink('quota-alerts', () => options.alertsSink('alerts'))
   return builder.build()
 }

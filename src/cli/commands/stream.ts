@@ -82,7 +82,7 @@ export function streamCommand (): Command {
             maxFutureSeconds,
             totalsSink: type => new BytesTableSink(db, type),
             alertsTopic: flags.alertsTopic,
-            alertsSink: () => new QuotaAlertsTableSink(db),
+            alertsSink: what => new QuotaAlertsTableSink(db, what),
             archiveSink: () => new ArchiveSink(archive),
             onUnknownUser: () => metrics.unknownUser()
           }),
