@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
 import { serverUrl } from '../helpers/db.ts'
-import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { closeDb, openDb, type Db } from '../../src/db/pool.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
 import { sleep } from '../../src/lib/processes.ts'
@@ -35,6 +35,8 @@ test('the pipeline runs from the image and fills every table exactly, with a str
     { prefix: 'quota-alerts', partitions: 1 }
   ])
   const group = uniqueName('group')
+  // Teardowns run last first: the containers go before the topics and groups they used.
+  cleanUpAfter(t, [group, input!])
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-image-'))
   const prefix = uniqueName('cellstream-test')
   const containers: string[] = []
@@ -42,9 +44,6 @@ test('the pipeline runs from the image and fills every table exactly, with a str
   t.teardown(async () => {
     if (containers.length > 0) await podman(['rm', '--force', '--ignore', '--time', '0', ...containers])
     await podman(['volume', 'rm', '--force', ...volumes])
-    // The stream's own topics: dead letters, late events, and its internal topics (through `reset`).
-    await withAdmin(brokers, admin => admin.deleteTopics({ topics: [`${input}-dlq`, `${input}-late`] })).catch(() => {})
-    await cellstream(['reset', '--group', group, '--state-dir', join(dir, 'state')], { KAFKA_BROKERS: brokers.join(',') })
     await rm(dir, { recursive: true, force: true })
   })
 
