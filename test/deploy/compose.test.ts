@@ -3,7 +3,7 @@
 import test from 'ava'
 import { readFile } from 'node:fs/promises'
 import { parse } from 'yaml'
-import { PENDING, PENDING_ROLES, ROLES, cliEnvironment, dockerfileEnvironment, invocationProblems, roleOf } from './cli-usage.ts'
+import { PENDING, PENDING_ROLES, ROLES, cliEnvironment, dockerfile, invocationProblems, roleOf } from './image-contract.ts'
 
 interface Service {
   image?: string
@@ -19,7 +19,7 @@ interface Compose { services: Record<string, Service>, volumes: Record<string, u
 
 const compose = parse(await readFile(new URL('../../compose.yaml', import.meta.url), 'utf8'), { merge: true }) as Compose
 const cellstream = Object.entries(compose.services).filter(([, s]) => s.build === '.')
-const imageEnv = await dockerfileEnvironment()
+const imageEnv = (await dockerfile()).env
 
 test('compose.yaml runs Kafka, PostgreSQL and, from the image built here, the roles the image test starts', t => {
   t.deepEqual(Object.keys(compose.services).filter(name => compose.services[name]!.build !== '.').sort(), ['kafka', 'postgres'])

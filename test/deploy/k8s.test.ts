@@ -12,7 +12,7 @@ import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
 import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1'
 import { buildProgram } from '../../src/cli/main.ts'
-import { PENDING, PENDING_ROLES, ROLES, cliEnvironment, invocationProblems } from './cli-usage.ts'
+import { PENDING, PENDING_ROLES, ROLES, cliEnvironment, dockerfile, invocationProblems } from './image-contract.ts'
 
 interface K8sObject { apiVersion: string, kind: string, metadata: { name: string, labels?: Record<string, string> }, [field: string]: unknown }
 
@@ -85,6 +85,7 @@ for (const overlay of ['small', 'large']) {
     const workloads = (await rendered).filter(o => workloadKinds.has(o.kind))
     t.deepEqual(workloads.map(o => o.metadata.name).sort(), [...Object.keys(ROLES), ...PENDING_ROLES].sort())
     const known = cliEnvironment()
+    const [uid, gid] = (await dockerfile()).user.split(':').map(Number)
     const problems: string[] = []
     for (const workload of workloads) {
       const [container, ...others] = cellstreamContainers(workload)
@@ -99,7 +100,7 @@ for (const overlay of ['small', 'large']) {
       t.truthy(env.KAFKA_BROKERS)
       t.truthy(env.DATABASE_URL)
       const pod = podTemplate(workload).spec!
-      t.true(pod.securityContext?.runAsNonRoot === true && pod.securityContext.runAsUser === 10001, `${workload.metadata.name} runs as the image's user`)
+      t.like(pod.securityContext, { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid }, `${workload.metadata.name} runs as the image's user`)
     }
     t.deepEqual(problems.sort(), Object.keys(PENDING).sort(), `pending: ${JSON.stringify(PENDING)}`)
   })

@@ -58,19 +58,21 @@ export function invocationProblems (args: readonly string[]): string[] {
   return problems
 }
 
-/** The `ENV` settings of the Dockerfile. */
-export async function dockerfileEnvironment (): Promise<Record<string, string>> {
+/** What the Dockerfile sets for the image: its `ENV` settings and its `USER` (uid:gid). */
+export async function dockerfile (): Promise<{ env: Record<string, string>, user: string }> {
   const text = (await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8')).replace(/\\\n/g, ' ')
   const env: Record<string, string> = {}
+  let user = 'root'
   for (const line of text.split('\n')) {
-    const match = /^ENV\s+(.*)$/.exec(line.trim())
-    if (match === null) continue
-    for (const pair of match[1]!.trim().split(/\s+/)) {
+    const [instruction, ...rest] = line.trim().split(/\s+/)
+    if (instruction === 'USER') user = rest.join(' ')
+    if (instruction !== 'ENV') continue
+    for (const pair of rest) {
       const [key, value] = pair.split('=', 2)
       env[key!] = value ?? ''
     }
   }
-  return env
+  return { env, user }
 }
 
 /** The role of a deployed service: its name without a replica number (`stream-2` → `stream`). */
