@@ -22,7 +22,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup () {
+  # A debootstrap that failed midway may leave /proc or /sys mounted in its root.
+  for mount in proc sys dev/pts; do
+    if mountpoint -q "$work/rootfs/$mount"; then umount -l "$work/rootfs/$mount"; fi
+  done
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
 # Containers may not raise their limits above this machine's hard ones.
 cat > "$work/containers.conf" <<CONF
