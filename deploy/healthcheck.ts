@@ -1,6 +1,7 @@
-// The image's HEALTHCHECK. A role that serves HTTP (`stream`, `web`) is healthy while its
-// /health answers 200; one that serves nothing (`mirror`, `compact`, one-shot commands) has
-// nothing to probe, since its container ends when its process does.
+// The image's HEALTHCHECK. A role that serves HTTP (`stream`, `mirror`, `web`: the image sets
+// CELLSTREAM_HTTP_PORT) is healthy while its /health answers 200; one that serves nothing
+// (`compact`, one-shot commands) has nothing to probe, since its container ends when its
+// process does.
 const port = process.env.CELLSTREAM_HTTP_PORT ?? '8080'
 
 try {

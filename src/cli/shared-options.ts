@@ -16,11 +16,18 @@ export const groupOption = (): Option =>
 export const stateDirOption = (): Option =>
   new Option('--state-dir <dir>', 'local state of the stream instance on this machine; one per instance').env('CELLSTREAM_STATE_DIR').default('./data/state')
 
+/** `reset` takes the state folders of every instance on the machine. */
+export const stateDirsOption = (): Option =>
+  new Option('--state-dir <dir...>', 'local state folders of the stream instances on this machine (one or more)').env('CELLSTREAM_STATE_DIR').default(['./data/state'], './data/state')
+
 export const archiveDirOption = (): Option =>
   new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').env('CELLSTREAM_ARCHIVE_DIR').default('./data/archive')
 
-export const httpPortOption = (description: string): Option =>
-  new Option('--http-port <port>', description).env('CELLSTREAM_HTTP_PORT').default('0')
+/** `defaultPort` null: no HTTP server unless a port is given (by flag or variable). */
+export const httpPortOption = (description: string, defaultPort: string | null = '0'): Option => {
+  const option = new Option('--http-port <port>', description).env('CELLSTREAM_HTTP_PORT')
+  return defaultPort === null ? option : option.default(defaultPort)
+}
 
 export const httpHostOption = (): Option =>
   new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)').env('CELLSTREAM_HTTP_HOST').default(DEFAULT_HTTP_HOST)

@@ -10,6 +10,11 @@
 // - Hourly totals and quota usage count every valid event, late ones included.
 // - A user is over quota in a UTC hour when the sum of their bytes is strictly greater than
 //   their hourly quota. Users without metadata count in the totals but have no quota.
+// - Live quota alerts (the speed layer's `quota_alerts`) count an hour's events that were not
+//   late for the hour itself (hour end + grace ≤ the partition's stream time): a user-hour
+//   alerts when that sum goes over the quota, and its usage, once the hour has closed, is that
+//   sum. Running sums only grow, so whether and how often partitions interleave changes when
+//   the alert is seen, never whether.
 //
 // Records without a partition form one ordered stream (partition 0): with a single input
 // partition that is exactly what the engine sees. With more, pass each record's partition; the
@@ -42,6 +47,8 @@ export interface TruthResult {
   bytes: BytesRow[]
   bytesHourly: BytesRow[]
   userQuotaLimit: QuotaRow[]
+  /** Rows of `quota_alerts` once every hour has closed (without detected_at). */
+  quotaAlerts: QuotaRow[]
   summary: TruthSummary
 }
 
@@ -67,6 +74,8 @@ export class GroundTruth {
   readonly #windows: Totals = new Map()
   readonly #hours: Totals = new Map()
   readonly #usage = new Map<number, Map<string, number>>()
+  /** Usage per hour and user of the events not late for their hour: what live alerts see. */
+  readonly #liveUsage = new Map<number, Map<string, number>>()
   readonly #streamTime = new Map<number, number>()
   readonly #summary: TruthSummary = { records: 0, valid: 0, invalid: 0, late: 0, invalidByReason: {} }
 
@@ -102,25 +111,32 @@ export class GroundTruth {
     }
     if (event.timestamp > streamTime) this.#streamTime.set(partition, event.timestamp)
     addEvent(this.#hours, hour, event)
-    if (this.#users.has(event.id)) addTo(slot(this.#usage, hour, () => new Map()), event.id, event.bytes)
+    if (this.#users.has(event.id)) {
+      addTo(slot(this.#usage, hour, () => new Map()), event.id, event.bytes)
+      if (hour + HOUR_SECONDS + this.#grace > streamTime) addTo(slot(this.#liveUsage, hour, () => new Map()), event.id, event.bytes)
+    }
   }
 
   /** The three tables, each sorted by timestamp, then type and id (quota rows by email). */
   result (): TruthResult {
-    const quotaRows: QuotaRow[] = []
-    for (const [hour, users] of this.#usage) {
-      for (const [id, usage] of users) {
-        const user = this.#users.get(id)!
-        if (usage > user.quota) quotaRows.push({ email: user.email, usage, quota: user.quota, timestamp: iso(hour) })
-      }
-    }
-    quotaRows.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.email, b.email))
     return {
       bytes: rows(this.#windows),
       bytesHourly: rows(this.#hours),
-      userQuotaLimit: quotaRows,
+      userQuotaLimit: this.#overQuota(this.#usage),
+      quotaAlerts: this.#overQuota(this.#liveUsage),
       summary: structuredClone(this.#summary)
     }
+  }
+
+  #overQuota (usage: Map<number, Map<string, number>>): QuotaRow[] {
+    const quotaRows: QuotaRow[] = []
+    for (const [hour, users] of usage) {
+      for (const [id, total] of users) {
+        const user = this.#users.get(id)!
+        if (total > user.quota) quotaRows.push({ email: user.email, usage: total, quota: user.quota, timestamp: iso(hour) })
+      }
+    }
+    return quotaRows.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.email, b.email))
   }
 }
 

@@ -56,3 +56,10 @@ export class StreamMetrics implements EngineMetrics {
     new Gauge({ name: 'cellstream_assigned_partitions', help: 'input and partials partitions this instance works on', registers: [this.registry], collect () { this.set(instance.assignment.length) } })
   }
 }
+
+/** The metadata mirror's counts, read at each scrape. */
+export function watchMirror (registry: Registry, mirror: { readonly published: number, readonly skipped: number, readonly state: string }): void {
+  new Gauge({ name: 'cellstream_mirror_published_records', help: 'user metadata records (rows and tombstones) the mirror published since start', registers: [registry], collect () { this.set(mirror.published) } })
+  new Gauge({ name: 'cellstream_mirror_skipped_rows', help: 'user rows too large for the metadata topic, reported and skipped since start (the topic keeps their previous value)', registers: [registry], collect () { this.set(mirror.skipped) } })
+  new Gauge({ name: 'cellstream_mirror_active', help: '1 while this mirror publishes, 0 while another one does (standby) or it stopped', registers: [registry], collect () { this.set(mirror.state === 'active' ? 1 : 0) } })
+}

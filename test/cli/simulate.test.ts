@@ -25,12 +25,12 @@ test('wrong flags are explained in one line with exit code 2', async t => {
     [['simulate', '--from', 'yesterday'], /^cellstream: --from must be an ISO 8601 time/],
     [['simulate', '--from', '1999-01-01', '--to', '1999-02-01'], /^cellstream: --from must be 2000-01-01 or later/],
     [['simulate', '--from', '2026-11-02', '--to', '2026-11-01'], /^cellstream: --to must be after --from/],
-    [['simulate', '--from', '2026-11-02', '--to', '2099-01-01'], /^cellstream: --to must be at most a day ahead of now/],
+    [['simulate', '--from', '2026-11-02', '--to', '2099-01-01'], /^cellstream: --to must be at most 300 s ahead of now/],
     [['simulate', '--out', 'x.jsonl', '--key', 'user'], /^cellstream: --key applies to Kafka; a file has no keys/],
     [['simulate', '--bogus'], /^cellstream: unknown option '--bogus'/],
     [['truth'], /^cellstream: required option '--in <file.jsonl>' not specified/],
     [['truth', '--in', 'x.jsonl', '--format', 'xml'], /^cellstream: --format must be one of table, json, csv, got 'xml'/],
-    [['truth', '--in', 'x.jsonl', '--table', 'bytes', 'nope'], /^cellstream: --table must be one of bytes, bytes_hourly, user_quota_limit, got 'nope'/]
+    [['truth', '--in', 'x.jsonl', '--table', 'bytes', 'nope'], /^cellstream: --table must be one of bytes, bytes_hourly, user_quota_limit, quota_alerts, got 'nope'/]
   ]
   const results = await Promise.all(cases.map(([args]) => cellstream(args)))
   for (const [i, [args, message]] of cases.entries()) {
@@ -88,7 +88,8 @@ test('truth prints the hand-computed tables as JSON', async t => {
     summary: HAND_TRUTH.summary,
     bytes: HAND_TRUTH.bytes,
     bytes_hourly: HAND_TRUTH.bytesHourly,
-    user_quota_limit: HAND_TRUTH.userQuotaLimit
+    user_quota_limit: HAND_TRUTH.userQuotaLimit,
+    quota_alerts: HAND_TRUTH.quotaAlerts
   })
   const table = await cellstream(['truth', '--in', path, '--table', 'user_quota_limit'])
   t.is(table.stdout, [

@@ -137,6 +137,9 @@ for (const overlay of ['small', 'large']) {
     const [container] = cellstreamContainers(compactor)
     const env = await environment(container!)
     t.true(container!.volumeMounts!.some(m => m.name === 'archive' && m.mountPath === env.CELLSTREAM_ARCHIVE_DIR))
+    const [mirror] = cellstreamContainers(await named('Deployment', 'mirror'))
+    t.like(mirror!.readinessProbe?.httpGet, { path: '/ready', port: 'http' })
+    t.like(mirror!.livenessProbe?.httpGet, { path: '/health', port: 'http' })
     for (const name of ['mirror', 'compactor']) {
       const spec = (await named('Deployment', name)).spec as { replicas: number, strategy: { type: string } }
       t.is(spec.replicas, 1, name)

@@ -68,8 +68,9 @@ test('the pipeline runs from the image and fills every table exactly, with a str
   const streams = await Promise.all(['a', 'b', 'c'].map(async (id, i) => container('stream', `stream-${id}`,
     ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--idle-timeout', '3', '--commit-interval', '300'],
     { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) }, volumes: [`${volumes[i]}:/data/state`, archive] })))
-  const mirror = container('mirror', 'mirror', ['--topic', metadata!])
-  const compactor = container('compactor', 'compactor', ['--lateness', '0', '--interval', '5'], { volumes: [archive], tmpfs: ['/tmp'] })
+  const mirror = container('mirror', 'mirror', ['--topic', metadata!], { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) } })
+  // Containers share the host's network here: give each its own port, even one that serves nothing.
+  const compactor = container('compactor', 'compactor', ['--lateness', '0', '--interval', '5'], { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) }, volumes: [archive], tmpfs: ['/tmp'] })
   const simulator = container('simulator', 'simulator', [...TRAFFIC, '--speed', '180', '--topic', input!, '--provision'])
   for (const c of [mirror, ...streams, compactor, simulator]) await start(IMAGE, c)
 
@@ -109,12 +110,13 @@ test('the pipeline runs from the image and fills every table exactly, with a str
     t.true(alerted.length > 0)
     t.deepEqual(alerted.filter(a => !overQuota.has(a)), [])
 
-    // What Kubernetes probes, from outside the container: readiness and liveness.
-    const port = streams[0]!.env!.CELLSTREAM_HTTP_PORT!
-    for (const path of ['/ready', '/health']) t.is((await fetch(`http://127.0.0.1:${port}${path}`)).status, 200, path)
+    // What Kubernetes probes, from outside the containers: readiness and liveness.
+    for (const c of [streams[0]!, mirror]) {
+      for (const path of ['/ready', '/health']) t.is((await fetch(`http://127.0.0.1:${c.env!.CELLSTREAM_HTTP_PORT!}${path}`)).status, 200, `${c.name} ${path}`)
+    }
 
-    // The image's HEALTHCHECK: /health of a stream container, and nothing to probe in the mirror.
-    for (const name of [streams[0]!.name, mirror.name]) {
+    // The image's HEALTHCHECK, inside: /health of the roles that serve HTTP, nothing to probe in the others.
+    for (const name of [streams[0]!.name, mirror.name, compactor.name]) {
       const health = await podman(['healthcheck', 'run', name])
       t.is(health.code, 0, `${name}: ${health.stdout}${health.stderr}`)
     }

@@ -1,17 +1,15 @@
-import test, { type ExecutionContext } from 'ava'
-import { spawn, type ChildProcess } from 'node:child_process'
+import test from 'ava'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { cellstream } from '../helpers/cli.ts'
 import { serverUrl, testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { closeDb, openDb, type Db } from '../../src/db/pool.ts'
 import { sleep } from '../../src/lib/processes.ts'
+import { startStream } from '../helpers/stream.ts'
 
-const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 const OUTAGE_MS = 120_000
 
 interface Total { timestamp: string, id: string, value: number, type: string }
@@ -24,26 +22,6 @@ async function setReachable (database: string, reachable: boolean): Promise<void
     if (!reachable) await admin.any('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [database])
   } finally {
     await closeDb(admin)
-  }
-}
-
-function startStream (t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess, log: () => string, port: () => Promise<string> } {
-  const child = spawn(process.execPath, [BIN, 'stream', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-  let log = ''
-  child.stderr!.on('data', chunk => { log += chunk })
-  t.teardown(() => child.kill('SIGKILL'))
-  return {
-    child,
-    log: () => log,
-    port: async () => {
-      const deadline = Date.now() + 60_000
-      for (;;) {
-        const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
-        if (port !== undefined) return port
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the stream did not start: ${log}`)
-        await sleep(200)
-      }
-    }
   }
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
-import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import type { Db } from '../../src/db/pool.ts'
 import { DuckDBInstance } from '@duckdb/node-api'
@@ -34,10 +34,11 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   t.true(expected.summary.late > 0 && expected.summary.invalid > 0, 'the input has late and bad records')
 
   const group = uniqueName('group')
+  cleanUpAfter(t, [group, `${input}-`])
   const line = (r: Total): string => `${r.timestamp} ${r.type} ${r.id} ${r.value}`
   const expectedLines = expected.bytes.map(line).sort()
 
-  const run = { t, db, env, args: ['--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'] }
+  const run = { t, db, env, args: ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'] }
   const first = await runUntil(run, expected.bytes.length)
   t.deepEqual(first.rows.map(line).sort(), expectedLines, first.log)
   t.is(first.code, 0, first.log)
@@ -145,7 +146,9 @@ test('records of an independent producer (null keys, any JSON layout) are proces
   await producer.close()
 
   const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url }
-  const args = ['--input-topic', input!, '--metadata-topic', metadata!, '--group', uniqueName('group'), '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3']
+  const group = uniqueName('group')
+  cleanUpAfter(t, [group, `${input}-`])
+  const args = ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3']
   const { rows, code, log } = await runUntil({ t, db, env, args }, expected.size)
   t.is(code, 0, log)
   t.deepEqual(rows.map(r => `${r.timestamp} ${r.type} ${r.id} ${r.value}`).sort(), [...expected].map(([k, v]) => `${k} ${v}`).sort())

@@ -10,7 +10,7 @@ import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
 import { archiveDirOption, brokersOption, databaseUrlOption, groupOption, httpHostOption, httpPortOption, progress, stateDirOption } from '../shared-options.ts'
-import { StreamMetrics } from '../../web/metrics.ts'
+import { StreamMetrics, watchMirror } from '../../web/metrics.ts'
 import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { startHttpServer } from '../../web/server.ts'
 
@@ -103,6 +103,7 @@ export function streamCommand (): Command {
         const mirror = flags.mirror === true
           ? new MetadataMirror({ databaseUrl: flags.databaseUrl, brokers, topic: flags.metadataTopic, log: (level, message) => progress(`${level}: mirror: ${message}`) })
           : undefined
+        if (mirror !== undefined) watchMirror(metrics.registry, mirror)
         try {
           await mirror?.start()
           await app.start()
