@@ -43,6 +43,8 @@ test('the pipeline runs from the image and fills every table exactly, with a str
   const containers: string[] = []
   const volumes = ['state-a', 'state-b', 'state-c', 'archive'].map(name => `${prefix}-${name}`)
   t.teardown(async () => {
+    // SIGTERM first, so that streams leave their group even when the test failed midway.
+    if (containers.length > 0) await podman(['stop', '--ignore', '--time', '30', ...containers], 120_000)
     if (containers.length > 0) await podman(['rm', '--force', '--ignore', '--time', '0', ...containers])
     await podman(['volume', 'rm', '--force', ...volumes])
     await rm(dir, { recursive: true, force: true })
