@@ -2,6 +2,10 @@
 // creation, with failures turned into one-line UnavailableErrors.
 import { Admin } from '@platformatic/kafka'
 import { UnavailableError, errorMessage } from '../lib/errors.ts'
+import { topicPartition } from '../lib/records.ts'
+
+/** The admin client, as the rest of the code names it. */
+export type KafkaAdmin = Admin
 
 export interface TopicSpec {
   name: string
@@ -72,6 +76,25 @@ export async function messageLimits (admin: Admin, topics: string[]): Promise<Ma
     if (Number.isSafeInteger(value) && value > 0) limits.set(description.resourceName, value)
   }
   return limits
+}
+
+/**
+ * The group's committed offsets of `partitions`, by `topic:partition` (missing: never
+ * committed). `requireStable` waits for a transaction in flight that commits some.
+ */
+export async function committedOffsets (admin: Admin, groupId: string, partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, bigint>> {
+  const result = new Map<string, bigint>()
+  if (partitions.length === 0) return result
+  const topics = new Map<string, number[]>()
+  for (const { topic, partition } of partitions) topics.set(topic, [...(topics.get(topic) ?? []), partition])
+  const groups = await admin.listConsumerGroupOffsets({
+    groups: [{ groupId, topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })) }],
+    requireStable: true
+  } as never) as Array<{ topics: Array<{ name: string, partitions: Array<{ partitionIndex: number, committedOffset: bigint }> }> }>
+  for (const group of groups) {
+    for (const topic of group.topics) for (const p of topic.partitions) if (p.committedOffset >= 0n) result.set(topicPartition(topic.name, p.partitionIndex), p.committedOffset)
+  }
+  return result
 }
 
 export async function partitionCount (admin: Admin, topic: string): Promise<number> {

@@ -4,24 +4,18 @@
 // this machine (every instance's state folder given). Sinks that upsert then rewrite the same
 // rows. Refuses while instances run: their state would survive the reset. Resetting again
 // (another machine's state folders, say) finds nothing left on the broker and goes on.
-import type { Admin } from '@platformatic/kafka'
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CellstreamError, UsageError } from '../lib/errors.ts'
+import type { KafkaAdmin } from '../kafka/admin.ts'
+import { isInternalTopic } from './internal-topics.ts'
 
 export interface ResetResult {
   topicsDeleted: string[]
   groupDeleted: boolean
 }
 
-/** Internal topic names of an application (see docs/engine.md), for `applicationId`. */
-export function isInternalTopic (applicationId: string, topic: string): boolean {
-  if (topic === `${applicationId}-source-times`) return true
-  if (!topic.startsWith(`${applicationId}-`)) return false
-  return topic.endsWith('-partials') || topic.endsWith('-windows-changelog') || topic.endsWith('-sources-changelog')
-}
-
-export async function resetApplication (admin: Admin, applicationId: string, stateDirs: string[]): Promise<ResetResult> {
+export async function resetApplication (admin: KafkaAdmin, applicationId: string, stateDirs: string[]): Promise<ResetResult> {
   const groups = await admin.describeGroups({ groups: [applicationId] })
   const group = groups.get(applicationId)
   if (group !== undefined && group.members.size > 0) {

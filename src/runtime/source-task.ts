@@ -9,7 +9,8 @@ import type { OutgoingRecord, RawRecord } from '../topology/records.ts'
 import type { SourceSpec, Topology } from '../topology/topology.ts'
 import { PartialAggregates } from '../topology/partial-aggregates.ts'
 import type { Aggregation } from '../topology/aggregation.ts'
-import { encodeHeartbeat, NO_TIME, partialsCodec, sourceId, type PartialsCodec } from './partials-codec.ts'
+import { encodeHeartbeat, NO_TIME, partialsCodec, type PartialsCodec } from './partials-codec.ts'
+import { topicPartition } from '../lib/records.ts'
 import type { EngineMetrics } from './metrics.ts'
 
 export interface SourceTaskOptions {
@@ -57,7 +58,7 @@ export class SourceTask {
     this.#options = options
     this.topic = options.source.topic
     this.partition = options.partition
-    this.#source = sourceId(this.topic, this.partition)
+    this.#source = topicPartition(this.topic, this.partition)
     const { metrics, topology } = options
     for (const { aggregation } of options.aggregations) {
       this.#partials.set(aggregation.name, new PartialAggregates(aggregation.identity))

@@ -4,9 +4,8 @@
 // one over the limit goes to the dead-letter topic instead, with the reason; a dead letter too
 // large for the dead-letter topic keeps its headers and the head of its value, and says how
 // large it was (its source coordinates still lead to the original).
-import type { Admin } from '@platformatic/kafka'
-import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits } from '../kafka/admin.ts'
-import type { OutgoingRecord } from '../topology/records.ts'
+import { DEFAULT_MAX_MESSAGE_BYTES, messageLimits, type KafkaAdmin } from '../kafka/admin.ts'
+import type { OutgoingRecord } from '../lib/records.ts'
 import { DEAD_LETTER_HEADERS, refusalReason } from './source-task.ts'
 
 /** What a record batch of one record adds to the record itself. */
@@ -21,13 +20,13 @@ export function recordSize (record: OutgoingRecord): number {
 }
 
 export class TopicLimits {
-  readonly #admin: Admin
+  readonly #admin: KafkaAdmin
   readonly #deadLetterTopic: string | undefined
   /** Topics the runtime writes only for itself: never replaced, they are sized to fit. */
   readonly #internal: (topic: string) => boolean
   readonly #limits = new Map<string, number>()
 
-  constructor (admin: Admin, deadLetterTopic: string | undefined, internal: (topic: string) => boolean) {
+  constructor (admin: KafkaAdmin, deadLetterTopic: string | undefined, internal: (topic: string) => boolean) {
     this.#admin = admin
     this.#deadLetterTopic = deadLetterTopic
     this.#internal = internal

@@ -9,7 +9,7 @@ import { sleep } from '../../src/lib/processes.ts'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 import { HAND_FILE, HAND_TRUTH } from '../truth/hand-file.ts'
 
 const oneLine = (text: string): boolean => text.trim() !== '' && !text.trim().includes('\n')

@@ -13,7 +13,7 @@ import { truthFromFile } from '../../src/truth/from-file.ts'
 import { type TruthResult } from '../../src/truth/ground-truth.ts'
 import { validateEvent } from '../../src/truth/validate.ts'
 import { simulateToFile } from '../simulator/simulate-file.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 export const NOW = Date.parse('2026-11-28T00:00:00Z') / 1000
 

@@ -218,7 +218,7 @@ test("a quota change reaches the stream processor's global table", async t => {
   const { db, topic } = setup
   await newMirror(t, setup)
   const consumer = createConsumer(await kafkaBrokers(), 'mirror-test', uniqueName('unused'))
-  const tables = new GlobalTables(consumer, [{ topic, key: stringSerde, value: jsonSerde() }], message => { t.log(message) })
+  const tables = new GlobalTables(new Fetcher(consumer, { isolationLevel: READ_UNCOMMITTED }), [{ topic, key: stringSerde, value: jsonSerde() }], message => { t.log(message) })
   t.teardown(async () => {
     await tables.stop()
     await consumer.close(true)

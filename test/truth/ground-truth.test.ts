@@ -4,7 +4,7 @@ import test from 'ava'
 import { makeUsers } from '../../src/simulator/population.ts'
 import { GroundTruth } from '../../src/truth/ground-truth.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 import { HAND_FILE, HAND_TRUTH } from './hand-file.ts'
 
 test('the truth of a hand-written file equals the totals computed by hand', async t => {
