@@ -35,6 +35,9 @@ export class Connections {
   committer: Committer | undefined
   member: GroupMember | undefined
   fetcher: Fetcher | undefined
+  /** A client of its own for interactive queries: a fetcher serves one request at a time, and the loop's is always busy. */
+  queryReader: GroupMember | undefined
+  queryFetcher: Fetcher | undefined
 
   /** Opens everything but the group join; on failure closes what it opened. */
   static async open (options: ConnectionOptions): Promise<Connections> {
@@ -73,6 +76,8 @@ export class Connections {
     // A response's records stay alive until processed, and the prefetch keeps a second one:
     // small responses keep that short-lived, so the garbage collector reclaims it young.
     this.fetcher = this.member.fetcher({ maxBytes: 1 << 20, partitionMaxBytes: 256 << 10, maxWaitMs: 100 })
+    this.queryReader = new GroupMember(brokers, `${applicationId}-queries-${instanceId}`, `${applicationId}-queries`)
+    this.queryFetcher = this.queryReader.fetcher({ maxWaitMs: 10 })
   }
 
   /** Leaves the group (its partitions move at once instead of after the session timeout), then closes the rest. */
@@ -81,6 +86,7 @@ export class Connections {
     await this.producer?.close()
     await this.tables?.stop().catch(() => {})
     await this.tableReader?.close()
+    await this.queryReader?.close()
     await this.admin?.close().catch(() => {})
   }
 }

@@ -28,6 +28,7 @@ import { DEFAULT_FAILURE_POLICY, isBug } from './failures.ts'
 import { InstanceHealth, type InstanceStatus } from './health.ts'
 import { committedPositions, committedStreamTimes, instanceId } from './committed-state.ts'
 import { sourceTimesTopic } from './internal-topics.ts'
+import { announcement, InstanceQueries } from './queries.ts'
 import { Connections } from './connections.ts'
 import { TaskManager } from './task-manager.ts'
 
@@ -85,6 +86,12 @@ export class StreamApp {
    * instance has not heard of the rebalance yet.
    */
   #membership: GroupMembership | undefined
+  /** This instance's id (per state folder), and the base URL it answers queries on. */
+  #instanceId = ''
+  #url: string | undefined
+  #queries: InstanceQueries | undefined
+  /** The next commit announces this instance's partitions (after a rebuild), or its leaving. */
+  #announce: 'assignment' | 'leaving' | undefined
   /** Commits done, for tests and metrics. */
   commits = 0
 
@@ -123,7 +130,8 @@ export class StreamApp {
   /** Joins the group and starts processing; resolves once global tables are loaded and the loop runs. */
   async start (): Promise<void> {
     const { topology, applicationId, brokers, partialsPartitions, stores, stateDir, metrics, idleTimeoutMs, log } = this.#options
-    const io = this.#io = await Connections.open({ topology, applicationId, brokers, instanceId: await instanceId(stateDir, applicationId), partialsPartitions, log })
+    this.#instanceId = await instanceId(stateDir, applicationId)
+    const io = this.#io = await Connections.open({ topology, applicationId, brokers, instanceId: this.#instanceId, partialsPartitions, log })
     const fetcher = io.fetcher!
     this.#tasks = new TaskManager({
       plan: io.plan!,
@@ -209,6 +217,7 @@ export class StreamApp {
       }
       await prefetch?.catch(() => {})
       await this.#committing
+      this.#announce = 'leaving'
       if (!this.#rebuild) await this.#commitOrReset()
     } finally {
       this.#health.phase = 'stopped'
@@ -251,6 +260,8 @@ export class StreamApp {
     this.#lastCommit = now
     const tasks = this.#tasks!
     const commit = tasks.takeCommit(now)
+    const announcing = this.#announce
+    if (announcing !== undefined) commit.records.push(this.#announcement(announcing))
     // Processing goes on during the commit: take the positions of now.
     const moved = [...this.#positions].filter(([id, p]) => this.#committed.get(id) !== p.offset).map(([id, p]) => ({ id, ...p }))
     if (commit.records.length === 0 && moved.length === 0 && (await commit.sinks).length === 0) return
@@ -267,6 +278,7 @@ export class StreamApp {
       assertMembership: () => this.#assertMembership()
     })
     this.commits++
+    if (this.#announce === announcing) this.#announce = undefined
     for (const p of moved) this.#committed.set(p.id, p.offset)
     await tasks.committed(commit, lastOffsets)
   }
@@ -296,7 +308,27 @@ export class StreamApp {
       this.#committed.set(id, committed.get(id)!)
     }
     this.#lastCommit = Date.now()
+    this.#announce = 'assignment'
     this.#health.phase = 'running'
+  }
+
+  #announcement (what: 'assignment' | 'leaving'): ReturnType<typeof announcement> {
+    const info = what === 'leaving' ? undefined : { instance: this.#instanceId, url: this.#url, partitions: this.assignment, generation: this.#membership!.generationId }
+    return announcement(this.#options.applicationId, this.#instanceId, info)
+  }
+
+  /** The base URL this instance answers queries on (its HTTP server), announced to the group with its partitions. */
+  advertise (url: string): void {
+    this.#url = url
+    this.#announce = 'assignment'
+  }
+
+  /** Interactive queries of this instance's state; undefined until it has started. */
+  get queries (): InstanceQueries | undefined {
+    const io = this.#io
+    if (io?.plan === undefined || io.queryFetcher === undefined || this.#tasks === undefined) return undefined
+    this.#queries ??= new InstanceQueries({ plan: io.plan, owners: this.#tasks.owners, fetcher: io.queryFetcher, instance: this.#instanceId })
+    return this.#queries
   }
 
   /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */
