@@ -4,7 +4,8 @@
 // next batch, so none is dropped by a write in progress.
 import type { RecordSink, StreamRecord } from '../topology/index.ts'
 import type { EnrichedEvent } from '../traffic/topology.ts'
-import type { ArchiveBatch, ParquetArchive } from './parquet-archive.ts'
+import type { ArchiveBatch } from './archive-batch.ts'
+import type { ParquetArchive } from './parquet-archive.ts'
 
 export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
   readonly #archive: ParquetArchive
