@@ -18,7 +18,9 @@ import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Materialized;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TimeWindows;
-import org.apache.kafka.streams.processor.TimestampExtractor;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
 
 /**
  * cellstream's speed-layer job written for Kafka Streams: one parse of each event, the user
@@ -54,14 +56,12 @@ public final class AntennaJob {
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, 1);
     props.put(StreamsConfig.COMMIT_INTERVAL_MS_CONFIG, 1000);
     props.put(StreamsConfig.MAX_TASK_IDLE_MS_CONFIG, maxTaskIdleMs);
-    props.put(StreamsConfig.DEFAULT_TIMESTAMP_EXTRACTOR_CLASS_CONFIG, EventTime.class);
     props.put(StreamsConfig.consumerPrefix(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG), "earliest");
 
     StreamsBuilder builder = new StreamsBuilder();
     GlobalKTable<String, String> users = builder.globalTable(metadata, Consumed.with(Serdes.String(), Serdes.String()));
     KStream<byte[], Event> events = builder.stream(input, Consumed.with(Serdes.ByteArray(), Serdes.ByteArray()))
-        .mapValues(AntennaJob::parse)
-        .filter((key, event) -> event != null);
+        .process(ParseEvent::new);
     KStream<byte[], Enriched> enriched = events.leftJoin(users, (key, event) -> event.id(),
         (event, user) -> new Enriched(event, user == null ? null : parseUser(user).email()));
     TimeWindows windows = TimeWindows.ofSizeAndGrace(Duration.ofMinutes(5), Duration.ofMillis(graceMs));
@@ -103,11 +103,22 @@ public final class AntennaJob {
     }
   }
 
-  /** Event time: the parsed event's timestamp where there is one, the record's otherwise. */
-  public static final class EventTime implements TimestampExtractor {
+  /**
+   * The one parse: each record's value into an Event, forwarded with the event's own time as
+   * its timestamp (what the windows use); records that do not parse are dropped.
+   */
+  private static final class ParseEvent implements Processor<byte[], byte[], byte[], Event> {
+    private ProcessorContext<byte[], Event> context;
+
     @Override
-    public long extract(org.apache.kafka.clients.consumer.ConsumerRecord<Object, Object> record, long partitionTime) {
-      return record.value() instanceof Event event ? event.timestamp() * 1000 : record.timestamp();
+    public void init(ProcessorContext<byte[], Event> context) {
+      this.context = context;
+    }
+
+    @Override
+    public void process(Record<byte[], byte[]> record) {
+      Event event = parse(record.value());
+      if (event != null) context.forward(record.withValue(event).withTimestamp(event.timestamp() * 1000));
     }
   }
 }
