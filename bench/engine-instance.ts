@@ -9,7 +9,7 @@ import { kafkaBrokersFromEnv } from '../src/lib/config.ts'
 import { parseBrokers } from '../src/lib/options.ts'
 import { int64Serde, stringSerde, type Serde } from '../src/lib/serdes.ts'
 import { StreamApp } from '../src/runtime/stream-app.ts'
-import { decodeEvent, type TrafficEvent } from '../src/traffic/event-codec.ts'
+import { checkEventTime, decodeEvent, type TrafficEvent } from '../src/traffic/event-codec.ts'
 import { TimeWindows, TopologyBuilder } from '../src/topology/index.ts'
 import { report } from './lib/result.ts'
 
@@ -23,12 +23,12 @@ type Event = TrafficEvent
 // The antenna application's decoder: validates every record against the event schema.
 const eventSerde: Serde<Event> = {
   serialize: e => Buffer.from(JSON.stringify(e)),
-  deserialize: bytes => decodeEvent(bytes, Date.now() / 1000)
+  deserialize: decodeEvent
 }
 
 function topology (topic: string): ReturnType<TopologyBuilder['build']> {
   const builder = new TopologyBuilder().deadLetters(`${topic}-dlq`)
-  const stream = builder.stream(topic, { value: eventSerde, timestamp: e => e.timestamp * 1000 })
+  const stream = builder.stream(topic, { value: eventSerde, timestamp: (e, recordTimestamp) => checkEventTime(e, recordTimestamp, 300) })
   const windows = TimeWindows.ofSizeAndGrace(300_000, 60_000)
   for (const [name, keyOf] of [['antenna', (e: Event) => e.antenna_id], ['user', (e: Event) => e.id], ['app', (e: Event) => e.app]] as const) {
     stream.groupBy((_k, e) => keyOf(e), stringSerde)

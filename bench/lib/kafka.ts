@@ -51,13 +51,13 @@ export class BenchKafka {
   }
 
   /** Every record of a topic up to its end now, with its partition. */
-  async * read (topic: string): AsyncGenerator<{ partition: number, key: Buffer | null, value: Buffer | null }> {
+  async * read (topic: string): AsyncGenerator<{ partition: number, timestamp: number, key: Buffer | null, value: Buffer | null }> {
     const consumer = createConsumer(this.brokers, `bench-${this.#id}-reader`, `bench-${this.#id}-reader`)
     try {
       const fetcher = new Fetcher(consumer)
       const partitions = (await fetcher.startOffsets(topic)).map((start, p) => [p, start] as [number, bigint])
       for await (const batch of readToEnd(fetcher, topic, new Map(partitions))) {
-        for (const record of batch) yield { partition: record.source.partition, key: record.key, value: record.value }
+        for (const record of batch) yield { partition: record.source.partition, timestamp: record.timestamp, key: record.key, value: record.value }
       }
     } finally {
       await consumer.close(true)

@@ -2,6 +2,10 @@
 // creation, with failures turned into one-line UnavailableErrors.
 import { Admin } from '@platformatic/kafka'
 import { UnavailableError, errorMessage } from '../lib/errors.ts'
+import { topicPartition } from '../lib/records.ts'
+
+/** The admin client, as the rest of the code names it. */
+export type KafkaAdmin = Admin
 
 export interface TopicSpec {
   name: string
@@ -55,6 +59,42 @@ export async function ensureTopics (admin: Admin, specs: TopicSpec[]): Promise<v
       }
     }
   }
+}
+
+/** Kafka's default max.message.bytes: the largest record batch a topic takes. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
+
+/** Each topic's max.message.bytes (its own setting, or the broker's default); missing topics are left out. */
+export async function messageLimits (admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const limits = new Map<string, number>()
+  if (topics.length === 0) return limits
+  const existing = new Set(await admin.listTopics())
+  const resources = topics.filter(topic => existing.has(topic)).map(resourceName => ({ resourceType: 2 as const, resourceName, configurationKeys: ['max.message.bytes'] }))
+  if (resources.length === 0) return limits
+  for (const description of await admin.describeConfigs({ resources })) {
+    const value = Number(description.configs.find(c => c.name === 'max.message.bytes')?.value)
+    if (Number.isSafeInteger(value) && value > 0) limits.set(description.resourceName, value)
+  }
+  return limits
+}
+
+/**
+ * The group's committed offsets of `partitions`, by `topic:partition` (missing: never
+ * committed). `requireStable` waits for a transaction in flight that commits some.
+ */
+export async function committedOffsets (admin: Admin, groupId: string, partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, bigint>> {
+  const result = new Map<string, bigint>()
+  if (partitions.length === 0) return result
+  const topics = new Map<string, number[]>()
+  for (const { topic, partition } of partitions) topics.set(topic, [...(topics.get(topic) ?? []), partition])
+  const groups = await admin.listConsumerGroupOffsets({
+    groups: [{ groupId, topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })) }],
+    requireStable: true
+  } as never) as Array<{ topics: Array<{ name: string, partitions: Array<{ partitionIndex: number, committedOffset: bigint }> }> }>
+  for (const group of groups) {
+    for (const topic of group.topics) for (const p of topic.partitions) if (p.committedOffset >= 0n) result.set(topicPartition(topic.name, p.partitionIndex), p.committedOffset)
+  }
+  return result
 }
 
 export async function partitionCount (admin: Admin, topic: string): Promise<number> {

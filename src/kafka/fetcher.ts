@@ -6,7 +6,7 @@
 // producer in a response). It is also how changelogs and global tables are read, without a
 // consumer group. Raw batches also cost less than one message object per record.
 import type { Consumer } from '@platformatic/kafka'
-import type { RawRecord, SourceCoordinates } from '../topology/records.ts'
+import type { RawRecord, SourceCoordinates } from '../lib/records.ts'
 import { UnavailableError } from '../lib/errors.ts'
 import { leafMessage } from './admin.ts'
 

@@ -7,9 +7,14 @@
 // committed before it is in the snapshot. A lost session loses its notifications, so a
 // reconnection repeats the whole synchronisation. Delivery is at least once: a record may be
 // published again, which the topic absorbs since each value is the whole current row.
+//
+// Two guards keep one odd row or one wrong setting from doing harm: a row too large for the
+// topic is reported and skipped (later changes still flow; the topic keeps the user's previous
+// value), and a topic holding another database's users (every record names its database) is
+// refused with a clear message instead of being tombstoned, on whatever machine this runs.
 import { setTimeout as delay } from 'node:timers/promises'
 import { closeDb, describeDbError, openDb, safeUrl, type Db } from '../db/pool.ts'
-import { UnavailableError, errorMessage } from '../lib/errors.ts'
+import { CellstreamError, UnavailableError, errorMessage } from '../lib/errors.ts'
 import { ChangeListener } from './change-listener.ts'
 import { MirrorTopic, type KeyedValue } from './mirror-topic.ts'
 import { hasChangeTrigger, readUsers, userJson, userPages } from './user-rows.ts'
@@ -45,8 +50,14 @@ export class MetadataMirror {
   #resync = false
   #wake: (() => void) | undefined
   #loop: Promise<void> | undefined
+  /** This database's identity, stamped on every record. */
+  #source = ''
+  /** Set when the mirror cannot go on (another database's topic): `done` rejects with it. */
+  #fatal: Error | undefined
   /** Records published since start (rows and tombstones), for tests and metrics. */
   published = 0
+  /** Rows too large for the topic, skipped since start, for metrics. */
+  skipped = 0
 
   constructor (options: MetadataMirrorOptions) {
     this.#options = {
@@ -69,6 +80,11 @@ export class MetadataMirror {
     return this.#options.topic
   }
 
+  /** Resolves when the mirror stops; rejects if it had to stop on its own (see the header). */
+  get done (): Promise<void> {
+    return (this.#loop ?? Promise.resolve()).then(() => { if (this.#fatal !== undefined) throw this.#fatal })
+  }
+
   /**
    * Connects to both sides and, if no other mirror holds the lock, publishes the snapshot.
    * Resolves when the mirror is following changes or standing by; failures to reach either
@@ -80,6 +96,7 @@ export class MetadataMirror {
     try {
       this.#db = openDb(databaseUrl, { max: 2 })
       if (!await hasChangeTrigger(this.#db)) throw new UnavailableError(`user_metadata has no change trigger in ${safeUrl(databaseUrl)}; run 'cellstream db migrate'`)
+      this.#source = await databaseIdentity(this.#db, databaseUrl)
       this.#topic = await MirrorTopic.open({ brokers, topic, partitions, clientId })
       await this.#connect()
       if (this.#resync) await this.#sync()
@@ -144,6 +161,11 @@ export class MetadataMirror {
         }
         failures = 0
       } catch (error) {
+        if (error instanceof MirrorConflict) {
+          this.#options.log('error', error.message)
+          this.#fatal = error
+          return
+        }
         failures++
         this.#options.log('warn', `mirror: ${errorMessage(describeDbError(error, this.#options.databaseUrl))}; retrying`)
         if (this.#listener !== undefined && !await this.#listener.ping().then(() => true, () => false)) {
@@ -190,7 +212,9 @@ export class MetadataMirror {
     this.#pending.clear()
     try {
       const topic = this.#topic!
-      const stale = await topic.liveKeys()
+      const { keys: stale, sources } = await topic.state()
+      const foreign = [...sources].filter(source => source !== this.#source)
+      if (foreign.length > 0) throw new MirrorConflict(topic.name, foreign[0]!, this.#source)
       let rows = 0
       for await (const page of userPages(this.#db!, this.#options.batchSize)) {
         await this.#publish(page.map(row => ({ key: row.id, value: userJson(row) })))
@@ -224,8 +248,12 @@ export class MetadataMirror {
   }
 
   async #publish (records: KeyedValue[]): Promise<void> {
-    await this.#topic!.publish(records)
-    this.published += records.length
+    const tooLarge = await this.#topic!.publish(records, this.#source)
+    for (const { key, bytes, limit } of tooLarge) {
+      this.#options.log('warn', `user ${key.length > 80 ? `${key.slice(0, 77)}...` : key}: a record of ${bytes} bytes is over the max.message.bytes of ${this.#topic!.name} (${limit}); skipped, the topic keeps its previous value`)
+    }
+    this.skipped += tooLarge.length
+    this.published += records.length - tooLarge.length
   }
 
   async #close (): Promise<void> {
@@ -234,5 +262,23 @@ export class MetadataMirror {
     if (this.#db !== undefined) {
       await closeDb(this.#db).catch(() => {})
     }
+  }
+}
+
+/** The identity migration 004 gives each database. */
+async function databaseIdentity (db: Db, url: string): Promise<string> {
+  const row = await db.oneOrNone<{ id: string }>('SELECT id FROM cellstream_database').catch((error: unknown) => {
+    if ((error as { code?: string }).code === '42P01') return null
+    throw error
+  })
+  if (row === null) throw new UnavailableError(`${safeUrl(url)} has no database identity; run 'cellstream db migrate'`)
+  return row.id
+}
+
+/** The topic holds users of another database: publishing this one's would tombstone them. */
+export class MirrorConflict extends CellstreamError {
+  constructor (topic: string, theirs: string, ours: string) {
+    super('CS_MIRROR_CONFLICT', `topic ${topic} holds the users of another database (${theirs}, this one is ${ours}): mirror each database to a topic of its own (--topic), or delete the topic first`, { exitCode: 2 })
+    this.name = 'MirrorConflict'
   }
 }

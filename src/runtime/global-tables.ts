@@ -2,11 +2,10 @@
 // processing starts, then followed in the background, so every instance joins against the
 // whole table. A null value (tombstone) deletes its key. Records that fail to deserialize
 // are skipped and reported: a table must not stop the stream.
-import type { Consumer } from '@platformatic/kafka'
-import { createKeyValueStore, type KeyValueStore } from '../stores/index.ts'
-import { Fetcher, READ_UNCOMMITTED, readToEnd } from '../kafka/fetcher.ts'
+import { inMemoryStores, type KeyValueStore } from '../stores/index.ts'
+import { readToEnd, type Fetcher } from '../kafka/fetcher.ts'
 import type { GlobalTableSpec } from '../topology/topology.ts'
-import type { RawRecord } from '../topology/records.ts'
+import type { RawRecord } from '../lib/records.ts'
 import type { TableView } from '../topology/processor.ts'
 import { errorMessage } from '../lib/errors.ts'
 import { sleep } from '../lib/processes.ts'
@@ -26,12 +25,12 @@ export class GlobalTables {
   /** Updates applied since start, for metrics and tests. */
   updates = 0
 
-  constructor (consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, specs: GlobalTableSpec[], onError: (message: string) => void) {
-    // Table topics are written outside transactions (the metadata mirror): read everything.
-    this.#fetcher = new Fetcher(consumer, { isolationLevel: READ_UNCOMMITTED, maxWaitMs: 250 })
+  /** `fetcher` reads uncommitted records: table topics are written outside transactions (the metadata mirror). */
+  constructor (fetcher: Fetcher, specs: GlobalTableSpec[], onError: (message: string) => void) {
+    this.#fetcher = fetcher
     this.#onError = onError
     for (const spec of specs) {
-      this.#tables.set(spec.topic, { spec, store: createKeyValueStore({ name: spec.topic, keySerde: spec.key, valueSerde: spec.value }), positions: new Map() })
+      this.#tables.set(spec.topic, { spec, store: inMemoryStores.keyValue({ name: spec.topic, keySerde: spec.key, valueSerde: spec.value }), positions: new Map() })
     }
   }
 

@@ -10,6 +10,8 @@ export interface EngineMetrics {
   restored (store: string, records: number): void
   /** A flush of an aggregation's sinks finished; `latencyMs` since the oldest window in it closed. */
   windowsDelivered (aggregation: string, latencyMs: number): void
+  /** A commit failed for another reason than a rebalance (an outage): it is retried. */
+  commitFailed (): void
 }
 
 export const noMetrics: EngineMetrics = {
@@ -19,7 +21,8 @@ export const noMetrics: EngineMetrics = {
   windowsEmitted () {},
   corrections () {},
   restored () {},
-  windowsDelivered () {}
+  windowsDelivered () {},
+  commitFailed () {}
 }
 
 /** Counts in memory, for tests and for the test driver. */
@@ -41,11 +44,12 @@ export class CountingMetrics implements EngineMetrics {
   corrections (aggregation: string, count: number): void { this.#add(`corrections:${aggregation}`, count) }
   restored (store: string, records: number): void { this.#add(`restored:${store}`, records) }
   windowsDelivered (aggregation: string): void { this.#add(`deliveries:${aggregation}`) }
+  commitFailed (): void { this.#add('commit-failures') }
 }
 
 /**
  * The codes at the head of a dead-letter reason, without its free text, for metric labels:
- * `deserialize: not-json: payload is not JSON` → `deserialize:not-json`,
+ * `not-json: payload is not JSON` → `not-json`, `deserialize: empty record (null value)` → `deserialize`,
  * `map-values-1: negative bytes` → `map-values-1`.
  */
 export function reasonLabel (reason: string): string {

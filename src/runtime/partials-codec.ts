@@ -45,10 +45,6 @@ export interface Partials<K, A> {
   partials: Array<Partial<K, A>>
 }
 
-export function sourceId (topic: string, partition: number): string {
-  return `${topic}:${partition}`
-}
-
 export interface EncodedPartials {
   partition: number
   key: Buffer

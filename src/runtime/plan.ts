@@ -1,9 +1,10 @@
 // What an application needs to run a topology, given the partition counts of its inputs:
 // the partials topic of each aggregation and its partition count, which aggregations each
 // input topic feeds, and which source partitions each aggregation waits for.
-import { aggregationsFedBy, partialsTopic, type SourceSpec, type Topology } from '../topology/topology.ts'
+import { aggregationsFedBy, type SourceSpec, type Topology } from '../topology/topology.ts'
+import { topicPartition } from '../lib/records.ts'
+import { partialsTopic } from './internal-topics.ts'
 import type { Aggregation } from '../topology/aggregation.ts'
-import { sourceId } from './partials-codec.ts'
 
 export interface AggregationPlan {
   aggregation: Aggregation<unknown, unknown, unknown>
@@ -31,7 +32,7 @@ export function makePlan (topology: Topology, applicationId: string, inputPartit
     const sources: string[] = []
     for (const source of topology.sources) {
       if (!fedBy.get(source.topic)!.includes(aggregation.name)) continue
-      for (let p = 0; p < (inputPartitions.get(source.topic) ?? 0); p++) sources.push(sourceId(source.topic, p))
+      for (let p = 0; p < (inputPartitions.get(source.topic) ?? 0); p++) sources.push(topicPartition(source.topic, p))
     }
     return { aggregation, topic: partialsTopic(applicationId, aggregation.name), partitions, sources }
   })

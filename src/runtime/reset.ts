@@ -1,26 +1,21 @@
 // Resets a stream application so that its next run recomputes everything from the start of
 // its input: the consumer group's offsets go (so processing starts at the earliest offset),
 // its internal topics go (partials, changelogs, stream times) and so does the local state of
-// this machine. Sinks that upsert then rewrite the same rows. Refuses while instances run:
-// their state would survive the reset.
-import type { Admin } from '@platformatic/kafka'
+// this machine (every instance's state folder given). Sinks that upsert then rewrite the same
+// rows. Refuses while instances run: their state would survive the reset. Resetting again
+// (another machine's state folders, say) finds nothing left on the broker and goes on.
 import { rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CellstreamError, UsageError } from '../lib/errors.ts'
+import type { KafkaAdmin } from '../kafka/admin.ts'
+import { isInternalTopic } from './internal-topics.ts'
 
 export interface ResetResult {
   topicsDeleted: string[]
   groupDeleted: boolean
 }
 
-/** Internal topic names of an application (see docs/engine.md), for `applicationId`. */
-export function isInternalTopic (applicationId: string, topic: string): boolean {
-  if (topic === `${applicationId}-source-times`) return true
-  if (!topic.startsWith(`${applicationId}-`)) return false
-  return topic.endsWith('-partials') || topic.endsWith('-windows-changelog') || topic.endsWith('-sources-changelog')
-}
-
-export async function resetApplication (admin: Admin, applicationId: string, stateDir: string): Promise<ResetResult> {
+export async function resetApplication (admin: KafkaAdmin, applicationId: string, stateDirs: string[]): Promise<ResetResult> {
   const groups = await admin.describeGroups({ groups: [applicationId] })
   const group = groups.get(applicationId)
   if (group !== undefined && group.members.size > 0) {
@@ -29,7 +24,8 @@ export async function resetApplication (admin: Admin, applicationId: string, sta
   const topicsDeleted = (await admin.listTopics()).filter(topic => isInternalTopic(applicationId, topic)).sort()
   if (topicsDeleted.length > 0) await admin.deleteTopics({ topics: topicsDeleted })
   let groupDeleted = false
-  if (group !== undefined && group.state !== 'DEAD') {
+  // A group without members or offsets is reported dead (the client spells states as the broker does).
+  if (group !== undefined && group.state.toUpperCase() !== 'DEAD') {
     try {
       await admin.deleteGroups({ groups: [applicationId] })
       groupDeleted = true
@@ -37,6 +33,6 @@ export async function resetApplication (admin: Admin, applicationId: string, sta
       throw new CellstreamError('CS_RESET', `cannot delete group ${applicationId}: ${(error as Error).message}`, { cause: error })
     }
   }
-  await rm(join(stateDir, applicationId), { recursive: true, force: true })
+  for (const stateDir of stateDirs) await rm(join(stateDir, applicationId), { recursive: true, force: true })
   return { topicsDeleted, groupDeleted }
 }

@@ -3,14 +3,14 @@
 // the topology's node tree, and collects everything the record caused. At commit it drains
 // that outbox, then its partial aggregates, then one watermark heartbeat per partials
 // partition, in that order (see partials-codec.ts for why the order matters).
-import { errorMessage } from '../lib/errors.ts'
 import type { Serde } from '../lib/serdes.ts'
-import { instantiate, type Processor, type RecordSink, type TableView, type TaskContext } from '../topology/processor.ts'
+import { instantiate, rejectionReason, type Processor, type RecordSink, type TableView, type TaskContext } from '../topology/processor.ts'
 import type { OutgoingRecord, RawRecord } from '../topology/records.ts'
 import type { SourceSpec, Topology } from '../topology/topology.ts'
 import { PartialAggregates } from '../topology/partial-aggregates.ts'
 import type { Aggregation } from '../topology/aggregation.ts'
-import { encodeHeartbeat, NO_TIME, partialsCodec, sourceId, type PartialsCodec } from './partials-codec.ts'
+import { encodeHeartbeat, NO_TIME, partialsCodec, type PartialsCodec } from './partials-codec.ts'
+import { topicPartition } from '../lib/records.ts'
 import type { EngineMetrics } from './metrics.ts'
 
 export interface SourceTaskOptions {
@@ -28,6 +28,8 @@ export interface SourceTaskOptions {
 
 export const DEAD_LETTER_HEADERS = {
   reason: 'cellstream.error.reason',
+  /** The sink that refused the record, when one did. */
+  sink: 'cellstream.sink',
   topic: 'cellstream.source.topic',
   partition: 'cellstream.source.partition',
   offset: 'cellstream.source.offset'
@@ -56,7 +58,7 @@ export class SourceTask {
     this.#options = options
     this.topic = options.source.topic
     this.partition = options.partition
-    this.#source = sourceId(this.topic, this.partition)
+    this.#source = topicPartition(this.topic, this.partition)
     const { metrics, topology } = options
     for (const { aggregation } of options.aggregations) {
       this.#partials.set(aggregation.name, new PartialAggregates(aggregation.identity))
@@ -94,9 +96,21 @@ export class SourceTask {
     this.#root = instantiate(options.source.node, this.#context)
   }
 
-  /** Flushes the task's record sinks (before the commit that covers their records). */
-  async flushSinks (): Promise<void> {
-    for (const sink of this.#sinks.values()) await sink.flush()
+  /**
+   * Flushes the task's record sinks (before the commit that covers their records); returns the
+   * dead letters of the records a sink refused for their data, for that commit.
+   */
+  async flushSinks (): Promise<OutgoingRecord[]> {
+    const letters: OutgoingRecord[] = []
+    for (const [name, sink] of this.#sinks) {
+      for (const { record, error } of await sink.flush() ?? []) {
+        const reason = refusalReason(name, error)
+        this.#options.metrics.deadLetter(reason)
+        const { deadLetterTopic } = this.#options.topology
+        if (deadLetterTopic !== undefined) letters.push(deadLetterRecord(deadLetterTopic, record.raw, reason, { [DEAD_LETTER_HEADERS.sink]: name }))
+      }
+    }
+    return letters
   }
 
   get streamTime (): number {
@@ -116,7 +130,7 @@ export class SourceTask {
       timestamp = source.timestamp(value, raw.timestamp)
       if (!Number.isSafeInteger(timestamp)) throw new Error(`event time is not a whole number of ms: ${timestamp}`)
     } catch (error) {
-      this.#context.deadLetter(raw, `deserialize: ${errorMessage(error)}`)
+      this.#context.deadLetter(raw, rejectionReason('deserialize', error))
       return
     }
     this.#root.process({ key, value, timestamp, raw })
@@ -166,8 +180,13 @@ function coordinates (raw: RawRecord): Record<string, string> {
 }
 
 /** A dead letter keeps the original key and value bytes; the reason and source travel in headers. */
-export function deadLetterRecord (topic: string, raw: RawRecord, reason: string): OutgoingRecord {
-  return { topic, key: detached(raw.key), value: detached(raw.value), headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw) } }
+export function deadLetterRecord (topic: string, raw: RawRecord, reason: string, headers: Record<string, string> = {}): OutgoingRecord {
+  return { topic, key: detached(raw.key), value: detached(raw.value), headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw), ...headers } }
+}
+
+/** The dead-letter reason of a record or window a sink refused: `sink-refused: <sink>: <error>`. */
+export function refusalReason (sink: string, error: string): string {
+  return `sink-refused: ${sink}: ${error}`
 }
 
 /**

@@ -1,40 +1,41 @@
-// The Kafka runtime: one instance of a stream application. Instances with the same
-// application id form a consumer group over the input topics and the partials topics, so
-// partitions (and their state) move between instances as they come and go.
+// The Kafka runtime: one instance of a stream application, a loop over parts with one job
+// each (docs/engine.md has the map). Instances with the same application id form a consumer
+// group over the input topics and the partials topics, so partitions (and their state) move
+// between instances as they come and go.
 //
-// One loop does everything:
-//   fetch (read_committed) → source tasks and owner tasks process → owners close the windows
-//   their watermark passed, and their sinks get them at once (in the background) → every
-//   commit interval: one transaction with everything the tasks produced (dead letters, late
-//   records, partials, heartbeats, stream times, window outputs, changelog records) and the
-//   positions of every assigned partition; every sink is flushed before it commits; local
-//   stores persist after. A commit takes its snapshot synchronously and then runs beside the
-//   processing of the next fetches.
+//   fetch (read_committed) → the tasks process (TaskManager) → owners close the windows their
+//   watermark passed, sinks get them at once → every commit interval, one transaction
+//   (Committer) with everything the tasks produced and the positions of every assigned
+//   partition; local stores write after it commits. A commit takes its records synchronously
+//   and then runs beside the processing of the next fetches.
+//
 // A rebalance or a failed commit discards everything since the last commit: tasks are
 // rebuilt from committed state (local stores as of the last commit, positions from the
-// group's committed offsets), so work is redone, never lost or counted twice.
+// group's committed offsets), so work is redone, never lost or counted twice. Failures (the
+// broker or a sink unreachable) are retried after a capped, jittered back-off for as long as
+// they last (failures.ts); status() tells a balancer meanwhile that the instance is not ready.
 import { randomUUID } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Admin, Consumer, ProduceResult, Producer } from '@platformatic/kafka'
-import { createAdmin, ensureTopics, type TopicSpec } from '../kafka/admin.ts'
-import { createConsumer, createTransactionalProducer } from '../kafka/clients.ts'
-import { Fetcher, readToEnd, type FetchedPartition, type Position } from '../kafka/fetcher.ts'
-import { errorMessage, UnavailableError } from '../lib/errors.ts'
+import { committedOffsets, createAdmin, ensureTopics, messageLimits, type KafkaAdmin } from '../kafka/admin.ts'
+import { READ_UNCOMMITTED, readToEnd, type FetchedPartition, type Fetcher, type Position } from '../kafka/fetcher.ts'
+import { GroupMember, type GroupMembership } from '../kafka/group.ts'
+import { TransactionalProducer, type Offset } from '../kafka/transactions.ts'
+import { errorMessage } from '../lib/errors.ts'
+import { topicPartition } from '../lib/records.ts'
 import { int64Serde, stringSerde } from '../lib/serdes.ts'
-import { LevelKeyValueStore, TimeWindowStore, recoverStore, closeStore, windowedSerde, type ChangeRecord, type LocalStore } from '../stores/index.ts'
+import { sleep } from '../lib/processes.ts'
+import { levelDbStores, type StoreSupplier } from '../stores/index.ts'
 import type { Topology } from '../topology/topology.ts'
-import { changelogTopic } from '../topology/topology.ts'
-import { recordHeaders, type OutgoingRecord } from '../topology/records.ts'
-import { SourceTask } from './source-task.ts'
-import { OwnerTask, ownedWindowSerde, sourceTimeSerde } from './owner-task.ts'
-import { makePlan, type AggregationPlan, type Plan } from './plan.ts'
+import { makePlan } from './plan.ts'
 import { GlobalTables } from './global-tables.ts'
 import { noMetrics, type EngineMetrics } from './metrics.ts'
-import { WindowOutputs } from './window-outputs.ts'
 import { changelogReader } from './kafka-changelog.ts'
-import { NO_TIME } from './partials-codec.ts'
-import { sleep } from '../lib/processes.ts'
+import { DEFAULT_FAILURE_POLICY, Failures, isBug } from './failures.ts'
+import { TopicLimits } from './topic-limits.ts'
+import { applicationTopics, isInternalTopic, sourceTimesTopic } from './internal-topics.ts'
+import { TaskManager } from './task-manager.ts'
+import { Committer } from './committer.ts'
 
 export interface StreamAppOptions {
   topology: Topology
@@ -43,85 +44,81 @@ export interface StreamAppOptions {
   brokers: string[]
   /** This instance's own folder: local stores and its instance id. Never shared by two instances. */
   stateDir: string
+  /** Where local stores come from; LevelDB by default. */
+  stores?: StoreSupplier
   commitIntervalMs?: number
   idleTimeoutMs?: number
   /** Partitions of each partials topic and changelog; defaults to the largest input. */
   partialsPartitions?: number
   metrics?: EngineMetrics
   log?: (level: 'info' | 'warn' | 'error', message: string) => void
+  /** Give up (the loop ends with an UnavailableError) after failing this long; default: never. */
+  giveUpAfterMs?: number
+  /** The loop counts as stuck (not live) when it has not turned for this long. Default 180 s. */
+  stuckAfterMs?: number
 }
 
-interface Owner {
-  plan: AggregationPlan
-  task: OwnerTask<unknown, unknown>
-  /** The task's window store and source-time store, each with its changelog. */
-  stores: LoggedStore[]
-  outputs: WindowOutputs<unknown, unknown>
+/** What a running instance reports to health checks and balancers. */
+export interface InstanceStatus {
+  /** The processing loop turns, or waits out an outage on purpose: restarting would not help. */
+  live: boolean
+  /** Processing and committing: false while starting, restoring state, failing or stopped. */
+  ready: boolean
+  /** Why it is not ready. */
+  reason?: string
+  commits: number
+  /** Since when commits or turns have failed in a row (epoch ms). */
+  failingSince?: number
+  assignment: string[]
 }
 
-interface LoggedStore {
-  local: LocalStore<unknown, unknown>
-  changelog: string
-  /**
-   * Every record of the store's changelog partition below this offset is in the local files:
-   * the restore's end, then just past this instance's own last committed write (from the
-   * produce responses). What the checkpoint says at close. Not the changelog's end offset:
-   * after a rebalance another instance may already have written there.
-   */
-  completeUpTo: bigint
-}
-
-const key = (topic: string, partition: number): string => `${topic}:${partition}`
 /** Records processed between two turns of the event loop. */
 const SLICE_RECORDS = 2048
 /** How often owners look for windows to close between commits. */
 const CLOSE_INTERVAL_MS = 100
-/**
- * How long failing turns are retried. Longer than the transaction timeout, so that offsets a
- * killed instance left pending in an open transaction are released by the broker meanwhile.
- */
-const RETRY_FAILURES_MS = 60_000
+/** How long registering the transactional id at start may take (the client retries without end). */
+const REGISTER_TIMEOUT_MS = 60_000
+
+type Options = Required<Omit<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>> & Pick<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>
 
 export class StreamApp {
-  readonly #options: Required<Omit<StreamAppOptions, 'partialsPartitions'>> & { partialsPartitions?: number }
-  #plan: Plan | undefined
-  #admin: Admin | undefined
-  #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
-  #tableConsumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
-  #producer: Producer<Buffer, Buffer, Buffer, Buffer> | undefined
+  readonly #options: Options
+  #admin: KafkaAdmin | undefined
+  #member: GroupMember | undefined
+  #tableReader: GroupMember | undefined
+  #producer: TransactionalProducer | undefined
   #fetcher: Fetcher | undefined
   #tables: GlobalTables | undefined
+  #tasks: TaskManager | undefined
+  #committer: Committer | undefined
+  #limits: TopicLimits | undefined
   #instanceId = ''
-  readonly #sources = new Map<string, SourceTask>()
-  readonly #owners = new Map<string, Owner>()
   /** Next offset to fetch per assigned partition, and as of the last commit. */
   readonly #positions = new Map<string, Position>()
   readonly #committed = new Map<string, bigint>()
-  readonly #streamTimes = new Map<string, number>()
-  #rebalanced = true
+  /** The tasks must be rebuilt from committed state: the group moved, or a turn or commit failed. */
+  #rebuild = true
   #stopping = false
   #loop: Promise<void> | undefined
   #lastCommit = 0
   #committing: Promise<void> | undefined
   #lastClose = 0
-  /** Topic records of windows closed since the last commit, for its transaction. */
-  #closedOutputs: OutgoingRecord[] = []
-  /**
-   * Flushes of the owners' sinks, one after another. Windows reach sinks as they close, not
-   * at the next commit: the sinks are idempotent, so a replay after a crash only writes the
-   * same windows again. A failed flush fails the next commit, which redoes the work.
-   */
-  #delivering: Promise<void> = Promise.resolve()
-  /** Since when commits have failed in a row (rebalances aside). */
-  #commitsFailingSince: number | undefined
-  /** Set when commits kept failing: the loop ends with it. */
+  /** Failures in a row (rebalances aside), and the back-off they call for. */
+  readonly #failures: Failures
+  /** No work before this time (epoch ms): the back-off after a failure. */
+  #pausedUntil = 0
+  /** Set when failures lasted past giveUpAfterMs, or a bug: the loop ends with it. */
   #fatal: Error | undefined
+  /** What the loop does now, for status(). */
+  #phase: 'starting' | 'restoring' | 'running' | 'stopped' = 'starting'
+  /** When the loop last turned, for liveness. */
+  #beat = Date.now()
   /**
    * The group membership the tasks were built for. Every offset commit names it, so once the
    * group has moved to another generation the broker refuses the commit, even if this
    * instance has not heard of the rebalance yet.
    */
-  #membership: { groupId: string, generationId: number, memberId: string, coordinatorId: number } | undefined
+  #membership: GroupMembership | undefined
   /** Commits done, for tests and metrics. */
   commits = 0
 
@@ -131,12 +128,27 @@ export class StreamApp {
       idleTimeoutMs: 30_000,
       metrics: noMetrics,
       log: () => {},
+      stuckAfterMs: 180_000,
+      stores: levelDbStores,
       ...options
     }
+    this.#failures = new Failures({ ...DEFAULT_FAILURE_POLICY, giveUpAfterMs: options.giveUpAfterMs })
+  }
+
+  /** Liveness and readiness, for /health and /ready. */
+  status (now = Date.now()): InstanceStatus {
+    const phase = this.#phase
+    const live = phase !== 'stopped' && now - this.#beat < this.#options.stuckAfterMs
+    const failingSince = this.#failures.since
+    let reason: string | undefined
+    if (phase !== 'running') reason = phase === 'restoring' ? 'restoring state' : phase
+    else if (failingSince !== undefined) reason = `failing for ${Math.round((now - failingSince) / 1000)} s, retrying: ${this.#failures.last}`
+    if (!live && phase !== 'stopped') reason = `the processing loop has not turned for ${Math.round((now - this.#beat) / 1000)} s`
+    return { live, ready: reason === undefined, reason, commits: this.commits, failingSince, assignment: this.assignment }
   }
 
   get sourceTimesTopic (): string {
-    return `${this.#options.applicationId}-source-times`
+    return sourceTimesTopic(this.#options.applicationId)
   }
 
   /** True while a commit runs (it runs beside the processing). */
@@ -163,32 +175,42 @@ export class StreamApp {
   async #start (): Promise<void> {
     const { brokers, applicationId, topology } = this.#options
     this.#instanceId = await this.#loadInstanceId()
-    this.#admin = createAdmin(brokers, `${applicationId}-admin`)
+    const admin = this.#admin = createAdmin(brokers, `${applicationId}-admin`)
     const inputPartitions = new Map<string, number>()
     for (const source of topology.sources) {
-      const metadata = await this.#admin.metadata({ topics: [source.topic] })
-      const info = metadata.topics.get(source.topic)
+      const info = (await admin.metadata({ topics: [source.topic] })).topics.get(source.topic)
       if (info === undefined) throw new Error(`input topic ${source.topic} does not exist`)
       inputPartitions.set(source.topic, info.partitionsCount)
     }
-    this.#plan = makePlan(topology, applicationId, inputPartitions, this.#options.partialsPartitions)
-    await ensureTopics(this.#admin, this.#internalTopics(this.#plan))
+    const plan = makePlan(topology, applicationId, inputPartitions, this.#options.partialsPartitions)
+    const inputLimits = await messageLimits(admin, [...inputPartitions.keys()])
+    await ensureTopics(admin, applicationTopics(plan, Math.max(0, ...inputLimits.values())))
+    this.#limits = new TopicLimits(admin, topology.deadLetterTopic, topic => isInternalTopic(applicationId, topic))
 
-    this.#tableConsumer = createConsumer(brokers, `${applicationId}-tables-${this.#instanceId}`, `${applicationId}-tables`)
-    this.#tables = new GlobalTables(this.#tableConsumer, topology.globalTables, message => this.#options.log('warn', message))
+    this.#tableReader = new GroupMember(brokers, `${applicationId}-tables-${this.#instanceId}`, `${applicationId}-tables`)
+    this.#tables = new GlobalTables(this.#tableReader.fetcher({ isolationLevel: READ_UNCOMMITTED, maxWaitMs: 250 }), topology.globalTables, message => this.#options.log('warn', message))
     await this.#tables.start()
 
-    this.#producer = createTransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`, `${applicationId}-${this.#instanceId}`)
-    await this.#fencePredecessor()
-    this.#consumer = createConsumer(brokers, `${applicationId}-${this.#instanceId}`, applicationId)
+    this.#producer = new TransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`)
+    await this.#producer.register(REGISTER_TIMEOUT_MS)
+    this.#committer = new Committer(this.#producer, this.#limits)
+    this.#member = new GroupMember(brokers, `${applicationId}-${this.#instanceId}`, applicationId)
     // A response's records stay alive until processed, and the prefetch keeps a second one:
     // small responses keep that short-lived, so the garbage collector reclaims it young.
-    this.#fetcher = new Fetcher(this.#consumer, { maxBytes: 1 << 20, partitionMaxBytes: 256 << 10, maxWaitMs: 100 })
-    // A join brings a new assignment; a cooperative rebalance revokes partitions first and a
-    // rejoin follows a lost membership: any of them rebuilds the tasks.
-    for (const event of ['consumer:group:join', 'consumer:group:rebalance', 'consumer:rejoin', 'consumer:group:leave']) this.#consumer.on(event, () => { this.#rebalanced = true })
-    this.#consumer.topics.trackAll(...topology.sources.map(s => s.topic), ...this.#plan.aggregations.map(a => a.topic))
-    await this.#consumer.joinGroup({})
+    const fetcher = this.#fetcher = this.#member.fetcher({ maxBytes: 1 << 20, partitionMaxBytes: 256 << 10, maxWaitMs: 100 })
+    const { stores, stateDir, metrics, idleTimeoutMs, log } = this.#options
+    this.#tasks = new TaskManager({
+      plan,
+      stores,
+      stateDir,
+      changelog: (topic, partition) => changelogReader(fetcher, topic, partition),
+      tables: name => this.#tables!.view(name),
+      metrics,
+      idleTimeoutMs,
+      log,
+      onProgress: () => { this.#beat = Date.now() }
+    })
+    await this.#member.join([...topology.sources.map(s => s.topic), ...plan.aggregations.map(a => a.topic)], () => { this.#rebuild = true })
     this.#loop = this.#run()
   }
 
@@ -205,15 +227,19 @@ export class StreamApp {
 
   async #run (): Promise<void> {
     // The next fetch is sent before the current one is processed, so the broker round trip
-    // overlaps the work; a rebalance discards it with everything else since the last commit.
+    // overlaps the work; a rebuild discards it with everything else since the last commit.
     let prefetch: Promise<FetchedPartition[]> | undefined
-    /** Since when turns have failed in a row (broker, group or restore errors). */
-    let failingSince: number | undefined
     try {
       while (!this.#stopping) {
+        this.#beat = Date.now()
         if (this.#fatal !== undefined) throw this.#fatal
+        if (this.#beat < this.#pausedUntil) {
+          // Waiting out an outage: short naps, so a stop is not held up.
+          await sleep(Math.min(250, this.#pausedUntil - this.#beat))
+          continue
+        }
         try {
-          if (this.#rebalanced) {
+          if (this.#rebuild) {
             prefetch = undefined
             await this.#reassign()
           }
@@ -224,55 +250,65 @@ export class StreamApp {
             const fetched = await (prefetch ?? this.#fetcher!.fetch(positions))
             prefetch = undefined
             // Records fetched across a rebalance may belong to partitions that moved away.
-            if (!this.#rebalanced) {
+            if (!this.#rebuild) {
               prefetch = this.#fetcher!.fetch(advance(positions, fetched))
               prefetch.catch(() => {}) // awaited (or dropped) on the next turn
               await this.#process(fetched)
             }
-            if (!this.#rebalanced && Date.now() - this.#lastClose >= CLOSE_INTERVAL_MS) {
-              this.#closeWindows(Date.now())
-              this.#deliver().catch(() => {}) // a failure fails the next commit
+            if (!this.#rebuild && Date.now() - this.#lastClose >= CLOSE_INTERVAL_MS) {
+              this.#lastClose = Date.now()
+              this.#tasks!.closeWindows(this.#lastClose)
+              this.#tasks!.deliver().catch(() => {}) // a failure fails the next commit
             }
           }
-          if (!this.#rebalanced && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
-            // The commit runs while the loop goes on processing: it took its snapshot synchronously.
+          if (!this.#rebuild && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
+            // The commit runs while the loop goes on processing: it took its records synchronously.
             this.#committing = this.#commitOrReset().finally(() => { this.#committing = undefined })
           }
-          failingSince = undefined
         } catch (error) {
-          // Redo from the last commit, as after a rebalance: an error that lasts longer than
-          // a dead instance's transaction can stay open is not transient, and ends the loop.
-          if (!isTransient(error)) throw error
-          failingSince ??= Date.now()
-          if (Date.now() - failingSince >= RETRY_FAILURES_MS) throw new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s of failures: ${errorMessage(error)}`, error)
-          this.#options.log('warn', `${errorMessage(error)}; redoing from the last commit`)
+          // Redo from the last commit, as after a rebalance, once the back-off has passed.
+          // A bug ends the loop at once: no wait makes it go away.
+          if (isBug(error)) throw error
+          this.#phase = 'running'
+          this.#failed('processing', error)
           prefetch = undefined
-          this.#rebalanced = true
-          await sleep(1000)
+          this.#rebuild = true
         }
       }
       await prefetch?.catch(() => {})
       await this.#committing
-      if (!this.#rebalanced) await this.#commitOrReset()
+      if (!this.#rebuild) await this.#commitOrReset()
     } finally {
+      this.#phase = 'stopped'
       await this.#shutdown()
+    }
+  }
+
+  /** Records a failure: the loop pauses for the back-off, or ends when failures lasted past the limit. */
+  #failed (what: string, error: unknown): void {
+    try {
+      const wait = this.#failures.failed(what, error)
+      this.#pausedUntil = Date.now() + wait
+      this.#options.log('warn', `${what} failed, redoing from the last commit in ${(wait / 1000).toFixed(1)} s: ${errorMessage(error)}`)
+    } catch (fatal) {
+      this.#fatal = fatal as Error
     }
   }
 
   /**
    * Feeds a fetch to the tasks. It yields to the event loop every SLICE_RECORDS records, so
    * the round trips of a commit running in the background are not held up by a whole fetch
-   * each. No commit takes its snapshot in the middle: commits start between two fetches.
+   * each. No commit takes its records in the middle: commits start between two fetches.
    */
   async #process (fetched: FetchedPartition[]): Promise<void> {
     let now = Date.now()
     let budget = SLICE_RECORDS
     for (const part of fetched) {
-      const id = key(part.topic, part.partition)
+      const id = topicPartition(part.topic, part.partition)
       const position = this.#positions.get(id)
       if (position === undefined) continue
-      const source = this.#sources.get(id)
-      const owner = source === undefined ? this.#owners.get(id)?.task : undefined
+      const source = this.#tasks!.sources.get(id)
+      const owner = source === undefined ? this.#tasks!.owners.get(id)?.task : undefined
       const records = part.records
       for (let i = 0; i < records.length;) {
         const end = Math.min(records.length, i + budget)
@@ -282,8 +318,9 @@ export class StreamApp {
         else i = end
         if (budget === 0) {
           await new Promise(resolve => setImmediate(resolve))
+          this.#beat = Date.now()
           // What was fetched for partitions that moved away must not be processed.
-          if (this.#rebalanced) return
+          if (this.#rebuild) return
           budget = SLICE_RECORDS
           now = Date.now()
         }
@@ -299,290 +336,114 @@ export class StreamApp {
   async #commitOrReset (): Promise<void> {
     try {
       await this.#commit()
-      this.#commitsFailingSince = undefined
+      this.#failures.succeeded()
     } catch (error) {
-      // A rebalance during a commit is routine; other failures for 60 s in a row are not.
-      if (!(error instanceof RebalancedDuringCommit)) {
-        this.#commitsFailingSince ??= Date.now()
-        if (Date.now() - this.#commitsFailingSince >= RETRY_FAILURES_MS) {
-          this.#fatal = new UnavailableError(`stopped after ${RETRY_FAILURES_MS / 1000} s of failing commits: ${errorMessage(error)}`, error)
-        }
+      // A rebalance during a commit is routine; any other failure waits its back-off.
+      if (error instanceof RebalancedDuringCommit) {
+        this.#options.log('info', 'the group rebalanced during a commit; redoing from the last commit')
+      } else if (isBug(error)) {
+        this.#fatal = error as Error
+      } else {
+        this.#options.metrics.commitFailed()
+        this.#failed('commit', error)
       }
-      this.#options.log('warn', `commit failed, redoing from the last commit: ${errorMessage(error)}`)
-      await this.#resetProducer()
-      this.#rebalanced = true
+      await this.#producer!.reset()
+      this.#rebuild = true
     }
   }
 
   async #commit (): Promise<void> {
     const now = Date.now()
     this.#lastCommit = now
-    const records: OutgoingRecord[] = []
-    for (const [id, source] of this.#sources) {
-      records.push(...source.drain(now))
-      if (source.streamTime !== this.#streamTimes.get(id)) {
-        records.push({ topic: this.sourceTimesTopic, partition: 0, key: stringSerde.serialize(id), value: int64Serde.serialize(source.streamTime) })
-      }
-    }
-    this.#closeWindows(now)
-    records.push(...this.#closedOutputs)
-    this.#closedOutputs = []
-    const persists: Array<{ store: LoggedStore, partition: number, changes: ChangeRecord[] }> = []
-    for (const owner of this.#owners.values()) {
-      for (const store of owner.stores) {
-        const changes = store.local.takeChanges()
-        if (changes.length === 0) continue
-        const partition = owner.task.partition
-        for (const change of changes) records.push({ topic: store.changelog, partition, key: change.key, value: change.value })
-        persists.push({ store, partition, changes })
-      }
-    }
-    // Processing goes on during the commit: take the positions and stream times of now.
+    const tasks = this.#tasks!
+    const commit = tasks.takeCommit(now)
+    // Processing goes on during the commit: take the positions of now.
     const moved = [...this.#positions].filter(([id, p]) => this.#committed.get(id) !== p.offset).map(([id, p]) => ({ id, ...p }))
+    if (commit.records.length === 0 && moved.length === 0 && (await commit.sinks).length === 0) return
     // Offsets carry the group generation, which the broker checks: a transaction that writes
     // carries at least one (an unmoved one if need be, as committed), so an instance that lost
     // its partitions cannot commit.
-    const offsets = moved.length > 0 ? moved : [...this.#positions].filter(([id]) => this.#committed.has(id)).slice(0, 1).map(([id, p]) => ({ id, ...p, offset: this.#committed.get(id)! }))
-    const streamTimes = [...this.#sources].map(([id, source]) => [id, source.streamTime] as const)
-    if (records.length === 0 && moved.length === 0) return
-
-    // Sinks write (the owners' to Postgres, the sources' archive on DuckDB's thread) while
-    // the transaction's records are sent; all are done before it commits.
-    const lastOffsets = new Map<string, bigint>()
-    const sinks = Promise.all([this.#deliver(), ...[...this.#sources.values()].map(async source => await source.flushSinks())])
-    sinks.catch(() => {}) // awaited below, or after a failed send
-    const transaction = await this.#producer!.beginTransaction().catch(async (error: unknown) => {
-      await sinks.catch(() => {})
-      throw error
+    const offsets: Array<Offset & { id: string }> = moved.length > 0 ? moved : [...this.#positions].filter(([id]) => this.#committed.has(id)).slice(0, 1).map(([id, p]) => ({ id, ...p, offset: this.#committed.get(id)! }))
+    const lastOffsets = await this.#committer!.commit({
+      records: commit.records,
+      sinks: commit.sinks,
+      offsets,
+      member: this.#member!,
+      membership: this.#membership!,
+      assertMembership: () => this.#assertMembership()
     })
-    try {
-      // Sends go one after the other: concurrent sends inside one transaction are not safe
-      // with this client. Each send is a bounded chunk, which caps the memory the client's
-      // encoding takes and keeps every partition's batch under the broker's size limit.
-      for (let from = 0; from < records.length;) {
-        const to = chunkEnd(records, from)
-        const chunk = records.slice(from, to)
-        noteLastOffsets(lastOffsets, chunk, await transaction.send({ messages: chunk.map(toMessage) as never }))
-        from = to
-      }
-      await sinks
-      this.#assertMembership()
-      if (offsets.length > 0) {
-        await transaction.addConsumer(this.#consumer!)
-        const group = this.#membership
-        for (const p of offsets) {
-          // The client commits `offset + 1`: hand it the offset before the position.
-          await transaction.addOffset({ topic: p.topic, partition: p.partition, offset: p.offset - 1n, metadata: { consumer: group } } as never)
-        }
-      }
-      this.#assertMembership()
-      await transaction.commit()
-    } catch (error) {
-      await sinks.catch(() => {})
-      await transaction.abort().catch(() => {})
-      throw error
-    }
     this.commits++
     for (const p of moved) this.#committed.set(p.id, p.offset)
-    for (const [id, streamTime] of streamTimes) this.#streamTimes.set(id, streamTime)
-    for (const { store, partition, changes } of persists) {
-      await store.local.persist(changes)
-      // Without a reported offset the earlier bound still holds: a restore from it replays
-      // this instance's own records, which leaves the same state.
-      const last = lastOffsets.get(key(store.changelog, partition))
-      if (last !== undefined) store.completeUpTo = last + 1n
-    }
+    await tasks.committed(commit, lastOffsets)
   }
 
   /** Throws if the tasks' group generation is no longer the client's (a rebalance, maybe not yet announced). */
   #assertMembership (): void {
-    if (this.#rebalanced || this.#consumer!.generationId !== this.#membership?.generationId) throw new RebalancedDuringCommit()
-  }
-
-  /** Closes the windows the owners' watermarks passed: sinks get them now, topics at the commit. */
-  #closeWindows (now: number): void {
-    this.#lastClose = now
-    for (const owner of this.#owners.values()) {
-      for (const { watch, records } of owner.task.checkWatches()) this.#closedOutputs.push(...owner.outputs.emitWatched(watch, records))
-      this.#closedOutputs.push(...owner.outputs.emit(owner.task.punctuate(now)))
-    }
-  }
-
-  /** Flushes the owners' sinks after any flush still running; rejects if any flush failed. */
-  #deliver (): Promise<void> {
-    const owners = [...this.#owners.values()]
-    this.#delivering = this.#delivering.then(async () => {
-      for (const owner of owners) await owner.outputs.flush()
-    })
-    return this.#delivering
+    if (this.#rebuild || this.#member!.generationId !== this.#membership?.generationId) throw new RebalancedDuringCommit()
   }
 
   /** Rebuilds every task from committed state for the current assignment. */
   async #reassign (): Promise<void> {
     await this.#committing
-    // Windows closed since the last commit are closed again by the rebuilt tasks.
-    await this.#delivering.catch(() => {})
-    this.#delivering = Promise.resolve()
-    this.#closedOutputs = []
-    this.#rebalanced = false
+    this.#rebuild = false
+    this.#phase = 'restoring'
     await this.#closeTasks()
-    const consumer = this.#consumer!
-    const plan = this.#plan!
-    const assigned: Array<{ topic: string, partition: number }> = []
-    for (const { topic, partitions } of consumer.assignments ?? []) for (const partition of partitions) assigned.push({ topic, partition })
-    this.#membership = { groupId: consumer.groupId, generationId: consumer.generationId, memberId: consumer.memberId!, coordinatorId: consumer.coordinatorId! }
-    this.#options.log('info', `assigned ${assigned.length} partitions (generation ${consumer.generationId})`)
-
+    this.#limits!.clear()
+    const member = this.#member!
+    const assigned = member.assigned()
+    this.#membership = member.membership()
+    this.#options.log('info', `assigned ${assigned.length} partitions (generation ${this.#membership.generationId})`)
     const committed = await this.#committedOffsets(assigned)
-    await this.#loadStreamTimes()
+    await this.#tasks!.build(assigned, await this.#loadStreamTimes(), () => this.#rebuild)
+    if (this.#rebuild) return
     for (const { topic, partition } of assigned) {
-      if (this.#rebalanced) return
-      const id = key(topic, partition)
-      const aggregation = plan.aggregationOfTopic(topic)
-      if (aggregation === undefined) {
-        this.#sources.set(id, new SourceTask({
-          topology: plan.topology,
-          source: plan.source(topic),
-          partition,
-          aggregations: plan.feeds.get(topic) ?? [],
-          tables: name => this.#tables!.view(name),
-          metrics: this.#options.metrics,
-          streamTime: this.#streamTimes.get(id) ?? NO_TIME,
-          idleTimeoutMs: this.#options.idleTimeoutMs
-        }))
-      } else {
-        this.#owners.set(id, await this.#openOwner(aggregation, partition))
-      }
+      const id = topicPartition(topic, partition)
       this.#positions.set(id, { topic, partition, offset: committed.get(id)! })
       this.#committed.set(id, committed.get(id)!)
     }
     this.#lastCommit = Date.now()
-  }
-
-  async #openOwner (plan: AggregationPlan, partition: number): Promise<Owner> {
-    const { applicationId, stateDir, metrics } = this.#options
-    const name = plan.aggregation.name
-    const dir = join(stateDir, applicationId, `${name}-${partition}`)
-    const windowsLocal = new LevelKeyValueStore({ name: `${name}-windows-${partition}`, dir: join(dir, 'windows'), keySerde: windowedSerde(plan.aggregation.key), valueSerde: ownedWindowSerde(plan.aggregation.value) })
-    const sourcesLocal = new LevelKeyValueStore({ name: `${name}-sources-${partition}`, dir: join(dir, 'sources'), keySerde: stringSerde, valueSerde: sourceTimeSerde })
-    const stores: LoggedStore[] = []
-    try {
-      for (const [store, suffix] of [[windowsLocal, 'windows'], [sourcesLocal, 'sources']] as const) {
-        const changelog = changelogTopic(applicationId, `${name}-${suffix}`)
-        const result = await recoverStore(store, changelogReader(this.#fetcher!, changelog, partition))
-        stores.push({ local: store as LocalStore<unknown, unknown>, changelog, completeUpTo: result.endOffset })
-        metrics.restored(store.name, result.records)
-        if (result.records > 0) this.#options.log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
-      }
-    } catch (error) {
-      // Let go of LevelDB's locks. A store already restored keeps its checkpoint; the one whose
-      // restore failed gets none, and the next attempt restores it again.
-      for (const store of stores) await closeStore(store.local, store.completeUpTo).catch(() => {})
-      for (const store of [windowsLocal, sourcesLocal]) await store.close().catch(() => {})
-      throw error
-    }
-    const windows = new TimeWindowStore(windowsLocal)
-    const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes: sourcesLocal, sources: plan.sources, metrics })
-    return { plan, task, stores, outputs: new WindowOutputs(plan.aggregation, metrics) }
+    this.#phase = 'running'
   }
 
   /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */
   async #closeTasks (): Promise<void> {
-    for (const [id, owner] of this.#owners) {
-      this.#owners.delete(id)
-      for (const store of owner.stores) {
-        // A store that fails to close gets no checkpoint: it is restored from 0 next time.
-        await closeStore(store.local, store.completeUpTo).catch(error => this.#options.log('warn', `closing ${store.local.name}: ${errorMessage(error)}`))
-      }
-    }
-    this.#sources.clear()
+    await this.#tasks?.close()
     this.#positions.clear()
     this.#committed.clear()
   }
 
-  /** Committed offsets, waiting for any pending transaction that commits some (requireStable). */
+  /** Committed offsets, waiting for any pending transaction that commits some; the start of partitions never committed. */
   async #committedOffsets (partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, bigint>> {
-    const result = new Map<string, bigint>()
-    if (partitions.length === 0) return result
-    const topics = new Map<string, number[]>()
-    for (const { topic, partition } of partitions) topics.set(topic, [...(topics.get(topic) ?? []), partition])
-    const groups = await this.#admin!.listConsumerGroupOffsets({
-      groups: [{ groupId: this.#options.applicationId, topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })) }],
-      requireStable: true
-    } as never) as Array<{ topics: Array<{ name: string, partitions: Array<{ partitionIndex: number, committedOffset: bigint }> }> }>
-    for (const group of groups) {
-      for (const topic of group.topics) for (const p of topic.partitions) if (p.committedOffset >= 0n) result.set(key(topic.name, p.partitionIndex), p.committedOffset)
-    }
-    for (const [topic, list] of topics) {
-      if (list.every(p => result.has(key(topic, p)))) continue
+    const result = await committedOffsets(this.#admin!, this.#options.applicationId, partitions)
+    for (const topic of new Set(partitions.filter(p => !result.has(topicPartition(p.topic, p.partition))).map(p => p.topic))) {
       const starts = await this.#fetcher!.startOffsets(topic)
-      for (const p of list) if (!result.has(key(topic, p))) result.set(key(topic, p), starts[p] ?? 0n)
+      for (const { partition } of partitions.filter(p => p.topic === topic)) {
+        const id = topicPartition(topic, partition)
+        if (!result.has(id)) result.set(id, starts[partition] ?? 0n)
+      }
     }
     return result
   }
 
-  async #loadStreamTimes (): Promise<void> {
-    this.#streamTimes.clear()
+  async #loadStreamTimes (): Promise<Map<string, number>> {
+    const times = new Map<string, number>()
     for await (const batch of readToEnd(this.#fetcher!, this.sourceTimesTopic, new Map([[0, 0n]]))) {
       for (const record of batch) {
-        if (record.key !== null && record.value !== null) this.#streamTimes.set(stringSerde.deserialize(record.key), int64Serde.deserialize(record.value))
+        if (record.key !== null && record.value !== null) times.set(stringSerde.deserialize(record.key), int64Serde.deserialize(record.value))
       }
     }
-  }
-
-  #internalTopics (plan: Plan): TopicSpec[] {
-    const { topology, applicationId } = this.#options
-    const inputs = Math.max(...plan.inputPartitions.values())
-    const specs: TopicSpec[] = [{ name: this.sourceTimesTopic, partitions: 1, config: { 'cleanup.policy': 'compact' } }]
-    for (const aggregation of plan.aggregations) {
-      specs.push({ name: aggregation.topic, partitions: aggregation.partitions, config: { 'retention.ms': String(7 * 24 * 3600_000) } })
-      for (const suffix of ['windows', 'sources']) {
-        specs.push({ name: changelogTopic(applicationId, `${aggregation.aggregation.name}-${suffix}`), partitions: aggregation.partitions, config: { 'cleanup.policy': 'compact' } })
-      }
-      for (const output of [...aggregation.aggregation.outputs, ...aggregation.aggregation.watches.flatMap(w => w.outputs)]) {
-        if (output.kind === 'topic') specs.push({ name: output.topic, partitions: inputs })
-      }
-    }
-    if (topology.deadLetterTopic !== undefined) specs.push({ name: topology.deadLetterTopic, partitions: inputs })
-    if (topology.lateTopic !== undefined) specs.push({ name: topology.lateTopic, partitions: inputs })
-    return specs
-  }
-
-  /**
-   * Registers the transactional id before joining the group. This fences a predecessor with
-   * the same id (this state folder's instance, killed) and aborts its open transaction now:
-   * offsets it left pending would otherwise hold up reading the committed offsets until the
-   * broker's transaction timeout.
-   */
-  async #fencePredecessor (): Promise<void> {
-    // The client retries retriable errors here without end: bound the wait.
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError(`cannot register the transactional id within ${RETRY_FAILURES_MS / 1000} s`)), RETRY_FAILURES_MS)
-    })
-    try {
-      await (await Promise.race([this.#producer!.beginTransaction(), timeout])).cancel()
-    } finally {
-      clearTimeout(timer)
-    }
-  }
-
-  async #resetProducer (): Promise<void> {
-    // A fenced or failed transactional producer cannot begin again: replace it.
-    await this.#producer?.close(true).catch(() => {})
-    const { brokers, applicationId } = this.#options
-    this.#producer = createTransactionalProducer(brokers, `${applicationId}-${this.#instanceId}`, `${applicationId}-${this.#instanceId}`)
+    return times
   }
 
   async #shutdown (): Promise<void> {
     // After an error the loop may end with a commit still running: stores close after it.
     await this.#committing
     await this.#closeTasks().catch(error => this.#options.log('warn', `closing stores: ${errorMessage(error)}`))
-    // close() leaves the group, so the partitions move at once instead of after the session timeout.
-    await this.#consumer?.close().catch(() => this.#consumer?.close(true).catch(() => {}))
-    await this.#producer?.close(true).catch(() => {})
+    // Leaving the group moves the partitions at once instead of after the session timeout.
+    await this.#member?.close()
+    await this.#producer?.close()
     await this.#tables?.stop().catch(() => {})
-    await this.#tableConsumer?.close(true).catch(() => {})
+    await this.#tableReader?.close()
     await this.#admin?.close().catch(() => {})
   }
 
@@ -601,17 +462,6 @@ export class StreamApp {
   }
 }
 
-
-/**
- * Errors of the broker or the network, worth redoing from the last commit. Anything else (a
- * bug) ends the loop at once.
- */
-function isTransient (error: unknown): boolean {
-  if (error instanceof UnavailableError) return true
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' && code.startsWith('PLT_KFK_')
-}
-
 class RebalancedDuringCommit extends Error {
   constructor () {
     super('the group rebalanced during the commit')
@@ -620,43 +470,6 @@ class RebalancedDuringCommit extends Error {
 
 /** The positions after `fetched` is processed. */
 function advance (positions: Position[], fetched: FetchedPartition[]): Position[] {
-  const next = new Map(fetched.map(part => [key(part.topic, part.partition), part.next]))
-  return positions.map(p => ({ topic: p.topic, partition: p.partition, offset: next.get(key(p.topic, p.partition)) ?? p.offset }))
-}
-
-/** Records, per `topic:partition`, the offset of the last record of `sent` there, from the produce response's base offsets. */
-function noteLastOffsets (last: Map<string, bigint>, sent: OutgoingRecord[], result: ProduceResult): void {
-  // A send puts each partition's records into one batch: the base offset plus their count.
-  const counts = new Map<string, number>()
-  for (const r of sent) {
-    if (r.partition === undefined) continue
-    const id = key(r.topic, r.partition)
-    counts.set(id, (counts.get(id) ?? 0) + 1)
-  }
-  for (const { topic, partition, offset } of result.offsets ?? []) {
-    const count = counts.get(key(topic, partition))
-    if (count !== undefined) last.set(key(topic, partition), offset + BigInt(count - 1))
-  }
-}
-
-/** Bytes per send: a partition's batch in one send stays well under the broker's default limit of 1 MB. */
-const SEND_CHUNK_BYTES = 512 << 10
-
-/** The end of the chunk of `records` that starts at `from`: at least one record, at most SEND_CHUNK_BYTES when possible. */
-function chunkEnd (records: OutgoingRecord[], from: number): number {
-  let bytes = 0
-  let to = from
-  while (to < records.length) {
-    const r = records[to]!
-    let size = 24 + (r.key?.length ?? 0) + (r.value?.length ?? 0)
-    if (r.headers !== undefined) for (const name in r.headers) size += 8 + name.length + r.headers[name]!.length
-    if (to > from && bytes + size > SEND_CHUNK_BYTES) break
-    bytes += size
-    to++
-  }
-  return to
-}
-
-function toMessage (r: OutgoingRecord): object {
-  return { topic: r.topic, partition: r.partition, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers === undefined ? undefined : recordHeaders(r.headers) }
+  const next = new Map(fetched.map(part => [topicPartition(part.topic, part.partition), part.next]))
+  return positions.map(p => ({ topic: p.topic, partition: p.partition, offset: next.get(topicPartition(p.topic, p.partition)) ?? p.offset }))
 }

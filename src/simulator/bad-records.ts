@@ -12,6 +12,9 @@ export const BAD_KINDS = [
   'negative-bytes',
   'huge-bytes', // more than 1e9 bytes in one message
   'empty-app',
+  'long-app', // more than 64 characters: a log line or a stack trace in the app field
+  'control-app', // a control character in the app name (NUL, tab, DEL, NEL)
+  'not-utf8-app', // bytes that are not UTF-8 inside the app name, or an escaped lone surrogate
   'bad-id', // id or antenna_id not a UUID
   'old-timestamp', // before 2000-01-01
   'future-timestamp', // milliseconds instead of seconds, or decades ahead
@@ -67,6 +70,19 @@ export function badRecord (kind: BadKind, event: EventFields, random: Random): s
       return toJson(event, { bytes: 1_000_000_001 + random.int(1e12) })
     case 'empty-app':
       return toJson(event, { app: '' })
+    case 'long-app':
+      return toJson(event, { app: event.app + random.pick(['X', 'é', '€', '😀']).repeat(65 + random.int(4000)) })
+    case 'control-app': {
+      const app = event.app
+      const at = random.int(app.length + 1)
+      return toJson(event, { app: app.slice(0, at) + random.pick(['\u0000', '\t', '\u007f', '\u0085', '\u001b']) + app.slice(at) })
+    }
+    case 'not-utf8-app': {
+      if (random.chance(0.5)) return toJson(event, { app: 'APP' }).replace('"APP"', `"${event.app.slice(0, 2)}\\ud800${event.app.slice(2)}"`)
+      const [before, after] = toJson(event, { app: 'APP' }).split('APP') as [string, string]
+      // A Latin-1 é (0xE9) or a cut multi-byte sequence: what a producer with the wrong encoding sends.
+      return Buffer.concat([Buffer.from(before + event.app.slice(0, 2)), Buffer.from(random.pick([[0xe9], [0xc3, 0x28], [0xe2, 0x82]])), Buffer.from(event.app.slice(2) + after)])
+    }
     case 'bad-id': {
       const field = random.chance(0.5) ? 'id' : 'antenna_id'
       const uuid = event[field]

@@ -1,14 +1,13 @@
 // Archive rows waiting for the next commit's files, held as columns of numbers in fixed-size
 // blocks: texts become indices into a dictionary that every batch of the archive shares, times
 // become seconds into the row's hour and offsets the distance from the group's first one, so
-// all but the quota fit 32 bits. A row takes 36 bytes and no JavaScript object, and blocks are
+// all but the byte count and the quota fit 32 bits. A row takes 40 bytes and no JavaScript object, and blocks are
 // handed back to a pool once their rows are written: the memory a commit's rows take is reused
 // by the next commit instead of waiting for a garbage collection (docs/memory.md).
 import { hourStart } from './archive-layout.ts'
 
 /** The values of one archived event: a valid event with its user's metadata (null when unknown). */
 export interface ArchiveEvent {
-  /** 0 to 1e9, as validated (it is stored in 32 bits). */
   bytes: number
   /** Event time, epoch seconds. */
   timestamp: number
@@ -30,23 +29,31 @@ export type ArchiveRow = ArchiveEvent & ArchiveCoordinates
 
 /** Rows per block, and per data chunk loaded into DuckDB (its vector size). */
 export const BLOCK_ROWS = 2048
-/** The 32-bit columns of a block, in this order after the quotas; texts are dictionary indices (-1: null). */
-export const INT_COLUMNS = ['bytes', 'second', 'app', 'id', 'antenna_id', 'email', 'offset'] as const
-const [BYTES, SECOND, APP, ID, ANTENNA, EMAIL, OFFSET] = INT_COLUMNS.map((_, c) => c * BLOCK_ROWS) as [number, number, number, number, number, number, number]
+/** The 64-bit columns of a block, doubles holding whole numbers below 2^53 (a null quota: NaN). */
+export const DOUBLE_COLUMNS = ['bytes', 'quota'] as const
+/** The 32-bit columns of a block, in this order after the doubles; texts are dictionary indices (-1: null). */
+export const INT_COLUMNS = ['second', 'app', 'id', 'antenna_id', 'email', 'offset'] as const
+const [SECOND, APP, ID, ANTENNA, EMAIL, OFFSET] = INT_COLUMNS.map((_, c) => c * BLOCK_ROWS) as [number, number, number, number, number, number]
+const QUOTA = BLOCK_ROWS
 
-/** One block of rows: the quotas as doubles (NaN: null), then each 32-bit column in turn. */
+/** One block of rows: each double column, then each 32-bit column, in turn. */
 export class Block {
-  readonly quota: Float64Array
+  readonly doubles: Float64Array
   readonly ints: Int32Array
 
   constructor () {
-    const buffer = new ArrayBuffer(BLOCK_ROWS * (8 + 4 * INT_COLUMNS.length))
-    this.quota = new Float64Array(buffer, 0, BLOCK_ROWS)
-    this.ints = new Int32Array(buffer, BLOCK_ROWS * 8, BLOCK_ROWS * INT_COLUMNS.length)
+    const buffer = new ArrayBuffer(BLOCK_ROWS * (8 * DOUBLE_COLUMNS.length + 4 * INT_COLUMNS.length))
+    this.doubles = new Float64Array(buffer, 0, BLOCK_ROWS * DOUBLE_COLUMNS.length)
+    this.ints = new Int32Array(buffer, BLOCK_ROWS * 8 * DOUBLE_COLUMNS.length, BLOCK_ROWS * INT_COLUMNS.length)
+  }
+
+  /** Column `c` of DOUBLE_COLUMNS, rows 0 to `rows`. */
+  double (c: number, rows: number): Float64Array {
+    return this.doubles.subarray(c * BLOCK_ROWS, c * BLOCK_ROWS + rows)
   }
 
   /** Column `c` of INT_COLUMNS, rows 0 to `rows`. */
-  column (c: number, rows: number): Int32Array {
+  int (c: number, rows: number): Int32Array {
     return this.ints.subarray(c * BLOCK_ROWS, c * BLOCK_ROWS + rows)
   }
 }
@@ -102,15 +109,20 @@ export class TextDictionary {
   readonly texts: string[] = []
   readonly #index = new Map<string, number>()
 
+  /** The text's index, or NOT_TEXT for a string UTF-8 cannot hold (checked once per text). */
   indexOf (text: string): number {
     let index = this.#index.get(text)
     if (index === undefined) {
+      if (!text.isWellFormed()) return NOT_TEXT
       index = this.texts.push(text) - 1
       this.#index.set(text, index)
     }
     return index
   }
 }
+
+/** What TextDictionary.indexOf returns for a string with an unpaired surrogate. */
+const NOT_TEXT = -2
 
 interface PartitionGroups { topic: string, partition: number, latest: Group, byHour: Map<number, Group> }
 
@@ -139,10 +151,24 @@ export class ArchiveBatch {
     return this.#size
   }
 
-  add (event: ArchiveEvent, at: ArchiveCoordinates): void {
+  /**
+   * Adds a row, or refuses it (the reason returned, nothing added) when Parquet could not hold
+   * its values as they are: a text with an unpaired surrogate (DuckDB would silently replace
+   * it), a number that is not a whole number below 2^53.
+   */
+  add (event: ArchiveEvent, at: ArchiveCoordinates): string | undefined {
+    const dictionary = this.dictionary
+    const app = dictionary.indexOf(event.app)
+    const id = dictionary.indexOf(event.id)
+    const antenna = dictionary.indexOf(event.antenna_id)
+    const email = event.email === null ? -1 : dictionary.indexOf(event.email)
+    if (app === NOT_TEXT || id === NOT_TEXT || antenna === NOT_TEXT || email === NOT_TEXT) return 'a text holds an unpaired surrogate, which UTF-8 cannot encode'
+    const offset = Number(at.offset)
+    if (!Number.isSafeInteger(event.bytes) || !Number.isSafeInteger(event.timestamp) || !(event.quota === null || Number.isSafeInteger(event.quota)) || !Number.isSafeInteger(offset)) {
+      return `a number is not a whole number below 2^53 (bytes ${event.bytes}, timestamp ${event.timestamp}, quota ${event.quota}, offset ${at.offset})`
+    }
     const hour = hourStart(event.timestamp)
     const group = this.#group(hour, at)
-    const offset = Number(at.offset)
     if (group.rows === 0) {
       group.base = group.first = group.last = offset
     } else if (offset > group.last) {
@@ -155,16 +181,17 @@ export class ArchiveBatch {
     if (row === 0) group.blocks.push(this.#pool.take())
     const block = group.blocks[group.blocks.length - 1]!
     const ints = block.ints
-    const dictionary = this.dictionary
-    ints[BYTES + row] = event.bytes
+    block.doubles[row] = event.bytes
+    block.doubles[QUOTA + row] = event.quota ?? NaN
     ints[SECOND + row] = event.timestamp - hour
-    ints[APP + row] = dictionary.indexOf(event.app)
-    ints[ID + row] = dictionary.indexOf(event.id)
-    ints[ANTENNA + row] = dictionary.indexOf(event.antenna_id)
-    ints[EMAIL + row] = event.email === null ? -1 : dictionary.indexOf(event.email)
+    ints[APP + row] = app
+    ints[ID + row] = id
+    ints[ANTENNA + row] = antenna
+    ints[EMAIL + row] = email
+    // A commit's offsets of one partition span far less than 2^31.
     ints[OFFSET + row] = offset - group.base
-    block.quota[row] = event.quota ?? NaN
     this.#size++
+    return undefined
   }
 
   groups (): Group[] {

@@ -1,12 +1,14 @@
 // Writes closed windows into a totals table (`bytes`: 5-minute windows) as idempotent
 // upserts keyed by (timestamp, id, type): a replay after a crash writes the same rows again,
-// and a corrected window (see docs/engine.md) overwrites its earlier value.
+// and a corrected window (see docs/engine.md) overwrites its earlier value. A window that
+// PostgreSQL refuses for its data goes back to the runtime (dead letters), see refusals.ts.
 import { pgp, type Db } from '../db/pool.ts'
-import type { WindowSink, WindowedRecord } from '../topology/index.ts'
+import type { Refusal, WindowSink, WindowedRecord } from '../topology/index.ts'
+import { writeIsolating } from './refusals.ts'
 
 export type TotalType = 'antenna_total_bytes' | 'user_total_bytes' | 'app_total_bytes'
 
-interface Row { start: number, id: string, value: number }
+type Row = WindowedRecord<string, number>
 
 // The rows travel as three array parameters of a parameterized statement: formatting
 // thousands of rows into the SQL text cost the processing thread six times more.
@@ -33,21 +35,26 @@ export class BytesTableSink implements WindowSink<string, number> {
 
   add (records: WindowedRecord<string, number>[]): void {
     for (const record of records) {
-      this.#pending.set(`${record.start}\u0000${record.key}`, { start: record.start, id: record.key, value: record.value })
+      this.#pending.set(`${record.start}\u0000${record.key}`, record)
     }
   }
 
-  async flush (): Promise<void> {
-    if (this.#pending.size === 0) return
+  async flush (): Promise<Array<Refusal<Row>>> {
+    if (this.#pending.size === 0) return []
     // Windows added while this flush writes wait for the next one. A failed flush fails the
     // commit, and the replay adds its windows again.
     const rows = [...this.#pending.values()]
     this.#pending = new Map()
+    const refused: Array<Refusal<Row>> = []
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-      const chunk = rows.slice(i, i + ROWS_PER_STATEMENT)
-      const values = [chunk.map(r => r.start), chunk.map(r => r.id), chunk.map(r => r.value), this.#type]
-      await this.#db.none(new pgp.ParameterizedQuery({ text: UPSERT, values }))
+      for (const { row, error } of await writeIsolating(rows.slice(i, i + ROWS_PER_STATEMENT), chunk => this.#upsert(chunk))) refused.push({ record: row, error })
     }
-    this.written += rows.length
+    this.written += rows.length - refused.length
+    return refused
+  }
+
+  async #upsert (rows: Row[]): Promise<void> {
+    const values = [rows.map(r => r.start), rows.map(r => r.key), rows.map(r => r.value), this.#type]
+    await this.#db.none(new pgp.ParameterizedQuery({ text: UPSERT, values }))
   }
 }

@@ -11,7 +11,7 @@
 import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, DuckDBIntegerType, type DuckDBConnection, type DuckDBDoubleVector, type DuckDBIntegerVector } from '@duckdb/node-api'
 import { join } from 'node:path'
 import { ARCHIVE_COLUMNS, partFileName, tempName, versionDir } from './archive-layout.ts'
-import { ArchiveBatch, BLOCK_ROWS, BlockPool, INT_COLUMNS, TextDictionary, type Group } from './archive-batch.ts'
+import { ArchiveBatch, BLOCK_ROWS, BlockPool, DOUBLE_COLUMNS, INT_COLUMNS, TextDictionary, type Group } from './archive-batch.ts'
 import { currentVersion, ensureHourVersion, publishFile, settleFile } from './archive-versions.ts'
 import { sqlString } from './sql.ts'
 
@@ -27,7 +27,7 @@ const TEXT_LIST_TABLE = 'archive_text_list'
  * (by this plus one commit's new texts) with millions of users.
  */
 const MAX_DICTIONARY_TEXTS = 1 << 16
-/** Blocks kept for reuse: 9 MB, about 260,000 rows; a larger commit allocates the rest anew. */
+/** Blocks kept for reuse: 10 MB, about 260,000 rows; a larger commit allocates the rest anew. */
 const POOLED_BLOCKS = 128
 /** Rows per row group of a writer file: at 250,000 rows per commit, 16,384 peaked about 25 MB lower than DuckDB's 122,880. */
 const WRITER_ROW_GROUP_ROWS = 16_384
@@ -147,30 +147,33 @@ export class ParquetArchive {
 }
 
 /**
- * Loads the group's blocks into the rows table (the quotas, then the 32-bit columns), one data
- * chunk per block. One chunk is filled again and again (the appender copies it), because getting
- * a chunk's vectors costs far more than filling them.
+ * Loads the group's blocks into the rows table (the double columns, then the 32-bit ones), one
+ * data chunk per block. One chunk is filled again and again (the appender copies it), because
+ * getting a chunk's vectors costs far more than filling them.
  */
 async function fillRows (connection: DuckDBConnection, group: Group): Promise<void> {
-  await connection.run(`CREATE OR REPLACE TEMP TABLE ${ROWS_TABLE} (quota DOUBLE, ${INT_COLUMNS.map(name => `"${name}" INTEGER`).join(', ')})`)
+  const columns = [...DOUBLE_COLUMNS.map(name => `"${name}" DOUBLE`), ...INT_COLUMNS.map(name => `"${name}" INTEGER`)]
+  await connection.run(`CREATE OR REPLACE TEMP TABLE ${ROWS_TABLE} (${columns.join(', ')})`)
   const appender = await connection.createAppender(ROWS_TABLE)
   try {
     let chunk: DuckDBDataChunk | undefined
-    let quotas: DuckDBDoubleVector | undefined
+    let doubles: DuckDBDoubleVector[] = []
     let ints: DuckDBIntegerVector[] = []
     group.blocks.forEach((block, b) => {
       const rows = Math.min(BLOCK_ROWS, group.rows - b * BLOCK_ROWS)
       if (chunk?.rowCount !== rows) {
-        chunk = DuckDBDataChunk.create([DuckDBDoubleType.instance, ...INT_COLUMNS.map(() => DuckDBIntegerType.instance)], rows)
-        quotas = chunk.getColumnVector(0) as DuckDBDoubleVector
-        ints = INT_COLUMNS.map((_, c) => chunk!.getColumnVector(c + 1) as DuckDBIntegerVector)
+        chunk = DuckDBDataChunk.create([...DOUBLE_COLUMNS.map(() => DuckDBDoubleType.instance), ...INT_COLUMNS.map(() => DuckDBIntegerType.instance)], rows)
+        doubles = DOUBLE_COLUMNS.map((_, c) => chunk!.getColumnVector(c) as DuckDBDoubleVector)
+        ints = INT_COLUMNS.map((_, c) => chunk!.getColumnVector(DOUBLE_COLUMNS.length + c) as DuckDBIntegerVector)
       }
       // setItem writes to the vector's JS-side copy; flush hands it to DuckDB in one call.
-      const quota = block.quota
-      for (let i = 0; i < rows; i++) quotas!.setItem(i, quota[i]!)
-      quotas!.flush()
+      doubles.forEach((vector, c) => {
+        const column = block.double(c, rows)
+        for (let i = 0; i < rows; i++) vector.setItem(i, column[i]!)
+        vector.flush()
+      })
       ints.forEach((vector, c) => {
-        const column = block.column(c, rows)
+        const column = block.int(c, rows)
         for (let i = 0; i < rows; i++) vector.setItem(i, column[i]!)
         vector.flush()
       })

@@ -1,8 +1,8 @@
-// A changelog partition in memory, both writer and reader: the test driver's stand-in for
-// the Kafka topic, with compaction to check that restore copes with its gaps.
-import { type ChangeRecord, type ChangelogEntry, type ChangelogReader, type ChangelogWriter } from './types.ts'
+// A changelog partition in memory: the test driver's stand-in for the Kafka topic, which it
+// appends a commit's changes to, with compaction to check that restore copes with its gaps.
+import { type ChangeRecord, type ChangelogEntry, type ChangelogReader } from './types.ts'
 
-export class InMemoryChangelog implements ChangelogWriter, ChangelogReader {
+export class InMemoryChangelog implements ChangelogReader {
   private log: ChangelogEntry[] = []
   private next = 0n
 
@@ -10,8 +10,10 @@ export class InMemoryChangelog implements ChangelogWriter, ChangelogReader {
     return this.log
   }
 
-  send (records: ChangeRecord[]): void {
+  /** Appends records; returns the offset of the last one (undefined when there was none). */
+  append (records: readonly ChangeRecord[]): bigint | undefined {
     for (const { key, value } of records) this.log.push({ offset: this.next++, key, value })
+    return records.length > 0 ? this.next - 1n : undefined
   }
 
   async endOffset (): Promise<bigint> {

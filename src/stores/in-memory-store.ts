@@ -1,5 +1,5 @@
-// A store that lives in memory only: for the test driver, and for state rebuilt from its
-// changelog on every start. Wrapped in a ChangeLoggingStore it behaves like the LevelDB store
+// A store that lives in memory only: for the test driver, global tables, and state rebuilt
+// from its changelog on every start. Behind a LoggedStore it behaves like the LevelDB store
 // minus the files.
 import { type ChangeRecord } from './types.ts'
 import { TableStore } from './table-store.ts'

@@ -1,33 +1,35 @@
-// State stores: key-value and window stores with a changelog, restore and checkpoints.
+// State stores: key-value and window stores, logged to a changelog, restored, checkpointed.
 //
 // Layers (decorators, as in Kafka Streams):
-//   TimeWindowStore            (start, key) → value over a key-value store; key bytes are the
-//        │                     window start (epoch ms, 8 bytes BE) + the key's bytes, so
-//        │                     closed windows are a prefix of the store
-//   ChangeLoggingStore         at flush: one record per dirty key to the ChangelogWriter
-//        │                     (last value, or null as a tombstone), then local storage
-//   LevelKeyValueStore         whole store in memory, loaded at open; flush writes the dirty
-//   or InMemoryKeyValueStore   keys in one LevelDB batch (nothing to write in memory)
+//   TimeWindowStore          (start, key) → value over a key-value store; key bytes are the
+//        │                   window start (epoch ms, 8 bytes BE) + the key's bytes, so
+//        │                   closed windows are a prefix of the store
+//   LoggedStore              the commit protocol: at a commit it hands over its changes as
+//        │                   changelog records (takeChanges), and once the transaction
+//        │                   committed writes them locally (committed) and notes how far its
+//        │                   own records reach in the changelog; close() writes the checkpoint
+//   LevelKeyValueStore       whole store in memory, loaded at open; writes go to LevelDB in
+//   or InMemoryKeyValueStore one batch per commit (nothing to write in memory)
 //
-// Per record, get/put/delete are synchronous Map operations on deserialized values: a put
-// costs one key serialization; values are serialized once per dirty key per commit. The
-// price is that a store must fit in memory; LevelDB buys a restart without replaying the
-// changelog, not capacity.
+// A StoreSupplier (supplier.ts) makes the bottom layer: LevelDB or memory today, another
+// backend by adding a supplier. Per record, get/put/delete are synchronous Map operations on
+// deserialized values: a put costs one key serialization; values are serialized once per
+// changed key per commit. The price is that a store must fit in memory; LevelDB buys a
+// restart without replaying the changelog, not capacity.
 //
-// The runtime owns the commit: at each commit it calls flush() (changelog records go into
-// the commit's transaction), commits, and when it closes a store calls closeStore() with the
-// offset just past the last changelog record the store holds, which writes the checkpoint.
-// On start, recoverStore() keeps local state from a valid checkpoint and replays only the
-// records after it, or wipes the store and replays from 0 (no checkpoint means an unclean
-// stop, whose local writes may belong to an aborted transaction). The stores never import the Kafka adapter: the runtime implements
-// ChangelogWriter and ChangelogReader with it.
+// The runtime owns the commit and the changelog topic: it sends the records a LoggedStore
+// hands over in the commit's transaction, and reads changelog partitions back for restore
+// through a ChangelogReader. On start, recover() keeps local state from a valid checkpoint
+// and replays only the records after it, or wipes the store and replays from 0 (no
+// checkpoint means an unclean stop, whose local writes may belong to an aborted
+// transaction). The stores never import the Kafka adapter.
 export * from './types.ts'
 export { TableStore, type TableStoreOptions } from './table-store.ts'
 export { InMemoryKeyValueStore } from './in-memory-store.ts'
 export { LevelKeyValueStore, type LevelStoreOptions } from './level-store.ts'
-export { ChangeLoggingStore, type ChangeLoggingOptions } from './change-logging-store.ts'
+export { LoggedStore, type ChangelogPartition } from './logged-store.ts'
 export { TimeWindowStore, windowedSerde, windowPrefix, type Windowed } from './window-store.ts'
 export { InMemoryChangelog } from './in-memory-changelog.ts'
 export { readCheckpoint, writeCheckpoint, removeCheckpoint } from './checkpoint.ts'
 export { restoreStore, recoverStore, closeStore, type RestoreOptions, type RestoreRangeOptions, type RestoreResult, type RecoverResult } from './restore.ts'
-export { createKeyValueStore, createWindowStore, type StoreOptions } from './factory.ts'
+export { inMemoryStores, levelDbStores, windowStore, type StoreOptions, type StoreSupplier } from './supplier.ts'

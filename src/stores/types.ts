@@ -12,14 +12,6 @@ export interface ChangelogEntry extends ChangeRecord {
   offset: bigint
 }
 
-/**
- * Where a store sends its changes at each flush: the runtime implements it with the
- * transactional producer, keyed by `key` into the store's changelog partition.
- */
-export interface ChangelogWriter {
-  send (records: ChangeRecord[]): void | Promise<void>
-}
-
 /** One partition of a changelog topic, as read back during restore. */
 export interface ChangelogReader {
   /** The offset the next record written will get (the committed end under read_committed). */
@@ -70,9 +62,9 @@ export interface KeyValueStore<K, V> extends StateStore {
 }
 
 /**
- * A key-value store that caches locally and writes at flush: what a decorator such as the
- * changelogging store wraps. `takeChanges` and `persist` split `flush` in two so that the
- * changelog gets exactly the records written locally.
+ * A key-value store that caches locally and writes at flush: what a LoggedStore wraps.
+ * `takeChanges` and `persist` split `flush` in two so that the changelog gets exactly the
+ * records written locally.
  */
 export interface LocalStore<K, V> extends KeyValueStore<K, V> {
   /** The changes since the last flush (last value or tombstone per dirty key); the keys become clean. */

@@ -1,19 +1,23 @@
-// Runs a topology without a broker: in-memory stores, a virtual wall clock, and the same
-// source and owner tasks as the Kafka runtime. Pipe records into input partitions, call
-// `commit()` where the runtime would commit (partials travel to their owners and closed
-// windows are emitted), advance the clock to test idleness, then read what came out.
+// Runs a topology without a broker, on a virtual wall clock, through the same TaskManager as
+// the Kafka runtime: the same tasks, built and restored the same way, the same commits. In
+// place of the broker, a commit hands each record to where the broker would deliver it:
+// partials to their owner tasks, changelog records to in-memory changelog partitions, the rest
+// to outputs you can read. Pipe records into input partitions, call `commit()` where the
+// runtime would commit, advance the clock to test idleness, `restart()` to rebuild every task
+// from what was committed (as after a crash), then read what came out.
 import { UsageError } from '../lib/errors.ts'
 import type { Serde } from '../lib/serdes.ts'
-import { createKeyValueStore, createWindowStore, type KeyValueStore } from '../stores/index.ts'
+import { topicPartition, type OutgoingRecord, type RawRecord } from '../lib/records.ts'
+import { InMemoryChangelog, inMemoryStores, type KeyValueStore, type StoreSupplier } from '../stores/index.ts'
 import type { Topology } from '../topology/topology.ts'
-import type { OutgoingRecord, RawRecord, WindowedRecord } from '../topology/records.ts'
+import type { WindowedRecord } from '../topology/records.ts'
 import type { TableView } from '../topology/processor.ts'
-import { SourceTask, DEAD_LETTER_HEADERS } from '../runtime/source-task.ts'
-import { OwnerTask, ownedWindowSerde, sourceTimeSerde } from '../runtime/owner-task.ts'
+import { DEAD_LETTER_HEADERS } from '../runtime/source-task.ts'
 import { makePlan, type Plan } from '../runtime/plan.ts'
 import { CountingMetrics } from '../runtime/metrics.ts'
-import { WindowOutputs } from '../runtime/window-outputs.ts'
-import { stringSerde } from '../lib/serdes.ts'
+import { TaskManager } from '../runtime/task-manager.ts'
+import { sourceTimesTopic } from '../runtime/internal-topics.ts'
+import { int64Serde, stringSerde } from '../lib/serdes.ts'
 
 export interface TestDriverOptions {
   applicationId?: string
@@ -24,6 +28,10 @@ export interface TestDriverOptions {
   /** Virtual wall clock at start, epoch ms. */
   now?: number
   idleTimeoutMs?: number
+  /** Where local stores come from; in memory by default. */
+  stores?: StoreSupplier
+  /** Folder for stores that keep files (with `stores`). */
+  stateDir?: string
 }
 
 export interface PipedRecord {
@@ -34,68 +42,54 @@ export interface PipedRecord {
   timestamp?: number
 }
 
-interface Owner {
-  task: OwnerTask<unknown, unknown>
-  outputs: WindowOutputs<unknown, unknown>
-}
-
 export class TopologyTestDriver {
   readonly metrics = new CountingMetrics()
   readonly #plan: Plan
-  readonly #sources = new Map<string, SourceTask>()
-  readonly #owners = new Map<string, Owner>()
+  readonly #tasks: TaskManager
   readonly #tables = new Map<string, { store: KeyValueStore<unknown, unknown>, key: Serde<unknown>, value: Serde<unknown> }>()
   readonly #outputs = new Map<string, OutgoingRecord[]>()
   readonly #offsets = new Map<string, bigint>()
+  readonly #changelogs = new Map<string, InMemoryChangelog>()
+  /** Each input partition's stream time as of the last commit (the source-times topic). */
+  readonly #streamTimes = new Map<string, number>()
   #now: number
 
-  private constructor (plan: Plan, now: number) {
+  private constructor (plan: Plan, options: TestDriverOptions) {
     this.#plan = plan
-    this.#now = now
+    this.#now = options.now ?? 0
+    this.#tasks = new TaskManager({
+      plan,
+      stores: options.stores ?? inMemoryStores,
+      stateDir: options.stateDir ?? '',
+      changelog: (topic, partition) => this.#changelog(topic, partition),
+      tables: name => this.#table(name),
+      metrics: this.metrics,
+      idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
+      log: () => {}
+    })
   }
 
   static async create (topology: Topology, options: TestDriverOptions = {}): Promise<TopologyTestDriver> {
     const partitions = new Map(topology.sources.map(s => [s.topic, options.partitions?.[s.topic] ?? 1]))
     const plan = makePlan(topology, options.applicationId ?? 'test', partitions, options.partialsPartitions)
-    const driver = new TopologyTestDriver(plan, options.now ?? 0)
-    await driver.#start(options.idleTimeoutMs ?? 30_000)
+    const driver = new TopologyTestDriver(plan, options)
+    for (const table of topology.globalTables) {
+      const store = inMemoryStores.keyValue({ name: table.topic, keySerde: table.key, valueSerde: table.value })
+      await store.open()
+      driver.#tables.set(table.topic, { store, key: table.key, value: table.value })
+    }
+    await driver.#build()
     return driver
   }
 
-  async #start (idleTimeoutMs: number): Promise<void> {
-    const { topology } = this.#plan
-    for (const table of topology.globalTables) {
-      const store = createKeyValueStore({ name: table.topic, keySerde: table.key, valueSerde: table.value })
-      await store.open()
-      this.#tables.set(table.topic, { store, key: table.key, value: table.value })
-    }
-    const tables = (name: string): TableView<unknown, unknown> => {
-      const table = this.#tables.get(name)
-      if (table === undefined) throw new UsageError(`no global table ${name}`)
-      return table.store
-    }
-    for (const source of topology.sources) {
-      for (let partition = 0; partition < this.#plan.inputPartitions.get(source.topic)!; partition++) {
-        const task = new SourceTask({
-          topology, source, partition, tables, metrics: this.metrics, idleTimeoutMs,
-          aggregations: this.#plan.feeds.get(source.topic)!
-        })
-        // Nothing waits to be read: a piped record is processed at once.
-        task.fetched(true, this.#now)
-        this.#sources.set(`${source.topic}:${partition}`, task)
-      }
-    }
-    for (const plan of this.#plan.aggregations) {
-      for (let partition = 0; partition < plan.partitions; partition++) {
-        const name = `${plan.aggregation.name}-${partition}`
-        const windows = createWindowStore({ name, keySerde: plan.aggregation.key, valueSerde: ownedWindowSerde(plan.aggregation.value) })
-        const sourceTimes = createKeyValueStore({ name: `${name}-sources`, keySerde: stringSerde, valueSerde: sourceTimeSerde })
-        await windows.open()
-        await sourceTimes.open()
-        const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows, sourceTimes, sources: plan.sources, metrics: this.metrics })
-        this.#owners.set(`${plan.topic}:${partition}`, { task, outputs: new WindowOutputs(plan.aggregation) })
-      }
-    }
+  /** Every partition of the application on this one instance, as the runtime builds them. */
+  async #build (): Promise<void> {
+    const assigned: Array<{ topic: string, partition: number }> = []
+    for (const [topic, count] of this.#plan.inputPartitions) for (let partition = 0; partition < count; partition++) assigned.push({ topic, partition })
+    for (const { topic, partitions } of this.#plan.aggregations) for (let partition = 0; partition < partitions; partition++) assigned.push({ topic, partition })
+    await this.#tasks.build(assigned, this.#streamTimes)
+    // Nothing waits to be read: a piped record is processed at once.
+    for (const task of this.#tasks.sources.values()) task.fetched(true, this.#now)
   }
 
   get now (): number {
@@ -109,7 +103,7 @@ export class TopologyTestDriver {
   /** Processes one record on its input partition, as the runtime would on fetching it. */
   pipe (topic: string, record: PipedRecord): void {
     const partition = record.partition ?? 0
-    const task = this.#sources.get(`${topic}:${partition}`)
+    const task = this.#tasks.sources.get(topicPartition(topic, partition))
     if (task === undefined) throw new UsageError(`topic ${topic} has no partition ${partition} in this topology`)
     task.process(this.#raw(topic, partition, record.key ?? null, record.value, record.timestamp ?? this.#now))
     task.fetched(true, this.#now)
@@ -125,21 +119,49 @@ export class TopologyTestDriver {
     else table.store.put(k, table.value.deserialize(toBuffer(value)!))
   }
 
-  /** What the runtime does at a commit: partials to their owners, then closed windows out. */
+  /**
+   * What the runtime does at a commit, with the broker's delivery in between: the sources'
+   * partials reach their owners first (as the owners would fetch them), then a commit as the
+   * runtime takes it: windows the owners' watermark passed close, sinks flush, and its
+   * records go where the broker would deliver them.
+   */
   async commit (): Promise<void> {
-    for (const task of this.#sources.values()) {
-      await task.flushSinks()
-      for (const record of task.drain(this.#now)) {
-        const owner = record.partition === undefined ? undefined : this.#owners.get(`${record.topic}:${record.partition}`)
-        if (owner === undefined) this.#output(record)
-        else owner.task.apply(this.#raw(record.topic, record.partition!, record.key, record.value, this.#now))
+    this.#deliver(this.#tasks.drainSources(this.#now))
+    const commit = this.#tasks.takeCommit(this.#now)
+    const lastOffsets = this.#deliver([...commit.records, ...await commit.sinks])
+    await this.#tasks.committed(commit, lastOffsets)
+  }
+
+  /**
+   * Rebuilds every task from what was committed (stores from their changelogs), as after a
+   * crash and a restart: what was piped since the last commit is dropped, and a broker would
+   * deliver it again, so pipe it again.
+   */
+  async restart (): Promise<void> {
+    await this.#tasks.close()
+    await this.#build()
+  }
+
+  /** Hands records to where the broker would deliver them; returns the offset of the last one per changelog partition. */
+  #deliver (records: OutgoingRecord[]): Map<string, bigint> {
+    const lastOffsets = new Map<string, bigint>()
+    const times = sourceTimesTopic(this.#plan.applicationId)
+    for (const record of records) {
+      const owner = record.partition === undefined ? undefined : this.#tasks.owners.get(topicPartition(record.topic, record.partition))
+      if (owner !== undefined) {
+        owner.task.apply(this.#raw(record.topic, record.partition!, record.key, record.value, this.#now))
+      } else if (record.topic === times) {
+        this.#streamTimes.set(stringSerde.deserialize(record.key!), int64Serde.deserialize(record.value!))
+      } else if (record.topic.endsWith('-changelog')) {
+        const offset = this.#changelog(record.topic, record.partition!).append([{ key: record.key!, value: record.value }])
+        lastOffsets.set(topicPartition(record.topic, record.partition!), offset!)
+      } else {
+        let list = this.#outputs.get(record.topic)
+        if (list === undefined) this.#outputs.set(record.topic, list = [])
+        list.push(record)
       }
     }
-    for (const { task, outputs } of this.#owners.values()) {
-      for (const { watch, records } of task.checkWatches()) for (const record of outputs.emitWatched(watch, records)) this.#output(record)
-      for (const record of outputs.emit(task.punctuate(this.#now))) this.#output(record)
-      await outputs.flush()
-    }
+    return lastOffsets
   }
 
   /** Records produced to `topic` so far (outputs, dead letters, late records). */
@@ -163,39 +185,48 @@ export class TopologyTestDriver {
   /** Open windows of an aggregation, over all its owner partitions. */
   openWindows (aggregation: string): Array<{ start: number, key: unknown, value: unknown, emitted: boolean }> {
     const result: Array<{ start: number, key: unknown, value: unknown, emitted: boolean }> = []
-    for (const { task } of this.#owners.values()) {
+    for (const { task } of this.#tasks.owners.values()) {
       if (task.aggregation !== aggregation) continue
       for (const entry of task.windowEntries()) result.push(entry)
     }
     return result.sort((a, b) => a.start - b.start)
   }
 
-  /** The sink an aggregation's owners write to, merged over partitions: what it was given, in order. */
+  /** What a sink of an aggregation (a CollectingSink) was given, merged over partitions, in order. */
   sinkRecords<K, A> (aggregation: string, sink: string): WindowedRecord<K, A>[] {
     const records: WindowedRecord<K, A>[] = []
-    for (const { task, outputs } of this.#owners.values()) {
+    for (const { task, outputs } of this.#tasks.owners.values()) {
       if (task.aggregation !== aggregation) continue
-      const target = outputs.sinks.get(sink) as { records?: WindowedRecord<K, A>[] } | undefined
-      if (target?.records !== undefined) records.push(...target.records)
+      const target = outputs.sinks.get(sink)
+      if (target === undefined) throw new UsageError(`aggregation ${aggregation} has no sink ${sink}`)
+      if (!('records' in target)) throw new UsageError(`sink ${sink} of ${aggregation} is not a CollectingSink`)
+      records.push(...target.records as WindowedRecord<K, A>[])
     }
     return records
   }
 
   streamTime (topic: string, partition = 0): number {
-    return this.#sources.get(`${topic}:${partition}`)!.streamTime
+    return this.#tasks.sources.get(topicPartition(topic, partition))!.streamTime
+  }
+
+  #table (name: string): TableView<unknown, unknown> {
+    const table = this.#tables.get(name)
+    if (table === undefined) throw new UsageError(`no global table ${name}`)
+    return table.store
+  }
+
+  #changelog (topic: string, partition: number): InMemoryChangelog {
+    const id = topicPartition(topic, partition)
+    let changelog = this.#changelogs.get(id)
+    if (changelog === undefined) this.#changelogs.set(id, changelog = new InMemoryChangelog())
+    return changelog
   }
 
   #raw (topic: string, partition: number, key: Buffer | string | null, value: Buffer | string | null, timestamp: number): RawRecord {
-    const id = `${topic}:${partition}`
+    const id = topicPartition(topic, partition)
     const offset = this.#offsets.get(id) ?? 0n
     this.#offsets.set(id, offset + 1n)
     return { key: toBuffer(key), value: toBuffer(value), timestamp, source: { topic, partition, offset } }
-  }
-
-  #output (record: OutgoingRecord): void {
-    let list = this.#outputs.get(record.topic)
-    if (list === undefined) this.#outputs.set(record.topic, list = [])
-    list.push(record)
   }
 }
 

@@ -2,7 +2,7 @@
 // source side, how to merge partials on the owner side, and where final windows go.
 import type { Serde } from '../lib/serdes.ts'
 import type { TimeWindows } from './time-windows.ts'
-import type { WindowedRecord } from './records.ts'
+import type { Refusal, WindowedRecord } from './records.ts'
 
 /** Where the final value of each closed window goes. */
 export interface WindowSink<K, A> {
@@ -12,8 +12,11 @@ export interface WindowSink<K, A> {
    * Makes everything added before the call durable. The runtime calls it right after windows
    * close and at each commit, which waits for it; windows added while it runs belong to the
    * next call. Must be idempotent: after a crash, a replay adds the same windows again.
+   * Windows the destination refuses for their data (a constraint, a value out of range) are
+   * returned, not thrown: they go to the dead-letter topic and everything else commits. An
+   * outage (the destination unreachable) throws, and the commit is retried.
    */
-  flush (): Promise<void>
+  flush (): Promise<Array<Refusal<WindowedRecord<K, A>>> | void>
 }
 
 export type WindowOutput<K, A> =

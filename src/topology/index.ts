@@ -6,6 +6,6 @@ export { WindowedStream, WindowedTable, type AggregateOptions } from './windowed
 export { GlobalTable } from './global-table.ts'
 export { TimeWindows } from './time-windows.ts'
 export type { WindowSink } from './aggregation.ts'
-export type { RecordSink } from './processor.ts'
+export { RecordRejected, type RecordSink } from './processor.ts'
 export type { Topology } from './topology.ts'
-export type { WindowedRecord, OutgoingRecord, RawRecord, StreamRecord } from './records.ts'
+export type { WindowedRecord, OutgoingRecord, RawRecord, Refusal, StreamRecord } from './records.ts'

@@ -2,7 +2,7 @@
 // node specs; each task instantiates its own nodes from them, so per-task state (such as
 // partial aggregates) is never shared between partitions.
 import { errorMessage } from '../lib/errors.ts'
-import type { OutgoingRecord, RawRecord, StreamRecord } from './records.ts'
+import type { OutgoingRecord, RawRecord, Refusal, StreamRecord } from './records.ts'
 import type { PartialAggregates } from './partial-aggregates.ts'
 
 export interface Processor<K, V> {
@@ -31,7 +31,11 @@ export interface TaskContext {
 /** Where `toSink` hands records; flushed by the runtime before every commit, so it must be idempotent. */
 export interface RecordSink<K, V> {
   add (record: StreamRecord<K, V>): void
-  flush (): Promise<void>
+  /**
+   * Writes what was added. Records refused for their data are returned, not thrown: they go
+   * to the dead-letter topic and everything else commits. An outage throws.
+   */
+  flush (): Promise<Array<Refusal<StreamRecord<K, V>>> | void>
 }
 
 export interface NodeSpec {
@@ -47,6 +51,26 @@ export function instantiate (spec: NodeSpec, ctx: TaskContext): Processor<unknow
   return spec.create(ctx, spec.children.map(child => instantiate(child, ctx)))
 }
 
+/**
+ * Thrown by a deserializer, a timestamp extractor or a step to send the record to dead letters
+ * with a reason code of its own: the dead-letter reason is then `<code>: <message>`, and the
+ * code alone labels the metric. Any other error's reason is prefixed with the node's name.
+ */
+export class RecordRejected extends Error {
+  readonly reason: string
+
+  constructor (reason: string, message: string) {
+    super(`${reason}: ${message}`)
+    this.name = 'RecordRejected'
+    this.reason = reason
+  }
+}
+
+/** The dead-letter reason of an error thrown at `node`. */
+export function rejectionReason (node: string, error: unknown): string {
+  return error instanceof RecordRejected ? error.message : `${node}: ${errorMessage(error)}`
+}
+
 /** What `attempt` returns when the user function threw. */
 export const FAILED: unique symbol = Symbol('failed')
 
@@ -60,7 +84,7 @@ export function attempt<A, B, C, T> (ctx: TaskContext, node: string, record: Str
   try {
     return fn(a, b, c as C)
   } catch (error) {
-    ctx.deadLetter(record.raw, `${node}: ${errorMessage(error)}`)
+    ctx.deadLetter(record.raw, rejectionReason(node, error))
     return FAILED
   }
 }

@@ -1,6 +1,5 @@
 // The compiled topology: what the runtime and the test driver execute. It lists the input
-// streams (each the root of a node tree), the global tables and the windowed aggregations,
-// and names every internal topic the application needs.
+// streams (each the root of a node tree), the global tables and the windowed aggregations.
 import type { Serde } from '../lib/serdes.ts'
 import type { NodeSpec } from './processor.ts'
 import type { Aggregation } from './aggregation.ts'
@@ -29,15 +28,6 @@ export interface Topology {
   deadLetterTopic: string | undefined
   /** Where late records go; undefined counts them only. */
   lateTopic: string | undefined
-}
-
-/** Internal topic names are derived from the application id, like Kafka Streams does. */
-export function partialsTopic (applicationId: string, aggregation: string): string {
-  return `${applicationId}-${aggregation}-partials`
-}
-
-export function changelogTopic (applicationId: string, store: string): string {
-  return `${applicationId}-${store}-changelog`
 }
 
 /** The names of the aggregations that records of `source` can reach. */

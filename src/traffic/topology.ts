@@ -4,7 +4,7 @@
 // closed window upserted into Postgres `bytes`.
 import { TimeWindows, TopologyBuilder, type RecordSink, type Topology, type WindowSink } from '../topology/index.ts'
 import { int64Serde, jsonSerde, stringSerde, type Serde } from '../lib/serdes.ts'
-import { decodeEvent, type TrafficEvent } from './event-codec.ts'
+import { checkEventTime, decodeEvent, DEFAULT_MAX_FUTURE_SECONDS, type TrafficEvent } from './event-codec.ts'
 import type { TotalType } from '../sinks/bytes-table.ts'
 import type { HourlyUsage } from '../sinks/quota-alerts-table.ts'
 
@@ -23,30 +23,34 @@ export interface TrafficOptions {
   totalsSink: (type: TotalType) => WindowSink<string, number>
   /** Topic of live quota alerts: key = user id, value = the hour's usage, window bounds in headers. */
   alertsTopic: string
-  /** Where live quota alerts go besides the topic (one sink per owner task). */
-  alertsSink: () => WindowSink<string, HourlyUsage>
+  /**
+   * Where live quota alerts go besides the topic (one sink per owner task): `alerts` gets the
+   * first time a user goes over quota in an hour, `totals` every closed hour (the hour's total
+   * usage, for the users it alerted).
+   */
+  alertsSink: (what: 'alerts' | 'totals') => WindowSink<string, HourlyUsage>
   /** Where every valid event goes, late ones included (one sink per input partition). */
   archiveSink?: () => RecordSink<unknown, EnrichedEvent>
   onUnknownUser?: () => void
-  /** Wall clock in ms, for the "at most a day ahead" rule. */
-  now?: () => number
+  /** How far an event's time may be ahead of its record's Kafka timestamp (default 300 s). */
+  maxFutureSeconds?: number
 }
 
 export const WINDOW_MS = 5 * 60_000
 export const HOUR_MS = 3_600_000
 
 export function trafficTopology (options: TrafficOptions): Topology {
-  const now = options.now ?? Date.now
+  const maxFuture = options.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS
   const builder = new TopologyBuilder()
     .deadLetters(`${options.inputTopic}-dlq`)
     .lateRecords(`${options.inputTopic}-late`)
   const users = builder.globalTable(options.metadataTopic, { key: stringSerde, value: jsonSerde<UserMetadata>() })
   const eventSerde: Serde<TrafficEvent> = {
     serialize: event => Buffer.from(JSON.stringify(event)),
-    deserialize: bytes => decodeEvent(bytes, now() / 1000)
+    deserialize: decodeEvent
   }
   const enriched = builder
-    .stream(options.inputTopic, { value: eventSerde, timestamp: event => event.timestamp * 1000 })
+    .stream(options.inputTopic, { value: eventSerde, timestamp: (event, recordTimestamp) => checkEventTime(event, recordTimestamp, maxFuture) })
     .leftJoin(users, (_key, event) => event.id, (event, user): EnrichedEvent => {
       if (user === undefined) options.onUnknownUser?.()
       // Field by field, not a spread: one object shape for every event, built on the hot path.
@@ -68,6 +72,7 @@ export function trafficTopology (options: TrafficOptions): Topology {
   }
   // Live quota: each user's running usage per UTC hour; the first time it exceeds the quota
   // (as of the user's latest event) the watch marks the window alerted and emits one alert.
+  // When the hour closes, its total replaces the usage seen at the alert.
   enriched
     .groupBy((_key, event) => event.id, stringSerde)
     .windowedBy(TimeWindows.ofSizeAndGrace(HOUR_MS, options.graceMs))
@@ -85,8 +90,9 @@ export function trafficTopology (options: TrafficOptions): Topology {
       merger: (_key, earlier, later) => ({ usage: earlier.usage + later.usage, quota: later.quota ?? earlier.quota, email: later.email ?? earlier.email, alerted: earlier.alerted || later.alerted }),
       serde: jsonSerde<HourlyUsage>()
     })
+    .toSink('quota-totals', () => options.alertsSink('totals'))
     .watch('quota-alerts', (_key, _start, hour) => hour.quota !== null && !hour.alerted && hour.usage > hour.quota ? { ...hour, alerted: true } : undefined)
     .to(options.alertsTopic, { key: stringSerde, value: jsonSerde<HourlyUsage>() })
-    .toSink('quota-alerts', options.alertsSink)
+    .toSink('quota-alerts', () => options.alertsSink('alerts'))
   return builder.build()
 }

@@ -1,7 +1,7 @@
 // Prints a ground truth as text tables, JSON or CSV, with the columns of the reference tables.
 import { type BytesRow, type QuotaRow, type TruthResult } from './ground-truth.ts'
 
-export const TABLES = ['bytes', 'bytes_hourly', 'user_quota_limit'] as const
+export const TABLES = ['bytes', 'bytes_hourly', 'user_quota_limit', 'quota_alerts'] as const
 export type TableName = typeof TABLES[number]
 export const FORMATS = ['table', 'json', 'csv'] as const
 export type Format = typeof FORMATS[number]
@@ -16,6 +16,7 @@ function tableRows (result: TruthResult, table: TableName): { columns: readonly 
     case 'bytes': return { columns: BYTES_COLUMNS, rows: result.bytes }
     case 'bytes_hourly': return { columns: BYTES_COLUMNS, rows: result.bytesHourly }
     case 'user_quota_limit': return { columns: QUOTA_COLUMNS, rows: result.userQuotaLimit }
+    case 'quota_alerts': return { columns: QUOTA_COLUMNS, rows: result.quotaAlerts }
   }
 }
 

@@ -10,6 +10,11 @@
 // - Hourly totals and quota usage count every valid event, late ones included.
 // - A user is over quota in a UTC hour when the sum of their bytes is strictly greater than
 //   their hourly quota. Users without metadata count in the totals but have no quota.
+// - Live quota alerts (the speed layer's `quota_alerts`) count an hour's events that were not
+//   late for the hour itself (hour end + grace ≤ the partition's stream time): a user-hour
+//   alerts when that sum goes over the quota, and its usage, once the hour has closed, is that
+//   sum. Running sums only grow, so whether and how often partitions interleave changes when
+//   the alert is seen, never whether.
 //
 // Records without a partition form one ordered stream (partition 0): with a single input
 // partition that is exactly what the engine sees. With more, pass each record's partition; the
@@ -42,6 +47,8 @@ export interface TruthResult {
   bytes: BytesRow[]
   bytesHourly: BytesRow[]
   userQuotaLimit: QuotaRow[]
+  /** Rows of `quota_alerts` once every hour has closed (without detected_at). */
+  quotaAlerts: QuotaRow[]
   summary: TruthSummary
 }
 
@@ -50,30 +57,39 @@ export interface TruthOptions {
   graceSeconds?: number
   /** Users with an hourly quota; others are not checked. */
   users?: readonly UserQuota[]
-  /** The clock of the "at most a day ahead" rule, in epoch seconds. Default: now. */
-  nowSeconds?: number
+  /**
+   * The Kafka timestamp of records added without one, epoch seconds: the time the future
+   * rule is measured from. Default: now (records read from a file were sent before this runs).
+   */
+  recordSeconds?: number
+  /** How far an event may be ahead of its record's Kafka timestamp. Default 300. */
+  maxFutureSeconds?: number
 }
 
 export class GroundTruth {
   readonly #grace: number
-  readonly #now: number
+  readonly #recordSeconds: number
+  readonly #maxFuture: number | undefined
   readonly #users: Map<string, UserQuota>
   readonly #windows: Totals = new Map()
   readonly #hours: Totals = new Map()
   readonly #usage = new Map<number, Map<string, number>>()
+  /** Usage per hour and user of the events not late for their hour: what live alerts see. */
+  readonly #liveUsage = new Map<number, Map<string, number>>()
   readonly #streamTime = new Map<number, number>()
   readonly #summary: TruthSummary = { records: 0, valid: 0, invalid: 0, late: 0, invalidByReason: {} }
 
   constructor (options: TruthOptions = {}) {
     this.#grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS
-    this.#now = options.nowSeconds ?? Math.floor(Date.now() / 1000)
+    this.#recordSeconds = options.recordSeconds ?? Math.floor(Date.now() / 1000)
+    this.#maxFuture = options.maxFutureSeconds
     this.#users = new Map((options.users ?? []).map(u => [u.id, u]))
   }
 
-  /** Adds one record payload, as read from the topic or a record file. */
-  add (payload: Uint8Array | string, partition = 0): void {
+  /** Adds one record payload, as read from the topic (with its Kafka timestamp) or a record file. */
+  add (payload: Uint8Array | string, partition = 0, recordSeconds = this.#recordSeconds): void {
     this.#summary.records++
-    const validation = validateEvent(payload, this.#now)
+    const validation = validateEvent(payload, { recordSeconds, maxFutureSeconds: this.#maxFuture })
     if (!validation.ok) {
       this.#summary.invalid++
       this.#summary.invalidByReason[validation.reason] = (this.#summary.invalidByReason[validation.reason] ?? 0) + 1
@@ -95,25 +111,32 @@ export class GroundTruth {
     }
     if (event.timestamp > streamTime) this.#streamTime.set(partition, event.timestamp)
     addEvent(this.#hours, hour, event)
-    if (this.#users.has(event.id)) addTo(slot(this.#usage, hour, () => new Map()), event.id, event.bytes)
+    if (this.#users.has(event.id)) {
+      addTo(slot(this.#usage, hour, () => new Map()), event.id, event.bytes)
+      if (hour + HOUR_SECONDS + this.#grace > streamTime) addTo(slot(this.#liveUsage, hour, () => new Map()), event.id, event.bytes)
+    }
   }
 
   /** The three tables, each sorted by timestamp, then type and id (quota rows by email). */
   result (): TruthResult {
-    const quotaRows: QuotaRow[] = []
-    for (const [hour, users] of this.#usage) {
-      for (const [id, usage] of users) {
-        const user = this.#users.get(id)!
-        if (usage > user.quota) quotaRows.push({ email: user.email, usage, quota: user.quota, timestamp: iso(hour) })
-      }
-    }
-    quotaRows.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.email, b.email))
     return {
       bytes: rows(this.#windows),
       bytesHourly: rows(this.#hours),
-      userQuotaLimit: quotaRows,
+      userQuotaLimit: this.#overQuota(this.#usage),
+      quotaAlerts: this.#overQuota(this.#liveUsage),
       summary: structuredClone(this.#summary)
     }
+  }
+
+  #overQuota (usage: Map<number, Map<string, number>>): QuotaRow[] {
+    const quotaRows: QuotaRow[] = []
+    for (const [hour, users] of usage) {
+      for (const [id, total] of users) {
+        const user = this.#users.get(id)!
+        if (total > user.quota) quotaRows.push({ email: user.email, usage: total, quota: user.quota, timestamp: iso(hour) })
+      }
+    }
+    return quotaRows.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.email, b.email))
   }
 }
 

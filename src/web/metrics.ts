@@ -12,6 +12,7 @@ export class StreamMetrics implements EngineMetrics {
   readonly #corrections: Counter
   readonly #restored: Counter
   readonly #unknownUsers: Counter
+  readonly #commitFailures: Counter
   readonly #delivery: Histogram
   readonly lag: Gauge
 
@@ -24,6 +25,7 @@ export class StreamMetrics implements EngineMetrics {
     this.#windows = counter('cellstream_windows_emitted_total', 'closed windows emitted', ['aggregation'])
     this.#corrections = counter('cellstream_window_corrections_total', 'windows emitted again with a corrected total after an idle close', ['aggregation'])
     this.#restored = counter('cellstream_restored_records_total', 'changelog records applied to local stores on start or when partitions moved', ['store'])
+    this.#commitFailures = counter('cellstream_commit_failures_total', 'commits that failed for another reason than a rebalance (an outage of the broker, PostgreSQL or the disk); each is retried after a back-off')
     this.#unknownUsers = counter('cellstream_unknown_user_events_total', 'events of users missing from user metadata (still counted in every total)')
     this.#delivery = new Histogram({
       name: 'cellstream_window_delivery_seconds',
@@ -44,10 +46,18 @@ export class StreamMetrics implements EngineMetrics {
   restored (store: string, records: number): void { this.#restored.inc({ store }, records) }
   windowsDelivered (aggregation: string, latencyMs: number): void { this.#delivery.observe({ aggregation }, latencyMs / 1000) }
   unknownUser (): void { this.#unknownUsers.inc() }
+  commitFailed (): void { this.#commitFailures.inc() }
 
   /** Gauges read from the running instance at each scrape. */
   watch (instance: { readonly commits: number, readonly assignment: string[] }): void {
     new Gauge({ name: 'cellstream_commits', help: 'exactly-once commits since start', registers: [this.registry], collect () { this.set(instance.commits) } })
     new Gauge({ name: 'cellstream_assigned_partitions', help: 'input and partials partitions this instance works on', registers: [this.registry], collect () { this.set(instance.assignment.length) } })
   }
+}
+
+/** The metadata mirror's counts, read at each scrape. */
+export function watchMirror (registry: Registry, mirror: { readonly published: number, readonly skipped: number, readonly state: string }): void {
+  new Gauge({ name: 'cellstream_mirror_published_records', help: 'user metadata records (rows and tombstones) the mirror published since start', registers: [registry], collect () { this.set(mirror.published) } })
+  new Gauge({ name: 'cellstream_mirror_skipped_rows', help: 'user rows too large for the metadata topic, reported and skipped since start (the topic keeps their previous value)', registers: [registry], collect () { this.set(mirror.skipped) } })
+  new Gauge({ name: 'cellstream_mirror_active', help: '1 while this mirror publishes, 0 while another one does (standby) or it stopped', registers: [registry], collect () { this.set(mirror.state === 'active' ? 1 : 0) } })
 }

@@ -1,18 +1,27 @@
-// The HTTP side of a running instance: Prometheus metrics and a health check.
+// The HTTP side of a running instance: Prometheus metrics, liveness and readiness.
 //   GET /metrics  Prometheus text format
-//   GET /health   200 {"status":"ok",…} while the processing loop runs, 503 once it stopped
+//   GET /health   liveness: 200 while the processing loop turns, even while it waits out an
+//                 outage (a restart would not help); 503 once it is stuck or stopped
+//   GET /ready    readiness: 200 while the instance processes and commits; 503 with the reason
+//                 while it starts, restores state or fails to commit, so that a balancer or
+//                 Kubernetes stops counting on it meanwhile
+// It listens on 127.0.0.1 unless told otherwise: metrics and state are nobody else's business
+// until an operator opens them up (--http-host 0.0.0.0 in a container).
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 
-export interface HealthSource {
-  /** Anything JSON; `status` must be 'ok' for a 200. */
-  health (): { status: 'ok' | 'stopped' | 'starting', [detail: string]: unknown }
+export interface StatusSource {
+  /** The two verdicts, and any detail worth showing (sent as JSON). */
+  status (): { live: boolean, ready: boolean, reason?: string }
 }
 
-export async function startHttpServer (port: number, registry: Registry, source: HealthSource): Promise<{ server: Server, port: number }> {
+export const DEFAULT_HTTP_HOST = '127.0.0.1'
+
+export async function startHttpServer (options: { host?: string, port: number }, registry: Registry, source: StatusSource): Promise<{ server: Server, port: number }> {
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0]
+    const json = (code: number, body: unknown): void => { response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body)) }
     if (request.method !== 'GET') {
       response.writeHead(405).end()
     } else if (path === '/metrics') {
@@ -20,15 +29,18 @@ export async function startHttpServer (port: number, registry: Registry, source:
         response.writeHead(200, { 'content-type': registry.contentType }).end(text)
       }, error => response.writeHead(500).end(String(error)))
     } else if (path === '/health') {
-      const health = source.health()
-      response.writeHead(health.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify(health))
+      const status = source.status()
+      json(status.live ? 200 : 503, status)
+    } else if (path === '/ready') {
+      const status = source.status()
+      json(status.ready ? 200 : 503, status)
     } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics or /health\n')
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /health or /ready\n')
     }
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(port, '0.0.0.0', () => resolve())
+    server.listen(options.port, options.host ?? DEFAULT_HTTP_HOST, () => resolve())
   })
   return { server, port: (server.address() as AddressInfo).port }
 }

@@ -9,7 +9,7 @@ import { sleep } from '../../src/lib/processes.ts'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 import { HAND_FILE, HAND_TRUTH } from '../truth/hand-file.ts'
 
 const oneLine = (text: string): boolean => text.trim() !== '' && !text.trim().includes('\n')
@@ -25,12 +25,12 @@ test('wrong flags are explained in one line with exit code 2', async t => {
     [['simulate', '--from', 'yesterday'], /^cellstream: --from must be an ISO 8601 time/],
     [['simulate', '--from', '1999-01-01', '--to', '1999-02-01'], /^cellstream: --from must be 2000-01-01 or later/],
     [['simulate', '--from', '2026-11-02', '--to', '2026-11-01'], /^cellstream: --to must be after --from/],
-    [['simulate', '--from', '2026-11-02', '--to', '2099-01-01'], /^cellstream: --to must be at most a day ahead of now/],
+    [['simulate', '--from', '2026-11-02', '--to', '2099-01-01'], /^cellstream: --to must be at most 300 s ahead of now/],
     [['simulate', '--out', 'x.jsonl', '--key', 'user'], /^cellstream: --key applies to Kafka; a file has no keys/],
     [['simulate', '--bogus'], /^cellstream: unknown option '--bogus'/],
     [['truth'], /^cellstream: required option '--in <file.jsonl>' not specified/],
     [['truth', '--in', 'x.jsonl', '--format', 'xml'], /^cellstream: --format must be one of table, json, csv, got 'xml'/],
-    [['truth', '--in', 'x.jsonl', '--table', 'bytes', 'nope'], /^cellstream: --table must be one of bytes, bytes_hourly, user_quota_limit, got 'nope'/]
+    [['truth', '--in', 'x.jsonl', '--table', 'bytes', 'nope'], /^cellstream: --table must be one of bytes, bytes_hourly, user_quota_limit, quota_alerts, got 'nope'/]
   ]
   const results = await Promise.all(cases.map(([args]) => cellstream(args)))
   for (const [i, [args, message]] of cases.entries()) {
@@ -82,13 +82,14 @@ test('simulate --out twice with one seed writes identical files, and truth reads
 test('truth prints the hand-computed tables as JSON', async t => {
   const path = join(await tempDir(t), 'hand.jsonl')
   await writeFile(path, HAND_FILE)
-  const result = await cellstream(['truth', '--in', path, '--format', 'json', '--grace', '60', '--now', '2026-11-28T00:00:00Z'])
+  const result = await cellstream(['truth', '--in', path, '--format', 'json', '--grace', '60', '--record-time', '2026-11-28T00:00:00Z'])
   t.is(result.code, 0, result.stderr)
   t.deepEqual(JSON.parse(result.stdout), {
     summary: HAND_TRUTH.summary,
     bytes: HAND_TRUTH.bytes,
     bytes_hourly: HAND_TRUTH.bytesHourly,
-    user_quota_limit: HAND_TRUTH.userQuotaLimit
+    user_quota_limit: HAND_TRUTH.userQuotaLimit,
+    quota_alerts: HAND_TRUTH.quotaAlerts
   })
   const table = await cellstream(['truth', '--in', path, '--table', 'user_quota_limit'])
   t.is(table.stdout, [

@@ -14,7 +14,7 @@ import { truthFromFile } from '../../src/truth/from-file.ts'
 import { type TruthResult } from '../../src/truth/ground-truth.ts'
 import { validateEvent } from '../../src/truth/validate.ts'
 import { simulateToFile } from '../simulator/simulate-file.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 export const NOW = Date.parse('2026-11-28T00:00:00Z') / 1000
 
@@ -62,7 +62,7 @@ export async function archiveFromSimulation (t: ExecutionContext, options: Fixtu
   for await (const payload of readRecordFile(path)) {
     const p = n++ % partitions
     const offset = offsets[p]!++
-    const validation = validateEvent(payload, NOW)
+    const validation = validateEvent(payload, { recordSeconds: NOW })
     if (!validation.ok) continue
     const event = validation.event
     const user = metadata.get(event.id)
@@ -72,6 +72,6 @@ export async function archiveFromSimulation (t: ExecutionContext, options: Fixtu
   }
   for (let p = 0; p < partitions; p++) if (pending[p]!.length > 0) await flush(p)
   await Promise.all(writers.map(w => w.close()))
-  const truth = await truthFromFile(path, { users: makeUsers(users), partitions, nowSeconds: NOW })
+  const truth = await truthFromFile(path, { users: makeUsers(users), partitions, recordSeconds: NOW })
   return { archiveDir, records: path, truth, rows, users }
 }

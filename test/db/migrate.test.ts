@@ -16,6 +16,7 @@ test('migrations create the reference tables with UTC timestamps and idempotent 
   t.deepEqual(keys, [
     'bytes(timestamp,id,type)',
     'bytes_hourly(timestamp,id,type)',
+    'cellstream_database(id)',
     'quota_alerts(email,timestamp)',
     'schema_migrations(version)',
     'user_metadata(id)',
@@ -39,6 +40,23 @@ test('provisioning twice leaves exactly the 20 reference users', async t => {
   const rows = await db.any('SELECT id, name, email, quota FROM user_metadata ORDER BY id')
   t.is(rows.length, 20)
   t.deepEqual(rows[3], { id: '00000000-0000-0000-0000-000000000004', name: 'fede', email: 'fede@gmail.com', quota: 5000 })
+})
+
+test('quotas that a JSON number cannot hold exactly (above 2^53) are refused by the schema', async t => {
+  const { db } = await testDatabase(t)
+  await db.none('INSERT INTO user_metadata (id, name, email, quota) VALUES ($1, $2, $3, $4)', ['a', 'a', 'a@x', '9007199254740991'])
+  const error = await t.throwsAsync(db.none('INSERT INTO user_metadata (id, name, email, quota) VALUES ($1, $2, $3, $4)', ['b', 'b', 'b@x', '9007199254740992']))
+  t.regex(error.message, /quota_fits_a_json_number/)
+})
+
+test('each database has one identity of its own', async t => {
+  const [{ db: one }, { db: two }] = [await testDatabase(t), await testDatabase(t)]
+  const first = await one.map('SELECT id FROM cellstream_database', [], row => row.id as string)
+  const second = await two.map('SELECT id FROM cellstream_database', [], row => row.id as string)
+  t.is(first.length, 1)
+  t.is(second.length, 1)
+  t.not(first[0], second[0])
+  await t.throwsAsync(one.none('INSERT INTO cellstream_database DEFAULT VALUES'))
 })
 
 test('an unreachable PostgreSQL gives a one-line UnavailableError', async t => {

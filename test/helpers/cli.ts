@@ -6,9 +6,9 @@ const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
 export interface CliResult { code: number, stdout: string, stderr: string }
 
-export function cellstream (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+export function cellstream (args: string[], env: NodeJS.ProcessEnv = {}, { cwd, timeoutMs = 120_000 }: { cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 120_000, maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: timeoutMs, maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
       resolve({ code, stdout, stderr })
     })

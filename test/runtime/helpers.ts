@@ -10,7 +10,7 @@ import { Fetcher, headerValue, readToEnd } from '../../src/kafka/fetcher.ts'
 import { WINDOW_HEADERS } from '../../src/runtime/window-outputs.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import { sampleTopology, type SampleTopics } from '../testing/sample-topology.ts'
-import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
 
 export interface Setup { brokers: string[], topics: SampleTopics, stateDir: string, applicationId: string }
@@ -23,7 +23,10 @@ export async function setup (t: ExecutionContext, partitions: number): Promise<S
   ])
   const stateDir = await mkdtemp(join(tmpdir(), 'cellstream-state-'))
   t.teardown(() => rm(stateDir, { recursive: true, force: true }))
-  return { brokers, topics: { input: input!, output: output!, enriched: enriched!, plans: plans!, dlq: dlq!, late: late! }, stateDir, applicationId: uniqueName('app') }
+  const applicationId = uniqueName('app')
+  // The application's internal topics and groups go when the test ends.
+  cleanUpAfter(t, [applicationId])
+  return { brokers, topics: { input: input!, output: output!, enriched: enriched!, plans: plans!, dlq: dlq!, late: late! }, stateDir, applicationId }
 }
 
 /** Every window on the output topic (read_committed), as "startMs|user" → values in order of arrival. */

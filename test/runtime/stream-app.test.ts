@@ -7,7 +7,7 @@ import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.t
 import type { WindowSink } from '../../src/topology/index.ts'
 import { sampleTopology } from '../testing/sample-topology.ts'
 import { sleep } from '../../src/lib/processes.ts'
-import { changelogTopic, partialsTopic } from '../../src/topology/topology.ts'
+import { changelogTopic, partialsTopic } from '../../src/runtime/internal-topics.ts'
 import { readCheckpoint, windowedSerde } from '../../src/stores/index.ts'
 import { ownedWindowSerde } from '../../src/runtime/owner-task.ts'
 import { int64Serde, stringSerde } from '../../src/lib/serdes.ts'
@@ -122,7 +122,7 @@ test('a checkpoint claims only the changelog records this instance wrote: what a
   await waitForCommitted(s, s.topics.input, 1500n)
   await waitForCommitted(s, partialsTopic(s.applicationId, 'user-bytes'), await endOffset(s, partialsTopic(s.applicationId, 'user-bytes')))
   // Windows stay open and no more input comes: wait until the last changes are committed.
-  const changelog = changelogTopic(s.applicationId, 'user-bytes-windows')
+  const changelog = changelogTopic(s.applicationId, 'user-bytes', 'windows')
   for (let last = -1n, now = await endOffset(s, changelog); now !== last; last = now, now = await endOffset(s, changelog)) await sleep(1500)
 
   // What another instance commits when a rebalance moved the partition to it before this

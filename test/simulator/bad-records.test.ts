@@ -15,9 +15,12 @@ const REASON: Record<BadKind, InvalidReason> = {
   'negative-bytes': 'bytes-out-of-range',
   'huge-bytes': 'bytes-out-of-range',
   'empty-app': 'empty-app',
+  'long-app': 'app-too-long',
+  'control-app': 'app-control-character',
+  'not-utf8-app': 'not-utf8',
   'bad-id': 'not-uuid',
-  'old-timestamp': 'timestamp-out-of-range',
-  'future-timestamp': 'timestamp-out-of-range',
+  'old-timestamp': 'timestamp-too-old',
+  'future-timestamp': 'timestamp-in-future',
   'empty-payload': 'empty',
   'binary-payload': 'not-utf8'
 }
@@ -49,7 +52,7 @@ test('bad records of every kind appear at the requested ratio, each listed and e
   const now = Math.floor(Date.now() / 1000)
   let index = 0
   for await (const payload of readRecordFile(path)) {
-    const validation = validateEvent(payload, now)
+    const validation = validateEvent(payload, { recordSeconds: now })
     const kind = listed.get(index)
     if (kind === undefined) {
       if (!validation.ok) t.fail(`record ${index} is not listed as bad but is ${validation.reason}: ${payload.toString()}`)
@@ -65,7 +68,7 @@ test('without --bad-ratio every record is valid', async t => {
   const { path } = await simulateToFile(t, { seed: 'good' }, { events: 5000 })
   const now = Math.floor(Date.now() / 1000)
   let valid = 0
-  for await (const payload of readRecordFile(path)) if (validateEvent(payload, now).ok) valid++
+  for await (const payload of readRecordFile(path)) if (validateEvent(payload, { recordSeconds: now }).ok) valid++
   t.is(valid, 5000)
   t.is(await readFile(path.replace('.jsonl', '.bad.jsonl'), 'utf8'), '')
 })

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import test from 'ava'
 import { DataError } from '../../src/lib/errors.ts'
 import { decodeLine, encodeLine, readRecordFile } from '../../src/simulator/record-file.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 test('text payloads are lines verbatim; the others are base64 behind a marker', t => {
   const json = '{"bytes":1,"timestamp":1600545287,"app":"SKYPE","id":"x","antenna_id":"y"}'

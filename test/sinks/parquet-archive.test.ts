@@ -5,8 +5,11 @@ import { hourDir, tempName } from '../../src/sinks/archive-layout.ts'
 import { currentVersion, listHours } from '../../src/sinks/archive-versions.ts'
 import { ArchiveBatch, type ArchiveRow } from '../../src/sinks/archive-batch.ts'
 import { ParquetArchive } from '../../src/sinks/parquet-archive.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 import { queryArchive } from './read-archive.ts'
+import { ArchiveSink } from '../../src/sinks/archive-sink.ts'
+import type { StreamRecord } from '../../src/topology/index.ts'
+import type { EnrichedEvent } from '../../src/traffic/topology.ts'
 
 const HOUR = Date.parse('2021-02-19T21:00:00Z') / 1000
 
@@ -185,4 +188,21 @@ test('a full dictionary is left for a new one, and a batch on the old one writte
   await archive.write(stale)
   await archive.close()
   await checkDictionaryRows(t, dir, expected)
+})
+
+test('the archive sink refuses a record Parquet cannot hold as it is (an unpaired surrogate, a fraction) and writes the others', async t => {
+  const dir = await tempDir(t)
+  const archive = new ParquetArchive(dir)
+  t.teardown(() => archive.close())
+  const sink = new ArchiveSink(archive)
+  const record = (r: ArchiveRow): StreamRecord<unknown, EnrichedEvent> => ({ key: null, value: r, timestamp: r.timestamp * 1000, raw: { key: null, value: null, timestamp: 0, source: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) } } })
+  const bad = [{ ...row(HOUR, 1), app: 'SK\ud800PE' }, { ...row(HOUR, 2), email: 'x\udc00@gmail.com' }, { ...row(HOUR, 3), bytes: 1.5 }]
+  for (const r of [row(HOUR, 0), ...bad, row(HOUR, 4)]) sink.add(record(r))
+  const refused = await sink.flush() ?? []
+  t.deepEqual(refused.map(r => r.record.raw.source.offset), [1n, 2n, 3n])
+  t.regex(refused[0]!.error, /unpaired surrogate/)
+  t.regex(refused[2]!.error, /whole number/)
+  const rows = await queryArchive(dir, source => `SELECT "offset", app FROM ${source} ORDER BY "offset"`)
+  t.deepEqual(rows.map(r => [Number(r.offset), r.app]), [[0, 'SKYPE'], [4, 'SKYPE']])
+  t.deepEqual(await sink.flush(), [], 'a refusal is reported once')
 })

@@ -4,7 +4,7 @@ import { int64Serde, stringSerde } from '../../src/lib/serdes.ts'
 import { InMemoryKeyValueStore } from '../../src/stores/in-memory-store.ts'
 import { LevelKeyValueStore } from '../../src/stores/level-store.ts'
 import { type KeyValueStore } from '../../src/stores/types.ts'
-import { tempDir } from './temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 type Open = (t: ExecutionContext) => Promise<KeyValueStore<string, number>>
 

@@ -1,7 +1,7 @@
 import test from 'ava'
 import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
 import { LevelKeyValueStore } from '../../src/stores/level-store.ts'
-import { tempDir } from './temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 interface Usage { bytes: number, apps: string[] }
 

@@ -3,27 +3,28 @@ import { join } from 'node:path'
 import test from 'ava'
 import { int64Serde, stringSerde } from '../../src/lib/serdes.ts'
 import { readCheckpoint, removeCheckpoint, writeCheckpoint } from '../../src/stores/checkpoint.ts'
-import { ChangeLoggingStore } from '../../src/stores/change-logging-store.ts'
-import { createKeyValueStore } from '../../src/stores/factory.ts'
 import { InMemoryChangelog } from '../../src/stores/in-memory-changelog.ts'
-import { LevelKeyValueStore } from '../../src/stores/level-store.ts'
+import { LoggedStore } from '../../src/stores/logged-store.ts'
 import { closeStore, recoverStore, restoreStore } from '../../src/stores/restore.ts'
-import { type ChangelogEntry, type ChangelogReader, type KeyValueStore, type RestoreProgress } from '../../src/stores/types.ts'
-import { tempDir } from './temp-dir.ts'
+import { levelDbStores } from '../../src/stores/supplier.ts'
+import { type ChangelogEntry, type ChangelogReader, type LocalStore, type RestoreProgress } from '../../src/stores/types.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
-function countsStore (options: { dir?: string, changelog?: InMemoryChangelog } = {}): KeyValueStore<string, number> {
-  return createKeyValueStore({ name: 'counts', keySerde: stringSerde, valueSerde: int64Serde, ...options })
+function countsStore (dir?: string): LocalStore<string, number> {
+  return levelDbStores.keyValue({ name: 'counts', keySerde: stringSerde, valueSerde: int64Serde, dir })
 }
 
-/** Writes `commits` rounds of puts and deletes through a logged store, flushing after each. */
-async function history (store: KeyValueStore<string, number>, commits: number, keys = 50): Promise<void> {
+/** Writes `commits` rounds of puts and deletes, each committed through the changelog as the runtime commits. */
+async function history (store: LocalStore<string, number>, changelog: InMemoryChangelog, commits: number, keys = 50): Promise<void> {
+  const logged = new LoggedStore(store, { topic: 'counts-changelog', partition: 0 })
   for (let c = 0; c < commits; c++) {
     for (let i = 0; i < 20; i++) {
       const key = `k${(c * 7 + i * 13) % keys}`
-      if ((c + i) % 5 === 0) store.delete(key)
-      else store.put(key, c * 100 + i)
+      if ((c + i) % 5 === 0) logged.delete(key)
+      else logged.put(key, c * 100 + i)
     }
-    await store.flush()
+    const changes = logged.takeChanges()
+    await logged.committed(changes, changelog.append(changes))
   }
 }
 
@@ -42,9 +43,9 @@ function spy (reader: ChangelogReader): ChangelogReader & { reads: bigint[] } {
 
 test('restore from the changelog rebuilds identical contents, compacted or not', async t => {
   const changelog = new InMemoryChangelog()
-  const source = countsStore({ changelog })
+  const source = countsStore()
   await source.open()
-  await history(source, 30)
+  await history(source, changelog, 30)
   const expected = [...source.entries()]
   t.true(expected.length > 0)
 
@@ -66,21 +67,21 @@ test('restore from the changelog rebuilds identical contents, compacted or not',
 test('a clean restart restores only the records written after the checkpoint', async t => {
   const dir = await tempDir(t)
   const changelog = new InMemoryChangelog()
-  const first = countsStore({ dir, changelog })
+  const first = countsStore(dir)
   await recoverStore(first, changelog)
-  await history(first, 10)
+  await history(first, changelog, 10)
   const checkpoint = await changelog.endOffset()
   await closeStore(first, checkpoint)
   t.is(await readCheckpoint(dir), checkpoint)
 
   // Meanwhile another instance owned the partition and wrote more.
-  const other = countsStore({ changelog })
+  const other = countsStore()
   await recoverStore(other, changelog)
-  await history(other, 5, 80)
+  await history(other, changelog, 5, 80)
   const after = (await changelog.endOffset()) - checkpoint
 
   const reader = spy(changelog)
-  const second = countsStore({ dir, changelog })
+  const second = countsStore(dir)
   const result = await recoverStore(second, reader)
   t.teardown(() => second.close())
   t.true(result.fromCheckpoint)
@@ -93,13 +94,13 @@ test('a clean restart restores only the records written after the checkpoint', a
 test('without a checkpoint local state is wiped and restored from offset 0', async t => {
   const dir = await tempDir(t)
   const changelog = new InMemoryChangelog()
-  const store = new ChangeLoggingStore(new LevelKeyValueStore({ name: 'counts', dir, keySerde: stringSerde, valueSerde: int64Serde }), changelog)
+  const store = countsStore(dir)
   await recoverStore(store, changelog)
-  await history(store, 4)
+  await history(store, changelog, 4)
   const committed = [...store.entries()]
   // A flush whose transaction never committed: LevelDB has it, the changelog does not.
   store.put('uncommitted', 1)
-  await store.inner.flush()
+  await store.flush()
   await closeStore(store)
 
   const reader = spy(changelog)
@@ -113,14 +114,14 @@ test('without a checkpoint local state is wiped and restored from offset 0', asy
 test('a checkpoint beyond the end of the changelog is not trusted', async t => {
   const dir = await tempDir(t)
   const changelog = new InMemoryChangelog()
-  const store = countsStore({ dir, changelog })
+  const store = countsStore(dir)
   await recoverStore(store, changelog)
   store.put('stale', 1)
   await store.flush()
   await closeStore(store, 1000n)
 
   const recreated = new InMemoryChangelog()
-  recreated.send([{ key: Buffer.from('fresh'), value: int64Serde.serialize(2) }])
+  recreated.append([{ key: Buffer.from('fresh'), value: int64Serde.serialize(2) }])
   const result = await recoverStore(store, recreated)
   t.teardown(() => store.close())
   t.false(result.fromCheckpoint)
@@ -129,7 +130,7 @@ test('a checkpoint beyond the end of the changelog is not trusted', async t => {
 
 test('restore stops between batches when aborted', async t => {
   const changelog = new InMemoryChangelog()
-  for (let i = 0; i < 100; i++) changelog.send([{ key: Buffer.from(`k${i}`), value: int64Serde.serialize(i) }])
+  for (let i = 0; i < 100; i++) changelog.append([{ key: Buffer.from(`k${i}`), value: int64Serde.serialize(i) }])
   const store = countsStore()
   await store.open()
   const controller = new AbortController()
@@ -144,12 +145,12 @@ test('restore stops between batches when aborted', async t => {
 
 test('restore ends at the end offset taken when it started', async t => {
   const changelog = new InMemoryChangelog()
-  changelog.send([{ key: Buffer.from('a'), value: int64Serde.serialize(1) }])
+  changelog.append([{ key: Buffer.from('a'), value: int64Serde.serialize(1) }])
   const growing: ChangelogReader = {
     endOffset: () => changelog.endOffset(),
     async * read (from: bigint): AsyncIterable<ChangelogEntry> {
       // A reader that keeps going past the end it was given.
-      changelog.send([{ key: Buffer.from('b'), value: int64Serde.serialize(2) }])
+      changelog.append([{ key: Buffer.from('b'), value: int64Serde.serialize(2) }])
       for (const entry of changelog.records) if (entry.offset >= from) yield entry
     }
   }

@@ -1,18 +1,21 @@
 import test from 'ava'
 import { int64Serde, stringSerde, tupleSerde } from '../../src/lib/serdes.ts'
-import { createWindowStore } from '../../src/stores/factory.ts'
 import { InMemoryChangelog } from '../../src/stores/in-memory-changelog.ts'
+import { LoggedStore } from '../../src/stores/logged-store.ts'
+import { levelDbStores, windowStore } from '../../src/stores/supplier.ts'
 import { type WindowStore } from '../../src/stores/types.ts'
-import { windowedSerde } from '../../src/stores/window-store.ts'
-import { tempDir } from './temp-dir.ts'
+import { TimeWindowStore, windowedSerde } from '../../src/stores/window-store.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 const FIVE_MINUTES = 300_000
 const T0 = 1_764_288_000_000 // 2025-11-28T00:00:00Z
 
 type Key = [string, string]
 
-async function bytesStore (dir?: string, changelog?: InMemoryChangelog): Promise<WindowStore<Key, number>> {
-  const store = createWindowStore({ name: 'bytes', dir, changelog, keySerde: tupleSerde<Key>(stringSerde, stringSerde), valueSerde: int64Serde })
+const keySerde = tupleSerde<Key>(stringSerde, stringSerde)
+
+async function bytesStore (dir?: string): Promise<WindowStore<Key, number>> {
+  const store = windowStore(levelDbStores, { name: 'bytes', dir, keySerde, valueSerde: int64Serde })
   await store.open()
   return store
 }
@@ -49,12 +52,18 @@ test('entries come in window-start order, then key order, whatever the insertion
 
 test('windowsUpTo yields the windows that started before the bound; taking them deletes them', async t => {
   const changelog = new InMemoryChangelog()
-  const store = await bytesStore(undefined, changelog)
+  const logged = new LoggedStore(levelDbStores.keyValue({ name: 'bytes', keySerde: windowedSerde(keySerde), valueSerde: int64Serde }), { topic: 'bytes-changelog', partition: 0 })
+  await logged.recover(changelog)
+  const store = new TimeWindowStore(logged)
+  const commit = async (): Promise<void> => {
+    const changes = logged.takeChanges()
+    await logged.committed(changes, changelog.append(changes))
+  }
   for (let w = 0; w < 4; w++) {
     store.put(T0 + w * FIVE_MINUTES, ['user', 'u1'], w)
     store.put(T0 + w * FIVE_MINUTES, ['app', 'web'], w)
   }
-  await store.flush()
+  await commit()
   t.deepEqual(starts(store, T0), [])
   t.deepEqual(starts(store, T0 + 1), [[0, 'app:web'], [0, 'user:u1']])
   t.deepEqual(starts(store, T0 + FIVE_MINUTES), [[0, 'app:web'], [0, 'user:u1']])
@@ -63,11 +72,11 @@ test('windowsUpTo yields the windows that started before the bound; taking them 
   t.deepEqual(closed.map(e => [e.start - T0, e.key.join(':'), e.value]), [[0, 'app:web', 0], [0, 'user:u1', 0], [FIVE_MINUTES, 'app:web', 1], [FIVE_MINUTES, 'user:u1', 1]])
   t.deepEqual(starts(store), [[2 * FIVE_MINUTES, 'app:web'], [2 * FIVE_MINUTES, 'user:u1'], [3 * FIVE_MINUTES, 'app:web'], [3 * FIVE_MINUTES, 'user:u1']])
 
-  await store.flush()
+  await commit()
   const tombstones = changelog.records.slice(8)
   t.is(tombstones.length, 4)
   t.true(tombstones.every(r => r.value === null))
-  t.deepEqual(tombstones.map(r => windowedSerde(tupleSerde<Key>(stringSerde, stringSerde)).deserialize(r.key).start - T0).sort(), [0, 0, FIVE_MINUTES, FIVE_MINUTES])
+  t.deepEqual(tombstones.map(r => windowedSerde(keySerde).deserialize(r.key).start - T0).sort(), [0, 0, FIVE_MINUTES, FIVE_MINUTES])
 })
 
 test('deleting while iterating windowsUpTo is safe', async t => {

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
-import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { sleep } from '../../src/lib/processes.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
@@ -28,12 +28,13 @@ test('three stream instances, killed with -9 while traffic arrives, still fill `
     .map(r => `${r.timestamp} ${r.type} ${r.id} ${r.value}`).sort()
 
   const group = uniqueName('group')
+  cleanUpAfter(t, [group, `${input}-`])
   // Each instance's stderr (its log) goes to a file per instance; a relaunched instance appends to it.
   const logOf = (name: string): string => join(dir, `${name}.log`)
   const launch = (name: string): ChildProcess => {
     const fd = openSync(logOf(name), 'a')
     try {
-      return spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--group', group,
+      return spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`, '--group', group,
         '--state-dir', join(dir, name), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--commit-interval', '300'], { env, stdio: ['ignore', 'ignore', fd] })
     } finally {
       closeSync(fd)

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
-import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import type { Db } from '../../src/db/pool.ts'
 import { DuckDBInstance } from '@duckdb/node-api'
@@ -34,14 +34,15 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   t.true(expected.summary.late > 0 && expected.summary.invalid > 0, 'the input has late and bad records')
 
   const group = uniqueName('group')
+  cleanUpAfter(t, [group, `${input}-`])
   const line = (r: Total): string => `${r.timestamp} ${r.type} ${r.id} ${r.value}`
   const expectedLines = expected.bytes.map(line).sort()
 
-  const run = { t, db, env, args: ['--input-topic', input!, '--metadata-topic', metadata!, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'] }
+  const run = { t, db, env, args: ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'] }
   const first = await runUntil(run, expected.bytes.length)
   t.deepEqual(first.rows.map(line).sort(), expectedLines, first.log)
   t.is(first.code, 0, first.log)
-  t.is(first.health.status, 'ok')
+  t.deepEqual(first.health, { live: 200, ready: 200 })
   t.is(metric(first.metrics, 'cellstream_records_in_total'), expected.summary.records)
   t.is(metric(first.metrics, 'cellstream_dead_letters_total'), expected.summary.invalid, 'every bad record is a dead letter')
   t.is(metric(first.metrics, 'cellstream_late_events_total{aggregation="user-bytes"}'), expected.summary.late)
@@ -99,7 +100,7 @@ async function queryArchive (dir: string, sql: string): Promise<Record<string, n
 }
 
 /** Runs `stream` until `bytes` holds `count` rows, then stops it with SIGTERM. */
-async function runUntil ({ t, db, env, args }: { t: ExecutionContext, db: Db, env: NodeJS.ProcessEnv, args: string[] }, count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { status: string } }> {
+async function runUntil ({ t, db, env, args }: { t: ExecutionContext, db: Db, env: NodeJS.ProcessEnv, args: string[] }, count: number): Promise<{ rows: Total[], code: number, log: string, metrics: string, health: { live: number, ready: number } }> {
   const stream = spawn(process.execPath, [BIN, 'stream', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   stream.stderr.on('data', chunk => { log += chunk })
@@ -113,7 +114,7 @@ async function runUntil ({ t, db, env, args }: { t: ExecutionContext, db: Db, en
   }
   const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
   const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
-  const health = await (await fetch(`http://127.0.0.1:${port}/health`)).json() as { status: string }
+  const health = { live: (await fetch(`http://127.0.0.1:${port}/health`)).status, ready: (await fetch(`http://127.0.0.1:${port}/ready`)).status }
   stream.kill('SIGTERM')
   const [code] = await once(stream, 'exit')
   return { rows, code, log, metrics, health }
@@ -144,7 +145,9 @@ test('records of an independent producer (null keys, any JSON layout) are proces
   await producer.close()
 
   const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url }
-  const args = ['--input-topic', input!, '--metadata-topic', metadata!, '--group', uniqueName('group'), '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3']
+  const group = uniqueName('group')
+  cleanUpAfter(t, [group, `${input}-`])
+  const args = ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`, '--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3']
   const { rows, code, log } = await runUntil({ t, db, env, args }, expected.size)
   t.is(code, 0, log)
   t.deepEqual(rows.map(r => `${r.timestamp} ${r.type} ${r.id} ${r.value}`).sort(), [...expected].map(([k, v]) => `${k} ${v}`).sort())

@@ -17,10 +17,9 @@ async function driver (): Promise<TopologyTestDriver> {
     graceMs: 60_000,
     totalsSink: () => new CollectingSink(),
     alertsTopic: 'quota-alerts',
-    alertsSink: () => new CollectingSink(),
-    now: () => Date.UTC(2026, 10, 28)
+    alertsSink: () => new CollectingSink()
   })
-  const d = await TopologyTestDriver.create(topology, { partitions: { devices: 3 } })
+  const d = await TopologyTestDriver.create(topology, { partitions: { devices: 3 }, now: Date.UTC(2026, 10, 28) })
   d.pipeTable('user-metadata', USER, JSON.stringify({ id: USER, name: 'fede', email: 'fede@gmail.com', quota: 1000 }))
   return d
 }
@@ -71,5 +70,8 @@ test('bad records go to the dead letters with the reason of the rule they break'
   d.pipe('devices', { value: '{"bytes":1' })
   d.pipe('devices', { value: event('user-4', 1, HOUR) })
   await d.commit()
-  t.deepEqual(d.deadLetters().map(l => l.reason.split(':').slice(0, 2).join(':')), ['deserialize: bytes-out-of-range', 'deserialize: not-json', 'deserialize: not-uuid'])
+  d.pipe('devices', { value: event(USER, 1, HOUR).replace('SKYPE', 'SKY\\u0000PE') })
+  d.pipe('devices', { value: event(USER, 1, HOUR + 23 * 3600), timestamp: (HOUR + 60) * 1000 })
+  await d.commit()
+  t.deepEqual(d.deadLetters().map(l => l.reason.split(':')[0]), ['bytes-out-of-range', 'not-json', 'not-uuid', 'app-control-character', 'timestamp-in-future'])
 })

@@ -4,13 +4,13 @@ import test from 'ava'
 import { makeUsers } from '../../src/simulator/population.ts'
 import { GroundTruth } from '../../src/truth/ground-truth.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
-import { tempDir } from '../stores/temp-dir.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 import { HAND_FILE, HAND_TRUTH } from './hand-file.ts'
 
 test('the truth of a hand-written file equals the totals computed by hand', async t => {
   const path = join(await tempDir(t), 'hand.jsonl')
   await writeFile(path, HAND_FILE)
-  const result = await truthFromFile(path, { graceSeconds: 60, users: makeUsers(20), nowSeconds: Date.parse('2026-11-28T00:00:00Z') / 1000 })
+  const result = await truthFromFile(path, { graceSeconds: 60, users: makeUsers(20), recordSeconds: Date.parse('2026-11-28T00:00:00Z') / 1000 })
   t.deepEqual(result, HAND_TRUTH)
 })
 

@@ -87,6 +87,11 @@ export const HAND_TRUTH: TruthResult = {
   userQuotaLimit: [
     { email: 'fede@gmail.com', usage: 5030, quota: 5000, timestamp: W2000 }
   ],
+  // Live alerts leave out only events late for their hour: the 80 is late for its 5-minute
+  // window but not for the 20:00 hour (21:00 + 60 s is after 20:07), so fede alerts too.
+  quotaAlerts: [
+    { email: 'fede@gmail.com', usage: 5030, quota: 5000, timestamp: W2000 }
+  ],
   summary: {
     records: 15,
     valid: 11,

@@ -8,15 +8,15 @@ export function resetCommand (): Command {
   return new Command('reset')
     .description('make the next `cellstream stream` run recompute everything from the earliest input: deletes the group\'s offsets, its internal topics and this machine\'s local state (instances must be stopped)')
     .addOption(new Option('--group <id>', 'consumer group of the stream processor').default('cellstream'))
-    .addOption(new Option('--state-dir <dir>', 'local state folder of the instance on this machine').default('./data/state'))
+    .addOption(new Option('--state-dir <dir...>', 'local state folders of the instances on this machine (one or more)').default(['./data/state'], './data/state'))
     .addOption(brokersOption())
-    .action(async (flags: { group: string, stateDir: string, brokers: string }) => {
+    .action(async (flags: { group: string, stateDir: string[], brokers: string }) => {
       const brokers = parseBrokers(flags.brokers)
       await pingKafka(brokers)
       const admin = createAdmin(brokers)
       try {
         const { topicsDeleted, groupDeleted } = await resetApplication(admin, flags.group, flags.stateDir)
-        console.log(`reset ${flags.group}: ${groupDeleted ? 'offsets deleted' : 'no committed offsets'}, ${topicsDeleted.length} internal topics deleted, local state in ${flags.stateDir} removed`)
+        console.log(`reset ${flags.group}: ${groupDeleted ? 'offsets deleted' : 'no committed offsets'}, ${topicsDeleted.length} internal topics deleted, local state in ${flags.stateDir.join(', ')} removed`)
       } finally {
         await admin.close()
       }

@@ -12,7 +12,7 @@ import { BufferedFile, FileSink, type RecordSink } from '../../simulator/sink.ts
 import { parseUtcSeconds } from '../../simulator/time.ts'
 import { Traffic } from '../../simulator/traffic.ts'
 import { iso } from '../../truth/ground-truth.ts'
-import { MIN_TIMESTAMP } from '../../truth/validate.ts'
+import { DEFAULT_MAX_FUTURE_SECONDS, MIN_TIMESTAMP } from '../../truth/validate.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
 
 interface SimulateFlags {
@@ -77,7 +77,8 @@ async function runSimulate (flags: SimulateFlags): Promise<void> {
   if (speed !== undefined && speed > 1 && from === undefined) throw new UsageError('--speed above 1 needs --from: starting now, event time would run ahead of the clock')
   if (from !== undefined && from < MIN_TIMESTAMP) throw new UsageError('--from must be 2000-01-01 or later: older events are invalid')
   if (from !== undefined && to !== undefined && to <= from) throw new UsageError('--to must be after --from')
-  if (to !== undefined && to > now + 86_400) throw new UsageError('--to must be at most a day ahead of now: later events are invalid')
+  // Records are stamped with the time they are sent: events further ahead are invalid.
+  if (to !== undefined && to > now + DEFAULT_MAX_FUTURE_SECONDS) throw new UsageError(`--to must be at most ${DEFAULT_MAX_FUTURE_SECONDS} s ahead of now: events further ahead of the time they are sent are invalid`)
   if (flags.out !== undefined && key !== 'none') throw new UsageError('--key applies to Kafka; a file has no keys')
   const brokers = flags.out === undefined ? parseBrokers(flags.brokers) : []
   const seed = flags.seed ?? randomBytes(6).toString('hex')

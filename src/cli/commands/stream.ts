@@ -10,9 +10,9 @@ import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
-import { StreamMetrics } from '../../web/metrics.ts'
+import { StreamMetrics, watchMirror } from '../../web/metrics.ts'
 import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
-import { startHttpServer } from '../../web/server.ts'
+import { DEFAULT_HTTP_HOST, startHttpServer } from '../../web/server.ts'
 
 interface StreamFlags {
   inputTopic: string
@@ -25,6 +25,9 @@ interface StreamFlags {
   stateDir: string
   archiveDir: string
   httpPort: string
+  httpHost: string
+  maxFuture: string
+  giveUpAfter?: string
   mirror?: boolean
   brokers: string
   databaseUrl: string
@@ -42,7 +45,10 @@ export function streamCommand (): Command {
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
     .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
     .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').default('./data/archive'))
-    .addOption(new Option('--http-port <port>', 'port of /metrics and /health; 0 picks a free one (printed)').default('0'))
+    .addOption(new Option('--max-future <seconds>', 'how far an event\'s timestamp may be ahead of its record\'s Kafka timestamp; later ones are dead letters').default('300'))
+    .addOption(new Option('--http-port <port>', 'port of /metrics, /health (liveness) and /ready (readiness); 0 picks a free one (printed)').default('0'))
+    .addOption(new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)').default(DEFAULT_HTTP_HOST))
+    .addOption(new Option('--give-up-after <seconds>', 'exit (code 3) once the broker or PostgreSQL has been failing this long (default: wait out any outage)'))
     .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
@@ -51,6 +57,8 @@ export function streamCommand (): Command {
       const idleTimeoutMs = parseInteger('--idle-timeout', flags.idleTimeout, { min: 1, max: 86_400 }) * 1000
       const commitIntervalMs = parseInteger('--commit-interval', flags.commitInterval, { min: 10, max: 600_000 })
       const httpPort = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
+      const maxFutureSeconds = parseInteger('--max-future', flags.maxFuture, { min: 0, max: 10 * 365 * 86_400 })
+      const giveUpAfterMs = flags.giveUpAfter === undefined ? undefined : parseInteger('--give-up-after', flags.giveUpAfter, { min: 1, max: 365 * 86_400 }) * 1000
       const brokers = parseBrokers(flags.brokers)
       await pingKafka(brokers)
       const db = openDb(flags.databaseUrl)
@@ -71,9 +79,10 @@ export function streamCommand (): Command {
             inputTopic: flags.inputTopic,
             metadataTopic: flags.metadataTopic,
             graceMs,
+            maxFutureSeconds,
             totalsSink: type => new BytesTableSink(db, type),
             alertsTopic: flags.alertsTopic,
-            alertsSink: () => new QuotaAlertsTableSink(db),
+            alertsSink: what => new QuotaAlertsTableSink(db, what),
             archiveSink: () => new ArchiveSink(archive),
             onUnknownUser: () => metrics.unknownUser()
           }),
@@ -83,27 +92,24 @@ export function streamCommand (): Command {
           commitIntervalMs,
           idleTimeoutMs,
           metrics,
+          giveUpAfterMs,
           log: (level, message) => progress(`${level}: ${message}`)
         })
         metrics.watch(app)
-        let status: 'starting' | 'ok' | 'stopped' = 'starting'
-        const http = await startHttpServer(httpPort, metrics.registry, {
-          health: () => ({ status, commits: app.commits, assignment: app.assignment })
-        })
+        const http = await startHttpServer({ host: flags.httpHost, port: httpPort }, metrics.registry, app)
         const stop = (): void => { app.stop().catch(() => {}) }
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
         const mirror = flags.mirror === true
           ? new MetadataMirror({ databaseUrl: flags.databaseUrl, brokers, topic: flags.metadataTopic, log: (level, message) => progress(`${level}: mirror: ${message}`) })
           : undefined
+        if (mirror !== undefined) watchMirror(metrics.registry, mirror)
         try {
           await mirror?.start()
           await app.start()
-          status = 'ok'
-          progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; metrics and health on http://127.0.0.1:${http.port}/metrics and /health; Ctrl-C stops`)
+          progress(`processing ${flags.inputTopic} as group ${flags.group}, state in ${flags.stateDir}; metrics and health on http://${urlHost(flags.httpHost)}:${http.port}/metrics, /health and /ready; Ctrl-C stops`)
           await app.done
         } finally {
-          status = 'stopped'
           http.server.close()
           await mirror?.stop()
           await archive.close()
@@ -113,4 +119,10 @@ export function streamCommand (): Command {
         await closeDb(db)
       }
     })
+}
+
+/** The host part of a URL to this server: an address that listens everywhere is reached on loopback. */
+function urlHost (host: string): string {
+  if (host === '0.0.0.0' || host === '::') return '127.0.0.1'
+  return host.includes(':') ? `[${host}]` : host
 }

@@ -14,7 +14,8 @@ interface TruthFlags {
   table?: string[]
   users: string
   partitions: string
-  now?: string
+  recordTime?: string
+  maxFuture: string
 }
 
 export function truthCommand (): Command {
@@ -26,7 +27,8 @@ export function truthCommand (): Command {
     .addOption(new Option('--table <name...>', `only these tables: ${TABLES.join(', ')}`))
     .option('--users <n>', 'quotas of the users `simulate --users N` generates (the 20 reference users first)', '20')
     .option('--partitions <n>', 'compute lateness per partition, record n going to partition n % P like simulate\'s null keys', '1')
-    .option('--now <time>', 'the clock of the "at most a day ahead" rule, ISO 8601 UTC (default: now)')
+    .option('--record-time <time>', 'the Kafka timestamp the records were sent with, ISO 8601 UTC, from which --max-future is measured (default: now)')
+    .option('--max-future <seconds>', 'how far an event may be ahead of its record\'s Kafka timestamp', '300')
     .action(async (flags: TruthFlags) => { await runTruth(flags) })
 }
 
@@ -36,7 +38,8 @@ async function runTruth (flags: TruthFlags): Promise<void> {
   const tables = (flags.table ?? [...TABLES]).map(t => parseChoice<TableName>('--table', t, TABLES))
   const users = makeUsers(parseInteger('--users', flags.users, { min: 0, max: MAX_USERS }))
   const partitions = parseInteger('--partitions', flags.partitions, { min: 1, max: 10_000 })
-  const nowSeconds = flags.now === undefined ? undefined : parseUtcSeconds('--now', flags.now)
+  const recordSeconds = flags.recordTime === undefined ? undefined : parseUtcSeconds('--record-time', flags.recordTime)
+  const maxFutureSeconds = parseInteger('--max-future', flags.maxFuture, { min: 0, max: 10 * 365 * 86_400 })
 
   const size = flags.in === '-' ? undefined : await stat(flags.in).then(s => s.size, () => undefined)
   const live = process.stderr.isTTY && size !== undefined
@@ -49,7 +52,7 @@ async function runTruth (flags: TruthFlags): Promise<void> {
         process.stderr.write(`\rread ${mb(bytes)} of ${mb(size)} MB (${Math.floor(bytes / Math.max(size, 1) * 100)}%)\u001b[K`)
       }
     : undefined
-  const result = await truthFromFile(flags.in, { graceSeconds, users, partitions, nowSeconds, onBytes })
+  const result = await truthFromFile(flags.in, { graceSeconds, users, partitions, recordSeconds, maxFutureSeconds, onBytes })
   if (live) process.stderr.write('\r\u001b[K')
   process.stdout.write(formatTruth(result, format, tables))
   if (format === 'csv') process.stderr.write(summaryLine(result))

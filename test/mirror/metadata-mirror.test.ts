@@ -6,7 +6,8 @@ import { upsertUsers } from '../../src/db/provision.ts'
 import { UnavailableError } from '../../src/lib/errors.ts'
 import { waitFor } from '../../src/lib/processes.ts'
 import { REFERENCE_USERS } from '../../src/lib/reference.ts'
-import { MetadataMirror, type MetadataMirrorOptions } from '../../src/mirror/metadata-mirror.ts'
+import { MetadataMirror, MirrorConflict, type MetadataMirrorOptions } from '../../src/mirror/metadata-mirror.ts'
+import { cellstream } from '../helpers/cli.ts'
 import { GlobalTables } from '../../src/runtime/global-tables.ts'
 import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
 import { testDatabase } from '../helpers/db.ts'
@@ -217,7 +218,7 @@ test("a quota change reaches the stream processor's global table", async t => {
   const { db, topic } = setup
   await newMirror(t, setup)
   const consumer = createConsumer(await kafkaBrokers(), 'mirror-test', uniqueName('unused'))
-  const tables = new GlobalTables(consumer, [{ topic, key: stringSerde, value: jsonSerde() }], message => { t.log(message) })
+  const tables = new GlobalTables(new Fetcher(consumer, { isolationLevel: READ_UNCOMMITTED }), [{ topic, key: stringSerde, value: jsonSerde() }], message => { t.log(message) })
   t.teardown(async () => {
     await tables.stop()
     await consumer.close(true)
@@ -233,4 +234,32 @@ test("a quota change reaches the stream processor's global table", async t => {
   t.log(`the processor's table had the new quota after ${Date.now() - changedAt} ms`)
   await db.none('DELETE FROM user_metadata WHERE id = $1', [FEDE])
   t.true(await waitFor(async () => view.get(FEDE) === undefined ? true : undefined, { timeoutMs: DEADLINE_MS, intervalMs: 10 }))
+})
+
+test('a row too large for the topic is reported and skipped, and later changes still flow', async t => {
+  const setup = await provisioned(t)
+  const warnings: string[] = []
+  const mirror = await newMirror(t, setup, { log: (level, message) => { if (level === 'warn') warnings.push(message) } })
+  await setup.db.none('UPDATE user_metadata SET name = $1 WHERE id = $2', ['n'.repeat(2 << 20), FEDE])
+  await setup.db.none('UPDATE user_metadata SET quota = 123 WHERE id = $1', [PACO])
+  const records = await waitForTopic(setup.topic, rs => rs.some(r => r.key === PACO && (r.value as { quota: number }).quota === 123))
+  t.is((compactedView(records)[FEDE] as { name: string }).name, 'fede', 'the topic keeps the previous value')
+  t.is(mirror.skipped, 1)
+  t.true(warnings.some(w => w.startsWith(`user ${FEDE}: a record of `) && w.includes('skipped')), warnings.join('\n'))
+  await setup.db.none('UPDATE user_metadata SET name = $1 WHERE id = $2', ['fede', FEDE])
+  await waitForTopic(setup.topic, rs => (compactedView(rs)[FEDE] as { name: string }).name === 'fede' && rs.filter(r => r.key === FEDE).length >= 2)
+})
+
+test('a mirror of another database refuses a topic that holds the first one\'s users, in one line, whatever process it runs in', async t => {
+  const first = await provisioned(t)
+  await newMirror(t, first)
+  await waitForTopic(first.topic, rs => rs.length === 20)
+  const { url } = await testDatabase(t)
+  const second = await newMirror(t, { url, topic: first.topic }, { start: false })
+  const error = await t.throwsAsync(second.start(), { instanceOf: MirrorConflict })
+  t.regex(error.message, new RegExp(`^topic ${first.topic} holds the users of another database \\(.+\\): mirror each database to a topic of its own`))
+  const cli = await cellstream(['mirror', '--topic', first.topic], { KAFKA_BROKERS: (await kafkaBrokers()).join(','), DATABASE_URL: url })
+  t.is(cli.code, 2)
+  t.regex(cli.stderr, /^cellstream: topic .* holds the users of another database/m)
+  t.is(Object.keys(compactedView(await readTopic(first.topic))).length, 20, 'no user of the first database was tombstoned')
 })

@@ -1,0 +1,73 @@
+// Runs `cellstream stream` as a child process, the way an operator does, and reads the tables
+// it writes.
+import type { ExecutionContext } from 'ava'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import type { Db } from '../../src/db/pool.ts'
+import { sleep } from '../../src/lib/processes.ts'
+
+const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
+
+export interface StreamProcess {
+  child: ChildProcess
+  /** Everything it wrote to stderr so far. */
+  log: () => string
+  /** The port of its HTTP server, once it printed it; throws if it exits or takes a minute. */
+  port: () => Promise<string>
+}
+
+/** Starts `cellstream stream …`; killed when the test ends. */
+export function startStream (t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): StreamProcess {
+  const child = spawn(process.execPath, [BIN, 'stream', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  child.stderr!.on('data', chunk => { log += chunk })
+  t.teardown(() => child.kill('SIGKILL'))
+  return {
+    child,
+    log: () => log,
+    port: async () => {
+      const deadline = Date.now() + 60_000
+      for (;;) {
+        const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
+        if (port !== undefined) return port
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the stream did not start: ${log}`)
+        await sleep(200)
+      }
+    }
+  }
+}
+
+const iso = (value: unknown): string => (value as Date).toISOString().replace('.000Z', 'Z')
+
+/** The rows of one of the tables the pipeline writes, as sorted text lines (detected_at left out). */
+export async function tableLines (db: Db, table: 'bytes' | 'bytes_hourly' | 'user_quota_limit' | 'quota_alerts' | 'user_metadata'): Promise<string[]> {
+  const query = {
+    bytes: 'SELECT "timestamp", type, id, value FROM bytes',
+    bytes_hourly: 'SELECT "timestamp", type, id, value FROM bytes_hourly',
+    user_quota_limit: 'SELECT "timestamp", email, usage, quota FROM user_quota_limit',
+    quota_alerts: 'SELECT "timestamp", email, usage, quota FROM quota_alerts',
+    user_metadata: 'SELECT id, name, email, quota FROM user_metadata'
+  }[table]
+  const lines = await db.map(query, [], row => Object.values(row as Record<string, unknown>).map(v => v instanceof Date ? iso(v) : String(v)).join(' '))
+  return lines.sort()
+}
+
+/** Polls until `check` holds or the deadline passes; returns whether it held. */
+export async function eventually (check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (await check()) return true
+    if (Date.now() > deadline) return false
+    await sleep(500)
+  }
+}
+
+/** Stops a stream with SIGTERM (a commit, then it leaves its group) and returns its exit code. */
+export async function stopStream (stream: StreamProcess): Promise<number | null> {
+  const exited = stream.child.exitCode !== null || stream.child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise<void>(resolve => stream.child.once('exit', () => resolve()))
+  stream.child.kill('SIGTERM')
+  await exited
+  return stream.child.exitCode
+}
