@@ -6,7 +6,7 @@
 // producer in a response). It is also how changelogs and global tables are read, without a
 // consumer group. Raw batches also cost less than one message object per record.
 import type { Consumer } from '@platformatic/kafka'
-import type { RawRecord, SourceCoordinates } from '../lib/records.ts'
+import { topicPartition, type RawRecord, type SourceCoordinates } from '../lib/records.ts'
 import { UnavailableError } from '../lib/errors.ts'
 import { leafMessage } from './admin.ts'
 
@@ -228,6 +228,12 @@ export async function * readToEnd (fetcher: Fetcher, topic: string, from: Map<nu
 }
 
 /** The value of header `name` as a string, if the record has it. */
+/** The positions after `fetched` is processed: where the next fetch starts. */
+export function positionsAfter (positions: Position[], fetched: FetchedPartition[]): Position[] {
+  const next = new Map(fetched.map(part => [topicPartition(part.topic, part.partition), part.next]))
+  return positions.map(p => ({ topic: p.topic, partition: p.partition, offset: next.get(topicPartition(p.topic, p.partition)) ?? p.offset }))
+}
+
 export function headerValue (record: RawRecord, name: string): string | undefined {
   for (const [key, value] of record.headers ?? []) if (key?.toString() === name) return value?.toString()
   return undefined

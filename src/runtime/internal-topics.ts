@@ -4,6 +4,8 @@
 //   <app>-<aggregation>-windows-changelog   the owners' window stores (compacted)
 //   <app>-<aggregation>-sources-changelog   the stream time each owner saw per source (compacted)
 //   <app>-source-times                      each input partition's stream time (compacted, 1 partition)
+//   <app>-instances                         each instance's HTTP address and partitions, for
+//                                           interactive queries (compacted, 1 partition)
 // plus, made at start when missing, the topology's outputs, dead-letter and late topics.
 import { DEFAULT_MAX_MESSAGE_BYTES, type TopicSpec } from '../kafka/admin.ts'
 import type { Plan } from './plan.ts'
@@ -20,8 +22,12 @@ export function sourceTimesTopic (applicationId: string): string {
   return `${applicationId}-source-times`
 }
 
+export function instancesTopic (applicationId: string): string {
+  return `${applicationId}-instances`
+}
+
 export function isInternalTopic (applicationId: string, topic: string): boolean {
-  if (topic === sourceTimesTopic(applicationId)) return true
+  if (topic === sourceTimesTopic(applicationId) || topic === instancesTopic(applicationId)) return true
   if (!topic.startsWith(`${applicationId}-`)) return false
   return topic.endsWith('-partials') || topic.endsWith('-windows-changelog') || topic.endsWith('-sources-changelog')
 }
@@ -35,7 +41,10 @@ export function applicationTopics (plan: Plan, inputLimit = DEFAULT_MAX_MESSAGE_
   const { topology, applicationId } = plan
   const inputs = Math.max(...plan.inputPartitions.values())
   const carried = { 'max.message.bytes': String(Math.max(DEFAULT_MAX_MESSAGE_BYTES, inputLimit) + (64 << 10)) }
-  const specs: TopicSpec[] = [{ name: sourceTimesTopic(applicationId), partitions: 1, config: { 'cleanup.policy': 'compact' } }]
+  const specs: TopicSpec[] = [
+    { name: sourceTimesTopic(applicationId), partitions: 1, config: { 'cleanup.policy': 'compact' } },
+    { name: instancesTopic(applicationId), partitions: 1, config: { 'cleanup.policy': 'compact' } }
+  ]
   for (const aggregation of plan.aggregations) {
     specs.push({ name: aggregation.topic, partitions: aggregation.partitions, config: { 'retention.ms': String(7 * 24 * 3600_000) } })
     for (const store of ['windows', 'sources'] as const) {

@@ -11,6 +11,7 @@
 import type { KeyValueStore, WindowStore } from '../stores/index.ts'
 import type { Serde } from '../lib/serdes.ts'
 import type { Aggregation } from '../topology/aggregation.ts'
+import { closesAt } from '../topology/windows/windows.ts'
 import type { RawRecord, WindowedRecord } from '../topology/records.ts'
 import { NO_TIME, partialsCodec, type PartialsCodec } from './partials-codec.ts'
 import type { EngineMetrics } from './metrics.ts'
@@ -109,7 +110,7 @@ export class OwnerTask<K, A> {
         if (value === undefined) return
         window.value = value
         windows.put(start, key, window)
-        result[i]!.records.push({ key, start, end: start + aggregation.windows.sizeMs, value, correction: false })
+        result[i]!.records.push({ key, start, end: aggregation.windows.endOf(start), value, correction: false })
       })
     }
     this.#touched.clear()
@@ -149,14 +150,14 @@ export class OwnerTask<K, A> {
     const { strict, effective } = this.watermarks(now)
     let corrections = 0
     // Windows closed by the effective watermark start at or before this bound.
-    const bound = effective - windows.sizeMs - windows.graceMs
-    if (bound <= NO_TIME) return emitted
+    if (effective <= NO_TIME) return emitted
+    const bound = windows.lastClosedStart(effective)
     for (const { start, key, value: window } of store.windowsUpTo(bound + 1)) {
       if (window.changed) {
-        emitted.push({ key, start, end: start + windows.sizeMs, value: window.value, correction: window.emitted })
+        emitted.push({ key, start, end: windows.endOf(start), value: window.value, correction: window.emitted })
         if (window.emitted) corrections++
       }
-      if (windows.closesAt(start) <= strict) {
+      if (closesAt(windows, start) <= strict) {
         store.delete(start, key)
       } else if (window.changed) {
         window.emitted = true

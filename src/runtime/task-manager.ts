@@ -24,6 +24,10 @@ import type { EngineMetrics } from './metrics.ts'
 import { WindowOutputs } from './window-outputs.ts'
 import { NO_TIME } from './partials-codec.ts'
 import { changelogTopic, sourceTimesTopic } from './internal-topics.ts'
+import type { FetchedPartition, Position } from '../kafka/fetcher.ts'
+
+/** Records processed between two turns of the event loop. */
+const SLICE_RECORDS = 2048
 
 export interface TaskManagerOptions {
   plan: Plan
@@ -109,9 +113,42 @@ export class TaskManager {
     }
   }
 
-  /** The task of a partition: a source task, an owner, or undefined when not assigned here. */
-  task (id: string): SourceTask | Owner | undefined {
-    return this.sources.get(id) ?? this.owners.get(id)
+  /**
+   * Feeds a fetch to the tasks and moves each partition's position past it. It yields to the
+   * event loop every SLICE_RECORDS records, so the round trips of a commit running in the
+   * background are not held up by a whole fetch each, and stops when `cancelled` says so
+   * (records of partitions that moved away must not be processed).
+   */
+  async process (fetched: FetchedPartition[], positions: Map<string, Position>, cancelled: () => boolean, onSlice: () => void): Promise<void> {
+    let now = Date.now()
+    let budget = SLICE_RECORDS
+    for (const part of fetched) {
+      const id = topicPartition(part.topic, part.partition)
+      const position = positions.get(id)
+      if (position === undefined) continue
+      const source = this.sources.get(id)
+      const owner = source === undefined ? this.owners.get(id)?.task : undefined
+      const records = part.records
+      for (let i = 0; i < records.length;) {
+        const end = Math.min(records.length, i + budget)
+        budget -= end - i
+        if (source !== undefined) for (; i < end; i++) source.process(records[i]!)
+        else if (owner !== undefined) for (; i < end; i++) owner.apply(records[i]!)
+        else i = end
+        if (budget === 0) {
+          await new Promise(resolve => setImmediate(resolve))
+          onSlice()
+          if (cancelled()) return
+          budget = SLICE_RECORDS
+          now = Date.now()
+        }
+      }
+      if (source !== undefined) {
+        this.#options.metrics.recordsIn(part.topic, part.partition, records.length)
+        source.fetched(part.next >= part.end, now)
+      }
+      position.offset = part.next
+    }
   }
 
   async #openOwner (plan: AggregationPlan, partition: number): Promise<Owner> {

@@ -1,7 +1,7 @@
 // A windowed aggregation as the runtime sees it: how to fold records into a partial on the
 // source side, how to merge partials on the owner side, and where final windows go.
 import type { Serde } from '../lib/serdes.ts'
-import type { TimeWindows } from './time-windows.ts'
+import type { Windows } from './windows/windows.ts'
 import type { Refusal, WindowedRecord } from './records.ts'
 
 /** Where the final value of each closed window goes. */
@@ -37,7 +37,7 @@ export interface WindowWatch<K, A> {
 export interface Aggregation<K, V, A> {
   /** Unique within the topology; names the internal topics and stores. */
   name: string
-  windows: TimeWindows
+  windows: Windows
   /** The group key of a record (from groupBy). */
   keyOf: (key: unknown, value: V) => K
   key: Serde<K>

@@ -4,7 +4,7 @@
 import type { Serde } from '../lib/serdes.ts'
 import type { NodeSpec } from './processor.ts'
 import type { GlobalTable } from './global-table.ts'
-import type { TimeWindows } from './time-windows.ts'
+import type { Windows } from './windows/windows.ts'
 import { filterNode } from './nodes/filter-node.ts'
 import { mapNode } from './nodes/map-node.ts'
 import { flatMapNode } from './nodes/flat-map-node.ts'
@@ -109,7 +109,8 @@ export class GroupedStream<K, V> {
     this.#identity = identity
   }
 
-  windowedBy (windows: TimeWindows): WindowedStream<K, V> {
+  /** Windows of any kind: `TimeWindows.ofSizeAndGrace(size, grace)` (tumbling), `.advanceBy(advance)` (hopping), or another `Windows`. */
+  windowedBy (windows: Windows): WindowedStream<K, V> {
     return new WindowedStream<K, V>(this.#builder, this.#node, this.#keyOf, this.#key, this.#identity, windows)
   }
 }

@@ -1,10 +1,10 @@
-// Windowed aggregation DSL: aggregate / reduce / count over tumbling windows. The result
-// emits each window's final value once, when the watermark passes end + grace, to topics
-// and/or sinks.
+// Windowed aggregation DSL: aggregate, reduce, count and sum over windows of any kind
+// (windows/). The result emits each window's final value once, when the watermark passes
+// end + grace, to topics and/or sinks; a watch sees the windows still open as they change.
 import { int64Serde, type Serde } from '../lib/serdes.ts'
 import { UsageError } from '../lib/errors.ts'
 import type { NodeSpec } from './processor.ts'
-import type { TimeWindows } from './time-windows.ts'
+import type { Windows } from './windows/windows.ts'
 import type { Aggregation, WindowOutput, WindowSink } from './aggregation.ts'
 import { aggregateNode } from './nodes/aggregate-node.ts'
 import type { TopologyBuilder } from './builder.ts'
@@ -19,15 +19,23 @@ export interface AggregateOptions<K, V, A> {
   serde: Serde<A>
 }
 
+export interface ReduceOptions<V> {
+  /** Unique name; it names the internal partials topic and the window store. */
+  name: string
+  /** Combines two values; must be associative (it also merges partials). */
+  reducer: (left: V, right: V) => V
+  serde: Serde<V>
+}
+
 export class WindowedStream<K, V> {
   readonly #builder: TopologyBuilder
   readonly #node: NodeSpec
   readonly #keyOf: (key: unknown, value: V) => K
   readonly #key: Serde<K>
   readonly #identity: (key: K) => string
-  readonly #windows: TimeWindows
+  readonly #windows: Windows
 
-  constructor (builder: TopologyBuilder, node: NodeSpec, keyOf: (key: unknown, value: V) => K, key: Serde<K>, identity: (key: K) => string, windows: TimeWindows) {
+  constructor (builder: TopologyBuilder, node: NodeSpec, keyOf: (key: unknown, value: V) => K, key: Serde<K>, identity: (key: K) => string, windows: Windows) {
     this.#builder = builder
     this.#node = node
     this.#keyOf = keyOf
@@ -56,13 +64,23 @@ export class WindowedStream<K, V> {
     return new WindowedTable(aggregation)
   }
 
-  /** Combines values with an associative reducer; the reducer also merges partials. */
-  reduce (name: string, reducer: (left: V, right: V) => V, serde: Serde<V>, zero: () => V): WindowedTable<K, V> {
-    return this.aggregate<V>({ name, init: zero, adder: (_k, value, agg) => reducer(agg, value), merger: (_k, l, r) => reducer(l, r), serde })
+  /** Combines a window's values with an associative reducer, which also merges partials: a window's first value starts it. */
+  reduce (options: ReduceOptions<V>): WindowedTable<K, V> {
+    const { name, reducer, serde } = options
+    // A partial is made when its first value arrives, so the placeholder never leaves the task.
+    const none = undefined as V
+    return this.aggregate<V>({ name, init: () => none, adder: (_k, value, agg) => agg === none ? value : reducer(agg, value), merger: (_k, l, r) => reducer(l, r), serde })
   }
 
-  count (name: string): WindowedTable<K, number> {
-    return this.aggregate<number>({ name, init: () => 0, adder: (_k, _v, n) => n + 1, merger: (_k, l, r) => l + r, serde: int64Serde })
+  /** The number of records per window and key. */
+  count (options: { name: string }): WindowedTable<K, number> {
+    return this.aggregate<number>({ name: options.name, init: () => 0, adder: (_k, _v, n) => n + 1, merger: (_k, l, r) => l + r, serde: int64Serde })
+  }
+
+  /** The sum of `of(value)` (a whole number) per window and key. */
+  sum (options: { name: string, of: (value: V) => number }): WindowedTable<K, number> {
+    const { name, of } = options
+    return this.aggregate<number>({ name, init: () => 0, adder: (_k, value, sum) => sum + of(value), merger: (_k, l, r) => l + r, serde: int64Serde })
   }
 }
 

@@ -5,24 +5,34 @@
 //   GET /ready    readiness: 200 while the instance processes and commits; 503 with the reason
 //                 while it starts, restores state or fails to commit, so that a balancer or
 //                 Kubernetes stops counting on it meanwhile
+//   GET /windows/…, /instances   interactive queries, when the source answers them (queries.ts)
 // It listens on 127.0.0.1 unless told otherwise: metrics and state are nobody else's business
 // until an operator opens them up (--http-host 0.0.0.0 in a container).
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
+import type { InstanceQueries } from '../runtime/queries.ts'
+import { answerQuery } from './queries.ts'
 
 export interface StatusSource {
   /** The two verdicts, and any detail worth showing (sent as JSON). */
   status (): { live: boolean, ready: boolean, reason?: string }
+  /** Interactive queries, once the source answers them. */
+  readonly queries?: InstanceQueries
 }
 
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 
 export async function startHttpServer (options: { host?: string, port: number }, registry: Registry, source: StatusSource): Promise<{ server: Server, port: number }> {
   const server = createServer((request, response) => {
-    const path = (request.url ?? '/').split('?')[0]
+    const url = new URL(request.url ?? '/', 'http://localhost')
+    const path = url.pathname
     const json = (code: number, body: unknown): void => { response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body)) }
-    if (request.method !== 'GET') {
+    if (request.method === 'GET' && (path === '/instances' || path.startsWith('/windows/'))) {
+      const queries = source.queries
+      if (queries === undefined) json(503, { error: 'not answering queries yet (starting)' })
+      else answerQuery(queries, url).then(answer => json(answer?.status ?? 404, answer?.body ?? { error: 'not found' }), (error: unknown) => json(500, { error: String(error) }))
+    } else if (request.method !== 'GET') {
       response.writeHead(405).end()
     } else if (path === '/metrics') {
       registry.metrics().then(text => {
@@ -35,7 +45,7 @@ export async function startHttpServer (options: { host?: string, port: number },
       const status = source.status()
       json(status.ready ? 200 : 503, status)
     } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /health or /ready\n')
+      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /health, /ready, /instances or /windows/<aggregation>\n')
     }
   })
   await new Promise<void>((resolve, reject) => {

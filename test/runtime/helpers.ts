@@ -12,6 +12,7 @@ import { sleep } from '../../src/lib/processes.ts'
 import { sampleTopology, type SampleTopics } from '../testing/sample-topology.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
+import type { Windows } from '../../src/topology/index.ts'
 
 export interface Setup { brokers: string[], topics: SampleTopics, stateDir: string, applicationId: string }
 
@@ -52,15 +53,16 @@ export async function readWindows (brokers: string[], topic: string, until: (win
   }
 }
 
-export function app (s: Setup, instance: string, options: Partial<StreamAppOptions> = {}): StreamApp {
+export function app (s: Setup, instance: string, options: Partial<StreamAppOptions> & { windows?: Windows } = {}): StreamApp {
+  const { windows, ...rest } = options
   return new StreamApp({
-    topology: sampleTopology({ topics: s.topics, sink: false }),
+    topology: sampleTopology({ topics: s.topics, sink: false, windows }),
     applicationId: s.applicationId,
     brokers: s.brokers,
     stateDir: join(s.stateDir, instance),
     commitIntervalMs: 300,
     idleTimeoutMs: 3000,
-    ...options
+    ...rest
   })
 }
 

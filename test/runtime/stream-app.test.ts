@@ -6,6 +6,7 @@ import { CountingMetrics } from '../../src/runtime/metrics.ts'
 import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.ts'
 import type { WindowSink } from '../../src/topology/index.ts'
 import { sampleTopology } from '../testing/sample-topology.ts'
+import { TimeWindows, type Windows } from '../../src/topology/index.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import { changelogTopic, partialsTopic } from '../../src/runtime/internal-topics.ts'
 import { readCheckpoint, windowedSerde } from '../../src/stores/index.ts'
@@ -25,16 +26,17 @@ async function endOffset (s: Setup, topic: string): Promise<bigint> {
   }
 }
 
-async function runInstances (t: ExecutionContext, instances: number, options: Partial<StreamAppOptions> = {}): Promise<void> {
+async function runInstances (t: ExecutionContext, instances: number, options: Partial<StreamAppOptions> & { windows?: Windows, hopping?: { sizeS: number, advanceS: number } } = {}): Promise<void> {
   const s = await setup(t, 6)
   const events = usageEvents(30_000, 6)
-  const { totals, late } = expectedTotals(events)
+  const { totals, late } = expectedTotals(events, options.hopping)
   t.true(late > 100, 'the data has late events')
   const producer = createProducer(s.brokers, 'test')
   await produceUsage(producer, s.topics.input, events)
   await producer.close()
 
-  const apps = Array.from({ length: instances }, (_, i) => app(s, `instance-${i}`, options))
+  const { hopping: _expected, ...appOptions } = options
+  const apps = Array.from({ length: instances }, (_, i) => app(s, `instance-${i}`, appOptions))
   t.teardown(() => Promise.all(apps.map(a => a.stop())))
   await Promise.all(apps.map(a => a.start()))
   const windows = await readWindows(s.brokers, s.topics.output, w => w.size >= totals.size)
@@ -52,6 +54,10 @@ test('a 6-partition null-keyed input processed by one instance gives the exact t
 
 test('the same input processed by three instances gives the same exact totals', async t => {
   await runInstances(t, 3)
+})
+
+test('hopping windows on the broker: every window a record falls in, each emitted once with its exact total', async t => {
+  await runInstances(t, 2, { windows: TimeWindows.ofSizeAndGrace(10 * 60_000, 60_000).advanceBy(5 * 60_000), hopping: { sizeS: 600, advanceS: 300 } })
 })
 
 test('a partition with records still to read is never idle: with a 1 ms idle timeout, each window is still emitted once', async t => {

@@ -1,6 +1,7 @@
 // Usage events for runtime tests, with an expected result computed here by plain loops
-// (never by the engine): totals per (5-minute window, user), late events excluded by the
-// rule "window end + grace ≤ the largest event time seen before on the same partition".
+// (never by the engine): totals per (window, user), 5-minute tumbling windows unless told
+// otherwise, an event left out of each window for which "window end + grace ≤ the largest
+// event time seen before on the same partition".
 import type { Producer } from '@platformatic/kafka'
 
 export interface UsageEvent { partition: number, user: string, bytes: number, ts: number }
@@ -20,21 +21,28 @@ export function usageEvents (count: number, partitions: number, startS = 1613768
   return events
 }
 
-/** Expected final totals, "windowStartMs|user" → bytes, and the number of late events. */
-export function expectedTotals (events: UsageEvent[]): { totals: Map<string, number>, late: number } {
+/**
+ * Expected final totals, "windowStartMs|user" → bytes, and the number of events late for at
+ * least one of their windows. Windows of `sizeS` seconds start every `advanceS` seconds
+ * (equal: tumbling).
+ */
+export function expectedTotals (events: UsageEvent[], { sizeS = WINDOW_S, advanceS = sizeS }: { sizeS?: number, advanceS?: number } = {}): { totals: Map<string, number>, late: number } {
   const streamTime = new Map<number, number>()
   const totals = new Map<string, number>()
   let late = 0
   for (const e of events) {
     const seen = Math.max(streamTime.get(e.partition) ?? -Infinity, e.ts)
     streamTime.set(e.partition, seen)
-    const start = e.ts - (e.ts % WINDOW_S)
-    if (start + WINDOW_S + GRACE_S <= seen) {
-      late++
-      continue
+    let lateHere = false
+    for (let start = e.ts - (e.ts % advanceS); start > e.ts - sizeS; start -= advanceS) {
+      if (start + sizeS + GRACE_S <= seen) {
+        lateHere = true
+        continue
+      }
+      const id = `${start * 1000}|${e.user}`
+      totals.set(id, (totals.get(id) ?? 0) + e.bytes)
     }
-    const id = `${start * 1000}|${e.user}`
-    totals.set(id, (totals.get(id) ?? 0) + e.bytes)
+    if (lateHere) late++
   }
   return { totals, late }
 }

@@ -1,6 +1,6 @@
 // A small topology for engine tests: usage events {user, bytes, ts (epoch s)} summed per user
 // in 5-minute windows with 60 s grace, left-joined with a `plans` table for the user's plan.
-import { TopologyBuilder, TimeWindows, type Topology, type WindowSink } from '../../src/topology/index.ts'
+import { TopologyBuilder, TimeWindows, type Topology, type WindowSink, type Windows } from '../../src/topology/index.ts'
 import { int64Serde, jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
 import { CollectingSink } from '../../src/testing/collecting-sink.ts'
 
@@ -14,7 +14,7 @@ export interface SampleTopics { input: string, output: string, enriched: string,
 
 const DEFAULT_TOPICS: SampleTopics = { input: 'usage', output: 'user-bytes', enriched: 'usage-enriched', plans: 'plans', dlq: 'usage-dlq', late: 'usage-late' }
 
-export function sampleTopology (options: { inner?: boolean, topics?: SampleTopics, sink?: boolean | (() => WindowSink<string, number>) } = {}): Topology {
+export function sampleTopology (options: { inner?: boolean, topics?: SampleTopics, sink?: boolean | (() => WindowSink<string, number>), windows?: Windows } = {}): Topology {
   const topics = options.topics ?? DEFAULT_TOPICS
   const builder = new TopologyBuilder().deadLetters(topics.dlq).lateRecords(topics.late)
   const plans = builder.globalTable(topics.plans, { key: stringSerde, value: jsonSerde<Plan>() })
@@ -39,7 +39,7 @@ export function sampleTopology (options: { inner?: boolean, topics?: SampleTopic
   joined.to(topics.enriched, { value: jsonSerde() })
   const table = joined
     .groupBy((_k, v) => v.user, stringSerde)
-    .windowedBy(TimeWindows.ofSizeAndGrace(WINDOW, MINUTE))
+    .windowedBy(options.windows ?? TimeWindows.ofSizeAndGrace(WINDOW, MINUTE))
     .aggregate({ name: 'user-bytes', init: () => 0, adder: (_k, v, sum) => sum + v.bytes, merger: (_k, a, b) => a + b, serde: int64Serde })
   if (options.sink !== false) table.toSink('totals', typeof options.sink === 'function' ? options.sink : () => new CollectingSink())
   table.to(topics.output, { key: stringSerde, value: int64Serde })

@@ -1,8 +1,13 @@
 import test from 'ava'
 import { TopologyTestDriver } from '../../src/testing/test-driver.ts'
 import { sampleTopology, event, MINUTE } from './sample-topology.ts'
-import { TimeWindows, TopologyBuilder } from '../../src/topology/index.ts'
-import { stringSerde } from '../../src/lib/serdes.ts'
+import { TimeWindows, TopologyBuilder, type StreamRecord } from '../../src/topology/index.ts'
+import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
+import { CollectingSink } from '../../src/testing/collecting-sink.ts'
+import { inMemoryStores, levelDbStores } from '../../src/stores/index.ts'
+import { expectedTotals, usageEvents } from '../runtime/usage-data.ts'
+import { lines } from '../runtime/helpers.ts'
+import { tempDir } from '../helpers/temp-dir.ts'
 
 // Epoch seconds of 2021-02-19T21:00:00Z, a window boundary.
 const T0 = 1613768400
@@ -204,11 +209,84 @@ test('toSink hands every record to the task\'s sink, flushed at the commit', asy
 test('a record late for several aggregations goes to the late topic once', async t => {
   const builder = new TopologyBuilder().lateRecords('late')
   const stream = builder.stream('in', { value: stringSerde, timestamp: v => Number(v) * 1000 })
-  for (const name of ['first', 'second']) stream.groupBy(() => 'k', stringSerde).windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0)).count(name)
+  for (const name of ['first', 'second']) stream.groupBy(() => 'k', stringSerde).windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0)).count({ name })
   const driver = await TopologyTestDriver.create(builder.build())
   driver.pipe('in', { value: '1000' })
   driver.pipe('in', { value: '10' })
   await driver.commit()
   t.is(driver.readOutput('late').length, 1)
   t.is(driver.metrics.get('late:first') + driver.metrics.get('late:second'), 2)
+})
+
+test('hopping windows: every window a record falls in gets it, and each closes with its exact total', async t => {
+  const windows = TimeWindows.ofSizeAndGrace(10 * MINUTE, MINUTE).advanceBy(5 * MINUTE)
+  const driver = await TopologyTestDriver.create(sampleTopology({ windows }), { partitions: { usage: 3 }, now: (T0 + 86_400) * 1000 })
+  const events = usageEvents(3000, 3, T0)
+  for (const e of events) driver.pipe('usage', { partition: e.partition, value: event(e.user, e.bytes, e.ts) })
+  await driver.commit()
+  driver.advanceWallClock(60_000) // every partition idle: every window closes
+  await driver.commit()
+  const got = new Map(driver.sinkRecords<string, number>('user-bytes', 'totals').map(r => [`${r.start}|${r.key}`, r.value]))
+  const { totals, late } = expectedTotals(events, { sizeS: 600, advanceS: 300 })
+  t.true(late > 0)
+  t.deepEqual(lines(got), lines(totals))
+})
+
+test('count, sum and reduce are aggregations with their options', async t => {
+  const builder = new TopologyBuilder()
+  const grouped = builder.stream('in', { value: jsonSerde<{ n: number }>(), timestamp: v => v.n * 1000 }).groupBy(() => 'k', stringSerde).windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0))
+  grouped.count({ name: 'count' }).toSink('out', () => new CollectingSink())
+  grouped.sum({ name: 'sum', of: v => v.n }).toSink('out', () => new CollectingSink())
+  grouped.reduce({ name: 'max', reducer: (a, b) => (a.n >= b.n ? a : b), serde: jsonSerde() }).toSink('out', () => new CollectingSink())
+  const driver = await TopologyTestDriver.create(builder.build(), { partitions: { in: 2 }, now: 86_400_000 })
+  for (const n of [3, 9, 4, 600]) driver.pipe('in', { partition: n % 2, value: JSON.stringify({ n }) })
+  await driver.commit()
+  driver.advanceWallClock(60_000)
+  await driver.commit()
+  const first = (name: string): unknown => driver.sinkRecords(name, 'out').find(r => r.start === 0)?.value
+  t.is(first('count'), 3)
+  t.is(first('sum'), 16)
+  t.deepEqual(first('max'), { n: 9 })
+})
+
+test('a restart rebuilds every task from what was committed, owner stores from their changelogs', async t => {
+  for (const stores of [inMemoryStores, levelDbStores]) {
+    const stateDir = await tempDir(t)
+    const driver = await TopologyTestDriver.create(sampleTopology(), { partitions: { usage: 2 }, stores, stateDir })
+    driver.pipe('usage', { partition: 0, value: event('ana', 5, T0) })
+    driver.pipe('usage', { partition: 1, value: event('ana', 7, T0 + 10) })
+    await driver.commit()
+    t.is(driver.openWindows('user-bytes').length, 1)
+    driver.pipe('usage', { partition: 0, value: event('ana', 1000, T0 + 20) }) // never committed
+    await driver.restart()
+    t.deepEqual(driver.openWindows('user-bytes').map(w => w.value), [12], `${stores.name}: the committed state, restored`)
+    driver.pipe('usage', { partition: 0, value: event('ana', 1, T0 + 20) })
+    for (let p = 0; p < 2; p++) driver.pipe('usage', { partition: p, value: event('bob', 0, T0 + 400) })
+    await driver.commit()
+    t.deepEqual(totals(driver), ['21:00 ana=13'], stores.name)
+  }
+})
+
+test('a record a sink refuses goes to dead letters with the sink\'s name and error, and the others are written', async t => {
+  const builder = new TopologyBuilder().deadLetters('dlq')
+  const written: string[] = []
+  let pending: Array<StreamRecord<unknown, string>> = []
+  builder.stream('in', { value: stringSerde }).toSink('archive', () => ({
+    add: record => { pending.push(record) },
+    flush: async () => {
+      const refused = pending.filter(r => r.value === 'poison').map(record => ({ record, error: 'cannot hold it' }))
+      written.push(...pending.filter(r => r.value !== 'poison').map(r => r.value))
+      pending = []
+      return refused
+    }
+  }))
+  const driver = await TopologyTestDriver.create(builder.build())
+  for (const value of ['a', 'poison', 'b']) driver.pipe('in', { value })
+  await driver.commit()
+  t.deepEqual(written, ['a', 'b'])
+  const [letter] = driver.deadLetters()
+  t.is(letter?.reason, 'sink-refused: archive: cannot hold it')
+  t.is(letter?.value?.toString(), 'poison')
+  t.is(letter?.offset, 1n)
+  t.is(driver.metrics.get('dead-letter:sink-refused:archive'), 1)
 })

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { Command, Option } from 'commander'
 import { StreamApp } from '../../runtime/stream-app.ts'
 import { trafficTopology } from '../../traffic/topology.ts'
@@ -26,6 +27,7 @@ interface StreamFlags {
   archiveDir: string
   httpPort: string
   httpHost: string
+  advertisedUrl?: string
   maxFuture: string
   giveUpAfter?: string
   mirror?: boolean
@@ -48,6 +50,7 @@ export function streamCommand (): Command {
     .addOption(new Option('--max-future <seconds>', 'how far an event\'s timestamp may be ahead of its record\'s Kafka timestamp; later ones are dead letters').default('300'))
     .addOption(new Option('--http-port <port>', 'port of /metrics, /health (liveness) and /ready (readiness); 0 picks a free one (printed)').default('0'))
     .addOption(new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)').default(DEFAULT_HTTP_HOST))
+    .addOption(new Option('--advertised-url <url>', 'the URL other instances reach this one\'s HTTP server at, for interactive queries (default: http://<http-host, or this host\'s name when it is 0.0.0.0>:<port>)').env('CELLSTREAM_ADVERTISED_URL'))
     .addOption(new Option('--give-up-after <seconds>', 'exit (code 3) once the broker or PostgreSQL has been failing this long (default: wait out any outage)'))
     .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')
     .addOption(brokersOption())
@@ -97,6 +100,7 @@ export function streamCommand (): Command {
         })
         metrics.watch(app)
         const http = await startHttpServer({ host: flags.httpHost, port: httpPort }, metrics.registry, app)
+        app.advertise(flags.advertisedUrl ?? `http://${flags.httpHost === '0.0.0.0' || flags.httpHost === '::' ? hostname() : urlHost(flags.httpHost)}:${http.port}`)
         const stop = (): void => { app.stop().catch(() => {}) }
         process.once('SIGINT', stop)
         process.once('SIGTERM', stop)
