@@ -27,6 +27,7 @@ import { makeUsers } from '../src/simulator/population.ts'
 import { HOUR_SECONDS, partFileName, versionDir } from '../src/sinks/archive-layout.ts'
 import { ensureHourVersion } from '../src/sinks/archive-versions.ts'
 import { sqlString } from '../src/sinks/sql.ts'
+import { report } from './lib/result.ts'
 
 const args = process.argv.slice(2)
 const keep = args.includes('--keep')
@@ -127,6 +128,16 @@ if (AHEAD && last?.ok === true) {
     `after the last round: ${last.result.filesLeft} files not in one of its ${last.result.pieces} pieces`)
 }
 
+// The ceiling: DuckDB reading every column of the hour's files once, as any compaction must.
+const scan = await DuckDBInstance.create(':memory:')
+const scanConnection = await scan.connect()
+const scanStarted = performance.now()
+await scanConnection.run(`SELECT sum(hash(COLUMNS(*))) FROM read_parquet(${sqlString(join(versionDir(archiveDir, HOUR, version), '*.parquet'))})`)
+const scanSeconds = (performance.now() - scanStarted) / 1000
+scanConnection.closeSync()
+scan.closeSync()
+console.log(`scan of every column of the files (the ceiling): ${scanSeconds.toFixed(2)} s`)
+
 console.log(`load average before: ${load()}`)
 const cpu = process.cpuUsage()
 started = performance.now()
@@ -142,6 +153,7 @@ const unaccounted = seconds - r.seconds - Object.values(around).reduce((sum, s) 
 console.log(`compacted ${r.rowsRead} rows from ${r.filesMerged} files (${r.piecesUsed} pieces compacted ahead) into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`)
 console.log(`  the hour ${r.seconds.toFixed(2)} s: ${phases}; around it: ${runPhases}; unaccounted ${unaccounted.toFixed(2)} s`)
 console.log(`CPU time of this process: ${cpuUsed.toFixed(1)} s; load average after: ${load()}`)
+report({ events: r.rowsRead, seconds, cpuSeconds: cpuUsed, scanSeconds, files: FILES, phases: r.phases })
 
 const admin = openDb(new URL('/postgres', url).toString())
 await admin.none('DROP DATABASE IF EXISTS $1:name WITH (FORCE)', [url.pathname.slice(1)])

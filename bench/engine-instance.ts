@@ -11,6 +11,7 @@ import { int64Serde, stringSerde, type Serde } from '../src/lib/serdes.ts'
 import { StreamApp } from '../src/runtime/stream-app.ts'
 import { checkEventTime, decodeEvent, type TrafficEvent } from '../src/traffic/event-codec.ts'
 import { TimeWindows, TopologyBuilder } from '../src/topology/index.ts'
+import { report } from './lib/result.ts'
 
 const [topic, eventsArg] = process.argv.slice(2)
 const events = Number(eventsArg)
@@ -70,5 +71,6 @@ clearInterval(gcSampler)
 await app.stop()
 if (process.env.BENCH_MEMORY !== undefined) console.log(peak, liveMax)
 console.log(`engine (parse, 3 windowed sums, exactly-once commits): ${rate(events, ms)}, peak RSS ${Math.round(peakRss / 2 ** 20)} MB`)
+report({ events, seconds: ms / 1000 })
 
 await rm(stateDir, { recursive: true, force: true })

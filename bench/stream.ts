@@ -88,6 +88,7 @@ await rm(dir, { recursive: true, force: true })
 await withAdmin(brokers, async a => {
   const all = await a.listTopics()
   await a.deleteTopics({ topics: all.filter(t => t.includes(id)) })
+  await a.deleteGroups({ groups: [group] })
 })
 
 /** CPU time (user + system) a process has used, from /proc: all its threads. */

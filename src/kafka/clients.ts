@@ -2,6 +2,10 @@
 // here works around a behaviour of the client that would otherwise break exactly-once.
 import { Consumer, Producer } from '@platformatic/kafka'
 
+/** The client types, as the rest of the code names them. */
+export type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>
+export type KafkaProducer = Producer<Buffer, Buffer, Buffer, Buffer>
+
 const TRANSACTION_OPERATIONS = new Set(['addPartitionsToTransaction', 'addOffsetsToTransaction', 'commit', 'endTransaction'])
 
 /** A consumer used for group membership and raw fetches only (never its message stream). */

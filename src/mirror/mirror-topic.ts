@@ -4,9 +4,9 @@
 // state. Each record names the database it comes from in a header, so that a mirror can tell
 // a topic that holds another database's users. A record too large for the topic is not sent
 // (the broker would refuse it, and every later change would wait behind it): it is returned.
-import { murmur2, type Producer, type Consumer } from '@platformatic/kafka'
 import { DEFAULT_MAX_MESSAGE_BYTES, ensureTopics, leafMessage, messageLimits, partitionCount, withAdmin } from '../kafka/admin.ts'
-import { createConsumer, createProducer } from '../kafka/clients.ts'
+import { createConsumer, createProducer, type KafkaConsumer, type KafkaProducer } from '../kafka/clients.ts'
+import { partitionForKey } from '../lib/hash.ts'
 import { Fetcher, headerValue, READ_UNCOMMITTED, readToEnd } from '../kafka/fetcher.ts'
 import { CellstreamError, UnavailableError } from '../lib/errors.ts'
 
@@ -40,8 +40,8 @@ const RECORD_OVERHEAD = 61 + 32 + 10 + SOURCE_HEADER.length + 36
 export class MirrorTopic {
   readonly name: string
   readonly partitions: number
-  readonly #producer: Producer<Buffer, Buffer, Buffer, Buffer>
-  readonly #consumer: Consumer<Buffer, Buffer, Buffer, Buffer>
+  readonly #producer: KafkaProducer
+  readonly #consumer: KafkaConsumer
   readonly #fetcher: Fetcher
   /** The topic's max.message.bytes. */
   readonly #limit: number
@@ -68,7 +68,7 @@ export class MirrorTopic {
 
   /** The partition of a key as Kafka's Java producer computes it, so every client agrees. */
   partitionOf (key: Buffer): number {
-    return (murmur2(key) & 0x7fffffff) % this.partitions
+    return partitionForKey(key, this.partitions)
   }
 
   /**

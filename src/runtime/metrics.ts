@@ -6,6 +6,8 @@ export interface EngineMetrics {
   deadLetter (reason: string): void
   late (aggregation: string): void
   windowsEmitted (aggregation: string, count: number): void
+  /** A watch emitted records (the antenna application's watch: quota alerts). */
+  watchEmitted (watch: string, count: number): void
   corrections (aggregation: string, count: number): void
   restored (store: string, records: number): void
   /** A flush of an aggregation's sinks finished; `latencyMs` since the oldest window in it closed. */
@@ -19,6 +21,7 @@ export const noMetrics: EngineMetrics = {
   deadLetter () {},
   late () {},
   windowsEmitted () {},
+  watchEmitted () {},
   corrections () {},
   restored () {},
   windowsDelivered () {},
@@ -41,6 +44,7 @@ export class CountingMetrics implements EngineMetrics {
   deadLetter (reason: string): void { this.#add(`dead-letter:${reasonLabel(reason)}`) }
   late (aggregation: string): void { this.#add(`late:${aggregation}`) }
   windowsEmitted (aggregation: string, count: number): void { this.#add(`windows-emitted:${aggregation}`, count) }
+  watchEmitted (watch: string, count: number): void { this.#add(`watch:${watch}`, count) }
   corrections (aggregation: string, count: number): void { this.#add(`corrections:${aggregation}`, count) }
   restored (store: string, records: number): void { this.#add(`restored:${store}`, records) }
   windowsDelivered (aggregation: string): void { this.#add(`deliveries:${aggregation}`) }

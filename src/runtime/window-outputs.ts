@@ -30,6 +30,7 @@ export class WindowOutputs<K, A> {
   /** Delivers what a watch emitted to that watch's outputs. */
   emitWatched (watch: string, windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
     const outputs = this.#aggregation.watches.find(w => w.name === watch)?.outputs ?? []
+    if (windows.length > 0) this.#metrics.watchEmitted(watch, windows.length)
     return this.#deliver(outputs, windows)
   }
 

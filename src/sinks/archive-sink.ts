@@ -4,8 +4,9 @@
 // next batch, so none is dropped by a write in progress. A record Parquet cannot hold as it is
 // goes back to the runtime at the flush (dead letters) instead of being altered.
 import type { Refusal, RecordSink, StreamRecord } from '../topology/index.ts'
-import type { EnrichedEvent } from '../traffic/topology.ts'
-import type { ArchiveBatch, ParquetArchive } from './parquet-archive.ts'
+import type { EnrichedEvent } from '../traffic/types.ts'
+import type { ArchiveBatch } from './archive-batch.ts'
+import type { ParquetArchive } from './parquet-archive.ts'
 
 export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
   readonly #archive: ParquetArchive

@@ -6,7 +6,7 @@ import { pgp, type Db } from '../db/pool.ts'
 import type { Refusal, WindowSink, WindowedRecord } from '../topology/index.ts'
 import { writeIsolating } from './refusals.ts'
 
-export type TotalType = 'antenna_total_bytes' | 'user_total_bytes' | 'app_total_bytes'
+import type { TotalType } from '../traffic/types.ts'
 
 type Row = WindowedRecord<string, number>
 

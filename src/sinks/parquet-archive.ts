@@ -1,6 +1,6 @@
 // The raw archive writer of the speed layer. Rows are buffered in an ArchiveBatch by (event
 // hour, topic, partition), as columns of numbers, texts replaced by their index in a
-// dictionary that the archive's batches share; at each commit ParquetArchive writes each group
+// dictionary that the archive's batches share (archive-batch.ts); at each commit ParquetArchive writes each group
 // as one Parquet file with DuckDB: the columns go into a table a vector at a time (one copy per
 // column per 2,048 rows, where an appender would take a native call per value), the texts new
 // since the last write go into DuckDB's copy of the dictionary, and DuckDB, on its own thread,
@@ -8,181 +8,12 @@
 // version, flushed to disk, then renamed to its final name. A crash leaves at most a temp file
 // no reader counts; a replay of the same records rewrites the same name. Several writers may
 // share the hour folders as long as each owns its partitions.
-import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, type DuckDBConnection, type DuckDBDoubleVector } from '@duckdb/node-api'
+import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, DuckDBIntegerType, type DuckDBConnection, type DuckDBDoubleVector, type DuckDBIntegerVector } from '@duckdb/node-api'
 import { join } from 'node:path'
-import { ARCHIVE_COLUMNS, hourStart, partFileName, tempName, versionDir } from './archive-layout.ts'
+import { ARCHIVE_COLUMNS, partFileName, tempName, versionDir } from './archive-layout.ts'
+import { ArchiveBatch, BLOCK_ROWS, BlockPool, DOUBLE_COLUMNS, INT_COLUMNS, TextDictionary, type Group } from './archive-batch.ts'
 import { currentVersion, ensureHourVersion, publishFile, settleFile } from './archive-versions.ts'
 import { sqlString } from './sql.ts'
-
-/** The values of one archived event: a valid event with its user's metadata (null when unknown). */
-export interface ArchiveEvent {
-  bytes: number
-  /** Event time, epoch seconds. */
-  timestamp: number
-  app: string
-  id: string
-  antenna_id: string
-  email: string | null
-  quota: number | null
-}
-
-/** Where the event was read: its Kafka coordinates. */
-export interface ArchiveCoordinates {
-  topic: string
-  partition: number
-  offset: bigint | number
-}
-
-export type ArchiveRow = ArchiveEvent & ArchiveCoordinates
-
-export interface ArchiveFile { path: string, hour: number, rows: number }
-
-// The buffered columns; texts are dictionary indices (-1: null), a null quota is NaN. Every
-// value is a double: byte counts, times and offsets stay far below 2^53, and one array type
-// serves every column.
-const COLUMNS = ['bytes', 'timestamp', 'app', 'id', 'antenna_id', 'email', 'quota', 'offset'] as const
-/** Rows per block of a group, and per data chunk loaded into DuckDB (its vector size). */
-const CHUNK_ROWS = 2048
-/** Where a column starts inside a block. */
-const at = (column: typeof COLUMNS[number]): number => COLUMNS.indexOf(column) * CHUNK_ROWS
-const [BYTES, TIMESTAMP, APP, ID, ANTENNA, EMAIL, QUOTA, OFFSET] = COLUMNS.map(at) as [number, number, number, number, number, number, number, number]
-
-class Group {
-  readonly hour: number
-  readonly topic: string
-  readonly partition: number
-  /** The rows, CHUNK_ROWS per block, column after column: blocks are added, never copied. */
-  readonly blocks: Float64Array[] = []
-  rows = 0
-  first = 0
-  last = 0
-  /** Offsets strictly increasing, as a partition's records arrive: no sort or dedupe needed. */
-  ordered = true
-
-  constructor (hour: number, topic: string, partition: number) {
-    this.hour = hour
-    this.topic = topic
-    this.partition = partition
-  }
-
-  /** The block of the next row; the row's place in it is `(rows - 1) % CHUNK_ROWS` after the call. */
-  next (): Float64Array {
-    const slot = this.rows++ % CHUNK_ROWS
-    if (slot === 0) this.blocks.push(new Float64Array(COLUMNS.length * CHUNK_ROWS))
-    return this.blocks[this.blocks.length - 1]!
-  }
-}
-
-/**
- * Texts and their indices, only ever appended to. Ids, apps and emails repeat from one commit
- * to the next, so sharing one dictionary across batches sends each text to DuckDB about once.
- */
-export class TextDictionary {
-  readonly texts: string[] = []
-  readonly #index = new Map<string, number>()
-
-  /** The text's index, or NOT_TEXT for a string UTF-8 cannot hold (checked once per text). */
-  indexOf (text: string): number {
-    let index = this.#index.get(text)
-    if (index === undefined) {
-      if (!text.isWellFormed()) return NOT_TEXT
-      index = this.texts.push(text) - 1
-      this.#index.set(text, index)
-    }
-    return index
-  }
-}
-
-/** What TextDictionary.indexOf returns for a string with an unpaired surrogate. */
-const NOT_TEXT = -2
-
-interface PartitionGroups { topic: string, partition: number, latest: Group, byHour: Map<number, Group> }
-
-/** Rows waiting to be written, grouped by the file they go to. */
-export class ArchiveBatch {
-  readonly dictionary: TextDictionary
-  /** Groups by topic, then partition, then hour; `latest` is the group a partition used last. */
-  readonly #partitions = new Map<string, Map<number, PartitionGroups>>()
-  /** The partition of the last row: a sink's rows mostly come from one partition. */
-  #last: PartitionGroups | undefined
-  #size = 0
-
-  constructor (dictionary = new TextDictionary()) {
-    this.dictionary = dictionary
-  }
-
-  static of (rows: Iterable<ArchiveRow>): ArchiveBatch {
-    const batch = new ArchiveBatch()
-    for (const row of rows) batch.add(row, row)
-    return batch
-  }
-
-  get size (): number {
-    return this.#size
-  }
-
-  /**
-   * Adds a row, or refuses it (the reason returned, nothing added) when Parquet could not hold
-   * its values as they are: a text with an unpaired surrogate (DuckDB would silently replace
-   * it), a number that is not a whole number below 2^53.
-   */
-  add (event: ArchiveEvent, at: ArchiveCoordinates): string | undefined {
-    const dictionary = this.dictionary
-    const app = dictionary.indexOf(event.app)
-    const id = dictionary.indexOf(event.id)
-    const antenna = dictionary.indexOf(event.antenna_id)
-    const email = event.email === null ? -1 : dictionary.indexOf(event.email)
-    if (app === NOT_TEXT || id === NOT_TEXT || antenna === NOT_TEXT || email === NOT_TEXT) return 'a text holds an unpaired surrogate, which UTF-8 cannot encode'
-    const offset = Number(at.offset)
-    if (!Number.isSafeInteger(event.bytes) || !Number.isSafeInteger(event.timestamp) || !(event.quota === null || Number.isSafeInteger(event.quota)) || !Number.isSafeInteger(offset)) {
-      return `a number is not a whole number below 2^53 (bytes ${event.bytes}, timestamp ${event.timestamp}, quota ${event.quota}, offset ${at.offset})`
-    }
-    const group = this.#group(hourStart(event.timestamp), at)
-    if (group.rows === 0) {
-      group.first = group.last = offset
-    } else if (offset > group.last) {
-      group.last = offset
-    } else {
-      group.ordered = false
-      if (offset < group.first) group.first = offset
-    }
-    const block = group.next()
-    const row = (group.rows - 1) % CHUNK_ROWS
-    block[BYTES + row] = event.bytes
-    block[TIMESTAMP + row] = event.timestamp
-    block[APP + row] = app
-    block[ID + row] = id
-    block[ANTENNA + row] = antenna
-    block[EMAIL + row] = email
-    block[QUOTA + row] = event.quota ?? NaN
-    block[OFFSET + row] = offset
-    this.#size++
-    return undefined
-  }
-
-  groups (): Group[] {
-    return [...this.#partitions.values()].flatMap(partitions => [...partitions.values()].flatMap(p => [...p.byHour.values()]))
-  }
-
-  #group (hour: number, at: ArchiveCoordinates): Group {
-    let partition = this.#last
-    if (partition === undefined || partition.partition !== at.partition || partition.topic !== at.topic) {
-      let partitions = this.#partitions.get(at.topic)
-      if (partitions === undefined) this.#partitions.set(at.topic, partitions = new Map())
-      partition = partitions.get(at.partition)
-      if (partition === undefined) {
-        const group = new Group(hour, at.topic, at.partition)
-        partitions.set(at.partition, partition = { topic: at.topic, partition: at.partition, latest: group, byHour: new Map([[hour, group]]) })
-      }
-      this.#last = partition
-    }
-    if (partition.latest.hour === hour) return partition.latest
-    let group = partition.byHour.get(hour)
-    if (group === undefined) partition.byHour.set(hour, group = new Group(hour, at.topic, at.partition))
-    partition.latest = group
-    return group
-  }
-}
 
 const ROWS_TABLE = 'archive_rows'
 const TEXTS_TABLE = 'archive_texts'
@@ -196,6 +27,12 @@ const TEXT_LIST_TABLE = 'archive_text_list'
  * (by this plus one commit's new texts) with millions of users.
  */
 const MAX_DICTIONARY_TEXTS = 1 << 16
+/** Blocks kept for reuse: 10 MB, about 260,000 rows; a larger commit allocates the rest anew. */
+const POOLED_BLOCKS = 128
+/** Rows per row group of a writer file: at 250,000 rows per commit, 16,384 peaked about 25 MB lower than DuckDB's 122,880. */
+const WRITER_ROW_GROUP_ROWS = 16_384
+
+export interface ArchiveFile { path: string, hour: number, rows: number }
 
 /** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
@@ -205,23 +42,28 @@ export class ParquetArchive {
   #writing: Promise<unknown> = Promise.resolve()
   readonly #maxDictionaryTexts: number
   #dictionary = new TextDictionary()
+  readonly #pool: BlockPool
   /** The dictionary DuckDB's texts table holds, and how many of its texts. */
   #loaded: { dictionary: TextDictionary, texts: number } | undefined
 
-  constructor (archiveDir: string, options: { maxDictionaryTexts?: number } = {}) {
+  constructor (archiveDir: string, options: { maxDictionaryTexts?: number, pooledBlocks?: number } = {}) {
     this.archiveDir = archiveDir
     this.#maxDictionaryTexts = options.maxDictionaryTexts ?? MAX_DICTIONARY_TEXTS
+    this.#pool = new BlockPool(options.pooledBlocks ?? POOLED_BLOCKS)
   }
 
   /** A new batch for this archive, on the dictionary its batches share. */
   batch (): ArchiveBatch {
     if (this.#dictionary.texts.length >= this.#maxDictionaryTexts) this.#dictionary = new TextDictionary()
-    return new ArchiveBatch(this.#dictionary)
+    return new ArchiveBatch(this.#dictionary, this.#pool)
   }
 
-  /** Writes every group of the batch to its file, durably, after the writes called before. */
+  /**
+   * Writes every group of the batch to its file, durably, after the writes called before. The
+   * batch is empty afterwards, written or not: its blocks go back to the pool.
+   */
   async write (batch: ArchiveBatch): Promise<ArchiveFile[]> {
-    const written = this.#writing.catch(() => {}).then(async () => await this.#writeBatch(batch))
+    const written = this.#writing.catch(() => {}).then(async () => await this.#writeBatch(batch)).finally(() => batch.release())
     this.#writing = written
     return await written
   }
@@ -281,8 +123,9 @@ export class ParquetArchive {
       const temp = join(dir, tempName(name))
       try {
         // Snappy, not ZSTD: cheaper for the stream process, and the file only lives until
-        // the compactor rewrites the hour.
-        await connection.run(`COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`)
+        // the compactor rewrites the hour. DuckDB holds a row group in memory while it writes
+        // it: small ones keep the stream process's memory down (docs/memory.md).
+        await connection.run(`COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${WRITER_ROW_GROUP_ROWS})`)
         await publishFile(temp, join(dir, name))
       } catch (error) {
         if (attempt < MAX_ATTEMPTS && await versionChanged(this.archiveDir, group.hour, version)) continue
@@ -304,29 +147,36 @@ export class ParquetArchive {
 }
 
 /**
- * Loads the group's blocks into the rows table, one data chunk per block. One chunk is filled
- * again and again (the appender copies it), because getting a chunk's vectors costs far more
- * than filling them.
+ * Loads the group's blocks into the rows table (the double columns, then the 32-bit ones), one
+ * data chunk per block. One chunk is filled again and again (the appender copies it), because
+ * getting a chunk's vectors costs far more than filling them.
  */
 async function fillRows (connection: DuckDBConnection, group: Group): Promise<void> {
-  await connection.run(`CREATE OR REPLACE TEMP TABLE ${ROWS_TABLE} (${COLUMNS.map(name => `"${name}" DOUBLE`).join(', ')})`)
+  const columns = [...DOUBLE_COLUMNS.map(name => `"${name}" DOUBLE`), ...INT_COLUMNS.map(name => `"${name}" INTEGER`)]
+  await connection.run(`CREATE OR REPLACE TEMP TABLE ${ROWS_TABLE} (${columns.join(', ')})`)
   const appender = await connection.createAppender(ROWS_TABLE)
   try {
     let chunk: DuckDBDataChunk | undefined
-    let vectors: DuckDBDoubleVector[] = []
+    let doubles: DuckDBDoubleVector[] = []
+    let ints: DuckDBIntegerVector[] = []
     group.blocks.forEach((block, b) => {
-      const rows = Math.min(CHUNK_ROWS, group.rows - b * CHUNK_ROWS)
+      const rows = Math.min(BLOCK_ROWS, group.rows - b * BLOCK_ROWS)
       if (chunk?.rowCount !== rows) {
-        chunk = DuckDBDataChunk.create(COLUMNS.map(() => DuckDBDoubleType.instance), rows)
-        vectors = COLUMNS.map((_, c) => chunk!.getColumnVector(c) as DuckDBDoubleVector)
+        chunk = DuckDBDataChunk.create([...DOUBLE_COLUMNS.map(() => DuckDBDoubleType.instance), ...INT_COLUMNS.map(() => DuckDBIntegerType.instance)], rows)
+        doubles = DOUBLE_COLUMNS.map((_, c) => chunk!.getColumnVector(c) as DuckDBDoubleVector)
+        ints = INT_COLUMNS.map((_, c) => chunk!.getColumnVector(DOUBLE_COLUMNS.length + c) as DuckDBIntegerVector)
       }
-      for (let c = 0; c < COLUMNS.length; c++) {
-        const vector = vectors[c]!
-        const start = c * CHUNK_ROWS
-        // setItem writes to the vector's JS-side copy; flush hands it to DuckDB in one call.
-        for (let i = 0; i < rows; i++) vector.setItem(i, block[start + i]!)
+      // setItem writes to the vector's JS-side copy; flush hands it to DuckDB in one call.
+      doubles.forEach((vector, c) => {
+        const column = block.double(c, rows)
+        for (let i = 0; i < rows; i++) vector.setItem(i, column[i]!)
         vector.flush()
-      }
+      })
+      ints.forEach((vector, c) => {
+        const column = block.int(c, rows)
+        for (let i = 0; i < rows; i++) vector.setItem(i, column[i]!)
+        vector.flush()
+      })
       appender.appendDataChunk(chunk)
     })
   } finally {
@@ -350,10 +200,10 @@ async function versionChanged (archiveDir: string, hour: number, version: number
  * not, and sorting again costs more than the lookup).
  */
 function rowsQuery (group: Group): string {
-  const text = (column: string): string => `(SELECT texts FROM ${TEXT_LIST_TABLE})[CAST(r."${column}" AS INTEGER) + 1]`
+  const text = (column: string): string => `(SELECT texts FROM ${TEXT_LIST_TABLE})[r."${column}" + 1]`
   const values: Record<(typeof ARCHIVE_COLUMNS)[number][0], string> = {
     bytes: 'CAST(r.bytes AS BIGINT)',
-    timestamp: 'CAST(r."timestamp" AS BIGINT)',
+    timestamp: `CAST(r.second AS BIGINT) + ${group.hour}`,
     app: text('app'),
     id: text('id'),
     antenna_id: text('antenna_id'),
@@ -361,7 +211,7 @@ function rowsQuery (group: Group): string {
     quota: 'CASE WHEN isnan(r.quota) THEN NULL ELSE CAST(r.quota AS BIGINT) END',
     topic: sqlString(group.topic),
     partition: `CAST(${group.partition} AS INTEGER)`,
-    offset: 'CAST(r."offset" AS BIGINT)'
+    offset: `CAST(r."offset" AS BIGINT) + ${group.base}`
   }
   const rows = group.ordered ? ROWS_TABLE : `(SELECT DISTINCT ON ("offset") * FROM ${ROWS_TABLE} ORDER BY "offset", rowid)`
   return `SELECT ${ARCHIVE_COLUMNS.map(([name]) => `${values[name]} AS "${name}"`).join(', ')} FROM ${rows} r`

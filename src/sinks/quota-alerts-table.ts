@@ -10,12 +10,7 @@ import { pgp, type Db } from '../db/pool.ts'
 import type { Refusal, WindowSink, WindowedRecord } from '../topology/index.ts'
 import { writeIsolating } from './refusals.ts'
 
-export interface HourlyUsage {
-  usage: number
-  quota: number | null
-  email: string | null
-  alerted: boolean
-}
+import type { HourlyUsage } from '../traffic/types.ts'
 
 type Window = WindowedRecord<string, HourlyUsage>
 interface Row { window: Window, email: string, timestamp: Date, usage: number, quota: number, detected_at: Date }

@@ -5,15 +5,9 @@
 import { TimeWindows, TopologyBuilder, type RecordSink, type Topology, type WindowSink } from '../topology/index.ts'
 import { int64Serde, jsonSerde, stringSerde, type Serde } from '../lib/serdes.ts'
 import { checkEventTime, decodeEvent, DEFAULT_MAX_FUTURE_SECONDS, type TrafficEvent } from './event-codec.ts'
-import type { TotalType } from '../sinks/bytes-table.ts'
-import type { HourlyUsage } from '../sinks/quota-alerts-table.ts'
+import type { EnrichedEvent, HourlyUsage, TotalType, UserMetadata } from './types.ts'
 
-export interface UserMetadata { id: string, name: string, email: string, quota: number }
-
-export interface EnrichedEvent extends TrafficEvent {
-  email: string | null
-  quota: number | null
-}
+export type { EnrichedEvent, HourlyUsage, TotalType, UserMetadata } from './types.ts'
 
 export interface TrafficOptions {
   inputTopic: string

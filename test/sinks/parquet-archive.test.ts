@@ -3,12 +3,13 @@ import { join } from 'node:path'
 import test, { type ExecutionContext } from 'ava'
 import { hourDir, tempName } from '../../src/sinks/archive-layout.ts'
 import { currentVersion, listHours } from '../../src/sinks/archive-versions.ts'
-import { ArchiveBatch, ParquetArchive, type ArchiveRow } from '../../src/sinks/parquet-archive.ts'
+import { ArchiveBatch, type ArchiveRow } from '../../src/sinks/archive-batch.ts'
+import { ParquetArchive } from '../../src/sinks/parquet-archive.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { queryArchive } from './read-archive.ts'
 import { ArchiveSink } from '../../src/sinks/archive-sink.ts'
 import type { StreamRecord } from '../../src/topology/index.ts'
-import type { EnrichedEvent } from '../../src/traffic/topology.ts'
+import type { EnrichedEvent } from '../../src/traffic/types.ts'
 
 const HOUR = Date.parse('2021-02-19T21:00:00Z') / 1000
 
@@ -118,6 +119,33 @@ test('batches written at the same time by one writer all land, each in its files
   await archive.close()
   const rows = await queryArchive(dir, source => `SELECT partition, count(*) AS n, count(DISTINCT "offset") AS offsets, bool_and(id LIKE 'user-' || partition || '-%') AS own FROM ${source} GROUP BY ALL ORDER BY partition`)
   t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n), Number(r.offsets), r.own]), [0, 1, 2, 3].map(p => [p, 3000, 3000, true]))
+})
+
+test('a written batch\'s blocks are reused by later batches, and no rows mix: every row lands as given, once', async t => {
+  const dir = await tempDir(t)
+  const archive = new ParquetArchive(dir, { pooledBlocks: 4 })
+  const input: ArchiveRow[] = []
+  const fill = (partition: number, from: number, count: number): ReturnType<ParquetArchive['batch']> => {
+    const batch = archive.batch()
+    for (let i = from; i < from + count; i++) {
+      // Values that differ by partition and row, large byte counts and offsets included.
+      const r = { ...row(HOUR + (i % 3600), i * 7 + 2 ** 40, partition), bytes: 2 ** 40 + i * partition, quota: i % 3 === 0 ? null : i }
+      input.push(r)
+      t.is(batch.add(r, r), undefined)
+    }
+    return batch
+  }
+  // The second batch fills while the first is written; the third and fourth take its blocks.
+  const first = archive.write(fill(0, 0, 5000))
+  const second = fill(1, 0, 3000)
+  await first
+  await archive.write(second)
+  await archive.write(fill(2, 0, 9000))
+  await archive.write(fill(0, 5000, 2500))
+  await archive.close()
+  const rows = await queryArchive(dir, source => `SELECT bytes, "timestamp", quota, partition, "offset" FROM ${source} ORDER BY partition, "offset"`)
+  const key = (r: Record<string, unknown>): string => [r.bytes, r.timestamp, r.quota, r.partition, r.offset].map(v => v === null ? 'null' : String(Number(v))).join(' ')
+  t.deepEqual(rows.map(key), input.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset)).map(r => key({ ...r })))
 })
 
 function dictionaryRows (): { rowOf: (offset: number) => ArchiveRow, expected: Map<number, string> } {

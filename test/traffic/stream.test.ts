@@ -60,6 +60,7 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
   const overQuota = new Set(expected.user_quota_limit.map(r => `${r.email} ${r.timestamp}`))
   t.true(alerted.length > 0 && alerted.length <= overQuota.size)
   t.deepEqual(alerted.filter(a => !overQuota.has(a)), [], 'every alert is a user over quota in that hour')
+  t.is(metric(first.metrics, 'cellstream_watch_emitted_total{watch="quota-alerts"}'), alerted.length, 'the metric counts each live alert once')
 
   // The batch layer over the archive the speed layer wrote: hourly tables as the truth has them
   // (late events of the first hour belong to the hour before it).

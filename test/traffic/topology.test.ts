@@ -2,7 +2,7 @@ import test from 'ava'
 import { TopologyTestDriver } from '../../src/testing/test-driver.ts'
 import { CollectingSink } from '../../src/testing/collecting-sink.ts'
 import { trafficTopology } from '../../src/traffic/topology.ts'
-import type { HourlyUsage } from '../../src/sinks/quota-alerts-table.ts'
+import type { HourlyUsage } from '../../src/traffic/types.ts'
 
 const HOUR = 1613768400 // 2021-02-19T21:00:00Z
 const USER = '00000000-0000-0000-0000-000000000004'

@@ -7,7 +7,7 @@ import { watchArchive, type AheadReport } from '../../compactor/watch.ts'
 import { DataError, UsageError } from '../../lib/errors.ts'
 import { parseInteger, parseDatabaseUrl } from '../../lib/options.ts'
 import { parseUtcSeconds } from '../../simulator/time.ts'
-import { databaseUrlOption, progress } from '../shared-options.ts'
+import { archiveDirOption, databaseUrlOption, progress } from '../shared-options.ts'
 import { logger } from '../logger.ts'
 
 interface CompactFlags {
@@ -28,7 +28,7 @@ export function compactCommand (): Command {
     .option('--from <time>', 'first hour of a range, ISO 8601 UTC')
     .option('--to <time>', 'end of the range (exclusive), ISO 8601 UTC')
     .option('--watch', 'keep running: compact every hour once it has closed, and again when late files arrive; compact the hours not yet due ahead')
-    .option('--archive-dir <dir>', 'root of the Parquet archive', './data/archive')
+    .addOption(archiveDirOption())
     .addOption(databaseUrlOption())
     .option('--lateness <seconds>', 'with --watch: seconds after an hour ends before it is compacted', '600')
     .option('--interval <seconds>', 'with --watch: seconds between looks at the archive', '30')

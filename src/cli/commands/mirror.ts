@@ -1,11 +1,11 @@
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import { Registry, collectDefaultMetrics } from 'prom-client'
 import { UsageError } from '../../lib/errors.ts'
 import { parseBrokers, parseDatabaseUrl, parseInteger } from '../../lib/options.ts'
 import { DEFAULT_MIRROR_TOPIC, MetadataMirror } from '../../mirror/metadata-mirror.ts'
 import { watchMirror } from '../../web/metrics.ts'
-import { DEFAULT_HTTP_HOST, startHttpServer } from '../../web/server.ts'
-import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { startHttpServer } from '../../web/server.ts'
+import { brokersOption, databaseUrlOption, httpHostOption, httpPortOption, progress } from '../shared-options.ts'
 import { componentLog } from '../logger.ts'
 
 interface MirrorFlags {
@@ -24,8 +24,8 @@ export function mirrorCommand (): Command {
     .addOption(databaseUrlOption())
     .option('--topic <name>', 'compacted topic to publish to (created if missing)', DEFAULT_MIRROR_TOPIC)
     .option('--partitions <n>', 'partitions of the topic when it is created', '1')
-    .addOption(new Option('--http-port <port>', 'serve /metrics, /health and /ready on this port (0 picks a free one, printed); none by default'))
-    .addOption(new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)').default(DEFAULT_HTTP_HOST))
+    .addOption(httpPortOption('serve /metrics, /health and /ready on this port (0 picks a free one, printed); none by default', null))
+    .addOption(httpHostOption())
     .action(async (flags: MirrorFlags) => { await runMirror(flags) })
 }
 

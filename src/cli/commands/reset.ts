@@ -1,14 +1,14 @@
-import { Command, Option } from 'commander'
+import { Command } from 'commander'
 import { createAdmin, pingKafka } from '../../kafka/admin.ts'
 import { resetApplication } from '../../runtime/reset.ts'
 import { parseBrokers } from '../../lib/options.ts'
-import { brokersOption } from '../shared-options.ts'
+import { brokersOption, groupOption, stateDirsOption } from '../shared-options.ts'
 
 export function resetCommand (): Command {
   return new Command('reset')
     .description('make the next `cellstream stream` run recompute everything from the earliest input: deletes the group\'s offsets, its internal topics and this machine\'s local state (instances must be stopped)')
-    .addOption(new Option('--group <id>', 'consumer group of the stream processor').default('cellstream'))
-    .addOption(new Option('--state-dir <dir...>', 'local state folders of the instances on this machine (one or more)').default(['./data/state'], './data/state'))
+    .addOption(groupOption())
+    .addOption(stateDirsOption())
     .addOption(brokersOption())
     .action(async (flags: { group: string, stateDir: string[], brokers: string }) => {
       const brokers = parseBrokers(flags.brokers)

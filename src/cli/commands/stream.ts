@@ -10,11 +10,11 @@ import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
 import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
-import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { archiveDirOption, brokersOption, databaseUrlOption, groupOption, httpHostOption, httpPortOption, progress, stateDirOption } from '../shared-options.ts'
 import { componentLog } from '../logger.ts'
 import { StreamMetrics, watchMirror } from '../../web/metrics.ts'
 import { MetadataMirror } from '../../mirror/metadata-mirror.ts'
-import { DEFAULT_HTTP_HOST, startHttpServer } from '../../web/server.ts'
+import { startHttpServer } from '../../web/server.ts'
 
 interface StreamFlags {
   inputTopic: string
@@ -42,15 +42,15 @@ export function streamCommand (): Command {
     .addOption(new Option('--input-topic <name>', 'topic of antenna events').default('devices'))
     .addOption(new Option('--metadata-topic <name>', 'compacted topic of user metadata (see `cellstream mirror`)').default('user-metadata'))
     .addOption(new Option('--alerts-topic <name>', 'topic of live quota alerts (also written to Postgres quota_alerts)').default('quota-alerts'))
-    .addOption(new Option('--group <id>', 'consumer group and prefix of internal topics').default('cellstream'))
+    .addOption(groupOption())
     .addOption(new Option('--grace <seconds>', 'how long a window waits for out-of-order events after its end').default('60'))
     .addOption(new Option('--idle-timeout <seconds>', 'wall-clock seconds a partition stays read to its end, with no new event, before it stops holding windows open').default('30'))
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
-    .addOption(new Option('--state-dir <dir>', 'this instance\'s local state; one per instance').default('./data/state'))
-    .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').default('./data/archive'))
+    .addOption(stateDirOption())
+    .addOption(archiveDirOption())
     .addOption(new Option('--max-future <seconds>', 'how far an event\'s timestamp may be ahead of its record\'s Kafka timestamp; later ones are dead letters').default('300'))
-    .addOption(new Option('--http-port <port>', 'port of /metrics, /health (liveness) and /ready (readiness); 0 picks a free one (printed)').default('0'))
-    .addOption(new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)').default(DEFAULT_HTTP_HOST))
+    .addOption(httpPortOption('port of /metrics, /health (liveness) and /ready (readiness); 0 picks a free one (printed)'))
+    .addOption(httpHostOption())
     .addOption(new Option('--advertised-url <url>', 'the URL other instances reach this one\'s HTTP server at, for interactive queries (default: http://<http-host, or this host\'s name when it is 0.0.0.0>:<port>)').env('CELLSTREAM_ADVERTISED_URL'))
     .addOption(new Option('--give-up-after <seconds>', 'exit (code 3) once the broker or PostgreSQL has been failing this long (default: wait out any outage)'))
     .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { Reader, jsCRC32C, readRecordsBatch } from '@platformatic/kafka'
-import { RecordBatchBuilder, type PayloadWriter } from '../../src/simulator/record-batch.ts'
+import { RecordBatchBuilder, type PayloadWriter } from '../../src/kafka/record-batch.ts'
 
 const buffers: PayloadWriter<Buffer> = {
   maxBytes: value => value.length,

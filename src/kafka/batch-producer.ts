@@ -1,0 +1,133 @@
+// Produces record batches encoded by the caller (record-batch.ts) to one topic, as fast as the
+// broker takes them: one Produce request per partition leader, built here, with the client
+// library doing the rest (metadata, connections, framing and response parsing). Delivery is at
+// least once: a request that fails is retried (up to 5 attempts, with fresh metadata), and a
+// retry after a timeout may write a batch twice.
+import { ConnectionPool, type Writer, createAPI, produceV8, Writer as KafkaWriter } from '@platformatic/kafka'
+import { createAdmin, ensureTopics, leafMessage, type KafkaAdmin } from './admin.ts'
+import { UnavailableError } from '../lib/errors.ts'
+import { sleep } from '../lib/processes.ts'
+
+/** A partition's sealed record batch and how many records it holds. */
+export type SealedBatch = [partition: number, batch: Buffer, records: number]
+
+export interface BatchProducerOptions {
+  brokers: string[]
+  topic: string
+  /** Partitions of the topic when it has to be created; an existing topic keeps its own. */
+  partitions: number
+  clientId?: string
+  acks?: number
+}
+
+interface Target { host: string, port: number }
+
+const REQUEST_TIMEOUT_MS = 30_000
+const ATTEMPTS = 5
+
+function createProduceRequest (acks: number, timeoutMs: number, topic: string, batches: Array<[number, Buffer]>): Writer {
+  const writer = KafkaWriter.create()
+    .appendInt16(-1) // no transactional id
+    .appendInt16(acks)
+    .appendInt32(timeoutMs)
+    .appendInt32(1)
+    .appendString(topic, false)
+    .appendInt32(batches.length)
+  for (const [partition, batch] of batches) writer.appendInt32(partition).appendInt32(batch.length).append(batch)
+  return writer
+}
+
+// Produce v8 is the newest version without flexible fields, which keeps the request simple;
+// every broker from Kafka 2.4 to 4.x serves it.
+const produce = createAPI<[number, number, string, Array<[number, Buffer]>], produceV8.ProduceResponse>(
+  0, 8, createProduceRequest, produceV8.parseResponse, false, false)
+
+export class BatchProducer {
+  readonly topic: string
+  readonly #admin: KafkaAdmin
+  readonly #pool: ConnectionPool
+  readonly #acks: number
+  #partitions = 0
+  #leaders: Target[] = []
+  #sent = 0
+
+  private constructor (options: BatchProducerOptions) {
+    this.topic = options.topic
+    this.#acks = options.acks ?? 1
+    this.#admin = createAdmin(options.brokers, options.clientId ?? 'cellstream-producer')
+    this.#pool = new ConnectionPool(options.clientId ?? 'cellstream-producer', { requestTimeout: REQUEST_TIMEOUT_MS })
+  }
+
+  /** Creates the topic if it is missing and learns its partition leaders. */
+  static async open (options: BatchProducerOptions): Promise<BatchProducer> {
+    const producer = new BatchProducer(options)
+    try {
+      await ensureTopics(producer.#admin, [{ name: options.topic, partitions: options.partitions }])
+      await producer.#refreshLeaders()
+    } catch (error) {
+      await producer.close()
+      if (error instanceof UnavailableError) throw error
+      throw new UnavailableError(`Kafka is not reachable at ${options.brokers.join(',')}: ${leafMessage(error)}`, error)
+    }
+    return producer
+  }
+
+  get partitions (): number {
+    return this.#partitions
+  }
+
+  /** Records acknowledged by the broker so far. */
+  get sent (): number {
+    return this.#sent
+  }
+
+  /** Sends batches, one request per leader; one promise per request, which rejects once its retries are spent. */
+  send (batches: SealedBatch[]): Array<Promise<void>> {
+    return this.#byLeader(batches).map(group => this.#send(group, 1))
+  }
+
+  async close (): Promise<void> {
+    await this.#pool.close().catch(() => {})
+    await this.#admin.close().catch(() => {})
+  }
+
+  #byLeader (batches: SealedBatch[]): SealedBatch[][] {
+    const groups = new Map<string, SealedBatch[]>()
+    for (const batch of batches) {
+      const leader = this.#leaders[batch[0]]!
+      const key = `${leader.host}:${leader.port}`
+      let group = groups.get(key)
+      if (group === undefined) groups.set(key, group = [])
+      group.push(batch)
+    }
+    return [...groups.values()]
+  }
+
+  async #send (batches: SealedBatch[], attempt: number): Promise<void> {
+    try {
+      const connection = await this.#pool.get(this.#leaders[batches[0]![0]]!)
+      await produce.async(connection, this.#acks, REQUEST_TIMEOUT_MS, this.topic, batches.map(([p, b]) => [p, b]))
+      for (const batch of batches) this.#sent += batch[2]
+    } catch (error) {
+      if (attempt >= ATTEMPTS) {
+        throw new UnavailableError(`cannot produce to topic ${this.topic}: ${leafMessage(error)}`, error)
+      }
+      await sleep(250 * attempt)
+      await this.#refreshLeaders().catch(() => {})
+      // Leaders may have moved: regroup before trying again.
+      await Promise.all(this.#byLeader(batches).map(group => this.#send(group, attempt + 1)))
+    }
+  }
+
+  async #refreshLeaders (): Promise<void> {
+    const metadata = await this.#admin.metadata({ topics: [this.topic], forceUpdate: true })
+    const topic = metadata.topics.get(this.topic)
+    if (topic === undefined) throw new UnavailableError(`topic ${this.topic} does not exist`)
+    this.#partitions = topic.partitionsCount
+    this.#leaders = topic.partitions.map((p, i) => {
+      const broker = metadata.brokers.get(p.leader)
+      if (broker === undefined) throw new UnavailableError(`partition ${i} of ${this.topic} has no leader`)
+      return { host: broker.host, port: broker.port }
+    })
+  }
+}
