@@ -5,7 +5,7 @@
 // one and, when it can, their totals so far. The dashboard shows what it returns and needs
 // nothing else. InstanceOpenWindows asks the running instances (their interactive queries,
 // src/web/queries.ts); WallClockOpenWindows is its guess when none answers.
-import type { TotalType } from '../sinks/bytes-table.ts'
+import type { TotalType } from '../traffic/types.ts'
 import { WINDOW_SECONDS } from './tables-source.ts'
 
 export interface OpenWindow {

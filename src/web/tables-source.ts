@@ -1,7 +1,7 @@
 // What the dashboard reads from PostgreSQL: the speed layer's 5-minute totals and live quota
 // alerts, the batch layer's hourly tables, and the users' quotas. Times are epoch seconds.
 import type { Db } from '../db/pool.ts'
-import type { TotalType } from '../sinks/bytes-table.ts'
+import type { TotalType } from '../traffic/types.ts'
 
 export const WINDOW_SECONDS = 300
 export const WINDOWS_SHOWN = 24

@@ -11,9 +11,8 @@ import { Collector } from '../../web/collector.ts'
 import { InstanceOpenWindows } from '../../web/open-windows.ts'
 import { announcedUrls } from '../../web/instances-source.ts'
 import { TOTALS_AGGREGATIONS } from '../../traffic/topology.ts'
-import { DEFAULT_HTTP_HOST } from '../../web/server.ts'
 import { componentLog } from '../logger.ts'
-import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { archiveDirOption, brokersOption, databaseUrlOption, groupOption, httpHostOption, httpPortOption, progress } from '../shared-options.ts'
 
 interface WebFlags {
   httpPort: string
@@ -30,12 +29,12 @@ interface WebFlags {
 export function webCommand (): Command {
   return new Command('web')
     .description('serve the live dashboard of a running pipeline: totals per app and antenna, antennas on a map, users against their quota, alerts, and the health of every stage')
-    .addOption(new Option('--http-port <port>', 'port of the dashboard; 0 picks a free one (printed)').default('8080'))
-    .addOption(new Option('--http-host <address>', 'address to listen on; 0.0.0.0 for every interface').default(DEFAULT_HTTP_HOST))
-    .addOption(new Option('--group <id>', 'consumer group of the stream processor').default('cellstream'))
+    .addOption(httpPortOption('port of the dashboard; 0 picks a free one (printed)', '8080'))
+    .addOption(httpHostOption())
+    .addOption(groupOption())
     .addOption(new Option('--input-topic <name>', 'topic of antenna events (its dead letters and late events are <name>-dlq and <name>-late)').default('devices'))
     .addOption(new Option('--instances <url,...>', 'base URLs of the stream instances\' HTTP servers (/health, /metrics, open windows), e.g. http://127.0.0.1:9464 (default: the ones the group announces)'))
-    .addOption(new Option('--archive-dir <dir>', 'root of the Parquet archive, to show its hours (none when the folder is not on this machine)').default('./data/archive'))
+    .addOption(archiveDirOption())
     .addOption(new Option('--refresh <seconds>', 'seconds between two refreshes of the data').default('2'))
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
