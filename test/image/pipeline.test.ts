@@ -1,6 +1,6 @@
 // The whole pipeline from the image, as compose.yaml runs it: migrations, the mirror, three
-// stream containers in one group, the simulator and the compactor, against the local broker
-// and PostgreSQL. One stream container is killed mid-run and started again; the tables must
+// stream containers in one group, the simulator, the compactor and the dashboard, against the
+// local broker and PostgreSQL. One stream container is killed mid-run and started again; the tables must
 // still equal the ground truth. Run by `npm run test:image` (test/image/run.sh), which builds
 // the image first; CELLSTREAM_IMAGE names it.
 import test, { type ExecutionContext } from 'ava'
@@ -75,7 +75,8 @@ test('the pipeline runs from the image and fills every table exactly, with a str
   // Containers share the host's network here: give each its own port, even one that serves nothing.
   const compactor = container('compactor', 'compactor', ['--lateness', '0', '--interval', '5'], { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) }, volumes: [archive], tmpfs: ['/tmp'] })
   const simulator = container('simulator', 'simulator', [...TRAFFIC, '--speed', '180', '--topic', input!, '--provision'])
-  for (const c of [mirror, ...streams, compactor, simulator]) await start(IMAGE, c)
+  const web = container('web', 'web', ['--input-topic', input!], { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) } })
+  for (const c of [mirror, ...streams, compactor, simulator, web]) await start(IMAGE, c)
 
   const victim = streams[1]!.name
   try {
@@ -115,15 +116,21 @@ test('the pipeline runs from the image and fills every table exactly, with a str
     for (const c of [streams[0]!, mirror]) {
       for (const path of ['/ready', '/health']) t.is((await fetch(`http://127.0.0.1:${c.env!.CELLSTREAM_HTTP_PORT!}${path}`)).status, 200, `${c.name} ${path}`)
     }
+    // The dashboard, its assets from the image, and the pipeline's windows and partitions in its data.
+    const dashboard = `http://127.0.0.1:${web.env!.CELLSTREAM_HTTP_PORT!}`
+    for (const path of ['/', '/vendor/echarts/echarts.min.js', '/health']) t.is((await fetch(dashboard + path)).status, 200, `${web.name} ${path}`)
+    const snapshot = await (await fetch(`${dashboard}/api/snapshot`)).json() as { windows: { starts: number[] }, pipeline: { partitions: unknown[] } }
+    t.true(snapshot.windows.starts.length > 0, 'the dashboard shows windows')
+    t.is(snapshot.pipeline.partitions.length, 6, 'and the input\'s partitions')
 
     // The image's HEALTHCHECK, inside: /health of the roles that serve HTTP, nothing to probe in the others.
-    for (const name of [streams[0]!.name, mirror.name, compactor.name]) {
+    for (const name of [streams[0]!.name, mirror.name, compactor.name, web.name]) {
       const health = await podman(['healthcheck', 'run', name])
       t.is(health.code, 0, `${name}: ${health.stdout}${health.stderr}`)
     }
 
     // SIGTERM reaches each process through tini: streams commit, leave the group and exit 0.
-    for (const c of [...streams, mirror, compactor]) {
+    for (const c of [...streams, mirror, compactor, web]) {
       t.is((await podman(['stop', '--time', '60', c.name], 120_000)).code, 0)
       t.is(await exitCode(c.name), 0, `${c.name} exits 0 on SIGTERM`)
     }

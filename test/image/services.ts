@@ -5,7 +5,8 @@ export const IMAGE_TEST_SERVICES = {
   mirror: ['mirror'],
   stream: ['stream'],
   simulator: ['simulate'],
-  compactor: ['compact', '--watch']
+  compactor: ['compact', '--watch'],
+  web: ['web']
 } as const satisfies Record<string, readonly string[]>
 
 export type ServiceName = keyof typeof IMAGE_TEST_SERVICES
