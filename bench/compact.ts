@@ -24,9 +24,9 @@ import { closeDb, openDb } from '../src/db/pool.ts'
 import { upsertUsers } from '../src/db/provision.ts'
 import { databaseUrlFromEnv } from '../src/lib/config.ts'
 import { makeUsers } from '../src/simulator/population.ts'
-import { HOUR_SECONDS, partFileName, versionDir } from '../src/sinks/archive-layout.ts'
-import { ensureHourVersion } from '../src/sinks/archive-versions.ts'
-import { sqlString } from '../src/sinks/sql.ts'
+import { HOUR_SECONDS, partFileName, versionDir } from '../src/archive/layout.ts'
+import { ensureHourVersion } from '../src/archive/versions.ts'
+import { sqlString } from '../src/archive/sql.ts'
 import { report } from './lib/result.ts'
 
 const args = process.argv.slice(2)

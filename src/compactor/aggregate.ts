@@ -3,7 +3,7 @@
 // (hourly-tables.ts). Both go to CSV files for PostgreSQL's COPY: an hour can have a million
 // users, and DuckDB writes them far faster than they could be converted to JavaScript values.
 import { join } from 'node:path'
-import { sqlString } from '../sinks/sql.ts'
+import { sqlString } from '../archive/sql.ts'
 import { type Engine } from './duckdb-engine.ts'
 import { dataQuery } from './merge.ts'
 

@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { DataError } from '../lib/errors.ts'
 import {
   compactedFileName, HOUR_SECONDS, hourLabel, isDataFile, parsePartFileName, tempName, versionDir
-} from '../sinks/archive-layout.ts'
-import { currentVersion } from '../sinks/archive-versions.ts'
+} from '../archive/layout.ts'
+import { currentVersion } from '../archive/versions.ts'
 import { openEngine, type Engine } from './duckdb-engine.ts'
 import { lockArchive } from './lock.ts'
 import { CHUNK_ROWS, fileStats, mergeFiles, ROW_GROUP_ROWS } from './merge.ts'

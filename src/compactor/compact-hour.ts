@@ -15,8 +15,8 @@ import { type Db } from '../db/pool.ts'
 import { DataError } from '../lib/errors.ts'
 import {
   buildingDir, compactedFileName, hourLabel, isDataFile, manifestPath, tempName, versionDir, versionsDir
-} from '../sinks/archive-layout.ts'
-import { currentVersion, fsyncPath, publishFile, switchVersion } from '../sinks/archive-versions.ts'
+} from '../archive/layout.ts'
+import { currentVersion, fsyncPath, publishFile, switchVersion } from '../archive/versions.ts'
 import { hourTotals } from './aggregate.ts'
 import { type Engine } from './duckdb-engine.ts'
 import { replaceHour } from './hourly-tables.ts'

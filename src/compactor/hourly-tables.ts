@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams'
 import { type Db } from '../db/pool.ts'
-import { sqlString } from '../sinks/sql.ts'
+import { sqlString } from '../archive/sql.ts'
 import { type HourTotals, USERS_TABLE } from './aggregate.ts'
 import { type Engine } from './duckdb-engine.ts'
 

@@ -1,4 +1,4 @@
-// Tidies an hour's versions (archive-layout.ts) so that only the current one remains. It runs
+// Tidies an hour's versions (archive/layout.ts) so that only the current one remains. It runs
 // before and after every compaction, and repairs whatever a crash left at any step:
 // - a version being built, or built but never linked: deleted (the link still shows the old files);
 // - an older version: files the current version replaced (its manifest lists them) are deleted;
@@ -8,8 +8,8 @@ import { readFile, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/prom
 import { join } from 'node:path'
 import {
   isDataFile, isTempName, manifestPath, parseVersionEntry, versionDir, versionsDir, type VersionEntry
-} from '../sinks/archive-layout.ts'
-import { currentVersion } from '../sinks/archive-versions.ts'
+} from '../archive/layout.ts'
+import { currentVersion } from '../archive/versions.ts'
 import { FS_PARALLELISM, forEachParallel } from './parallel.ts'
 
 /** A writer's temp file this old belongs to a writer that died. */

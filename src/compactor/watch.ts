@@ -4,9 +4,9 @@
 // due are compacted ahead (ahead.ts): their files are encoded into pieces while they arrive, so
 // that little is left to encode when the hour is due.
 import { readdir } from 'node:fs/promises'
-import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../sinks/archive-layout.ts'
+import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../archive/layout.ts'
 import { CellstreamError, errorMessage } from '../lib/errors.ts'
-import { currentVersion, listHours } from '../sinks/archive-versions.ts'
+import { currentVersion, listHours } from '../archive/versions.ts'
 import { aheadCache, compactAhead, type AheadCache, type AheadOutcome } from './ahead.ts'
 import { compactHours, type HourOutcome } from './run.ts'
 

@@ -5,8 +5,8 @@
 // goes back to the runtime at the flush (dead letters) instead of being altered.
 import type { Refusal, RecordSink, StreamRecord } from '../topology/index.ts'
 import type { EnrichedEvent } from '../traffic/types.ts'
-import type { ArchiveBatch } from './archive-batch.ts'
-import type { ParquetArchive } from './parquet-archive.ts'
+import type { ArchiveBatch } from '../archive/batch.ts'
+import type { ParquetArchive } from '../archive/parquet-archive.ts'
 
 export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
   readonly #archive: ParquetArchive

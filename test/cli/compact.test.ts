@@ -1,10 +1,10 @@
 import { readdir } from 'node:fs/promises'
 import test from 'ava'
-import { hourDir, HOUR_SECONDS } from '../../src/sinks/archive-layout.ts'
+import { hourDir, HOUR_SECONDS } from '../../src/archive/layout.ts'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
-import { archiveFromSimulation } from '../compactor/archive-fixture.ts'
-import { hourlyTables, provisionUsers } from '../compactor/tables.ts'
+import { archiveFromSimulation } from '../helpers/archive-fixture.ts'
+import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 
 const EVENING = Date.parse('2026-11-02T20:00:00Z') / 1000
 

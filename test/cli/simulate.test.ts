@@ -10,7 +10,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
-import { HAND_FILE, HAND_TRUTH } from '../truth/hand-file.ts'
+import { HAND_FILE, HAND_TRUTH } from '../helpers/hand-file.ts'
 
 const oneLine = (text: string): boolean => text.trim() !== '' && !text.trim().includes('\n')
 

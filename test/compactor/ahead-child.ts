@@ -4,7 +4,7 @@
 // Usage: node ahead-child.ts ARCHIVE_DIR HOUR OPEN_ROWS CLOSED_ROWS
 import { compactAhead } from '../../src/compactor/ahead.ts'
 import { removeHourPieces } from '../../src/compactor/pieces.ts'
-import { HOUR_SECONDS } from '../../src/sinks/archive-layout.ts'
+import { HOUR_SECONDS } from '../../src/archive/layout.ts'
 
 const [archiveDir, hourText, open, closed] = process.argv.slice(2)
 const hour = Number(hourText)

@@ -12,17 +12,17 @@ import { dueHours, watchArchive, type WatchOptions } from '../../src/compactor/w
 import { type HourResult } from '../../src/compactor/compact-hour.ts'
 import {
   compactedFileName, hourDir, hourLabel, HOUR_SECONDS, parsePartFileName, partFileName, tempName, versionDir, VERSIONS_DIR
-} from '../../src/sinks/archive-layout.ts'
-import { ensureHourVersion, listHours } from '../../src/sinks/archive-versions.ts'
-import { sqlList, sqlString } from '../../src/sinks/sql.ts'
+} from '../../src/archive/layout.ts'
+import { ensureHourVersion, listHours } from '../../src/archive/versions.ts'
+import { sqlList, sqlString } from '../../src/archive/sql.ts'
 import { type Db } from '../../src/db/pool.ts'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
-import { archiveFromSimulation, type ArchiveFixture } from './archive-fixture.ts'
+import { archiveFromSimulation, type ArchiveFixture } from '../helpers/archive-fixture.ts'
 import { BIN, killAfter } from './kill-after.ts'
 import { partRows } from './part-rows.ts'
-import { hourlyTables, provisionUsers } from './tables.ts'
+import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 
 const EVENING = Date.parse('2026-11-02T18:00:00Z') / 1000
 // Small pieces, so that the simulated hours (a few thousand rows per partition) get several.

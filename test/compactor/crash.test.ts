@@ -1,14 +1,14 @@
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
-import { compactedFileName, hourDir, hourLabel, HOUR_SECONDS, VERSIONS_DIR } from '../../src/sinks/archive-layout.ts'
-import { listHours } from '../../src/sinks/archive-versions.ts'
+import { compactedFileName, hourDir, hourLabel, HOUR_SECONDS, VERSIONS_DIR } from '../../src/archive/layout.ts'
+import { listHours } from '../../src/archive/versions.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { cellstream } from '../helpers/cli.ts'
-import { queryArchive } from '../sinks/read-archive.ts'
-import { archiveFromSimulation } from './archive-fixture.ts'
+import { queryArchive } from '../helpers/read-archive.ts'
+import { archiveFromSimulation } from '../helpers/archive-fixture.ts'
 import { BIN, killAfter } from './kill-after.ts'
-import { hourlyTables, provisionUsers } from './tables.ts'
+import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 
 const EVENING = Date.parse('2026-11-02T17:00:00Z') / 1000
 

@@ -8,11 +8,11 @@ import { fileStats, mergeFiles } from '../../src/compactor/merge.ts'
 import { decodeStruct, encodeStruct } from '../../src/compactor/thrift-compact.ts'
 import { compactHours } from '../../src/compactor/run.ts'
 import { DataError } from '../../src/lib/errors.ts'
-import { hourDir, partFileName, versionDir } from '../../src/sinks/archive-layout.ts'
-import { ensureHourVersion } from '../../src/sinks/archive-versions.ts'
+import { hourDir, partFileName, versionDir } from '../../src/archive/layout.ts'
+import { ensureHourVersion } from '../../src/archive/versions.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { partRows } from './part-rows.ts'
-import { hourlyTables } from './tables.ts'
+import { hourlyTables } from '../helpers/hourly-tables.ts'
 
 const HOUR = Date.parse('2026-11-02T19:00:00Z') / 1000
 

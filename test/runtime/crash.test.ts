@@ -8,8 +8,8 @@ import { Producer } from '@platformatic/kafka'
 import { createProducer } from '../../src/kafka/clients.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
 import { sleep } from '../../src/lib/processes.ts'
-import { expectedTotals, produceUsage, usageEvents } from './usage-data.ts'
-import { app, lines, readWindows, setup, type Setup } from './helpers.ts'
+import { expectedTotals, produceUsage, usageEvents } from '../helpers/usage-data.ts'
+import { app, lines, readWindows, setup, type Setup } from '../helpers/sample-app.ts'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/usage-instance.ts', import.meta.url))
 

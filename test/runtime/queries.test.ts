@@ -2,8 +2,8 @@ import test from 'ava'
 import { Registry } from 'prom-client'
 import { createProducer } from '../../src/kafka/clients.ts'
 import { startHttpServer } from '../../src/web/server.ts'
-import { app, setup } from './helpers.ts'
-import { produceUsage, type UsageEvent } from './usage-data.ts'
+import { app, setup } from '../helpers/sample-app.ts'
+import { produceUsage, type UsageEvent } from '../helpers/usage-data.ts'
 import { eventually } from '../helpers/stream.ts'
 
 const T0 = 1613768400

@@ -3,7 +3,7 @@ import test from 'ava'
 import { BAD_KINDS, type BadKind } from '../../src/simulator/bad-records.ts'
 import { readRecordFile } from '../../src/simulator/record-file.ts'
 import { type InvalidReason, validateEvent } from '../../src/truth/validate.ts'
-import { simulateToFile } from './simulate-file.ts'
+import { simulateToFile } from '../helpers/simulate-file.ts'
 
 // The rule each kind must break, as the validator names it.
 const REASON: Record<BadKind, InvalidReason> = {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import test from 'ava'
-import { DAY, simulateToFile } from './simulate-file.ts'
+import { DAY, simulateToFile } from '../helpers/simulate-file.ts'
 
 test('the same seed and options give byte-identical files', async t => {
   const options = { seed: 'same', users: 50, antennas: 8, badRatio: 0.05, lateRatio: 0.01 }

@@ -7,7 +7,7 @@ import { readRecordFile } from '../../src/simulator/record-file.ts'
 import { simulate } from '../../src/simulator/run.ts'
 import { Traffic, type TrafficOptions } from '../../src/simulator/traffic.ts'
 import { kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { simulateToFile } from './simulate-file.ts'
+import { simulateToFile } from '../helpers/simulate-file.ts'
 
 const FROM = Date.parse('2021-03-01T00:00:00Z') / 1000
 

@@ -4,7 +4,7 @@ import { REFERENCE_ANTENNAS, REFERENCE_USERS } from '../../src/lib/reference.ts'
 import { makeAntennas, makeUsers, nearestNeighbours } from '../../src/simulator/population.ts'
 import { dailyRhythm } from '../../src/simulator/traffic.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
-import { DAY, simulateToFile } from './simulate-file.ts'
+import { DAY, simulateToFile } from '../helpers/simulate-file.ts'
 
 // The exact shape of the reference line: field order, no whitespace, integers, UUIDs.
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'

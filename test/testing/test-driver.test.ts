@@ -1,12 +1,12 @@
 import test from 'ava'
 import { TopologyTestDriver } from '../../src/testing/test-driver.ts'
-import { sampleTopology, event, MINUTE } from './sample-topology.ts'
+import { sampleTopology, event, MINUTE } from '../helpers/sample-topology.ts'
 import { TimeWindows, TopologyBuilder, type StreamRecord } from '../../src/topology/index.ts'
 import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
 import { CollectingSink } from '../../src/testing/collecting-sink.ts'
 import { inMemoryStores, levelDbStores } from '../../src/stores/index.ts'
-import { expectedTotals, usageEvents } from '../runtime/usage-data.ts'
-import { lines } from '../runtime/helpers.ts'
+import { expectedTotals, usageEvents } from '../helpers/usage-data.ts'
+import { lines } from '../helpers/sample-app.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 
 // Epoch seconds of 2021-02-19T21:00:00Z, a window boundary.

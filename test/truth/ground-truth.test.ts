@@ -5,7 +5,7 @@ import { makeUsers } from '../../src/simulator/population.ts'
 import { GroundTruth } from '../../src/truth/ground-truth.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
-import { HAND_FILE, HAND_TRUTH } from './hand-file.ts'
+import { HAND_FILE, HAND_TRUTH } from '../helpers/hand-file.ts'
 
 test('the truth of a hand-written file equals the totals computed by hand', async t => {
   const path = join(await tempDir(t), 'hand.jsonl')

@@ -1,5 +1,5 @@
 import { Command } from 'commander'
-import { HOUR_SECONDS, hourLabel, hourStart } from '../../sinks/archive-layout.ts'
+import { HOUR_SECONDS, hourLabel, hourStart } from '../../archive/layout.ts'
 import { type AheadHourResult } from '../../compactor/ahead.ts'
 import { type HourResult } from '../../compactor/compact-hour.ts'
 import { compactHours, type HourOutcome } from '../../compactor/run.ts'

@@ -5,7 +5,7 @@ import { EventEncoder } from '../../src/simulator/event-json.ts'
 import { simulate, type SimulateResult } from '../../src/simulator/run.ts'
 import { BufferedFile, FileSink } from '../../src/simulator/sink.ts'
 import { Traffic, type TrafficOptions } from '../../src/simulator/traffic.ts'
-import { tempDir } from '../helpers/temp-dir.ts'
+import { tempDir } from './temp-dir.ts'
 
 export const DAY = Date.parse('2026-11-02T00:00:00Z') / 1000
 

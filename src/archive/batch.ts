@@ -4,7 +4,7 @@
 // all but the byte count and the quota fit 32 bits. A row takes 40 bytes and no JavaScript object, and blocks are
 // handed back to a pool once their rows are written: the memory a commit's rows take is reused
 // by the next commit instead of waiting for a garbage collection (docs/memory.md).
-import { hourStart } from './archive-layout.ts'
+import { hourStart } from './layout.ts'
 
 /** The values of one archived event: a valid event with its user's metadata (null when unknown). */
 export interface ArchiveEvent {

@@ -1,6 +1,6 @@
 // Reads an archive the way an outside user would: DuckDB over the hive-partitioned glob.
 import { DuckDBInstance } from '@duckdb/node-api'
-import { sqlString } from '../../src/sinks/sql.ts'
+import { sqlString } from '../../src/archive/sql.ts'
 
 export const ARCHIVE_GLOB = 'year=*/month=*/day=*/hour=*/*.parquet'
 

@@ -2,7 +2,7 @@ import test from 'ava'
 import {
   compactedFileName, hourDir, hourLabel, hourStart, isDataFile, parseHourDir, parseLinkTarget, parsePartFileName,
   parseVersionEntry, partFileName, tempName, linkTarget
-} from '../../src/sinks/archive-layout.ts'
+} from '../../src/archive/layout.ts'
 
 const HOUR = Date.parse('2021-02-19T21:00:00Z') / 1000
 

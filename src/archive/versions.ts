@@ -1,4 +1,4 @@
-// File-system steps on the archive layout (archive-layout.ts) that writers and the compactor
+// File-system steps on the archive layout (layout.ts) that writers and the compactor
 // share: finding or creating an hour's current version, publishing a file with a rename,
 // swapping an hour's link, listing hours. Each step is atomic on a local Linux file system.
 import { mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/promises'
@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path'
 import { DataError } from '../lib/errors.ts'
 import {
   dayDir, hourDir, isTempName, linkTarget, parseHourDir, parseLinkTarget, tempName, versionDir, versionsDir
-} from './archive-layout.ts'
+} from './layout.ts'
 
 /** Flushes a file or a folder (the folder's entries: a rename in it) to disk. */
 export async function fsyncPath (path: string): Promise<void> {

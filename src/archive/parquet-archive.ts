@@ -1,6 +1,6 @@
 // The raw archive writer of the speed layer. Rows are buffered in an ArchiveBatch by (event
 // hour, topic, partition), as columns of numbers, texts replaced by their index in a
-// dictionary that the archive's batches share (archive-batch.ts); at each commit ParquetArchive writes each group
+// dictionary that the archive's batches share (batch.ts); at each commit ParquetArchive writes each group
 // as one Parquet file with DuckDB: the columns go into a table a vector at a time (one copy per
 // column per 2,048 rows, where an appender would take a native call per value), the texts new
 // since the last write go into DuckDB's copy of the dictionary, and DuckDB, on its own thread,
@@ -10,9 +10,9 @@
 // share the hour folders as long as each owns its partitions.
 import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, DuckDBIntegerType, type DuckDBConnection, type DuckDBDoubleVector, type DuckDBIntegerVector } from '@duckdb/node-api'
 import { join } from 'node:path'
-import { ARCHIVE_COLUMNS, partFileName, tempName, versionDir } from './archive-layout.ts'
-import { ArchiveBatch, BLOCK_ROWS, BlockPool, DOUBLE_COLUMNS, INT_COLUMNS, TextDictionary, type Group } from './archive-batch.ts'
-import { currentVersion, ensureHourVersion, publishFile, settleFile } from './archive-versions.ts'
+import { ARCHIVE_COLUMNS, partFileName, tempName, versionDir } from './layout.ts'
+import { ArchiveBatch, BLOCK_ROWS, BlockPool, DOUBLE_COLUMNS, INT_COLUMNS, TextDictionary, type Group } from './batch.ts'
+import { currentVersion, ensureHourVersion, publishFile, settleFile } from './versions.ts'
 import { sqlString } from './sql.ts'
 
 const ROWS_TABLE = 'archive_rows'

@@ -7,14 +7,14 @@ import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 import { makeUsers } from '../../src/simulator/population.ts'
 import { readRecordFile } from '../../src/simulator/record-file.ts'
-import { ArchiveBatch, type ArchiveRow } from '../../src/sinks/archive-batch.ts'
-import { ParquetArchive } from '../../src/sinks/parquet-archive.ts'
+import { ArchiveBatch, type ArchiveRow } from '../../src/archive/batch.ts'
+import { ParquetArchive } from '../../src/archive/parquet-archive.ts'
 import { type TrafficOptions } from '../../src/simulator/traffic.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
 import { type TruthResult } from '../../src/truth/ground-truth.ts'
 import { validateEvent } from '../../src/truth/validate.ts'
-import { simulateToFile } from '../simulator/simulate-file.ts'
-import { tempDir } from '../helpers/temp-dir.ts'
+import { simulateToFile } from './simulate-file.ts'
+import { tempDir } from './temp-dir.ts'
 
 export const NOW = Date.parse('2026-11-28T00:00:00Z') / 1000
 
