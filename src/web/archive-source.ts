@@ -1,8 +1,8 @@
 // The archive's hours as the dashboard shows them: how many files each holds and whether the
 // batch layer has compacted it (docs/archive.md). Reads the folder; needs the same disk.
 import { readdir } from 'node:fs/promises'
-import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../sinks/archive-layout.ts'
-import { currentVersion, listHours } from '../sinks/archive-versions.ts'
+import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../archive/layout.ts'
+import { currentVersion, listHours } from '../archive/versions.ts'
 
 /**
  * - `open`: the hour has not ended;
