@@ -5,7 +5,7 @@ import { pino, stdTimeFunctions, type Logger } from 'pino'
 import pretty from 'pino-pretty'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export type LogLevel = typeof LOG_LEVELS[number]
+export type LogLevel = (typeof LOG_LEVELS)[number]
 
 /** What the parts report through: a level and a one-line message. */
 export type LogCallback = (level: 'info' | 'warn' | 'error', message: string) => void
@@ -13,25 +13,33 @@ export type LogCallback = (level: 'info' | 'warn' | 'error', message: string) =>
 let root: Logger | undefined
 
 /** Sets the level (and, for tests, the output) of every logger obtained afterwards. */
-export function configureLogging (level: LogLevel, terminal = process.stderr.isTTY === true): void {
+export function configureLogging(level: LogLevel, terminal = process.stderr.isTTY === true): void {
   root = terminal
-    ? pino({ level, base: undefined }, pretty({
-      destination: 2,
-      sync: true,
-      colorize: true,
-      translateTime: 'UTC:HH:MM:ss',
-      ignore: 'component',
-      messageFormat: '{if component}{component}: {end}{msg}'
-    }))
-    : pino({ level, timestamp: stdTimeFunctions.isoTime, formatters: { level: label => ({ level: label }) } }, pino.destination({ dest: 2, sync: true }))
+    ? pino(
+        { level, base: undefined },
+        pretty({
+          destination: 2,
+          sync: true,
+          colorize: true,
+          translateTime: 'UTC:HH:MM:ss',
+          ignore: 'component',
+          messageFormat: '{if component}{component}: {end}{msg}'
+        })
+      )
+    : pino(
+        { level, timestamp: stdTimeFunctions.isoTime, formatters: { level: label => ({ level: label }) } },
+        pino.destination({ dest: 2, sync: true })
+      )
 }
 
-export function logger (): Logger {
+export function logger(): Logger {
   if (root === undefined) configureLogging('info')
   return root!
 }
 
 /** A log callback for a part of the pipeline, its lines tagged with `component`. */
-export function componentLog (component: string): LogCallback {
-  return (level, message) => { logger()[level]({ component }, message) }
+export function componentLog(component: string): LogCallback {
+  return (level, message) => {
+    logger()[level]({ component }, message)
+  }
 }

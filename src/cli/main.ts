@@ -15,13 +15,23 @@ import { webCommand } from './commands/web.ts'
 import { tailCommand } from './commands/tail.ts'
 import { configureLogging, LOG_LEVELS, type LogLevel } from './logger.ts'
 
-export function buildProgram (): Command {
+export function buildProgram(): Command {
   const program = new Command('cellstream')
     .description('real-time and hourly mobile-antenna traffic analytics on Apache Kafka')
     .version('0.1.0')
     .showSuggestionAfterError(true)
-    .addOption(new Option('--log-level <level>', 'least severe log lines shown (stderr: JSON lines, or readable lines on a terminal)').choices(LOG_LEVELS).env('LOG_LEVEL').default('info'))
-    .hook('preAction', command => { configureLogging(command.opts<{ logLevel: LogLevel }>().logLevel) })
+    .addOption(
+      new Option(
+        '--log-level <level>',
+        'least severe log lines shown (stderr: JSON lines, or readable lines on a terminal)'
+      )
+        .choices(LOG_LEVELS)
+        .env('LOG_LEVEL')
+        .default('info')
+    )
+    .hook('preAction', command => {
+      configureLogging(command.opts<{ logLevel: LogLevel }>().logLevel)
+    })
   program.addCommand(kafkaCommand())
   program.addCommand(dbCommand())
   program.addCommand(demoCommand())
@@ -41,22 +51,28 @@ export function buildProgram (): Command {
  * Every subcommand reports usage errors as one line `cellstream: …` and exits with 2, and its
  * help lists the options every command takes (--log-level).
  */
-function configureErrors (command: Command): void {
+function configureErrors(command: Command): void {
   command.exitOverride()
   command.configureHelp({ showGlobalOptions: true })
   command.configureOutput({
-    outputError: (text, write) => write(`cellstream: ${text.replace(/^error: /, '').trim().replaceAll('\n', ' ')} (see '${commandPath(command)} --help')\n`)
+    outputError: (text, write) =>
+      write(
+        `cellstream: ${text
+          .replace(/^error: /, '')
+          .trim()
+          .replaceAll('\n', ' ')} (see '${commandPath(command)} --help')\n`
+      )
   })
   for (const sub of command.commands) configureErrors(sub)
 }
 
-function commandPath (command: Command): string {
+function commandPath(command: Command): string {
   const names: string[] = []
   for (let c: Command | null = command; c !== null; c = c.parent) names.unshift(c.name())
   return names.join(' ')
 }
 
-export async function main (argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv, { from: 'user' })
     return typeof process.exitCode === 'number' ? process.exitCode : 0

@@ -11,15 +11,25 @@ import { currentVersion, listHours } from '../archive/versions.ts'
  * - `late files`: compacted, and files arrived since (late events): compacted again when due.
  */
 export type HourState = 'open' | 'waiting' | 'compacted' | 'late files'
-export interface ArchiveHour { hour: number, files: number, state: HourState }
+export interface ArchiveHour {
+  hour: number
+  files: number
+  state: HourState
+}
 
-export async function readArchive (archiveDir: string, hours: number, now: number): Promise<ArchiveHour[]> {
+export async function readArchive(archiveDir: string, hours: number, now: number): Promise<ArchiveHour[]> {
   const recent = (await listHours(archiveDir)).slice(-hours).reverse()
-  return await Promise.all(recent.map(async hour => {
-    const version = await currentVersion(archiveDir, hour).catch(() => undefined)
-    const files = version === undefined ? [] : (await readdir(versionDir(archiveDir, hour, version)).catch(() => [])).filter(isDataFile)
-    const compacted = files.includes(compactedFileName(hour))
-    const state: HourState = hour + HOUR_SECONDS > now ? 'open' : !compacted ? 'waiting' : files.length === 1 ? 'compacted' : 'late files'
-    return { hour, files: files.length, state }
-  }))
+  return await Promise.all(
+    recent.map(async hour => {
+      const version = await currentVersion(archiveDir, hour).catch(() => undefined)
+      const files =
+        version === undefined
+          ? []
+          : (await readdir(versionDir(archiveDir, hour, version)).catch(() => [])).filter(isDataFile)
+      const compacted = files.includes(compactedFileName(hour))
+      const state: HourState =
+        hour + HOUR_SECONDS > now ? 'open' : !compacted ? 'waiting' : files.length === 1 ? 'compacted' : 'late files'
+      return { hour, files: files.length, state }
+    })
+  )
 }

@@ -29,7 +29,7 @@ export interface CollectorOptions {
   archiveDir: string
   openWindows: OpenWindowsSource
   /** Where an antenna is; antennas without a position are left off the map. */
-  antennaAt: (id: string) => { lat: number, lon: number } | undefined
+  antennaAt: (id: string) => { lat: number; lon: number } | undefined
   /** Wall clock, epoch milliseconds. */
   now?: () => number
 }
@@ -44,14 +44,16 @@ export class Collector {
   #commitMark = ''
   #lastCommit: number | undefined
 
-  constructor (options: CollectorOptions) {
+  constructor(options: CollectorOptions) {
     this.#options = options
     this.#now = options.now ?? Date.now
-    this.#deadLetters = new TopicTally(options.fetcher, `${options.inputTopic}-dlq`, record => reasonLabel(headerValue(record, 'cellstream.error.reason') ?? ''))
+    this.#deadLetters = new TopicTally(options.fetcher, `${options.inputTopic}-dlq`, record =>
+      reasonLabel(headerValue(record, 'cellstream.error.reason') ?? '')
+    )
     this.#late = new TopicTally(options.fetcher, `${options.inputTopic}-late`, () => 'late')
   }
 
-  async collect (): Promise<Snapshot> {
+  async collect(): Promise<Snapshot> {
     const at = this.#now()
     const problems: string[] = []
     const attempt = async <T>(what: string, read: () => Promise<T>): Promise<T | undefined> => {
@@ -74,8 +76,15 @@ export class Collector {
       // The stream processor creates these topics when it first starts.
       if (topics?.includes(tally.topic) === true) await attempt(tally.topic, () => tally.update())
     }
-    const open = await attempt('open windows', () => this.#options.openWindows.openWindows(tables?.latestWindow, Math.floor(at / 1000))) ?? []
-    this.#noteCommits(at, groupView, instanceViews.map(i => i.commits ?? 0))
+    const open =
+      (await attempt('open windows', () =>
+        this.#options.openWindows.openWindows(tables?.latestWindow, Math.floor(at / 1000))
+      )) ?? []
+    this.#noteCommits(
+      at,
+      groupView,
+      instanceViews.map(i => i.commits ?? 0)
+    )
     return {
       at,
       windows: windowsView(tables, open),
@@ -84,28 +93,39 @@ export class Collector {
       alerts: tables?.alerts ?? [],
       overQuota: tables?.overQuota ?? [],
       pipeline: this.#pipeline(at, groupView, instanceViews, archive, tables?.alertCount, topics !== undefined),
-      problems: [...problems, ...instanceViews.flatMap(i => i.error === undefined ? [] : [`instance ${i.url}: ${i.error}`])]
+      problems: [
+        ...problems,
+        ...instanceViews.flatMap(i => (i.error === undefined ? [] : [`instance ${i.url}: ${i.error}`]))
+      ]
     }
   }
 
-  #noteCommits (at: number, group: GroupView | undefined, commits: number[]): void {
+  #noteCommits(at: number, group: GroupView | undefined, commits: number[]): void {
     const mark = JSON.stringify([group?.partitions.map(p => p.committed), commits])
     if (this.#commitMark !== '' && mark !== this.#commitMark) this.#lastCommit = at
     this.#commitMark = mark
   }
 
-  #antennas (tables: TablesView | undefined): { antennas: AntennaView[], antennaWindow: number | undefined } {
+  #antennas(tables: TablesView | undefined): { antennas: AntennaView[]; antennaWindow: number | undefined } {
     const window = tables?.latestWindow
     const antennas: AntennaView[] = []
     for (const total of tables?.windows ?? []) {
       if (total.type !== 'antenna_total_bytes' || total.start !== window) continue
       const position = this.#options.antennaAt(total.id)
-      if (position !== undefined) antennas.push({ id: total.id, lat: position.lat, lon: position.lon, bytes: total.value })
+      if (position !== undefined)
+        antennas.push({ id: total.id, lat: position.lat, lon: position.lon, bytes: total.value })
     }
-    return { antennas: antennas.sort((a, b) => a.id < b.id ? -1 : 1), antennaWindow: window }
+    return { antennas: antennas.sort((a, b) => (a.id < b.id ? -1 : 1)), antennaWindow: window }
   }
 
-  #pipeline (at: number, group: GroupView | undefined, instances: PipelineView['instances'], archive: ArchiveHour[] | undefined, alerts: number | undefined, kafka: boolean): PipelineView {
+  #pipeline(
+    at: number,
+    group: GroupView | undefined,
+    instances: PipelineView['instances'],
+    archive: ArchiveHour[] | undefined,
+    alerts: number | undefined,
+    kafka: boolean
+  ): PipelineView {
     const sum = (values: number[]): number => values.reduce((a, b) => a + b, 0)
     const partitions = group?.partitions ?? []
     const running = instances.filter(i => i.windowsWritten !== undefined)
@@ -118,7 +138,9 @@ export class Collector {
       groupState: group?.state,
       members: group?.members ?? [],
       lastCommit: this.#lastCommit,
-      deadLetters: [...this.#deadLetters.counts].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
+      deadLetters: [...this.#deadLetters.counts]
+        .map(([reason, count]) => ({ reason, count }))
+        .sort((a, b) => b.count - a.count || (a.reason < b.reason ? -1 : 1)),
       late: kafka ? this.#late.total : undefined,
       alerts,
       windowsWritten: running.length === 0 ? undefined : sum(running.map(i => i.windowsWritten!)),
@@ -129,7 +151,7 @@ export class Collector {
 }
 
 /** The windows shown: the closed ones of the tables, then the open ones with what is known of them. */
-export function windowsView (tables: TablesView | undefined, open: OpenWindow[]): WindowsView {
+export function windowsView(tables: TablesView | undefined, open: OpenWindow[]): WindowsView {
   const closed = new Set<number>()
   for (const total of tables?.windows ?? []) closed.add(total.start)
   const starts = [...closed].sort((a, b) => a - b)
@@ -139,14 +161,16 @@ export function windowsView (tables: TablesView | undefined, open: OpenWindow[])
     const values = new Map<string, Array<number | null>>()
     const set = (id: string, start: number, value: number): void => {
       let row = values.get(id)
-      if (row === undefined) values.set(id, row = starts.map(() => null))
+      if (row === undefined) values.set(id, (row = starts.map(() => null)))
       row[starts.indexOf(start)] = value
     }
     for (const total of tables?.windows ?? []) if (total.type === type) set(total.id, total.start, total.value)
-    for (const window of open) for (const [id, value] of window.totals?.[type] ?? []) if (openStarts.includes(window.start)) set(id, window.start, value)
+    for (const window of open)
+      for (const [id, value] of window.totals?.[type] ?? [])
+        if (openStarts.includes(window.start)) set(id, window.start, value)
     // Closed windows without a row for an id had no traffic from it: zero, not unknown.
     for (const row of values.values()) for (let i = 0; i < starts.length - openStarts.length; i++) row[i] ??= 0
-    return [...values].sort(([a], [b]) => a < b ? -1 : 1).map(([id, row]) => ({ id, values: row }))
+    return [...values].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, row]) => ({ id, values: row }))
   }
   return { starts, open: openStarts.length, app: series('app_total_bytes'), antenna: series('antenna_total_bytes') }
 }

@@ -25,21 +25,26 @@ export interface DashboardOptions {
 
 export interface Dashboard {
   url: string
-  latest (): Snapshot | undefined
-  close (): Promise<void>
+  latest(): Snapshot | undefined
+  close(): Promise<void>
 }
 
 const STATIC_DIR = fileURLToPath(new URL('static/', import.meta.url))
 const ECHARTS_DIR = dirname(fileURLToPath(import.meta.resolve('echarts/dist/echarts.min')))
 
-export async function startDashboard (options: DashboardOptions): Promise<Dashboard> {
+export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const app = Fastify({ logger: false })
   const clients = new Set<ServerResponse>()
   let latest: Snapshot | undefined
   let latestJson = ''
 
   await app.register(fastifyStatic, { root: STATIC_DIR, prefix: '/' })
-  await app.register(fastifyStatic, { root: ECHARTS_DIR, prefix: '/vendor/echarts/', decorateReply: false, maxAge: '1h' })
+  await app.register(fastifyStatic, {
+    root: ECHARTS_DIR,
+    prefix: '/vendor/echarts/',
+    decorateReply: false,
+    maxAge: '1h'
+  })
   app.get('/health', async () => ({ status: 'ok' }))
   app.get('/api/snapshot', async (_request, reply) => {
     if (latest === undefined) return await reply.code(503).send({ status: 'starting' })
@@ -47,10 +52,16 @@ export async function startDashboard (options: DashboardOptions): Promise<Dashbo
   })
   app.get('/api/events', (request, reply) => {
     reply.hijack()
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive'
+    })
     if (latest !== undefined) reply.raw.write(`data: ${latestJson}\n\n`)
     clients.add(reply.raw)
-    request.raw.on('close', () => { clients.delete(reply.raw) })
+    request.raw.on('close', () => {
+      clients.delete(reply.raw)
+    })
   })
 
   let stopped = false
@@ -63,7 +74,10 @@ export async function startDashboard (options: DashboardOptions): Promise<Dashbo
     } catch (error) {
       options.log?.('error', `dashboard refresh failed: ${errorMessage(error)}`)
     }
-    if (!stopped) timer = setTimeout(() => { running = refresh() }, options.refreshMs)
+    if (!stopped)
+      timer = setTimeout(() => {
+        running = refresh()
+      }, options.refreshMs)
   }
 
   await listen(app, options.host, options.port)
@@ -84,14 +98,15 @@ export async function startDashboard (options: DashboardOptions): Promise<Dashbo
   }
 }
 
-async function listen (app: FastifyInstance, host: string, port: number): Promise<void> {
+async function listen(app: FastifyInstance, host: string, port: number): Promise<void> {
   try {
     await app.listen({ host, port })
   } catch (error) {
     await app.close()
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE') throw new UsageError(`port ${port} on ${host} is in use; pick another with --http-port`)
-    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') throw new UsageError(`cannot listen on ${host}: no such address here (--http-host)`)
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+      throw new UsageError(`cannot listen on ${host}: no such address here (--http-host)`)
     throw error
   }
 }

@@ -20,22 +20,33 @@ export interface InstanceView {
 }
 
 /** The base URLs the group's instances announce (`<group>-instances`); none before the first starts. */
-export async function announcedUrls (fetcher: Fetcher, group: string): Promise<string[]> {
+export async function announcedUrls(fetcher: Fetcher, group: string): Promise<string[]> {
   try {
-    return (await announcedInstances(fetcher, group)).flatMap(instance => instance.url === undefined ? [] : [instance.url])
+    return (await announcedInstances(fetcher, group)).flatMap(instance =>
+      instance.url === undefined ? [] : [instance.url]
+    )
   } catch {
     return []
   }
 }
 
-export async function readInstances (urls: readonly string[]): Promise<InstanceView[]> {
+export async function readInstances(urls: readonly string[]): Promise<InstanceView[]> {
   return await Promise.all(urls.map(readInstance))
 }
 
-async function readInstance (url: string): Promise<InstanceView> {
+async function readInstance(url: string): Promise<InstanceView> {
   try {
     const [health, metrics] = await Promise.all([
-      fetch(new URL('/health', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(response => response.json() as Promise<{ live?: boolean, ready?: boolean, reason?: string, commits?: number, assignment?: string[] }>),
+      fetch(new URL('/health', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(
+        response =>
+          response.json() as Promise<{
+            live?: boolean
+            ready?: boolean
+            reason?: string
+            commits?: number
+            assignment?: string[]
+          }>
+      ),
       fetch(new URL('/metrics', url), { signal: AbortSignal.timeout(TIMEOUT_MS) }).then(response => response.text())
     ])
     return {
@@ -49,12 +60,20 @@ async function readInstance (url: string): Promise<InstanceView> {
       windowsWritten: metricSum(metrics, 'cellstream_windows_emitted_total') ?? 0
     }
   } catch (error) {
-    return { url, status: 'unreachable', commits: undefined, assignment: [], recordsIn: undefined, windowsWritten: undefined, error: errorMessage(error) }
+    return {
+      url,
+      status: 'unreachable',
+      commits: undefined,
+      assignment: [],
+      recordsIn: undefined,
+      windowsWritten: undefined,
+      error: errorMessage(error)
+    }
   }
 }
 
 /** The sum of a metric's samples over all its labels, in Prometheus text format; undefined when absent. */
-export function metricSum (text: string, name: string): number | undefined {
+export function metricSum(text: string, name: string): number | undefined {
   let sum: number | undefined
   for (const line of text.split('\n')) {
     if (!line.startsWith(name) || (line[name.length] !== ' ' && line[name.length] !== '{')) continue

@@ -23,7 +23,7 @@ export interface OpenWindowsSource {
    * The open windows after `latestClosed` (start of the newest window in `bytes`, epoch
    * seconds; undefined before any closed), oldest first, as of `now` (epoch seconds).
    */
-  openWindows (latestClosed: number | undefined, now: number): Promise<OpenWindow[]>
+  openWindows(latestClosed: number | undefined, now: number): Promise<OpenWindow[]>
 }
 
 // A live pipeline has at most the current window and the one waiting out its grace period
@@ -36,17 +36,25 @@ const MAX_OPEN = 3
  * of history, or a backlog) no window is shown as open, since which ones are cannot be told.
  */
 export class WallClockOpenWindows implements OpenWindowsSource {
-  async openWindows (latestClosed: number | undefined, now: number): Promise<OpenWindow[]> {
+  async openWindows(latestClosed: number | undefined, now: number): Promise<OpenWindow[]> {
     if (latestClosed === undefined) return []
-    const current = now - now % WINDOW_SECONDS
+    const current = now - (now % WINDOW_SECONDS)
     const count = (current - latestClosed) / WINDOW_SECONDS
     if (count < 1 || count > MAX_OPEN) return []
-    return Array.from({ length: count }, (_, i) => ({ start: latestClosed + (i + 1) * WINDOW_SECONDS, totals: undefined }))
+    return Array.from({ length: count }, (_, i) => ({
+      start: latestClosed + (i + 1) * WINDOW_SECONDS,
+      totals: undefined
+    }))
   }
 }
 
 /** A window as an instance's `GET /windows/<aggregation>` returns it (src/runtime/queries.ts). */
-interface HeldWindow { key: unknown, start: number, value: unknown, emitted: boolean }
+interface HeldWindow {
+  key: unknown
+  start: number
+  value: unknown
+  emitted: boolean
+}
 
 const TIMEOUT_MS = 2000
 
@@ -62,12 +70,12 @@ export class InstanceOpenWindows implements OpenWindowsSource {
   readonly #guess = new WallClockOpenWindows()
 
   /** `aggregations`: the aggregation behind each total type, e.g. app_total_bytes → app-bytes. */
-  constructor (instances: () => Promise<readonly string[]>, aggregations: Partial<Record<TotalType, string>>) {
+  constructor(instances: () => Promise<readonly string[]>, aggregations: Partial<Record<TotalType, string>>) {
     this.#instances = instances
     this.#aggregations = aggregations
   }
 
-  async openWindows (latestClosed: number | undefined, now: number): Promise<OpenWindow[]> {
+  async openWindows(latestClosed: number | undefined, now: number): Promise<OpenWindow[]> {
     const guessed = await this.#guess.openWindows(latestClosed, now)
     const urls = await this.#instances()
     const held = new Map<number, Partial<Record<TotalType, Map<string, number>>>>()
@@ -76,10 +84,11 @@ export class InstanceOpenWindows implements OpenWindowsSource {
       if (windows === undefined) return guessed
       for (const window of windows) {
         const start = window.start / 1000
-        if (window.emitted || (latestClosed !== undefined && start <= latestClosed) || typeof window.value !== 'number') continue
+        if (window.emitted || (latestClosed !== undefined && start <= latestClosed) || typeof window.value !== 'number')
+          continue
         let totals = held.get(start)
-        if (totals === undefined) held.set(start, totals = {})
-        const ofType = totals[type] ??= new Map()
+        if (totals === undefined) held.set(start, (totals = {}))
+        const ofType = (totals[type] ??= new Map())
         ofType.set(String(window.key), (ofType.get(String(window.key)) ?? 0) + window.value)
       }
     }
@@ -89,12 +98,14 @@ export class InstanceOpenWindows implements OpenWindowsSource {
 }
 
 /** Every window of the aggregation, from the first instance that answers for all of them. */
-async function firstAnswer (urls: readonly string[], aggregation: string): Promise<HeldWindow[] | undefined> {
+async function firstAnswer(urls: readonly string[], aggregation: string): Promise<HeldWindow[] | undefined> {
   for (const url of urls) {
     try {
-      const response = await fetch(new URL(`/windows/${encodeURIComponent(aggregation)}`, url), { signal: AbortSignal.timeout(TIMEOUT_MS) })
+      const response = await fetch(new URL(`/windows/${encodeURIComponent(aggregation)}`, url), {
+        signal: AbortSignal.timeout(TIMEOUT_MS)
+      })
       // 206: some instance did not answer, so some keys would be missing.
-      if (response.status === 200) return await response.json() as HeldWindow[]
+      if (response.status === 200) return (await response.json()) as HeldWindow[]
     } catch {
       // the next instance may answer
     }

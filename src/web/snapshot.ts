@@ -6,7 +6,10 @@ import type { InstanceView } from './instances-source.ts'
 import type { OverQuotaHour, QuotaAlert, UserUsage } from './tables-source.ts'
 
 /** One id's values, aligned with `WindowsView.starts`; null where there is no value (yet). */
-export interface Series { id: string, values: Array<number | null> }
+export interface Series {
+  id: string
+  values: Array<number | null>
+}
 
 export interface WindowsView {
   /** Window starts, oldest first: closed windows, then `open` open ones. */
@@ -16,7 +19,12 @@ export interface WindowsView {
   antenna: Series[]
 }
 
-export interface AntennaView { id: string, lat: number, lon: number, bytes: number }
+export interface AntennaView {
+  id: string
+  lat: number
+  lon: number
+  bytes: number
+}
 
 export interface PipelineView {
   inputTopic: string
@@ -29,7 +37,7 @@ export interface PipelineView {
   members: GroupMemberView[]
   /** When the committed offsets or an instance's commit count last moved, as seen from here. */
   lastCommit: number | undefined
-  deadLetters: Array<{ reason: string, count: number }>
+  deadLetters: Array<{ reason: string; count: number }>
   late: number | undefined
   alerts: number | undefined
   /** Rows written to `bytes` by the running instances since they started. */
@@ -45,7 +53,7 @@ export interface Snapshot {
   /** The antennas with a known position, and their bytes in `antennaWindow`. */
   antennas: AntennaView[]
   antennaWindow: number | undefined
-  topUsers: { hour: number, users: UserUsage[] } | undefined
+  topUsers: { hour: number; users: UserUsage[] } | undefined
   alerts: QuotaAlert[]
   overQuota: OverQuotaHour[]
   pipeline: PipelineView

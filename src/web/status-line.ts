@@ -2,7 +2,7 @@
 // out of it.
 import type { Snapshot } from './snapshot.ts'
 
-export function statusLine (snapshot: Snapshot): string {
+export function statusLine(snapshot: Snapshot): string {
   const p = snapshot.pipeline
   const deadLetters = p.deadLetters.reduce((sum, d) => sum + d.count, 0)
   const parts = [
@@ -13,14 +13,17 @@ export function statusLine (snapshot: Snapshot): string {
     `late ${count(p.late)}`,
     `alerts ${count(p.alerts)}`
   ]
-  if (snapshot.problems.length > 0) parts.push(`${snapshot.problems.length} source${snapshot.problems.length === 1 ? '' : 's'} failing: ${snapshot.problems[0]}`)
+  if (snapshot.problems.length > 0)
+    parts.push(
+      `${snapshot.problems.length} source${snapshot.problems.length === 1 ? '' : 's'} failing: ${snapshot.problems[0]}`
+    )
   return parts.join(' · ')
 }
 
-function rate (value: number | undefined): string {
+function rate(value: number | undefined): string {
   return value === undefined ? '-' : value.toFixed(1)
 }
 
-function count (value: number | undefined): string {
+function count(value: number | undefined): string {
   return value === undefined ? '-' : value.toLocaleString('en-US')
 }

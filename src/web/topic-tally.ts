@@ -13,23 +13,31 @@ export class TopicTally {
   readonly #label: (record: RawRecord) => string
   readonly #positions = new Map<number, bigint>()
 
-  constructor (fetcher: Fetcher, topic: string, label: (record: RawRecord) => string) {
+  constructor(fetcher: Fetcher, topic: string, label: (record: RawRecord) => string) {
     this.#fetcher = fetcher
     this.topic = topic
     this.#label = label
   }
 
-  get total (): number {
+  get total(): number {
     let sum = 0
     for (const count of this.counts.values()) sum += count
     return sum
   }
 
-  async update (): Promise<void> {
+  async update(): Promise<void> {
     const ends = await this.#fetcher.endOffsets(this.topic)
-    const behind = (): number[] => ends.flatMap((end, partition) => (this.#positions.get(partition) ?? 0n) < end ? [partition] : [])
-    for (let round = 0, partitions = behind(); partitions.length > 0 && round < MAX_ROUNDS; round++, partitions = behind()) {
-      const fetched = await this.#fetcher.fetch(partitions.map(partition => ({ topic: this.topic, partition, offset: this.#positions.get(partition) ?? 0n })), 50)
+    const behind = (): number[] =>
+      ends.flatMap((end, partition) => ((this.#positions.get(partition) ?? 0n) < end ? [partition] : []))
+    for (
+      let round = 0, partitions = behind();
+      partitions.length > 0 && round < MAX_ROUNDS;
+      round++, partitions = behind()
+    ) {
+      const fetched = await this.#fetcher.fetch(
+        partitions.map(partition => ({ topic: this.topic, partition, offset: this.#positions.get(partition) ?? 0n })),
+        50
+      )
       for (const part of fetched) {
         const end = ends[part.partition]!
         for (const record of part.records) {

@@ -4,20 +4,40 @@ import { fileURLToPath } from 'node:url'
 
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
-export interface CliResult { code: number, stdout: string, stderr: string }
+export interface CliResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
-export function cellstream (args: string[], env: NodeJS.ProcessEnv = {}, { cwd, timeoutMs = 120_000 }: { cwd?: string, timeoutMs?: number } = {}): Promise<CliResult> {
+export function cellstream(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  { cwd, timeoutMs = 120_000 }: { cwd?: string; timeoutMs?: number } = {}
+): Promise<CliResult> {
   return new Promise(resolve => {
-    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, cwd, timeout: timeoutMs, maxBuffer: 256 << 20 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
-      resolve({ code, stdout, stderr })
-    })
+    execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, ...env }, cwd, timeout: timeoutMs, maxBuffer: 256 << 20 },
+      (error, stdout, stderr) => {
+        const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1
+        resolve({ code, stdout, stderr })
+      }
+    )
   })
 }
 
-export interface LogLine { level: string, msg: string, component?: string }
+export interface LogLine {
+  level: string
+  msg: string
+  component?: string
+}
 
 /** The JSON log lines a command wrote to stderr (its log when stderr is not a terminal). */
-export function logLines (stderr: string): LogLine[] {
-  return stderr.split('\n').filter(line => line.startsWith('{')).map(line => JSON.parse(line) as LogLine)
+export function logLines(stderr: string): LogLine[] {
+  return stderr
+    .split('\n')
+    .filter(line => line.startsWith('{'))
+    .map(line => JSON.parse(line) as LogLine)
 }

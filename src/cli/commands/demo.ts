@@ -33,38 +33,70 @@ const RATE = '10'
 const LOG_DIR = './data/logs'
 const STATUS_EVERY_MS = 10_000
 
-interface DemoFlags { brokers: string, databaseUrl: string, hours: string, duration?: string, httpPort: string, fresh?: boolean, namespace?: string }
+interface DemoFlags {
+  brokers: string
+  databaseUrl: string
+  hours: string
+  duration?: string
+  httpPort: string
+  fresh?: boolean
+  namespace?: string
+}
 
 /** The topics and group a demo uses: the standard names, or each prefixed with `<namespace>-`. */
-function demoNames (namespace: string | undefined): { input: string, group: string, metadata: string, alerts: string } {
-  const name = (base: string): string => namespace === undefined ? base : `${namespace}-${base}`
-  return { input: name('devices'), group: name('cellstream'), metadata: name('user-metadata'), alerts: name('quota-alerts') }
+function demoNames(namespace: string | undefined): { input: string; group: string; metadata: string; alerts: string } {
+  const name = (base: string): string => (namespace === undefined ? base : `${namespace}-${base}`)
+  return {
+    input: name('devices'),
+    group: name('cellstream'),
+    metadata: name('user-metadata'),
+    alerts: name('quota-alerts')
+  }
 }
 
-export function demoCommand (): Command {
+export function demoCommand(): Command {
   return new Command('demo')
-    .description('run the whole pipeline locally (Kafka, Postgres, dashboard, simulator, stream processor, batch layer), print where to look, then a status line every 10 s; Ctrl-C stops it')
+    .description(
+      'run the whole pipeline locally (Kafka, Postgres, dashboard, simulator, stream processor, batch layer), print where to look, then a status line every 10 s; Ctrl-C stops it'
+    )
     .addOption(new Option('--hours <n>', 'hours of traffic to backfill before going live').default('3'))
-    .addOption(new Option('--duration <seconds>', 'stop after this many seconds of live traffic (default: until Ctrl-C)'))
+    .addOption(
+      new Option('--duration <seconds>', 'stop after this many seconds of live traffic (default: until Ctrl-C)')
+    )
     .addOption(new Option('--http-port <port>', 'port of the dashboard; 0 picks a free one').default('8080'))
-    .option('--fresh', 'start over: delete the demo\'s topics, state, archive and table rows first (default: resume where the last run stopped)')
-    .option('--namespace <name>', 'prefix the demo\'s topics and group with <name>- (to run one beside another on the same broker)')
+    .option(
+      '--fresh',
+      "start over: delete the demo's topics, state, archive and table rows first (default: resume where the last run stopped)"
+    )
+    .option(
+      '--namespace <name>',
+      "prefix the demo's topics and group with <name>- (to run one beside another on the same broker)"
+    )
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
-    .action(async (flags: DemoFlags) => { await runDemo(flags) })
+    .action(async (flags: DemoFlags) => {
+      await runDemo(flags)
+    })
 }
 
-async function runDemo (flags: DemoFlags): Promise<void> {
+async function runDemo(flags: DemoFlags): Promise<void> {
   const hours = parseInteger('--hours', flags.hours, { min: 1, max: 48 })
-  const duration = flags.duration === undefined ? undefined : parseInteger('--duration', flags.duration, { min: 0, max: 86_400 })
+  const duration =
+    flags.duration === undefined ? undefined : parseInteger('--duration', flags.duration, { min: 0, max: 86_400 })
   const httpPort = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
-  if (flags.namespace !== undefined && !/^[a-z0-9][a-z0-9-]{0,99}$/.test(flags.namespace)) throw new UsageError(`--namespace must be lower-case letters, digits and dashes, got '${flags.namespace}'`)
+  if (flags.namespace !== undefined && !/^[a-z0-9][a-z0-9-]{0,99}$/.test(flags.namespace))
+    throw new UsageError(`--namespace must be lower-case letters, digits and dashes, got '${flags.namespace}'`)
   const names = demoNames(flags.namespace)
   const brokers = parseBrokers(flags.brokers)
   const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), DATABASE_URL: flags.databaseUrl }
 
   step('1/7', 'Kafka')
-  if (!(await pingKafka(brokers).then(() => true, () => false))) {
+  if (
+    !(await pingKafka(brokers).then(
+      () => true,
+      () => false
+    ))
+  ) {
     if (process.env.KAFKA_BROKERS !== undefined) await pingKafka(brokers)
     const { brokers: started } = await new LocalKafka({ dataDir: './data/kafka', log: progress }).start(1)
     progress(`    local broker at ${started.join(',')} (data in ./data/kafka; 'cellstream kafka stop' stops it)`)
@@ -72,16 +104,28 @@ async function runDemo (flags: DemoFlags): Promise<void> {
 
   step('2/7', 'PostgreSQL schema')
   const { applied } = await migrate(flags.databaseUrl)
-  progress(`    ${safeUrl(flags.databaseUrl)}: ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'schema up to date'}`)
+  progress(
+    `    ${safeUrl(flags.databaseUrl)}: ${applied.length > 0 ? `applied ${applied.join(', ')}` : 'schema up to date'}`
+  )
   if (flags.fresh === true) await startOver(brokers, flags.databaseUrl, names)
 
   const parts = new ChildCommands(env, LOG_DIR)
-  const stop = (): void => { void parts.stopAll() }
+  const stop = (): void => {
+    void parts.stopAll()
+  }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   try {
     step('3/7', 'dashboard')
-    const web = parts.start('web', ['web', '--http-port', String(httpPort), '--group', names.group, '--input-topic', names.input])
+    const web = parts.start('web', [
+      'web',
+      '--http-port',
+      String(httpPort),
+      '--group',
+      names.group,
+      '--input-topic',
+      names.input
+    ])
     const dashboard = await web.waitFor(/dashboard on (http:\/\/\S+)/)
     progress(`    dashboard: ${dashboard}`)
 
@@ -93,30 +137,86 @@ async function runDemo (flags: DemoFlags): Promise<void> {
     if (start >= now) {
       step('4/7', `topic ${names.input} already holds traffic up to now: nothing to backfill (--fresh starts over)`)
     } else {
-      const what = last === undefined ? `${hours} h of traffic` : `traffic from ${from.slice(0, 19)}Z, where the topic's last event is, to now (--fresh starts over)`
+      const what =
+        last === undefined
+          ? `${hours} h of traffic`
+          : `traffic from ${from.slice(0, 19)}Z, where the topic's last event is, to now (--fresh starts over)`
       step('4/7', `backfill ${what} (${USERS} users, ${RATE} events/s, 1% bad, 1% late) into topic ${names.input}`)
-      await parts.run('backfill', ['simulate', '--from', from, '--to', new Date(now * 1000).toISOString(), '--users', USERS, '--rate', RATE, '--seed', `demo-${now}`, '--bad-ratio', '0.01', '--late-ratio', '0.01', '--provision', '--topic', names.input])
+      await parts.run('backfill', [
+        'simulate',
+        '--from',
+        from,
+        '--to',
+        new Date(now * 1000).toISOString(),
+        '--users',
+        USERS,
+        '--rate',
+        RATE,
+        '--seed',
+        `demo-${now}`,
+        '--bad-ratio',
+        '0.01',
+        '--late-ratio',
+        '0.01',
+        '--provision',
+        '--topic',
+        names.input
+      ])
       if (parts.stopping) return
     }
     const backfilled = await endOffsets(brokers, names.input)
 
     step('5/7', `stream processor with the metadata mirror (group ${names.group}, state in ./data/state)`)
-    const stream = parts.start('stream', ['stream', '--mirror', '--idle-timeout', '10', '--input-topic', names.input, '--group', names.group, '--metadata-topic', names.metadata, '--alerts-topic', names.alerts])
+    const stream = parts.start('stream', [
+      'stream',
+      '--mirror',
+      '--idle-timeout',
+      '10',
+      '--input-topic',
+      names.input,
+      '--group',
+      names.group,
+      '--metadata-topic',
+      names.metadata,
+      '--alerts-topic',
+      names.alerts
+    ])
     const streamPort = stream.waitFor(/http:\/\/127\.0\.0\.1:(\d+)\/metrics/)
     streamPort.catch(() => {}) // awaited below, unless the demo stops first
     step('6/7', 'live traffic, in real time')
-    parts.start('simulate', ['simulate', '--users', USERS, '--rate', RATE, '--from', new Date(now * 1000).toISOString(), '--speed', '1', '--topic', names.input])
+    parts.start('simulate', [
+      'simulate',
+      '--users',
+      USERS,
+      '--rate',
+      RATE,
+      '--from',
+      new Date(now * 1000).toISOString(),
+      '--speed',
+      '1',
+      '--topic',
+      names.input
+    ])
     progress('    waiting for the stream to process the backfill…')
     await waitForCommitted(brokers, names.group, names.input, backfilled, () => parts.stopping)
     if (parts.stopping) return
     await sleep(3000) // the windows closed by that commit reach Postgres with the next one
 
-    step('7/7', 'batch layer: the closed hours now, then every hour of the archive once due (10 minutes after it ends), and again when late events arrive')
+    step(
+      '7/7',
+      'batch layer: the closed hours now, then every hour of the archive once due (10 minutes after it ends), and again when late events arrive'
+    )
     // The hours this run backfilled (an earlier run compacted the ones before) and the hour
     // before them, which holds only late events; at least the last closed one.
     const closedHour = Math.floor(now / 3600) * 3600
     const compactFrom = Math.floor(Math.min(start, closedHour - 3600) / 3600) * 3600 - 3600
-    await parts.run('compact', ['compact', '--from', new Date(compactFrom * 1000).toISOString(), '--to', new Date(closedHour * 1000).toISOString()])
+    await parts.run('compact', [
+      'compact',
+      '--from',
+      new Date(compactFrom * 1000).toISOString(),
+      '--to',
+      new Date(closedHour * 1000).toISOString()
+    ])
     if (parts.stopping) return
     parts.start('compact-watch', ['compact', '--watch'])
     await summary(flags.databaseUrl, names, dashboard, await streamPort, duration)
@@ -135,7 +235,13 @@ async function runDemo (flags: DemoFlags): Promise<void> {
 }
 
 /** What the pipeline computed so far, and where to look. */
-async function summary (databaseUrl: string, names: ReturnType<typeof demoNames>, dashboard: string, streamPort: string, duration: number | undefined): Promise<void> {
+async function summary(
+  databaseUrl: string,
+  names: ReturnType<typeof demoNames>,
+  dashboard: string,
+  streamPort: string,
+  duration: number | undefined
+): Promise<void> {
   const db = openDb(databaseUrl)
   try {
     const rows = await db.one('SELECT count(*) AS n FROM bytes', [], row => row.n as number)
@@ -145,46 +251,50 @@ async function summary (databaseUrl: string, names: ReturnType<typeof demoNames>
       WHERE b.type = 'user_total_bytes' GROUP BY u.email ORDER BY 2 DESC LIMIT 3`)
     const input = names.input === 'devices' ? '' : ` --input-topic ${names.input}`
     const alertsTopic = names.alerts === 'quota-alerts' ? '' : ` --topic ${names.alerts}`
-    console.log([
-      '',
-      `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${hourly} hourly totals, ${alerts} live quota alerts.`,
-      '',
-      'Where to look:',
-      `  dashboard      ${dashboard}`,
-      `  psql ${safeUrl(databaseUrl)} -c 'SELECT * FROM bytes ORDER BY "timestamp" DESC, value DESC LIMIT 20'`,
-      `  heaviest users ${top.map(r => `${r.email} (${r.bytes} bytes)`).join(', ')}`,
-      `  over quota     tables quota_alerts (live) and user_quota_limit (hourly); npx cellstream tail quota-alerts${alertsTopic}`,
-      `  bad records    npx cellstream tail dead-letters${input} (reason and source of each); late events: npx cellstream tail late-events${input}`,
-      '  archive        ./data/archive/year=/month=/day=/hour=/*.parquet (docs/archive.md)',
-      `  metrics        http://127.0.0.1:${streamPort}/metrics   health /health and /ready`,
-      `  logs           ${LOG_DIR}/<part>.log (here: their warnings and results; --log-level debug: everything)`,
-      '  more traffic   npx cellstream simulate --help     replay everything: stop, then npx cellstream reset',
-      '',
-      duration === undefined ? 'Ctrl-C stops the demo (the local Kafka keeps running: npx cellstream kafka stop); run it again to resume, with --fresh to start over.' : `stopping in ${duration} s`,
-      `A status line follows every ${STATUS_EVERY_MS / 1000} s.`,
-      ''
-    ].join('\n'))
+    console.log(
+      [
+        '',
+        `cellstream is running: ${rows} five-minute totals in Postgres so far (and counting), ${hourly} hourly totals, ${alerts} live quota alerts.`,
+        '',
+        'Where to look:',
+        `  dashboard      ${dashboard}`,
+        `  psql ${safeUrl(databaseUrl)} -c 'SELECT * FROM bytes ORDER BY "timestamp" DESC, value DESC LIMIT 20'`,
+        `  heaviest users ${top.map(r => `${r.email} (${r.bytes} bytes)`).join(', ')}`,
+        `  over quota     tables quota_alerts (live) and user_quota_limit (hourly); npx cellstream tail quota-alerts${alertsTopic}`,
+        `  bad records    npx cellstream tail dead-letters${input} (reason and source of each); late events: npx cellstream tail late-events${input}`,
+        '  archive        ./data/archive/year=/month=/day=/hour=/*.parquet (docs/archive.md)',
+        `  metrics        http://127.0.0.1:${streamPort}/metrics   health /health and /ready`,
+        `  logs           ${LOG_DIR}/<part>.log (here: their warnings and results; --log-level debug: everything)`,
+        '  more traffic   npx cellstream simulate --help     replay everything: stop, then npx cellstream reset',
+        '',
+        duration === undefined
+          ? 'Ctrl-C stops the demo (the local Kafka keeps running: npx cellstream kafka stop); run it again to resume, with --fresh to start over.'
+          : `stopping in ${duration} s`,
+        `A status line follows every ${STATUS_EVERY_MS / 1000} s.`,
+        ''
+      ].join('\n')
+    )
   } finally {
     await closeDb(db)
   }
 }
 
-function step (number: string, what: string): void {
+function step(number: string, what: string): void {
   progress(`[${number}] ${what}`)
 }
 
 /** The status line of the dashboard's latest snapshot. */
-async function status (dashboard: string): Promise<string> {
+async function status(dashboard: string): Promise<string> {
   try {
     const response = await fetch(new URL('/api/snapshot', dashboard), { signal: AbortSignal.timeout(5000) })
     if (!response.ok) return `status: the dashboard answers ${response.status}`
-    return statusLine(await response.json() as Snapshot)
+    return statusLine((await response.json()) as Snapshot)
   } catch (error) {
     return `status: the dashboard does not answer (${error instanceof Error ? error.message : String(error)})`
   }
 }
 
-async function endOffsets (brokers: string[], topic: string): Promise<bigint[]> {
+async function endOffsets(brokers: string[], topic: string): Promise<bigint[]> {
   const consumer = createConsumer(brokers, 'cellstream-demo', 'cellstream-demo')
   try {
     return await new Fetcher(consumer).endOffsets(topic)
@@ -194,7 +304,13 @@ async function endOffsets (brokers: string[], topic: string): Promise<bigint[]> 
 }
 
 /** Waits until `group` has committed at least `ends` on every partition of `topic`, or `cancelled`. */
-async function waitForCommitted (brokers: string[], group: string, topic: string, ends: bigint[], cancelled: () => boolean): Promise<void> {
+async function waitForCommitted(
+  brokers: string[],
+  group: string,
+  topic: string,
+  ends: bigint[],
+  cancelled: () => boolean
+): Promise<void> {
   while (!cancelled()) {
     const groups = await withAdmin(brokers, admin => admin.listConsumerGroupOffsets({ groups: [group] }))
     const committed = groups[0]?.topics.find(t => t.name === topic)?.partitions ?? []
@@ -204,7 +320,7 @@ async function waitForCommitted (brokers: string[], group: string, topic: string
 }
 
 /** The latest event time (epoch seconds) among the last records of each partition of `topic`; undefined when it has none. */
-async function lastEventSecond (brokers: string[], topic: string): Promise<number | undefined> {
+async function lastEventSecond(brokers: string[], topic: string): Promise<number | undefined> {
   const exists = await withAdmin(brokers, async admin => (await admin.listTopics()).includes(topic))
   if (!exists) return undefined
   const consumer = createConsumer(brokers, 'cellstream-demo', 'cellstream-demo')
@@ -230,11 +346,13 @@ async function lastEventSecond (brokers: string[], topic: string): Promise<numbe
 }
 
 /** Deletes what earlier demo runs left: its topics, the stream's group and state, the archive, the tables' rows. */
-async function startOver (brokers: string[], databaseUrl: string, names: ReturnType<typeof demoNames>): Promise<void> {
-  progress('    --fresh: deleting the demo\'s topics, state, archive and table rows')
+async function startOver(brokers: string[], databaseUrl: string, names: ReturnType<typeof demoNames>): Promise<void> {
+  progress("    --fresh: deleting the demo's topics, state, archive and table rows")
   await withAdmin(brokers, async admin => {
     await resetApplication(admin, names.group, ['./data/state'])
-    const topics = (await admin.listTopics()).filter(topic => [names.input, `${names.input}-dlq`, `${names.input}-late`, names.alerts].includes(topic))
+    const topics = (await admin.listTopics()).filter(topic =>
+      [names.input, `${names.input}-dlq`, `${names.input}-late`, names.alerts].includes(topic)
+    )
     if (topics.length > 0) await admin.deleteTopics({ topics })
     // Deletion completes in the background: the backfill must not find the old topic.
     while ((await admin.listTopics()).some(topic => topics.includes(topic))) await sleep(200)
