@@ -4,5 +4,13 @@ import { withAdmin } from '../src/kafka/admin.ts'
 import { parseBrokers } from '../src/lib/options.ts'
 import { DEFAULT_KAFKA_BROKERS } from '../src/lib/config.ts'
 
-const topics = await withAdmin(parseBrokers(process.env.KAFKA_BROKERS ?? DEFAULT_KAFKA_BROKERS), admin => admin.listTopics())
-process.stdout.write(topics.filter(topic => !topic.startsWith('__')).sort().map(topic => `${topic}\n`).join(''))
+const topics = await withAdmin(parseBrokers(process.env.KAFKA_BROKERS ?? DEFAULT_KAFKA_BROKERS), admin =>
+  admin.listTopics()
+)
+process.stdout.write(
+  topics
+    .filter(topic => !topic.startsWith('__'))
+    .sort()
+    .map(topic => `${topic}\n`)
+    .join('')
+)

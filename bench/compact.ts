@@ -31,7 +31,8 @@ import { report } from './lib/result.ts'
 
 const args = process.argv.slice(2)
 const keep = args.includes('--keep')
-const option = (name: string, fallback: string): string => args.includes(name) ? args[args.indexOf(name) + 1]! : fallback
+const option = (name: string, fallback: string): string =>
+  args.includes(name) ? args[args.indexOf(name) + 1]! : fallback
 const events = Number(args.find((a, i) => /^\d+$/.test(a) && !(args[i - 1] ?? '').startsWith('--')) ?? 36_000_000)
 const users = Number(option('--users', '600000'))
 const HOUR = Date.parse('2026-11-02T19:00:00Z') / 1000
@@ -44,14 +45,19 @@ const AHEAD_UNTIL = Number(option('--ahead-until', '60'))
 const AHEAD_CLOSE = !args.includes('--ahead-skip-close')
 if (!Number.isInteger(FILES) || FILES % PARTITIONS !== 0) throw new Error(`--files must be a multiple of ${PARTITIONS}`)
 if (!/^\w+$/.test(COMPRESSION)) throw new Error('--compression must be a Parquet codec name')
-if (!Number.isInteger(AHEAD_MINUTES) || AHEAD_MINUTES < 1 || AHEAD_MINUTES > 60) throw new Error('--ahead-minutes must be 1 to 60')
-if (!Number.isInteger(AHEAD_UNTIL) || AHEAD_UNTIL < 0 || AHEAD_UNTIL > 60) throw new Error('--ahead-until must be 0 to 60')
+if (!Number.isInteger(AHEAD_MINUTES) || AHEAD_MINUTES < 1 || AHEAD_MINUTES > 60)
+  throw new Error('--ahead-minutes must be 1 to 60')
+if (!Number.isInteger(AHEAD_UNTIL) || AHEAD_UNTIL < 0 || AHEAD_UNTIL > 60)
+  throw new Error('--ahead-until must be 0 to 60')
 
 const archiveDir = await mkdtemp(join(tmpdir(), 'cellstream-bench-compact-'))
 const url = new URL(databaseUrlFromEnv())
 url.pathname = `/cellstream_bench_compact_${process.pid}`
 
-const load = (): string => loadavg().map(l => l.toFixed(2)).join(' ')
+const load = (): string =>
+  loadavg()
+    .map(l => l.toFixed(2))
+    .join(' ')
 const cpuSeconds = (since: NodeJS.CpuUsage): number => {
   const used = process.cpuUsage(since)
   return (used.user + used.system) / 1e6
@@ -68,7 +74,10 @@ const writeCommits = async (from: number, to: number): Promise<void> => {
   for (let f = from * PARTITIONS; f < to * PARTITIONS; f++) {
     const partition = f % PARTITIONS
     const first = Math.floor(f / PARTITIONS) * perFile
-    const path = join(versionDir(archiveDir, HOUR, version), partFileName('devices', partition, BigInt(first), BigInt(first + perFile - 1)))
+    const path = join(
+      versionDir(archiveDir, HOUR, version),
+      partFileName('devices', partition, BigInt(first), BigInt(first + perFile - 1))
+    )
     // Users by hash of the record: every user about once a minute, apps and antennas spread.
     await connection.run(`COPY (
       SELECT (hash(o, ${partition}) % 10000)::BIGINT AS bytes,
@@ -108,7 +117,7 @@ let last: AheadOutcome | undefined
 if (AHEAD) {
   for (let minute = 0; minute < 60; minute += AHEAD_MINUTES) {
     const end = Math.min(60, minute + AHEAD_MINUTES)
-    await writeCommits(Math.floor(commits * minute / 60), Math.floor(commits * end / 60))
+    await writeCommits(Math.floor((commits * minute) / 60), Math.floor((commits * end) / 60))
     if (end <= AHEAD_UNTIL) last = await aheadRound(HOUR + end * 60 - 1)
   }
   if (AHEAD_CLOSE) last = await aheadRound(HOUR + HOUR_SECONDS + 1)
@@ -121,18 +130,24 @@ await migrate(url.toString())
 const db = openDb(url.toString())
 await upsertUsers(db, makeUsers(users))
 await closeDb(db)
-console.log(`generated ${perFile * FILES} events in ${FILES} ${COMPRESSION} files, ${users} users, in ${((performance.now() - started) / 1000).toFixed(1)} s`)
+console.log(
+  `generated ${perFile * FILES} events in ${FILES} ${COMPRESSION} files, ${users} users, in ${((performance.now() - started) / 1000).toFixed(1)} s`
+)
 if (AHEAD && last?.ok === true) {
-  console.log(`compacted ahead in ${ahead.rounds} rounds: ${ahead.files} files into ${ahead.pieces} pieces (${ahead.rows} rows), ${ahead.dropped} dropped; ` +
-    `wall-clock ${ahead.seconds.toFixed(1)} s (longest round ${ahead.longest.toFixed(2)} s), CPU time ${ahead.cpu.toFixed(1)} s; ` +
-    `after the last round: ${last.result.filesLeft} files not in one of its ${last.result.pieces} pieces`)
+  console.log(
+    `compacted ahead in ${ahead.rounds} rounds: ${ahead.files} files into ${ahead.pieces} pieces (${ahead.rows} rows), ${ahead.dropped} dropped; ` +
+      `wall-clock ${ahead.seconds.toFixed(1)} s (longest round ${ahead.longest.toFixed(2)} s), CPU time ${ahead.cpu.toFixed(1)} s; ` +
+      `after the last round: ${last.result.filesLeft} files not in one of its ${last.result.pieces} pieces`
+  )
 }
 
 // The ceiling: DuckDB reading every column of the hour's files once, as any compaction must.
 const scan = await DuckDBInstance.create(':memory:')
 const scanConnection = await scan.connect()
 const scanStarted = performance.now()
-await scanConnection.run(`SELECT sum(hash(COLUMNS(*))) FROM read_parquet(${sqlString(join(versionDir(archiveDir, HOUR, version), '*.parquet'))})`)
+await scanConnection.run(
+  `SELECT sum(hash(COLUMNS(*))) FROM read_parquet(${sqlString(join(versionDir(archiveDir, HOUR, version), '*.parquet'))})`
+)
 const scanSeconds = (performance.now() - scanStarted) / 1000
 scanConnection.closeSync()
 scan.closeSync()
@@ -142,16 +157,31 @@ console.log(`load average before: ${load()}`)
 const cpu = process.cpuUsage()
 started = performance.now()
 const around: Partial<Record<RunPhase, number>> = {}
-const [outcome] = await compactHours({ archiveDir, databaseUrl: url.toString(), hours: [HOUR], onRunPhase: (phase, s) => { around[phase] = s } })
+const [outcome] = await compactHours({
+  archiveDir,
+  databaseUrl: url.toString(),
+  hours: [HOUR],
+  onRunPhase: (phase, s) => {
+    around[phase] = s
+  }
+})
 const seconds = (performance.now() - started) / 1000
 const cpuUsed = cpuSeconds(cpu)
 if (outcome === undefined || !outcome.ok) throw outcome?.ok === false ? outcome.error : new Error('no outcome')
 const r = outcome.result
-const phases = Object.entries(r.phases).map(([phase, s]) => `${phase} ${s.toFixed(2)} s`).join(', ')
-const runPhases = Object.entries(around).map(([phase, s]) => `${phase} ${s.toFixed(2)} s`).join(', ')
+const phases = Object.entries(r.phases)
+  .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
+  .join(', ')
+const runPhases = Object.entries(around)
+  .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
+  .join(', ')
 const unaccounted = seconds - r.seconds - Object.values(around).reduce((sum, s) => sum + s, 0)
-console.log(`compacted ${r.rowsRead} rows from ${r.filesMerged} files (${r.piecesUsed} pieces compacted ahead) into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`)
-console.log(`  the hour ${r.seconds.toFixed(2)} s: ${phases}; around it: ${runPhases}; unaccounted ${unaccounted.toFixed(2)} s`)
+console.log(
+  `compacted ${r.rowsRead} rows from ${r.filesMerged} files (${r.piecesUsed} pieces compacted ahead) into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`
+)
+console.log(
+  `  the hour ${r.seconds.toFixed(2)} s: ${phases}; around it: ${runPhases}; unaccounted ${unaccounted.toFixed(2)} s`
+)
 console.log(`CPU time of this process: ${cpuUsed.toFixed(1)} s; load average after: ${load()}`)
 report({ events: r.rowsRead, seconds, cpuSeconds: cpuUsed, scanSeconds, files: FILES, phases: r.phases })
 

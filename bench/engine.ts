@@ -25,7 +25,7 @@ const partitions = 6
 /** V8 settings of the engine process; see step 3. */
 const ENGINE_FLAGS = ['--max-semi-space-size=16', '--heap-growing-percent=100']
 
-function rate (count: number, ms: number): string {
+function rate(count: number, ms: number): string {
   return `${Math.round(count / (ms / 1000)).toLocaleString('en-US')} events/s`
 }
 
@@ -39,7 +39,13 @@ console.log(`input: ${events} events in ${topic} (${partitions} partitions); eng
 
 // 2. Reading only: the client's message stream, then the raw fetcher the engine uses.
 {
-  const consumer = new Consumer({ clientId: 'bench', groupId: `bench-${id}-stream`, bootstrapBrokers: brokers, autocommit: false, maxBytes: 8 << 20 })
+  const consumer = new Consumer({
+    clientId: 'bench',
+    groupId: `bench-${id}-stream`,
+    bootstrapBrokers: brokers,
+    autocommit: false,
+    maxBytes: 8 << 20
+  })
   const started = performance.now()
   const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false })
   let count = 0
@@ -54,7 +60,8 @@ console.log(`input: ${events} events in ${topic} (${partitions} partitions); eng
   const fetcher = new Fetcher(consumer)
   const started = performance.now()
   let count = 0
-  for await (const batch of readToEnd(fetcher, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, 0n])))) count += batch.length
+  for await (const batch of readToEnd(fetcher, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, 0n]))))
+    count += batch.length
   const ms = performance.now() - started
   await consumer.close(true)
   console.log(`raw fetcher: ${rate(count, ms)}`)
@@ -65,11 +72,24 @@ console.log(`input: ${events} events in ${topic} (${partitions} partitions); eng
 // whatever the live data (about 40 MB here); 16 MB keeps the same throughput in less memory.
 // And it lets the old generation grow to several times the live data before a full
 // collection; collecting once it has doubled keeps the same throughput in 50 MB less.
-const child = spawn(process.execPath, [...process.execArgv, ...ENGINE_FLAGS, fileURLToPath(new URL('./engine-instance.ts', import.meta.url)), topic, String(events), String(partitions)], { stdio: 'inherit' })
+const child = spawn(
+  process.execPath,
+  [
+    ...process.execArgv,
+    ...ENGINE_FLAGS,
+    fileURLToPath(new URL('./engine-instance.ts', import.meta.url)),
+    topic,
+    String(events),
+    String(partitions)
+  ],
+  { stdio: 'inherit' }
+)
 const [code] = await once(child, 'exit')
 if (code !== 0) process.exitCode = 1
 
 await withAdmin(brokers, async admin => {
   const all = await admin.listTopics()
-  await admin.deleteTopics({ topics: all.filter(t => t.startsWith(`bench-engine-${id}`) || t.startsWith(`bench-${id}`)) })
+  await admin.deleteTopics({
+    topics: all.filter(t => t.startsWith(`bench-engine-${id}`) || t.startsWith(`bench-${id}`))
+  })
 })

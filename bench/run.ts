@@ -24,10 +24,19 @@ import { BenchKafka } from './lib/kafka.ts'
 import { buildKafkaStreamsJob, runKafkaStreams } from './lib/kafka-streams.ts'
 import { BIN, load, runScript, start } from './lib/processes.ts'
 import { type StageResult } from './lib/result.ts'
-import { bytesTable, compareTotals, deliveryQuantiles, expectedTotals, measureThroughput, startStream, stopStream } from './lib/speed-layer.ts'
+import {
+  bytesTable,
+  compareTotals,
+  deliveryQuantiles,
+  expectedTotals,
+  measureThroughput,
+  startStream,
+  stopStream
+} from './lib/speed-layer.ts'
 
 const args = process.argv.slice(2)
-const option = (name: string, fallback: number): number => args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback
+const option = (name: string, fallback: number): number =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback
 const EVENTS = option('--events', 2_400_000)
 const COMPACT_EVENTS = option('--compact-events', 3_600_000)
 const COMPACT_FILES = option('--compact-files', 2160)
@@ -55,33 +64,50 @@ const rows: Row[] = []
 const ceilings = new Map<string, number>()
 const startedAt = new Date()
 
-function rate (r: { events: number, seconds: number }): number {
+function rate(r: { events: number; seconds: number }): number {
   return Math.round(r.events / r.seconds)
 }
 
-function add (stage: string, result: Pick<StageResult, 'events' | 'seconds' | 'peakRssMb' | 'cpuSeconds'>, ceiling?: string, detail?: Record<string, unknown>, loadBefore = load()): Row {
+function add(
+  stage: string,
+  result: Pick<StageResult, 'events' | 'seconds' | 'peakRssMb' | 'cpuSeconds'>,
+  ceiling?: string,
+  detail?: Record<string, unknown>,
+  loadBefore = load()
+): Row {
   const perSecond = rate(result)
   const against = ceiling === undefined ? undefined : ceilings.get(ceiling)
   const row: Row = {
     stage,
     eventsPerSecond: perSecond,
-    ...(ceiling === undefined ? {} : { ceiling, ratio: against === undefined ? undefined : Math.round(perSecond / against * 100) / 100 }),
+    ...(ceiling === undefined
+      ? {}
+      : { ceiling, ratio: against === undefined ? undefined : Math.round((perSecond / against) * 100) / 100 }),
     ...(result.peakRssMb === undefined ? {} : { peakRssMb: result.peakRssMb }),
-    ...(result.cpuSeconds === undefined ? {} : { cpuMicrosPerEvent: Math.round(result.cpuSeconds / result.events * 1e6 * 100) / 100 }),
+    ...(result.cpuSeconds === undefined
+      ? {}
+      : { cpuMicrosPerEvent: Math.round((result.cpuSeconds / result.events) * 1e6 * 100) / 100 }),
     load: loadBefore,
     ...(detail === undefined ? {} : { detail })
   }
   rows.push(row)
-  console.error(`${stage}: ${perSecond.toLocaleString('en-US')} /s${row.ratio === undefined ? '' : ` (${row.ratio} of ${ceiling})`}${row.peakRssMb === undefined ? '' : `, ${row.peakRssMb} MB`}, load ${row.load}${detail === undefined ? '' : ` ${JSON.stringify(detail)}`}`)
+  console.error(
+    `${stage}: ${perSecond.toLocaleString('en-US')} /s${row.ratio === undefined ? '' : ` (${row.ratio} of ${ceiling})`}${row.peakRssMb === undefined ? '' : `, ${row.peakRssMb} MB`}, load ${row.load}${detail === undefined ? '' : ` ${JSON.stringify(detail)}`}`
+  )
   return row
 }
 
-async function stage (name: string, fn: () => Promise<void>): Promise<void> {
+async function stage(name: string, fn: () => Promise<void>): Promise<void> {
   if (skip.has(name)) return
   try {
     await fn()
   } catch (error) {
-    rows.push({ stage: `${name}: failed`, eventsPerSecond: 0, load: load(), detail: { error: String((error as Error).message ?? error).slice(0, 2000) } })
+    rows.push({
+      stage: `${name}: failed`,
+      eventsPerSecond: 0,
+      load: load(),
+      detail: { error: String((error as Error).message ?? error).slice(0, 2000) }
+    })
     console.error(`${name} failed: ${(error as Error).stack ?? String(error)}`)
   }
 }
@@ -104,20 +130,36 @@ try {
   ceilings.set('client consume', rate(consume))
   add('ceiling: client consume (message stream)', consume, undefined, undefined, loadBefore)
   loadBefore = load()
-  const produce = await runScript('stages/produce.ts', [input, await kafka.createTopic(`bench-${id}-produce`, 6), String(Math.min(EVENTS, 1_000_000))])
+  const produce = await runScript('stages/produce.ts', [
+    input,
+    await kafka.createTopic(`bench-${id}-produce`, 6),
+    String(Math.min(EVENTS, 1_000_000))
+  ])
   ceilings.set('client produce', rate(produce))
   add('ceiling: client produce', produce, undefined, undefined, loadBefore)
   loadBefore = load()
   const parse = await runScript('stages/parse.ts', [input, String(Math.min(EVENTS, 1_000_000))])
   ceilings.set('JSON.parse', rate({ events: parse.events, seconds: parse.seconds }))
-  add('ceiling: JSON.parse, one core', { events: parse.events, seconds: parse.seconds }, undefined, undefined, loadBefore)
+  add(
+    'ceiling: JSON.parse, one core',
+    { events: parse.events, seconds: parse.seconds },
+    undefined,
+    undefined,
+    loadBefore
+  )
 
   add('simulator backfill', backfill, 'client produce')
 
   await stage('engine', async () => {
     const loadBefore = load()
     const flags = Object.entries(STREAM_NODE_FLAGS).map(([name, value]) => `${name}=${value}`)
-    add('engine only (parse, 3 windowed sums, exactly-once)', await runScript('engine-instance.ts', [input, String(EVENTS), '6'], {}, flags), 'client consume', undefined, loadBefore)
+    add(
+      'engine only (parse, 3 windowed sums, exactly-once)',
+      await runScript('engine-instance.ts', [input, String(EVENTS), '6'], {}, flags),
+      'client consume',
+      undefined,
+      loadBefore
+    )
   })
 
   let speedLayerRate = 0
@@ -125,12 +167,24 @@ try {
     const expected = await expectedTotals(kafka, input)
     const loadBefore = load()
     const group = `bench-${id}-stream`
-    const instance = await startStream({ topic: input, metadataTopic: metadata, group, databaseUrl: database.toString(), mirror: true })
+    const instance = await startStream({
+      topic: input,
+      metadataTopic: metadata,
+      group,
+      databaseUrl: database.toString(),
+      mirror: true
+    })
     try {
       const result = await measureThroughput(kafka, [instance], group, input, EVENTS)
       speedLayerRate = rate(result)
       const check = compareTotals(expected, await bytesTable(db, expected.length, 60_000))
-      add('speed layer: archive, Postgres totals, quota alerts, mirror', result, 'client consume', { exact: check.exact, rows: check.rows, missing: check.missing, wrong: check.wrong }, loadBefore)
+      add(
+        'speed layer: archive, Postgres totals, quota alerts, mirror',
+        result,
+        'client consume',
+        { exact: check.exact, rows: check.rows, missing: check.missing, wrong: check.wrong },
+        loadBefore
+      )
     } finally {
       await stopStream(instance)
     }
@@ -147,13 +201,41 @@ try {
     const loadBefore = load()
     try {
       const from = new Date(Date.now() - 3600_000).toISOString()
-      const simulator = start(process.execPath, [BIN, 'simulate', '--topic', topic, '--users', String(USERS), '--antennas', '100', '--rate', String(perSecond / speed), '--speed', String(speed), '--from', from, '--events', String(perSecond * 60), '--seed', 'bench-live'], { DATABASE_URL: database.toString() })
+      const simulator = start(
+        process.execPath,
+        [
+          BIN,
+          'simulate',
+          '--topic',
+          topic,
+          '--users',
+          String(USERS),
+          '--antennas',
+          '100',
+          '--rate',
+          String(perSecond / speed),
+          '--speed',
+          String(speed),
+          '--from',
+          from,
+          '--events',
+          String(perSecond * 60),
+          '--seed',
+          'bench-live'
+        ],
+        { DATABASE_URL: database.toString() }
+      )
       await new Promise(resolve => simulator.child.once('exit', resolve))
       if (simulator.child.exitCode !== 0) throw new Error(`the live simulator failed:\n${simulator.log()}`)
       await kafka.waitCommitted(group, topic, BigInt(perSecond * 60), 120_000)
       const metrics = await (await fetch(instance.metricsUrl()!)).text()
       const { flushes, p50, p99 } = deliveryQuantiles(metrics)
-      rows.push({ stage: 'latency: window close to its Postgres row, at half the speed layer\'s rate', eventsPerSecond: perSecond, load: loadBefore, detail: { flushes, p50Seconds: Math.round(p50 * 1000) / 1000, p99Seconds: Math.round(p99 * 1000) / 1000 } })
+      rows.push({
+        stage: "latency: window close to its Postgres row, at half the speed layer's rate",
+        eventsPerSecond: perSecond,
+        load: loadBefore,
+        detail: { flushes, p50Seconds: Math.round(p50 * 1000) / 1000, p99Seconds: Math.round(p99 * 1000) / 1000 }
+      })
       console.error(`latency at ${perSecond}/s: ${flushes} flushes, p50 ${p50.toFixed(3)} s, p99 ${p99.toFixed(3)} s`)
     } finally {
       await stopStream(instance)
@@ -176,12 +258,27 @@ try {
       const group = `bench-${id}-scale-${count}`
       const instances = []
       try {
-        for (let i = 0; i < count; i++) instances.push(await startStream({ topic, metadataTopic: metadata, group, databaseUrl: database.toString() }))
-        while (!instances.every(i => /assigned \d+ partitions/.test(i.log())) || instances.reduce((sum, i) => sum + Number(/assigned (\d+) partitions(?![\s\S]*assigned)/.exec(i.log())?.[1] ?? 0), 0) < 12 * 5) await new Promise(resolve => setTimeout(resolve, 200))
+        for (let i = 0; i < count; i++)
+          instances.push(await startStream({ topic, metadataTopic: metadata, group, databaseUrl: database.toString() }))
+        while (
+          !instances.every(i => /assigned \d+ partitions/.test(i.log())) ||
+          instances.reduce(
+            (sum, i) => sum + Number(/assigned (\d+) partitions(?![\s\S]*assigned)/.exec(i.log())?.[1] ?? 0),
+            0
+          ) <
+            12 * 5
+        )
+          await new Promise(resolve => setTimeout(resolve, 200))
         const loadBefore = load()
         const measured = measureThroughput(kafka, instances, group, topic, events)
         await runScript('stages/backfill.ts', [topic, String(events), '12'])
-        add(`speed layer, ${count} instance${count > 1 ? 's' : ''} on 12 partitions`, await measured, 'client consume, 12 partitions', undefined, loadBefore)
+        add(
+          `speed layer, ${count} instance${count > 1 ? 's' : ''} on 12 partitions`,
+          await measured,
+          'client consume, 12 partitions',
+          undefined,
+          loadBefore
+        )
       } finally {
         await Promise.all(instances.map(stopStream))
       }
@@ -190,14 +287,41 @@ try {
 
   await stage('restore', async () => {
     const loadBefore = load()
-    add('restore of 1,000,000 window keys into LevelDB', await runScript('stages/restore.ts', [await kafka.createTopic(`bench-${id}-restore`, 1, { 'cleanup.policy': 'compact' }), '1000000']), 'client consume', undefined, loadBefore)
+    add(
+      'restore of 1,000,000 window keys into LevelDB',
+      await runScript('stages/restore.ts', [
+        await kafka.createTopic(`bench-${id}-restore`, 1, { 'cleanup.policy': 'compact' }),
+        '1000000'
+      ]),
+      'client consume',
+      undefined,
+      loadBefore
+    )
   })
 
   await stage('compactor', async () => {
     const loadBefore = load()
-    const result = await runScript('compact.ts', [String(COMPACT_EVENTS), '--users', String(COMPACT_EVENTS / 60), '--files', String(COMPACT_FILES), '--compression', 'snappy'])
+    const result = await runScript('compact.ts', [
+      String(COMPACT_EVENTS),
+      '--users',
+      String(COMPACT_EVENTS / 60),
+      '--files',
+      String(COMPACT_FILES),
+      '--compression',
+      'snappy'
+    ])
     ceilings.set('DuckDB scan of the files', Math.round(result.events / (result.scanSeconds as number)))
-    add(`compactor: cold hour, ${COMPACT_EVENTS.toLocaleString('en-US')} events in ${COMPACT_FILES.toLocaleString('en-US')} files`, result, 'DuckDB scan of the files', { seconds: Math.round(result.seconds * 100) / 100, scanSeconds: Math.round((result.scanSeconds as number) * 100) / 100, phases: result.phases }, loadBefore)
+    add(
+      `compactor: cold hour, ${COMPACT_EVENTS.toLocaleString('en-US')} events in ${COMPACT_FILES.toLocaleString('en-US')} files`,
+      result,
+      'DuckDB scan of the files',
+      {
+        seconds: Math.round(result.seconds * 100) / 100,
+        scanSeconds: Math.round((result.scanSeconds as number) * 100) / 100,
+        phases: result.phases
+      },
+      loadBefore
+    )
   })
 
   await stage('kafka-streams', async () => {
@@ -207,11 +331,34 @@ try {
     // to 10 minutes for every input partition (which does not help: each sum's task reads one
     // repartition partition), then a grace longer than the backlog's event time, which makes
     // its totals exact (docs/benchmarks.md).
-    const runs = [['defaults', { graceMs: 60_000, maxTaskIdleMs: 0 }], ['idle 10 min', { graceMs: 60_000, maxTaskIdleMs: 600_000 }], ['grace 1 day', { graceMs: 86_400_000, maxTaskIdleMs: 0 }]] as const
+    const runs = [
+      ['defaults', { graceMs: 60_000, maxTaskIdleMs: 0 }],
+      ['idle 10 min', { graceMs: 60_000, maxTaskIdleMs: 600_000 }],
+      ['grace 1 day', { graceMs: 86_400_000, maxTaskIdleMs: 0 }]
+    ] as const
     for (const [name, settings] of runs) {
       const loadBefore = load()
-      const result = await runKafkaStreams(kafka, { topic: input, metadataTopic: metadata, applicationId: `bench-${id}-kstreams-${name.replaceAll(' ', '-')}`, events: EVENTS, expected, ...settings })
-      add(`Kafka Streams (grace ${settings.graceMs / 1000} s, max.task.idle.ms ${settings.maxTaskIdleMs})`, result, 'client consume', { exact: result.check.exact, rows: result.check.rows, missing: result.check.missing, wrong: result.check.wrong, bytesMissing: result.check.dropped }, loadBefore)
+      const result = await runKafkaStreams(kafka, {
+        topic: input,
+        metadataTopic: metadata,
+        applicationId: `bench-${id}-kstreams-${name.replaceAll(' ', '-')}`,
+        events: EVENTS,
+        expected,
+        ...settings
+      })
+      add(
+        `Kafka Streams (grace ${settings.graceMs / 1000} s, max.task.idle.ms ${settings.maxTaskIdleMs})`,
+        result,
+        'client consume',
+        {
+          exact: result.check.exact,
+          rows: result.check.rows,
+          missing: result.check.missing,
+          wrong: result.check.wrong,
+          bytesMissing: result.check.dropped
+        },
+        loadBefore
+      )
     }
   })
   await closeDb(db)
@@ -225,7 +372,12 @@ try {
 const results = {
   date: startedAt.toISOString(),
   command: `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`,
-  machine: { cpus: cpus().length, model: cpus()[0]?.model, memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version },
+  machine: {
+    cpus: cpus().length,
+    model: cpus()[0]?.model,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version
+  },
   events: EVENTS,
   seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
   rows
@@ -236,15 +388,29 @@ let file = `${dir}${startedAt.toISOString().slice(0, 10)}.json`
 for (let n = 2; existsSync(file); n++) file = `${dir}${startedAt.toISOString().slice(0, 10)}-${n}.json`
 await writeFile(file, JSON.stringify(results, null, 2) + '\n')
 console.log(table(rows))
-console.log(`\n${results.command}: ${results.machine.cpus} cores (${results.machine.model}), ${results.machine.memoryGb} GB, Node ${process.version}, ${results.date}, ${results.seconds} s; results in ${file}`)
+console.log(
+  `\n${results.command}: ${results.machine.cpus} cores (${results.machine.model}), ${results.machine.memoryGb} GB, Node ${process.version}, ${results.date}, ${results.seconds} s; results in ${file}`
+)
 
-function table (rows: Row[]): string {
-  const number = (n: number | undefined, digits = 0): string => n === undefined ? '' : n.toLocaleString('en-US', { maximumFractionDigits: digits })
-  const lines = ['| stage | events/s | ratio to ceiling | peak RSS | CPU µs/event | load | notes |', '|---|---:|---|---:|---:|---:|---|']
+function table(rows: Row[]): string {
+  const number = (n: number | undefined, digits = 0): string =>
+    n === undefined ? '' : n.toLocaleString('en-US', { maximumFractionDigits: digits })
+  const lines = [
+    '| stage | events/s | ratio to ceiling | peak RSS | CPU µs/event | load | notes |',
+    '|---|---:|---|---:|---:|---:|---|'
+  ]
   for (const r of rows) {
     const ratio = r.ratio === undefined ? '' : `${r.ratio.toFixed(2)} of ${r.ceiling}`
-    const notes = r.detail === undefined ? '' : Object.entries(r.detail).filter(([k]) => k !== 'phases').map(([k, v]) => `${k} ${typeof v === 'number' ? number(v, 3) : String(v)}`).join(', ')
-    lines.push(`| ${r.stage} | ${number(r.eventsPerSecond)} | ${ratio} | ${r.peakRssMb === undefined ? '' : `${r.peakRssMb} MB`} | ${number(r.cpuMicrosPerEvent, 2)} | ${r.load} | ${notes} |`)
+    const notes =
+      r.detail === undefined
+        ? ''
+        : Object.entries(r.detail)
+            .filter(([k]) => k !== 'phases')
+            .map(([k, v]) => `${k} ${typeof v === 'number' ? number(v, 3) : String(v)}`)
+            .join(', ')
+    lines.push(
+      `| ${r.stage} | ${number(r.eventsPerSecond)} | ${ratio} | ${r.peakRssMb === undefined ? '' : `${r.peakRssMb} MB`} | ${number(r.cpuMicrosPerEvent, 2)} | ${r.load} | ${notes} |`
+    )
   }
   return lines.join('\n')
 }

@@ -31,5 +31,7 @@ const result = await simulate({
 await sink.close()
 const seconds = result.elapsedMs / 1000
 const acknowledged = sink.sent
-console.log(`${acknowledged} events to ${topic} (6 partitions) in ${seconds.toFixed(2)} s: ${Math.round(acknowledged / seconds)} events/s`)
+console.log(
+  `${acknowledged} events to ${topic} (6 partitions) in ${seconds.toFixed(2)} s: ${Math.round(acknowledged / seconds)} events/s`
+)
 if (!keep) await withAdmin(brokers, admin => admin.deleteTopics({ topics: [topic] }))

@@ -21,19 +21,23 @@ const T0 = 1_764_288_000_000
 
 const keys = Array.from({ length: KEYS }, (_, i) => `9f1c2b3a-4d5e-4f60-8a7b-${i.toString(16).padStart(12, '0')}`)
 /** What the runtime does at a commit: changes to the changelog, then to local storage. */
-async function commit (store: LoggedStore<unknown, number>, changelog?: InMemoryChangelog): Promise<void> {
+async function commit(store: LoggedStore<unknown, number>, changelog?: InMemoryChangelog): Promise<void> {
   const changes = store.takeChanges()
   await store.committed(changes, changelog?.append(changes))
 }
 
-async function timed (label: string, count: number, run: () => Promise<void>): Promise<void> {
+async function timed(label: string, count: number, run: () => Promise<void>): Promise<void> {
   const started = performance.now()
   await run()
   const seconds = (performance.now() - started) / 1000
-  console.log(`${label.padEnd(58)} ${Math.round(count / seconds).toLocaleString('en-US').padStart(11)} /s`)
+  console.log(
+    `${label.padEnd(58)} ${Math.round(count / seconds)
+      .toLocaleString('en-US')
+      .padStart(11)} /s`
+  )
 }
 
-async function puts (store: StateStore & { put: (key: string, value: number) => void }): Promise<void> {
+async function puts(store: StateStore & { put: (key: string, value: number) => void }): Promise<void> {
   await store.open()
   for (let i = 0; i < WRITES; i++) {
     store.put(keys[i % KEYS]!, i)
@@ -45,13 +49,20 @@ async function puts (store: StateStore & { put: (key: string, value: number) => 
 
 const root = await mkdtemp(join(tmpdir(), 'cellstream-bench-'))
 try {
-  console.log(`${WRITES.toLocaleString('en-US')} writes over ${KEYS.toLocaleString('en-US')} keys, flush every ${FLUSH_EVERY.toLocaleString('en-US')}`)
+  console.log(
+    `${WRITES.toLocaleString('en-US')} writes over ${KEYS.toLocaleString('en-US')} keys, flush every ${FLUSH_EVERY.toLocaleString('en-US')}`
+  )
   const base = { keySerde: stringSerde, valueSerde: int64Serde }
 
   await timed('puts, in memory', WRITES, () => puts(inMemoryStores.keyValue({ ...base, name: 'memory' })))
-  await timed('puts, LevelDB', WRITES, () => puts(levelDbStores.keyValue({ ...base, name: 'level', dir: join(root, 'level') })))
+  await timed('puts, LevelDB', WRITES, () =>
+    puts(levelDbStores.keyValue({ ...base, name: 'level', dir: join(root, 'level') }))
+  )
   await timed('puts, LevelDB, logged', WRITES, async () => {
-    const store = new LoggedStore(levelDbStores.keyValue({ ...base, name: 'logged', dir: join(root, 'logged') }), { topic: 'logged', partition: 0 })
+    const store = new LoggedStore(levelDbStores.keyValue({ ...base, name: 'logged', dir: join(root, 'logged') }), {
+      topic: 'logged',
+      partition: 0
+    })
     await store.open()
     for (let i = 0; i < WRITES; i++) {
       store.put(keys[i % KEYS]!, i)
@@ -63,7 +74,15 @@ try {
 
   const changelog = new InMemoryChangelog()
   const windowOptions = { keySerde: tupleSerde<[string, string]>(stringSerde, stringSerde), valueSerde: int64Serde }
-  const logged = new LoggedStore(levelDbStores.keyValue({ ...windowOptions, keySerde: windowedSerde(windowOptions.keySerde), name: 'windows', dir: join(root, 'windows') }), { topic: 'windows', partition: 0 })
+  const logged = new LoggedStore(
+    levelDbStores.keyValue({
+      ...windowOptions,
+      keySerde: windowedSerde(windowOptions.keySerde),
+      name: 'windows',
+      dir: join(root, 'windows')
+    }),
+    { topic: 'windows', partition: 0 }
+  )
   const windows = new TimeWindowStore(logged)
   await timed('window get + put, LevelDB, logged (4 windows open)', WRITES, async () => {
     await windows.open()
@@ -79,9 +98,13 @@ try {
 
   const restored = windowStore(levelDbStores, { ...windowOptions, name: 'restored', dir: join(root, 'restored') })
   await restored.open()
-  await timed(`restore into LevelDB (${changelog.records.length.toLocaleString('en-US')} changelog records)`, changelog.records.length, async () => {
-    await restoreStore(restored, changelog)
-  })
+  await timed(
+    `restore into LevelDB (${changelog.records.length.toLocaleString('en-US')} changelog records)`,
+    changelog.records.length,
+    async () => {
+      await restoreStore(restored, changelog)
+    }
+  )
   await restored.close()
 } finally {
   await rm(root, { recursive: true, force: true })

@@ -36,13 +36,36 @@ const dir = await mkdtemp(join(tmpdir(), 'cellstream-bench-'))
 const bin = fileURLToPath(new URL('../bin/cellstream.ts', import.meta.url))
 const group = `bench-${id}`
 // The stream process gets this process's Node flags (a CPU profile, say).
-const child = spawn(process.execPath, [...process.execArgv, bin, 'stream', '--input-topic', topic, '--metadata-topic', `${topic}-users`, '--group', group,
-  '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '5'],
-{ env: { ...process.env, DATABASE_URL: database.toString() }, stdio: ['ignore', 'ignore', 'pipe'] })
+const child = spawn(
+  process.execPath,
+  [
+    ...process.execArgv,
+    bin,
+    'stream',
+    '--input-topic',
+    topic,
+    '--metadata-topic',
+    `${topic}-users`,
+    '--group',
+    group,
+    '--state-dir',
+    join(dir, 'state'),
+    '--archive-dir',
+    join(dir, 'archive'),
+    '--idle-timeout',
+    '5'
+  ],
+  { env: { ...process.env, DATABASE_URL: database.toString() }, stdio: ['ignore', 'ignore', 'pipe'] }
+)
 let log = ''
-child.stderr.on('data', chunk => { log += chunk; if (process.env.BENCH_LOG) process.stderr.write(chunk) })
+child.stderr.on('data', chunk => {
+  log += chunk
+  if (process.env.BENCH_LOG) process.stderr.write(chunk)
+})
 let exited = false
-child.once('exit', () => { exited = true })
+child.once('exit', () => {
+  exited = true
+})
 while (!log.includes('processing ')) {
   if (exited) throw new Error(`the stream process exited before processing:\n${log}`)
   await new Promise(resolve => setTimeout(resolve, 50))
@@ -55,7 +78,10 @@ let cpu = cpuAtStart
 const admin = createAdmin(brokers, 'bench-stream')
 for (;;) {
   const groups = await admin.listConsumerGroupOffsets({ groups: [group] })
-  const committed = groups[0]?.topics.find(t => t.name === topic)?.partitions.reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n) ?? 0n
+  const committed =
+    groups[0]?.topics
+      .find(t => t.name === topic)
+      ?.partitions.reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n) ?? 0n
   try {
     const status = await readFile(`/proc/${child.pid}/status`, 'utf8')
     peakRss = Math.max(peakRss, Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024)
@@ -73,8 +99,10 @@ const metricsUrl = /(http:\/\/\S+\/metrics)/.exec(log)?.[1]
 const metrics = metricsUrl === undefined ? '' : await (await fetch(metricsUrl)).text()
 child.kill('SIGTERM')
 await new Promise(resolve => child.once('exit', resolve))
-const cpuPerEvent = (cpu - cpuAtStart) / events * 1e6
-console.log(`stream (archive + Postgres totals + quota alerts, exactly-once): ${Math.round(events / (ms / 1000)).toLocaleString('en-US')} events/s, peak RSS ${Math.round(peakRss / 2 ** 20)} MB, CPU ${cpuPerEvent.toFixed(2)} µs/event (${(cpu - cpuAtStart).toFixed(1)} s over ${(ms / 1000).toFixed(1)} s)`)
+const cpuPerEvent = ((cpu - cpuAtStart) / events) * 1e6
+console.log(
+  `stream (archive + Postgres totals + quota alerts, exactly-once): ${Math.round(events / (ms / 1000)).toLocaleString('en-US')} events/s, peak RSS ${Math.round(peakRss / 2 ** 20)} MB, CPU ${cpuPerEvent.toFixed(2)} µs/event (${(cpu - cpuAtStart).toFixed(1)} s over ${(ms / 1000).toFixed(1)} s)`
+)
 console.log(`CPU by thread, since the process started: ${threads}`)
 console.log(`windows from close to Postgres (flushes of the 5-minute totals): ${deliveries(metrics)}`)
 
@@ -92,34 +120,48 @@ await withAdmin(brokers, async a => {
 })
 
 /** CPU time (user + system) a process has used, from /proc: all its threads. */
-async function cpuSeconds (pid: number): Promise<number> {
+async function cpuSeconds(pid: number): Promise<number> {
   return (await readStat(`/proc/${pid}/stat`)).seconds
 }
 
 /** A process's or thread's name and CPU time (user + system, in 1/100 s ticks) from its stat file. */
-async function readStat (path: string): Promise<{ name: string, seconds: number }> {
+async function readStat(path: string): Promise<{ name: string; seconds: number }> {
   const stat = await readFile(path, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), seconds: (Number(fields[11]) + Number(fields[12])) / 100 }
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    seconds: (Number(fields[11]) + Number(fields[12])) / 100
+  }
 }
 
 /** The share of window flushes to Postgres done within each bound, from the stream's /metrics. */
-function deliveries (text: string): string {
+function deliveries(text: string): string {
   const buckets = new Map<string, number>()
-  for (const match of text.matchAll(/^cellstream_window_delivery_seconds_bucket\{le="([^"]+)",aggregation="(antenna|user|app)-bytes"\} (\d+)$/gm)) {
+  for (const match of text.matchAll(
+    /^cellstream_window_delivery_seconds_bucket\{le="([^"]+)",aggregation="(antenna|user|app)-bytes"\} (\d+)$/gm
+  )) {
     buckets.set(match[1]!, (buckets.get(match[1]!) ?? 0) + Number(match[3]))
   }
   const total = buckets.get('+Inf') ?? 0
   if (total === 0) return 'none measured'
-  return `${total} flushes; ` + ['0.25', '0.5', '1', '2'].map(le => `≤ ${le} s: ${(100 * (buckets.get(le) ?? 0) / total).toFixed(1)} %`).join(', ')
+  return (
+    `${total} flushes; ` +
+    ['0.25', '0.5', '1', '2']
+      .map(le => `≤ ${le} s: ${((100 * (buckets.get(le) ?? 0)) / total).toFixed(1)} %`)
+      .join(', ')
+  )
 }
 
 /** CPU seconds per thread name (the main thread, libuv's pool with DuckDB and LevelDB, V8's GC helpers). */
-async function cpuByThread (pid: number): Promise<string> {
+async function cpuByThread(pid: number): Promise<string> {
   const byName = new Map<string, number>()
   for (const tid of await readdir(`/proc/${pid}/task`)) {
     const { name, seconds } = await readStat(`/proc/${pid}/task/${tid}/stat`)
     byName.set(name, (byName.get(name) ?? 0) + seconds)
   }
-  return [...byName].filter(([, seconds]) => seconds >= 0.1).sort((a, b) => b[1] - a[1]).map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`).join(', ')
+  return [...byName]
+    .filter(([, seconds]) => seconds >= 0.1)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`)
+    .join(', ')
 }

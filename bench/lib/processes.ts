@@ -12,22 +12,38 @@ export const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.
 export const load = (): number => Math.round(loadavg()[0]! * 100) / 100
 
 /** Runs a TypeScript file of bench/ in its own Node process and returns its RESULT. */
-export async function runScript (script: string, args: string[], env: NodeJS.ProcessEnv = {}, nodeFlags: string[] = []): Promise<StageResult> {
+export async function runScript(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  nodeFlags: string[] = []
+): Promise<StageResult> {
   const path = fileURLToPath(new URL(`../${script}`, import.meta.url))
-  const child = spawn(process.execPath, [...nodeFlags, path, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...nodeFlags, path, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let stdout = ''
   let stderr = ''
-  child.stdout.on('data', chunk => { stdout += chunk })
-  child.stderr.on('data', chunk => { stderr += chunk; if (process.env.BENCH_LOG !== undefined) process.stderr.write(chunk) })
-  const [code] = await once(child, 'exit') as [number | null]
+  child.stdout.on('data', chunk => {
+    stdout += chunk
+  })
+  child.stderr.on('data', chunk => {
+    stderr += chunk
+    if (process.env.BENCH_LOG !== undefined) process.stderr.write(chunk)
+  })
+  const [code] = (await once(child, 'exit')) as [number | null]
   if (code !== 0) throw new Error(`${script} exited with ${code}:\n${stderr.slice(-3000)}`)
   return parseResult(stdout)
 }
 
-export interface ProcessStats { peakRssMb: number, cpuSeconds: number }
+export interface ProcessStats {
+  peakRssMb: number
+  cpuSeconds: number
+}
 
 /** Peak resident memory (VmHWM) and CPU time, all threads, of a running process. */
-export async function processStats (pid: number): Promise<ProcessStats> {
+export async function processStats(pid: number): Promise<ProcessStats> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8')
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
@@ -38,19 +54,25 @@ export async function processStats (pid: number): Promise<ProcessStats> {
 }
 
 /** A long-running child (a stream instance, the Kafka Streams job) whose stderr is kept. */
-export interface Running { child: ChildProcess, log: () => string }
+export interface Running {
+  child: ChildProcess
+  log: () => string
+}
 
-export function start (command: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
+export function start(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Running {
   const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
-  const keep = (chunk: Buffer): void => { log = (log + chunk.toString()).slice(-20_000); if (process.env.BENCH_LOG !== undefined) process.stderr.write(chunk) }
+  const keep = (chunk: Buffer): void => {
+    log = (log + chunk.toString()).slice(-20_000)
+    if (process.env.BENCH_LOG !== undefined) process.stderr.write(chunk)
+  }
   child.stdout!.on('data', keep)
   child.stderr!.on('data', keep)
   return { child, log: () => log }
 }
 
 /** SIGTERM, then waits for the exit (SIGKILL after 30 s). */
-export async function stop ({ child }: Running): Promise<void> {
+export async function stop({ child }: Running): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
   const exited = once(child, 'exit')
   child.kill('SIGTERM')

@@ -10,7 +10,12 @@ import { report } from '../lib/result.ts'
 
 const [topic, events, partitions] = process.argv.slice(2)
 const traffic = new Traffic({ seed: 'bench', users: 1000, antennas: 100, rate: 500 })
-const sink = await KafkaSink.open({ brokers: parseBrokers(kafkaBrokersFromEnv()), topic: topic!, partitions: Number(partitions), encoder: new EventEncoder(traffic.population) })
+const sink = await KafkaSink.open({
+  brokers: parseBrokers(kafkaBrokersFromEnv()),
+  topic: topic!,
+  partitions: Number(partitions),
+  encoder: new EventEncoder(traffic.population)
+})
 const from = Date.parse('2026-11-01T00:00:00Z') / 1000
 const result = await simulate({ traffic, sink, from, to: from + 30 * 86400, events: Number(events) })
 await sink.close()

@@ -6,7 +6,13 @@ import { parseBrokers } from '../../src/lib/options.ts'
 import { report } from '../lib/result.ts'
 
 const [topic, events, group] = process.argv.slice(2)
-const consumer = new Consumer({ clientId: 'bench-consume', groupId: group!, bootstrapBrokers: parseBrokers(kafkaBrokersFromEnv()), autocommit: false, maxBytes: 8 << 20 })
+const consumer = new Consumer({
+  clientId: 'bench-consume',
+  groupId: group!,
+  bootstrapBrokers: parseBrokers(kafkaBrokersFromEnv()),
+  autocommit: false,
+  maxBytes: 8 << 20
+})
 const started = performance.now()
 const stream = await consumer.consume({ topics: [topic!], mode: 'earliest', autocommit: false })
 let count = 0

@@ -18,12 +18,18 @@ for await (const record of kafka.read(from!)) {
 }
 await kafka.admin.close()
 const partitions = 6
-const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'bench-produce', bootstrapBrokers: brokers, acks: 1 })
+const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+  clientId: 'bench-produce',
+  bootstrapBrokers: brokers,
+  acks: 1
+})
 const BATCH = 8192
 const started = performance.now()
 const inFlight = new Set<Promise<unknown>>()
 for (let i = 0; i < values.length; i += BATCH) {
-  const messages = values.slice(i, i + BATCH).map((value, j) => ({ topic: to!, partition: (i + j) % partitions, value }))
+  const messages = values
+    .slice(i, i + BATCH)
+    .map((value, j) => ({ topic: to!, partition: (i + j) % partitions, value }))
   const sent = producer.send({ messages })
   inFlight.add(sent)
   void sent.finally(() => inFlight.delete(sent))

@@ -25,12 +25,21 @@ const WINDOW_MS = 300_000
 const start = Date.parse('2026-11-01T00:00:00Z')
 
 // 1,000 windows of 1,000 users each by default: what 1M open (window, user) keys look like.
-const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'bench-restore', bootstrapBrokers: brokers, acks: 1 })
+const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+  clientId: 'bench-restore',
+  bootstrapBrokers: brokers,
+  acks: 1
+})
 for (let i = 0; i < keys; i += 8192) {
   const messages = []
   for (let k = i; k < Math.min(keys, i + 8192); k++) {
     const user = `00000000-0000-4000-8000-${String(k % 1000).padStart(12, '0')}`
-    messages.push({ topic: topic!, partition: 0, key: keySerde.serialize({ start: start + Math.floor(k / 1000) * WINDOW_MS, key: user }), value: valueSerde.serialize({ value: k, emitted: false, changed: true }) })
+    messages.push({
+      topic: topic!,
+      partition: 0,
+      key: keySerde.serialize({ start: start + Math.floor(k / 1000) * WINDOW_MS, key: user }),
+      value: valueSerde.serialize({ value: k, emitted: false, changed: true })
+    })
   }
   await producer.send({ messages })
 }

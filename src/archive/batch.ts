@@ -33,7 +33,14 @@ export const BLOCK_ROWS = 2048
 export const DOUBLE_COLUMNS = ['bytes', 'quota'] as const
 /** The 32-bit columns of a block, in this order after the doubles; texts are dictionary indices (-1: null). */
 export const INT_COLUMNS = ['second', 'app', 'id', 'antenna_id', 'email', 'offset'] as const
-const [SECOND, APP, ID, ANTENNA, EMAIL, OFFSET] = INT_COLUMNS.map((_, c) => c * BLOCK_ROWS) as [number, number, number, number, number, number]
+const [SECOND, APP, ID, ANTENNA, EMAIL, OFFSET] = INT_COLUMNS.map((_, c) => c * BLOCK_ROWS) as [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number
+]
 const QUOTA = BLOCK_ROWS
 
 /** One block of rows: each double column, then each 32-bit column, in turn. */
@@ -41,19 +48,19 @@ export class Block {
   readonly doubles: Float64Array
   readonly ints: Int32Array
 
-  constructor () {
+  constructor() {
     const buffer = new ArrayBuffer(BLOCK_ROWS * (8 * DOUBLE_COLUMNS.length + 4 * INT_COLUMNS.length))
     this.doubles = new Float64Array(buffer, 0, BLOCK_ROWS * DOUBLE_COLUMNS.length)
     this.ints = new Int32Array(buffer, BLOCK_ROWS * 8 * DOUBLE_COLUMNS.length, BLOCK_ROWS * INT_COLUMNS.length)
   }
 
   /** Column `c` of DOUBLE_COLUMNS, rows 0 to `rows`. */
-  double (c: number, rows: number): Float64Array {
+  double(c: number, rows: number): Float64Array {
     return this.doubles.subarray(c * BLOCK_ROWS, c * BLOCK_ROWS + rows)
   }
 
   /** Column `c` of INT_COLUMNS, rows 0 to `rows`. */
-  int (c: number, rows: number): Int32Array {
+  int(c: number, rows: number): Int32Array {
     return this.ints.subarray(c * BLOCK_ROWS, c * BLOCK_ROWS + rows)
   }
 }
@@ -63,19 +70,19 @@ export class BlockPool {
   readonly #free: Block[] = []
   readonly #maxBlocks: number
 
-  constructor (maxBlocks: number) {
+  constructor(maxBlocks: number) {
     this.#maxBlocks = maxBlocks
   }
 
-  take (): Block {
+  take(): Block {
     return this.#free.pop() ?? new Block()
   }
 
-  give (blocks: Block[]): void {
+  give(blocks: Block[]): void {
     for (const block of blocks) if (this.#free.length < this.#maxBlocks) this.#free.push(block)
   }
 
-  get size (): number {
+  get size(): number {
     return this.#free.length
   }
 }
@@ -94,7 +101,7 @@ export class Group {
   /** Offsets strictly increasing, as a partition's records arrive: no sort or dedupe needed. */
   ordered = true
 
-  constructor (hour: number, topic: string, partition: number) {
+  constructor(hour: number, topic: string, partition: number) {
     this.hour = hour
     this.topic = topic
     this.partition = partition
@@ -110,7 +117,7 @@ export class TextDictionary {
   readonly #index = new Map<string, number>()
 
   /** The text's index, or NOT_TEXT for a string UTF-8 cannot hold (checked once per text). */
-  indexOf (text: string): number {
+  indexOf(text: string): number {
     let index = this.#index.get(text)
     if (index === undefined) {
       if (!text.isWellFormed()) return NOT_TEXT
@@ -124,7 +131,12 @@ export class TextDictionary {
 /** What TextDictionary.indexOf returns for a string with an unpaired surrogate. */
 const NOT_TEXT = -2
 
-interface PartitionGroups { topic: string, partition: number, latest: Group, byHour: Map<number, Group> }
+interface PartitionGroups {
+  topic: string
+  partition: number
+  latest: Group
+  byHour: Map<number, Group>
+}
 
 /** Rows waiting to be written, grouped by the file they go to. */
 export class ArchiveBatch {
@@ -136,18 +148,18 @@ export class ArchiveBatch {
   #last: PartitionGroups | undefined
   #size = 0
 
-  constructor (dictionary = new TextDictionary(), pool = new BlockPool(0)) {
+  constructor(dictionary = new TextDictionary(), pool = new BlockPool(0)) {
     this.dictionary = dictionary
     this.#pool = pool
   }
 
-  static of (rows: Iterable<ArchiveRow>): ArchiveBatch {
+  static of(rows: Iterable<ArchiveRow>): ArchiveBatch {
     const batch = new ArchiveBatch()
     for (const row of rows) batch.add(row, row)
     return batch
   }
 
-  get size (): number {
+  get size(): number {
     return this.#size
   }
 
@@ -156,15 +168,21 @@ export class ArchiveBatch {
    * its values as they are: a text with an unpaired surrogate (DuckDB would silently replace
    * it), a number that is not a whole number below 2^53.
    */
-  add (event: ArchiveEvent, at: ArchiveCoordinates): string | undefined {
+  add(event: ArchiveEvent, at: ArchiveCoordinates): string | undefined {
     const dictionary = this.dictionary
     const app = dictionary.indexOf(event.app)
     const id = dictionary.indexOf(event.id)
     const antenna = dictionary.indexOf(event.antenna_id)
     const email = event.email === null ? -1 : dictionary.indexOf(event.email)
-    if (app === NOT_TEXT || id === NOT_TEXT || antenna === NOT_TEXT || email === NOT_TEXT) return 'a text holds an unpaired surrogate, which UTF-8 cannot encode'
+    if (app === NOT_TEXT || id === NOT_TEXT || antenna === NOT_TEXT || email === NOT_TEXT)
+      return 'a text holds an unpaired surrogate, which UTF-8 cannot encode'
     const offset = Number(at.offset)
-    if (!Number.isSafeInteger(event.bytes) || !Number.isSafeInteger(event.timestamp) || !(event.quota === null || Number.isSafeInteger(event.quota)) || !Number.isSafeInteger(offset)) {
+    if (
+      !Number.isSafeInteger(event.bytes) ||
+      !Number.isSafeInteger(event.timestamp) ||
+      !(event.quota === null || Number.isSafeInteger(event.quota)) ||
+      !Number.isSafeInteger(offset)
+    ) {
       return `a number is not a whole number below 2^53 (bytes ${event.bytes}, timestamp ${event.timestamp}, quota ${event.quota}, offset ${at.offset})`
     }
     const hour = hourStart(event.timestamp)
@@ -194,33 +212,38 @@ export class ArchiveBatch {
     return undefined
   }
 
-  groups (): Group[] {
-    return [...this.#partitions.values()].flatMap(partitions => [...partitions.values()].flatMap(p => [...p.byHour.values()]))
+  groups(): Group[] {
+    return [...this.#partitions.values()].flatMap(partitions =>
+      [...partitions.values()].flatMap(p => [...p.byHour.values()])
+    )
   }
 
   /** Hands the blocks back to the pool: the batch is written (or given up) and holds no rows after this. */
-  release (): void {
+  release(): void {
     for (const group of this.groups()) this.#pool.give(group.blocks.splice(0))
     this.#partitions.clear()
     this.#last = undefined
     this.#size = 0
   }
 
-  #group (hour: number, at: ArchiveCoordinates): Group {
+  #group(hour: number, at: ArchiveCoordinates): Group {
     let partition = this.#last
     if (partition === undefined || partition.partition !== at.partition || partition.topic !== at.topic) {
       let partitions = this.#partitions.get(at.topic)
-      if (partitions === undefined) this.#partitions.set(at.topic, partitions = new Map())
+      if (partitions === undefined) this.#partitions.set(at.topic, (partitions = new Map()))
       partition = partitions.get(at.partition)
       if (partition === undefined) {
         const group = new Group(hour, at.topic, at.partition)
-        partitions.set(at.partition, partition = { topic: at.topic, partition: at.partition, latest: group, byHour: new Map([[hour, group]]) })
+        partitions.set(
+          at.partition,
+          (partition = { topic: at.topic, partition: at.partition, latest: group, byHour: new Map([[hour, group]]) })
+        )
       }
       this.#last = partition
     }
     if (partition.latest.hour === hour) return partition.latest
     let group = partition.byHour.get(hour)
-    if (group === undefined) partition.byHour.set(hour, group = new Group(hour, at.topic, at.partition))
+    if (group === undefined) partition.byHour.set(hour, (group = new Group(hour, at.topic, at.partition)))
     partition.latest = group
     return group
   }

@@ -8,10 +8,26 @@
 // version, flushed to disk, then renamed to its final name. A crash leaves at most a temp file
 // no reader counts; a replay of the same records rewrites the same name. Several writers may
 // share the hour folders as long as each owns its partitions.
-import { DuckDBDataChunk, DuckDBDoubleType, DuckDBInstance, DuckDBIntegerType, type DuckDBConnection, type DuckDBDoubleVector, type DuckDBIntegerVector } from '@duckdb/node-api'
+import {
+  DuckDBDataChunk,
+  DuckDBDoubleType,
+  DuckDBInstance,
+  DuckDBIntegerType,
+  type DuckDBConnection,
+  type DuckDBDoubleVector,
+  type DuckDBIntegerVector
+} from '@duckdb/node-api'
 import { join } from 'node:path'
 import { ARCHIVE_COLUMNS, partFileName, tempName, versionDir } from './layout.ts'
-import { ArchiveBatch, BLOCK_ROWS, BlockPool, DOUBLE_COLUMNS, INT_COLUMNS, TextDictionary, type Group } from './batch.ts'
+import {
+  ArchiveBatch,
+  BLOCK_ROWS,
+  BlockPool,
+  DOUBLE_COLUMNS,
+  INT_COLUMNS,
+  TextDictionary,
+  type Group
+} from './batch.ts'
 import { currentVersion, ensureHourVersion, publishFile, settleFile } from './versions.ts'
 import { sqlString } from './sql.ts'
 
@@ -32,28 +48,32 @@ const POOLED_BLOCKS = 128
 /** Rows per row group of a writer file: at 250,000 rows per commit, 16,384 peaked about 25 MB lower than DuckDB's 122,880. */
 const WRITER_ROW_GROUP_ROWS = 16_384
 
-export interface ArchiveFile { path: string, hour: number, rows: number }
+export interface ArchiveFile {
+  path: string
+  hour: number
+  rows: number
+}
 
 /** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
   readonly archiveDir: string
-  #connection: Promise<{ instance: DuckDBInstance, connection: DuckDBConnection }> | undefined
+  #connection: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | undefined
   /** Writes share the connection's tables, so they run one after another. */
   #writing: Promise<unknown> = Promise.resolve()
   readonly #maxDictionaryTexts: number
   #dictionary = new TextDictionary()
   readonly #pool: BlockPool
   /** The dictionary DuckDB's texts table holds, and how many of its texts. */
-  #loaded: { dictionary: TextDictionary, texts: number } | undefined
+  #loaded: { dictionary: TextDictionary; texts: number } | undefined
 
-  constructor (archiveDir: string, options: { maxDictionaryTexts?: number, pooledBlocks?: number } = {}) {
+  constructor(archiveDir: string, options: { maxDictionaryTexts?: number; pooledBlocks?: number } = {}) {
     this.archiveDir = archiveDir
     this.#maxDictionaryTexts = options.maxDictionaryTexts ?? MAX_DICTIONARY_TEXTS
     this.#pool = new BlockPool(options.pooledBlocks ?? POOLED_BLOCKS)
   }
 
   /** A new batch for this archive, on the dictionary its batches share. */
-  batch (): ArchiveBatch {
+  batch(): ArchiveBatch {
     if (this.#dictionary.texts.length >= this.#maxDictionaryTexts) this.#dictionary = new TextDictionary()
     return new ArchiveBatch(this.#dictionary, this.#pool)
   }
@@ -62,13 +82,16 @@ export class ParquetArchive {
    * Writes every group of the batch to its file, durably, after the writes called before. The
    * batch is empty afterwards, written or not: its blocks go back to the pool.
    */
-  async write (batch: ArchiveBatch): Promise<ArchiveFile[]> {
-    const written = this.#writing.catch(() => {}).then(async () => await this.#writeBatch(batch)).finally(() => batch.release())
+  async write(batch: ArchiveBatch): Promise<ArchiveFile[]> {
+    const written = this.#writing
+      .catch(() => {})
+      .then(async () => await this.#writeBatch(batch))
+      .finally(() => batch.release())
     this.#writing = written
     return await written
   }
 
-  async #writeBatch (batch: ArchiveBatch): Promise<ArchiveFile[]> {
+  async #writeBatch(batch: ArchiveBatch): Promise<ArchiveFile[]> {
     const groups = batch.groups()
     if (groups.length === 0) return []
     const { connection } = await this.#open()
@@ -79,7 +102,7 @@ export class ParquetArchive {
   }
 
   /** Brings DuckDB's texts table up to date with `dictionary`: only texts added since the last write. */
-  async #loadTexts (connection: DuckDBConnection, dictionary: TextDictionary): Promise<void> {
+  async #loadTexts(connection: DuckDBConnection, dictionary: TextDictionary): Promise<void> {
     const loaded = this.#loaded?.dictionary === dictionary ? this.#loaded : { dictionary, texts: -1 }
     const { texts } = dictionary
     // Sinks keep adding texts while this writes; the batch being written uses none of them.
@@ -98,11 +121,13 @@ export class ParquetArchive {
     } finally {
       appender.closeSync()
     }
-    await connection.run(`CREATE OR REPLACE TEMP TABLE ${TEXT_LIST_TABLE} AS SELECT list(text ORDER BY i) AS texts FROM ${TEXTS_TABLE}`)
+    await connection.run(
+      `CREATE OR REPLACE TEMP TABLE ${TEXT_LIST_TABLE} AS SELECT list(text ORDER BY i) AS texts FROM ${TEXTS_TABLE}`
+    )
     this.#loaded = { dictionary, texts: count }
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.#writing.catch(() => {})
     if (this.#connection === undefined) return
     const { instance, connection } = await this.#connection
@@ -113,7 +138,7 @@ export class ParquetArchive {
     instance.closeSync()
   }
 
-  async #write (connection: DuckDBConnection, group: Group): Promise<ArchiveFile> {
+  async #write(connection: DuckDBConnection, group: Group): Promise<ArchiveFile> {
     const name = partFileName(group.topic, group.partition, BigInt(group.first), BigInt(group.last))
     await fillRows(connection, group)
     const query = rowsQuery(group)
@@ -125,10 +150,12 @@ export class ParquetArchive {
         // Snappy, not ZSTD: cheaper for the stream process, and the file only lives until
         // the compactor rewrites the hour. DuckDB holds a row group in memory while it writes
         // it: small ones keep the stream process's memory down (docs/memory.md).
-        await connection.run(`COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${WRITER_ROW_GROUP_ROWS})`)
+        await connection.run(
+          `COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${WRITER_ROW_GROUP_ROWS})`
+        )
         await publishFile(temp, join(dir, name))
       } catch (error) {
-        if (attempt < MAX_ATTEMPTS && await versionChanged(this.archiveDir, group.hour, version)) continue
+        if (attempt < MAX_ATTEMPTS && (await versionChanged(this.archiveDir, group.hour, version))) continue
         throw error
       }
       await settleFile(this.archiveDir, group.hour, version, name)
@@ -136,7 +163,7 @@ export class ParquetArchive {
     }
   }
 
-  #open (): Promise<{ instance: DuckDBInstance, connection: DuckDBConnection }> {
+  #open(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
     this.#connection ??= (async () => {
       // One thread: a writer runs inside the stream processor, beside the other tasks.
       const instance = await DuckDBInstance.create(':memory:', { threads: '1' })
@@ -151,7 +178,7 @@ export class ParquetArchive {
  * data chunk per block. One chunk is filled again and again (the appender copies it), because
  * getting a chunk's vectors costs far more than filling them.
  */
-async function fillRows (connection: DuckDBConnection, group: Group): Promise<void> {
+async function fillRows(connection: DuckDBConnection, group: Group): Promise<void> {
   const columns = [...DOUBLE_COLUMNS.map(name => `"${name}" DOUBLE`), ...INT_COLUMNS.map(name => `"${name}" INTEGER`)]
   await connection.run(`CREATE OR REPLACE TEMP TABLE ${ROWS_TABLE} (${columns.join(', ')})`)
   const appender = await connection.createAppender(ROWS_TABLE)
@@ -162,7 +189,13 @@ async function fillRows (connection: DuckDBConnection, group: Group): Promise<vo
     group.blocks.forEach((block, b) => {
       const rows = Math.min(BLOCK_ROWS, group.rows - b * BLOCK_ROWS)
       if (chunk?.rowCount !== rows) {
-        chunk = DuckDBDataChunk.create([...DOUBLE_COLUMNS.map(() => DuckDBDoubleType.instance), ...INT_COLUMNS.map(() => DuckDBIntegerType.instance)], rows)
+        chunk = DuckDBDataChunk.create(
+          [
+            ...DOUBLE_COLUMNS.map(() => DuckDBDoubleType.instance),
+            ...INT_COLUMNS.map(() => DuckDBIntegerType.instance)
+          ],
+          rows
+        )
         doubles = DOUBLE_COLUMNS.map((_, c) => chunk!.getColumnVector(c) as DuckDBDoubleVector)
         ints = INT_COLUMNS.map((_, c) => chunk!.getColumnVector(DOUBLE_COLUMNS.length + c) as DuckDBIntegerVector)
       }
@@ -188,8 +221,8 @@ async function fillRows (connection: DuckDBConnection, group: Group): Promise<vo
 // removed) resolves the hour again; more than a few losses in a row means something else.
 const MAX_ATTEMPTS = 5
 
-async function versionChanged (archiveDir: string, hour: number, version: number): Promise<boolean> {
-  return await currentVersion(archiveDir, hour).catch(() => version) !== version
+async function versionChanged(archiveDir: string, hour: number, version: number): Promise<boolean> {
+  return (await currentVersion(archiveDir, hour).catch(() => version)) !== version
 }
 
 /**
@@ -199,7 +232,7 @@ async function versionChanged (archiveDir: string, hour: number, version: number
  * Texts are looked up in the dictionary's list, which keeps the rows' order (a join would
  * not, and sorting again costs more than the lookup).
  */
-function rowsQuery (group: Group): string {
+function rowsQuery(group: Group): string {
   const text = (column: string): string => `(SELECT texts FROM ${TEXT_LIST_TABLE})[r."${column}" + 1]`
   const values: Record<(typeof ARCHIVE_COLUMNS)[number][0], string> = {
     bytes: 'CAST(r.bytes AS BIGINT)',
@@ -213,6 +246,8 @@ function rowsQuery (group: Group): string {
     partition: `CAST(${group.partition} AS INTEGER)`,
     offset: `CAST(r."offset" AS BIGINT) + ${group.base}`
   }
-  const rows = group.ordered ? ROWS_TABLE : `(SELECT DISTINCT ON ("offset") * FROM ${ROWS_TABLE} ORDER BY "offset", rowid)`
+  const rows = group.ordered
+    ? ROWS_TABLE
+    : `(SELECT DISTINCT ON ("offset") * FROM ${ROWS_TABLE} ORDER BY "offset", rowid)`
   return `SELECT ${ARCHIVE_COLUMNS.map(([name]) => `${values[name]} AS "${name}"`).join(', ')} FROM ${rows} r`
 }

@@ -5,11 +5,19 @@ import { mkdir, open, readdir, readlink, rename, rm, symlink } from 'node:fs/pro
 import { dirname, join } from 'node:path'
 import { DataError } from '../lib/errors.ts'
 import {
-  dayDir, hourDir, isTempName, linkTarget, parseHourDir, parseLinkTarget, tempName, versionDir, versionsDir
+  dayDir,
+  hourDir,
+  isTempName,
+  linkTarget,
+  parseHourDir,
+  parseLinkTarget,
+  tempName,
+  versionDir,
+  versionsDir
 } from './layout.ts'
 
 /** Flushes a file or a folder (the folder's entries: a rename in it) to disk. */
-export async function fsyncPath (path: string): Promise<void> {
+export async function fsyncPath(path: string): Promise<void> {
   const handle = await open(path, 'r')
   try {
     await handle.sync()
@@ -18,19 +26,20 @@ export async function fsyncPath (path: string): Promise<void> {
   }
 }
 
-function isMissing (error: unknown): boolean {
+function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException).code === 'ENOENT'
 }
 
 /** The version the hour's link points to, or undefined when the hour has no folder. */
-export async function currentVersion (archiveDir: string, hour: number): Promise<number | undefined> {
+export async function currentVersion(archiveDir: string, hour: number): Promise<number | undefined> {
   const path = hourDir(archiveDir, hour)
   let target: string
   try {
     target = await readlink(path)
   } catch (error) {
     if (isMissing(error)) return undefined
-    if ((error as NodeJS.ErrnoException).code === 'EINVAL') throw new DataError(`${path} is a plain folder, not a link to a version of the hour (see docs/archive.md)`)
+    if ((error as NodeJS.ErrnoException).code === 'EINVAL')
+      throw new DataError(`${path} is a plain folder, not a link to a version of the hour (see docs/archive.md)`)
     throw error
   }
   const version = parseLinkTarget(target)
@@ -39,7 +48,7 @@ export async function currentVersion (archiveDir: string, hour: number): Promise
 }
 
 /** The current version of the hour, creating version 0 and its link when the hour is new. */
-export async function ensureHourVersion (archiveDir: string, hour: number): Promise<number> {
+export async function ensureHourVersion(archiveDir: string, hour: number): Promise<number> {
   const existing = await currentVersion(archiveDir, hour)
   if (existing !== undefined) return existing
   await mkdir(versionDir(archiveDir, hour, 0), { recursive: true })
@@ -57,7 +66,7 @@ export async function ensureHourVersion (archiveDir: string, hour: number): Prom
  * Points the hour at `version` with one rename of a new link over the old one: the moment a
  * compaction becomes visible. The link is made in the versions folder, where no reader looks.
  */
-export async function switchVersion (archiveDir: string, hour: number, version: number): Promise<void> {
+export async function switchVersion(archiveDir: string, hour: number, version: number): Promise<void> {
   const temp = join(versionsDir(archiveDir), tempName(`link-${version}`))
   await symlink(linkTarget(hour, version), temp)
   try {
@@ -71,7 +80,7 @@ export async function switchVersion (archiveDir: string, hour: number, version: 
 }
 
 /** Makes a fully written temp file visible under its final name, durably. */
-export async function publishFile (tempPath: string, finalPath: string): Promise<void> {
+export async function publishFile(tempPath: string, finalPath: string): Promise<void> {
   await fsyncPath(tempPath)
   await rename(tempPath, finalPath)
   await fsyncPath(dirname(finalPath))
@@ -82,7 +91,7 @@ export async function publishFile (tempPath: string, finalPath: string): Promise
  * version meanwhile, the file would stay invisible, so move it to the current version. If it is
  * gone, the compactor moved it already (it sweeps every version it replaces).
  */
-export async function settleFile (archiveDir: string, hour: number, version: number, name: string): Promise<void> {
+export async function settleFile(archiveDir: string, hour: number, version: number, name: string): Promise<void> {
   let from = version
   for (;;) {
     const current = await currentVersion(archiveDir, hour)
@@ -98,7 +107,7 @@ export async function settleFile (archiveDir: string, hour: number, version: num
 }
 
 /** Every hour folder of the archive, as UTC hour starts, oldest first. */
-export async function listHours (archiveDir: string): Promise<number[]> {
+export async function listHours(archiveDir: string): Promise<number[]> {
   const hours: number[] = []
   for (const year of await entries(archiveDir, /^year=\d{4}$/)) {
     for (const month of await entries(join(archiveDir, year), /^month=\d{2}$/)) {
@@ -113,7 +122,7 @@ export async function listHours (archiveDir: string): Promise<number[]> {
   return hours.sort((a, b) => a - b)
 }
 
-async function entries (dir: string, pattern: RegExp): Promise<string[]> {
+async function entries(dir: string, pattern: RegExp): Promise<string[]> {
   try {
     return (await readdir(dir)).filter(name => pattern.test(name) && !isTempName(name))
   } catch (error) {

@@ -12,7 +12,7 @@ import { mirrorCommand } from './commands/mirror.ts'
 import { streamCommand } from './commands/stream.ts'
 import { resetCommand } from './commands/reset.ts'
 
-export function buildProgram (): Command {
+export function buildProgram(): Command {
   const program = new Command('cellstream')
     .description('real-time and hourly mobile-antenna traffic analytics on Apache Kafka')
     .version('0.1.0')
@@ -31,21 +31,27 @@ export function buildProgram (): Command {
 }
 
 /** Every subcommand reports usage errors as one line `cellstream: …` and exits with 2. */
-function configureErrors (command: Command): void {
+function configureErrors(command: Command): void {
   command.exitOverride()
   command.configureOutput({
-    outputError: (text, write) => write(`cellstream: ${text.replace(/^error: /, '').trim().replaceAll('\n', ' ')} (see '${commandPath(command)} --help')\n`)
+    outputError: (text, write) =>
+      write(
+        `cellstream: ${text
+          .replace(/^error: /, '')
+          .trim()
+          .replaceAll('\n', ' ')} (see '${commandPath(command)} --help')\n`
+      )
   })
   for (const sub of command.commands) configureErrors(sub)
 }
 
-function commandPath (command: Command): string {
+function commandPath(command: Command): string {
   const names: string[] = []
   for (let c: Command | null = command; c !== null; c = c.parent) names.unshift(c.name())
   return names.join(' ')
 }
 
-export async function main (argv: string[]): Promise<number> {
+export async function main(argv: string[]): Promise<number> {
   try {
     await buildProgram().parseAsync(argv, { from: 'user' })
     return typeof process.exitCode === 'number' ? process.exitCode : 0

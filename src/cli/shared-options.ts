@@ -11,17 +11,25 @@ export const databaseUrlOption = (): Option =>
 
 /** The stream processor's consumer group: `stream` and `reset` name the same one. */
 export const groupOption = (): Option =>
-  new Option('--group <id>', 'consumer group of the stream processor, and prefix of its internal topics').env('CELLSTREAM_GROUP').default('cellstream')
+  new Option('--group <id>', 'consumer group of the stream processor, and prefix of its internal topics')
+    .env('CELLSTREAM_GROUP')
+    .default('cellstream')
 
 export const stateDirOption = (): Option =>
-  new Option('--state-dir <dir>', 'local state of the stream instance on this machine; one per instance').env('CELLSTREAM_STATE_DIR').default('./data/state')
+  new Option('--state-dir <dir>', 'local state of the stream instance on this machine; one per instance')
+    .env('CELLSTREAM_STATE_DIR')
+    .default('./data/state')
 
 /** `reset` takes the state folders of every instance on the machine. */
 export const stateDirsOption = (): Option =>
-  new Option('--state-dir <dir...>', 'local state folders of the stream instances on this machine (one or more)').env('CELLSTREAM_STATE_DIR').default(['./data/state'], './data/state')
+  new Option('--state-dir <dir...>', 'local state folders of the stream instances on this machine (one or more)')
+    .env('CELLSTREAM_STATE_DIR')
+    .default(['./data/state'], './data/state')
 
 export const archiveDirOption = (): Option =>
-  new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)').env('CELLSTREAM_ARCHIVE_DIR').default('./data/archive')
+  new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)')
+    .env('CELLSTREAM_ARCHIVE_DIR')
+    .default('./data/archive')
 
 /** `defaultPort` null: no HTTP server unless a port is given (by flag or variable). */
 export const httpPortOption = (description: string, defaultPort: string | null = '0'): Option => {
@@ -30,10 +38,14 @@ export const httpPortOption = (description: string, defaultPort: string | null =
 }
 
 export const httpHostOption = (): Option =>
-  new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)').env('CELLSTREAM_HTTP_HOST').default(DEFAULT_HTTP_HOST)
+  new Option('--http-host <address>', 'address the HTTP server listens on (0.0.0.0: every interface)')
+    .env('CELLSTREAM_HTTP_HOST')
+    .default(DEFAULT_HTTP_HOST)
 
 export const kafkaDataDirOption = (): Option =>
   new Option('--data-dir <dir>', 'folder for the local Kafka cluster').default('./data/kafka')
 
 /** Progress lines go to stderr so that stdout stays clean for results. */
-export const progress = (line: string): void => { process.stderr.write(`${line}\n`) }
+export const progress = (line: string): void => {
+  process.stderr.write(`${line}\n`)
+}

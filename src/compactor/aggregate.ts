@@ -18,9 +18,12 @@ export interface HourTotals {
   quotaFile: string
 }
 
-export async function hourTotals (engine: Engine, file: string, hour: number): Promise<HourTotals> {
+export async function hourTotals(engine: Engine, file: string, hour: number): Promise<HourTotals> {
   const timestamp = sqlString(new Date(hour * 1000).toISOString())
-  await dataQuery(engine, [file], `
+  await dataQuery(
+    engine,
+    [file],
+    `
     CREATE OR REPLACE TEMP TABLE hour_totals AS
     SELECT CASE WHEN GROUPING(antenna_id) = 0 THEN 'antenna_total_bytes'
                 WHEN GROUPING(id) = 0 THEN 'user_total_bytes'
@@ -29,15 +32,20 @@ export async function hourTotals (engine: Engine, file: string, hour: number): P
            CAST(sum(bytes) AS BIGINT) AS value,
            count(*) AS n
     FROM read_parquet(${sqlString(file)}, hive_partitioning = false)
-    GROUP BY GROUPING SETS ((antenna_id), (id), (app))`)
+    GROUP BY GROUPING SETS ((antenna_id), (id), (app))`
+  )
   const bytesFile = join(engine.scratchDir, 'bytes_hourly.csv')
   const quotaFile = join(engine.scratchDir, 'user_quota_limit.csv')
-  await engine.connection.run(`COPY (SELECT ${timestamp}, id, value, type FROM hour_totals) TO ${sqlString(bytesFile)} (FORMAT csv, HEADER false)`)
+  await engine.connection.run(
+    `COPY (SELECT ${timestamp}, id, value, type FROM hour_totals) TO ${sqlString(bytesFile)} (FORMAT csv, HEADER false)`
+  )
   // Strictly greater than the quota; users without metadata have none.
   await engine.connection.run(`COPY (
     SELECT u.email, t.value, u.quota, ${timestamp} FROM hour_totals t JOIN ${USERS_TABLE} u ON u.id = t.id
     WHERE t.type = 'user_total_bytes' AND t.value > u.quota
   ) TO ${sqlString(quotaFile)} (FORMAT csv, HEADER false)`)
-  const [count] = (await engine.connection.runAndReadAll(`SELECT sum(n) AS n FROM hour_totals WHERE type = 'app_total_bytes'`)).getRowObjectsJS()
+  const [count] = (
+    await engine.connection.runAndReadAll(`SELECT sum(n) AS n FROM hour_totals WHERE type = 'app_total_bytes'`)
+  ).getRowObjectsJS()
   return { rows: Number(count!.n ?? 0), bytesFile, quotaFile }
 }

@@ -9,15 +9,29 @@ import { mkdir, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { DataError } from '../lib/errors.ts'
 import {
-  compactedFileName, HOUR_SECONDS, hourLabel, isDataFile, parsePartFileName, tempName, versionDir
+  compactedFileName,
+  HOUR_SECONDS,
+  hourLabel,
+  isDataFile,
+  parsePartFileName,
+  tempName,
+  versionDir
 } from '../archive/layout.ts'
 import { currentVersion } from '../archive/versions.ts'
 import { openEngine, type Engine } from './duckdb-engine.ts'
 import { lockArchive } from './lock.ts'
 import { CHUNK_ROWS, fileStats, mergeFiles, ROW_GROUP_ROWS } from './merge.ts'
 import {
-  AHEAD_DIR, aheadDir, fileIdentities, publishPiece, removeHourPieces, removePiece, sameIdentity, usablePieces,
-  type FileIdentity, type Piece
+  AHEAD_DIR,
+  aheadDir,
+  fileIdentities,
+  publishPiece,
+  removeHourPieces,
+  removePiece,
+  sameIdentity,
+  usablePieces,
+  type FileIdentity,
+  type Piece
 } from './pieces.ts'
 import { compare, compareBig, isSimple, type FileStats } from './plan.ts'
 import { SCRATCH_DIR } from './run.ts'
@@ -48,18 +62,24 @@ export interface AheadHourResult {
   seconds: number
 }
 
-export type AheadOutcome = { ok: true, result: AheadHourResult } | { ok: false, hour: number, error: DataError }
+export type AheadOutcome = { ok: true; result: AheadHourResult } | { ok: false; hour: number; error: DataError }
 
-interface KnownFile { identity: FileIdentity, stats: FileStats }
+interface KnownFile {
+  identity: FileIdentity
+  stats: FileStats
+}
 
 /**
  * What a round learnt about an hour's writer files, for the next rounds: their stats (read from
  * their footers once), and the files DuckDB could not read, which are left for the hour's
  * compaction to report instead of failing every round.
  */
-export interface AheadCache { stats: Map<number, Map<string, KnownFile>>, unreadable: Map<number, Map<string, FileIdentity>> }
+export interface AheadCache {
+  stats: Map<number, Map<string, KnownFile>>
+  unreadable: Map<number, Map<string, FileIdentity>>
+}
 
-export function aheadCache (): AheadCache {
+export function aheadCache(): AheadCache {
   return { stats: new Map(), unreadable: new Map() }
 }
 
@@ -75,14 +95,17 @@ export interface AheadOptions {
   pieceRows?: PieceRows
 }
 
-export interface PieceRows { open: number, closed: number }
+export interface PieceRows {
+  open: number
+  closed: number
+}
 
 /**
  * One round of compaction ahead over `hours`, holding the archive lock. DuckDB runs on one
  * thread: the work has the whole hour, runs beside the stream processor, and one thread spends
  * the least CPU time per row.
  */
-export async function compactAhead (options: AheadOptions): Promise<AheadOutcome[]> {
+export async function compactAhead(options: AheadOptions): Promise<AheadOutcome[]> {
   const { archiveDir } = options
   const cache = options.cache ?? aheadCache()
   await mkdir(archiveDir, { recursive: true })
@@ -94,10 +117,21 @@ export async function compactAhead (options: AheadOptions): Promise<AheadOutcome
     const outcomes: AheadOutcome[] = []
     for (const hour of options.hours) {
       try {
-        outcomes.push({ ok: true, result: await compactAheadHour({ archiveDir, engine, cache, pieceRows }, hour, hour + HOUR_SECONDS <= options.now) })
+        outcomes.push({
+          ok: true,
+          result: await compactAheadHour(
+            { archiveDir, engine, cache, pieceRows },
+            hour,
+            hour + HOUR_SECONDS <= options.now
+          )
+        })
       } catch (error) {
         if (!(error instanceof DataError)) throw error
-        outcomes.push({ ok: false, hour, error: new DataError(`hour ${hourLabel(hour)}, compacting ahead: ${error.message}`, error) })
+        outcomes.push({
+          ok: false,
+          hour,
+          error: new DataError(`hour ${hourLabel(hour)}, compacting ahead: ${error.message}`, error)
+        })
       }
     }
     for (const map of [cache.stats, cache.unreadable]) {
@@ -111,12 +145,26 @@ export async function compactAhead (options: AheadOptions): Promise<AheadOutcome
   }
 }
 
-interface AheadContext { archiveDir: string, engine: () => Promise<Engine>, cache: AheadCache, pieceRows: PieceRows }
+interface AheadContext {
+  archiveDir: string
+  engine: () => Promise<Engine>
+  cache: AheadCache
+  pieceRows: PieceRows
+}
 
-async function compactAheadHour (context: AheadContext, hour: number, closed: boolean): Promise<AheadHourResult> {
+async function compactAheadHour(context: AheadContext, hour: number, closed: boolean): Promise<AheadHourResult> {
   const started = performance.now()
   const { archiveDir, cache } = context
-  const result: AheadHourResult = { hour, piecesWritten: 0, filesEncoded: 0, rowsEncoded: 0, piecesDropped: 0, pieces: 0, filesLeft: 0, seconds: 0 }
+  const result: AheadHourResult = {
+    hour,
+    piecesWritten: 0,
+    filesEncoded: 0,
+    rowsEncoded: 0,
+    piecesDropped: 0,
+    pieces: 0,
+    filesLeft: 0,
+    seconds: 0
+  }
   const done = (): AheadHourResult => ({ ...result, seconds: (performance.now() - started) / 1000 })
   const version = await currentVersion(archiveDir, hour)
   if (version === undefined) return done()
@@ -149,14 +197,17 @@ async function compactAheadHour (context: AheadContext, hour: number, closed: bo
     if (held.has(name) || parsePartFileName(name) === undefined) continue
     const seen = known.get(name)
     const bad = unreadable.get(name)
-    if (seen !== undefined && sameIdentity(seen.identity, identity)) loose.set(name, { identity, stats: { ...seen.stats, path: join(dir, name) } })
+    if (seen !== undefined && sameIdentity(seen.identity, identity))
+      loose.set(name, { identity, stats: { ...seen.stats, path: join(dir, name) } })
     else if (bad === undefined || !sameIdentity(bad, identity)) unknown.push(name)
   }
   cache.stats.set(hour, loose)
   cache.unreadable.set(hour, unreadable)
   if (unknown.length > 0) {
     const paths = unknown.map(name => join(dir, name))
-    const stats = await fileStats(await context.engine(), paths).catch(error => { throw remember(error, paths) })
+    const stats = await fileStats(await context.engine(), paths).catch(error => {
+      throw remember(error, paths)
+    })
     unknown.forEach((name, i) => loose.set(name, { identity: identities.get(name)!, stats: stats[i]! }))
   }
 
@@ -169,7 +220,10 @@ async function compactAheadHour (context: AheadContext, hour: number, closed: bo
       await removePiece(piece)
       result.piecesDropped++
       for (const input of piece.inputs) {
-        loose.set(input.name, { identity: { size: input.size, mtimeNs: input.mtimeNs, ino: input.ino }, stats: inputStats(dir, piece, input) })
+        loose.set(input.name, {
+          identity: { size: input.size, mtimeNs: input.mtimeNs, ino: input.ino },
+          stats: inputStats(dir, piece, input)
+        })
       }
     }
     pieces = pieces.filter(p => !overlapped.includes(p))
@@ -178,11 +232,11 @@ async function compactAheadHour (context: AheadContext, hour: number, closed: bo
   // Per partition: small files are encoded in runs of consecutive offsets; pieces, large files
   // (which may be copied as they are, or are rare enough to encode at the close) and files
   // DuckDB could not read bound the runs.
-  const series = new Map<string, { runs: FileStats[], bounds: FileStats[] }>()
-  const of = (f: FileStats): { runs: FileStats[], bounds: FileStats[] } => {
+  const series = new Map<string, { runs: FileStats[]; bounds: FileStats[] }>()
+  const of = (f: FileStats): { runs: FileStats[]; bounds: FileStats[] } => {
     const key = `${f.topicMin!}\u0000${f.partitionMin!}`
     let entry = series.get(key)
-    if (entry === undefined) series.set(key, entry = { runs: [], bounds: [] })
+    if (entry === undefined) series.set(key, (entry = { runs: [], bounds: [] }))
     return entry
   }
   for (const piece of pieces) of(piece.stats).bounds.push(piece.stats)
@@ -194,19 +248,30 @@ async function compactAheadHour (context: AheadContext, hour: number, closed: bo
   }
   const byPath = new Map([...loose].map(([name, file]) => [join(dir, name), { name, ...file }]))
   const encode = async (run: FileStats[]): Promise<void> => {
-    const piece = await encodePiece(context, hour, run.map(f => byPath.get(f.path)!))
-      .catch(error => { throw remember(error, run.map(f => f.path)) })
+    const piece = await encodePiece(
+      context,
+      hour,
+      run.map(f => byPath.get(f.path)!)
+    ).catch(error => {
+      throw remember(
+        error,
+        run.map(f => f.path)
+      )
+    })
     pieces.push(piece)
     result.piecesWritten++
     result.filesEncoded += run.length
     result.rowsEncoded += piece.stats.rows
   }
   for (const { runs, bounds } of series.values()) {
-    for (const run of cutRuns(runs, bounds, closed ? context.pieceRows.closed : undefined, context.pieceRows.open)) await encode(run)
+    for (const run of cutRuns(runs, bounds, closed ? context.pieceRows.closed : undefined, context.pieceRows.open))
+      await encode(run)
   }
   result.pieces = pieces.length
   const holding = new Set(pieces.flatMap(p => p.inputs.map(input => input.name)))
-  result.filesLeft = [...identities.keys()].filter(name => parsePartFileName(name) !== undefined && !holding.has(name)).length
+  result.filesLeft = [...identities.keys()].filter(
+    name => parsePartFileName(name) !== undefined && !holding.has(name)
+  ).length
   return done()
 }
 
@@ -217,7 +282,12 @@ async function compactAheadHour (context: AheadContext, hour: number, closed: bo
  * overlap; what is left waits for more files. Once the hour has closed (`closedRows` given),
  * what is left becomes a run too if it holds `closedRows`.
  */
-function cutRuns (files: readonly FileStats[], bounds: readonly FileStats[], closedRows: number | undefined, openRows: number): FileStats[][] {
+function cutRuns(
+  files: readonly FileStats[],
+  bounds: readonly FileStats[],
+  closedRows: number | undefined,
+  openRows: number
+): FileStats[][] {
   const sorted = [...files].sort((a, b) => compareBig(a.offsetMin!, b.offsetMin!) || compare(a.path, b.path))
   const blocked = (from: bigint, to: bigint): boolean => bounds.some(b => b.offsetMin! <= to && from <= b.offsetMax!)
   const runs: FileStats[][] = []
@@ -226,7 +296,8 @@ function cutRuns (files: readonly FileStats[], bounds: readonly FileStats[], clo
   let groupRows = 0
   let end = 0n
   // (A run of less than one row group, with thresholds that small, is one row group anyway.)
-  const ready = (): boolean => rows >= openRows && (groupRows === 0 || 2 * groupRows >= ROW_GROUP_ROWS || rows < ROW_GROUP_ROWS)
+  const ready = (): boolean =>
+    rows >= openRows && (groupRows === 0 || 2 * groupRows >= ROW_GROUP_ROWS || rows < ROW_GROUP_ROWS)
   const close = (keep: boolean): void => {
     if (keep) runs.push(run)
     run = []
@@ -252,7 +323,7 @@ function cutRuns (files: readonly FileStats[], bounds: readonly FileStats[], clo
 
 // DuckDB reads a file in chunks of at most CHUNK_ROWS rows and ends a row group at the first
 // chunk that brings it to ROW_GROUP_ROWS: the rows in the open row group after one more file.
-function afterFile (groupRows: number, fileRows: number): number {
+function afterFile(groupRows: number, fileRows: number): number {
   let open = groupRows
   for (let left = fileRows; left > 0;) {
     const chunk = Math.min(left, CHUNK_ROWS)
@@ -268,7 +339,11 @@ function afterFile (groupRows: number, fileRows: number): number {
  * in the compacted format, as the merge would write them, but in row groups that end with the
  * piece, so the compacted file's row groups end where its pieces did.
  */
-async function encodePiece (context: AheadContext, hour: number, files: ReadonlyArray<KnownFile & { name: string }>): Promise<Piece> {
+async function encodePiece(
+  context: AheadContext,
+  hour: number,
+  files: ReadonlyArray<KnownFile & { name: string }>
+): Promise<Piece> {
   const engine = await context.engine()
   const dir = aheadDir(context.archiveDir, hour)
   await mkdir(dir, { recursive: true })
@@ -276,9 +351,20 @@ async function encodePiece (context: AheadContext, hour: number, files: Readonly
   const work = join(engine.scratchDir, 'ahead')
   await mkdir(work, { recursive: true })
   try {
-    const merged = await mergeFiles(engine, files.map(f => f.stats), temp, work)
-    const first = files.reduce((min, f) => f.stats.offsetMin! < min ? f.stats.offsetMin! : min, files[0]!.stats.offsetMin!)
-    const last = files.reduce((max, f) => f.stats.offsetMax! > max ? f.stats.offsetMax! : max, files[0]!.stats.offsetMax!)
+    const merged = await mergeFiles(
+      engine,
+      files.map(f => f.stats),
+      temp,
+      work
+    )
+    const first = files.reduce(
+      (min, f) => (f.stats.offsetMin! < min ? f.stats.offsetMin! : min),
+      files[0]!.stats.offsetMin!
+    )
+    const last = files.reduce(
+      (max, f) => (f.stats.offsetMax! > max ? f.stats.offsetMax! : max),
+      files[0]!.stats.offsetMax!
+    )
     return await publishPiece(context.archiveDir, hour, temp, {
       rows: merged.rowsWritten,
       topic: files[0]!.stats.topicMin!,
@@ -286,7 +372,13 @@ async function encodePiece (context: AheadContext, hour: number, files: Readonly
       offsetMin: String(first),
       offsetMax: String(last),
       inputs: files.map(f => ({
-        name: f.name, size: f.identity.size, mtimeNs: f.identity.mtimeNs, ino: f.identity.ino, rows: f.stats.rows, offsetMin: String(f.stats.offsetMin), offsetMax: String(f.stats.offsetMax)
+        name: f.name,
+        size: f.identity.size,
+        mtimeNs: f.identity.mtimeNs,
+        ino: f.identity.ino,
+        rows: f.stats.rows,
+        offsetMin: String(f.stats.offsetMin),
+        offsetMax: String(f.stats.offsetMax)
       }))
     })
   } finally {
@@ -296,7 +388,7 @@ async function encodePiece (context: AheadContext, hour: number, files: Readonly
 }
 
 /** Deletes the pieces of hours not in `active` that are gone or hold their compacted file. */
-async function prunePieces (archiveDir: string, active: readonly number[]): Promise<void> {
+async function prunePieces(archiveDir: string, active: readonly number[]): Promise<void> {
   const root = join(archiveDir, AHEAD_DIR)
   for (const label of await readdir(root).catch(() => [])) {
     const hour = Date.parse(`${label}:00:00Z`) / 1000
@@ -311,7 +403,7 @@ async function prunePieces (archiveDir: string, active: readonly number[]): Prom
   }
 }
 
-function inputStats (dir: string, piece: Piece, input: Piece['inputs'][number]): FileStats {
+function inputStats(dir: string, piece: Piece, input: Piece['inputs'][number]): FileStats {
   return {
     ...piece.stats,
     path: join(dir, input.name),
@@ -321,7 +413,12 @@ function inputStats (dir: string, piece: Piece, input: Piece['inputs'][number]):
   }
 }
 
-function overlaps (a: FileStats, b: FileStats): boolean {
-  return isSimple(a) && a.topicMin === b.topicMin && a.partitionMin === b.partitionMin &&
-    a.offsetMin! <= b.offsetMax! && b.offsetMin! <= a.offsetMax!
+function overlaps(a: FileStats, b: FileStats): boolean {
+  return (
+    isSimple(a) &&
+    a.topicMin === b.topicMin &&
+    a.partitionMin === b.partitionMin &&
+    a.offsetMin! <= b.offsetMax! &&
+    b.offsetMin! <= a.offsetMax!
+  )
 }

@@ -14,7 +14,14 @@ import { join } from 'node:path'
 import { type Db } from '../db/pool.ts'
 import { DataError } from '../lib/errors.ts'
 import {
-  buildingDir, compactedFileName, hourLabel, isDataFile, manifestPath, tempName, versionDir, versionsDir
+  buildingDir,
+  compactedFileName,
+  hourLabel,
+  isDataFile,
+  manifestPath,
+  tempName,
+  versionDir,
+  versionsDir
 } from '../archive/layout.ts'
 import { currentVersion, fsyncPath, publishFile, switchVersion } from '../archive/versions.ts'
 import { hourTotals } from './aggregate.ts'
@@ -50,7 +57,7 @@ export interface HourResult {
 
 export type Phase = 'sweep' | 'plan' | 'merge' | 'aggregate' | 'tables' | 'switch'
 
-export async function compactHour (context: CompactContext, hour: number): Promise<HourResult> {
+export async function compactHour(context: CompactContext, hour: number): Promise<HourResult> {
   const started = performance.now()
   const phases: HourResult['phases'] = {}
   let mark = started
@@ -64,7 +71,17 @@ export async function compactHour (context: CompactContext, hour: number): Promi
   const current = await currentVersion(archiveDir, hour)
   const inputs = current === undefined ? [] : await dataFiles(versionDir(archiveDir, hour, current))
   const result = (status: HourResult['status'], counts: Partial<HourResult> = {}): HourResult => ({
-    hour, status, rowsRead: 0, duplicates: 0, filesMerged: 0, piecesUsed: 0, filesCopied: 0, rowsWritten: 0, ...counts, seconds: (performance.now() - started) / 1000, phases
+    hour,
+    status,
+    rowsRead: 0,
+    duplicates: 0,
+    filesMerged: 0,
+    piecesUsed: 0,
+    filesCopied: 0,
+    rowsWritten: 0,
+    ...counts,
+    seconds: (performance.now() - started) / 1000,
+    phases
   })
   lap('sweep')
   if (current === undefined || inputs.length === 0) {
@@ -82,7 +99,7 @@ export async function compactHour (context: CompactContext, hour: number): Promi
   }
 
   const next = current + 1
-  let merged: { rowsRead: number, rowsWritten: number, copied: string[] }
+  let merged: { rowsRead: number; rowsWritten: number; copied: string[] }
   let pieces: Piece[] = []
   const building = buildingDir(archiveDir, hour, next)
   await rm(building, { recursive: true, force: true })
@@ -92,7 +109,10 @@ export async function compactHour (context: CompactContext, hour: number): Promi
     // files' stats come from their footers.
     pieces = (await usablePieces(archiveDir, hour, () => fileIdentities(currentDir, inputs))).pieces
     const held = new Set(pieces.flatMap(p => p.inputs.map(input => input.name)))
-    const rest = await fileStats(context.engine, inputs.filter(name => !held.has(name)).map(name => join(currentDir, name)))
+    const rest = await fileStats(
+      context.engine,
+      inputs.filter(name => !held.has(name)).map(name => join(currentDir, name))
+    )
     const stats = [...pieces.map(p => p.stats), ...rest]
     lap('plan')
     if (stats.every(f => f.rows === 0)) {
@@ -116,25 +136,42 @@ export async function compactHour (context: CompactContext, hour: number): Promi
     await rm(building, { recursive: true, force: true })
     await rm(manifestPath(archiveDir, hour, next), { force: true })
     // A piece that cannot be read goes, so that the next run merges the files it stood for.
-    if (error instanceof DataError && pieces.some(p => error.message.includes(p.path))) await removeHourPieces(archiveDir, hour)
-    throw error instanceof DataError ? new DataError(`hour ${hourLabel(hour)} left as it was: ${error.message}`, error) : error
+    if (error instanceof DataError && pieces.some(p => error.message.includes(p.path)))
+      await removeHourPieces(archiveDir, hour)
+    throw error instanceof DataError
+      ? new DataError(`hour ${hourLabel(hour)} left as it was: ${error.message}`, error)
+      : error
   }
   await switchVersion(archiveDir, hour, next)
   await sweepHour(archiveDir, hour)
   await removeHourPieces(archiveDir, hour)
   lap('switch')
   return result('compacted', {
-    rowsRead: merged.rowsRead, rowsWritten: merged.rowsWritten, duplicates: merged.rowsRead - merged.rowsWritten, filesMerged: inputs.length, piecesUsed: pieces.length, filesCopied: merged.copied.length
+    rowsRead: merged.rowsRead,
+    rowsWritten: merged.rowsWritten,
+    duplicates: merged.rowsRead - merged.rowsWritten,
+    filesMerged: inputs.length,
+    piecesUsed: pieces.length,
+    filesCopied: merged.copied.length
   })
 }
 
 /** `check` runs while PostgreSQL loads the rows; they are committed only if it passes. */
-async function aggregateAndStore (context: CompactContext, hour: number, file: string, lap: (phase: Phase) => void, check?: () => Promise<void>): Promise<number> {
+async function aggregateAndStore(
+  context: CompactContext,
+  hour: number,
+  file: string,
+  lap: (phase: Phase) => void,
+  check?: () => Promise<void>
+): Promise<number> {
   const totals = await hourTotals(context.engine, file, hour)
   lap('aggregate')
   const checked = check?.()
   // Whatever happens, DuckDB is done with the file before the caller may delete it.
-  const settled = checked?.then(() => {}, () => {})
+  const settled = checked?.then(
+    () => {},
+    () => {}
+  )
   try {
     await replaceHour(context.db, hour, totals, checked)
   } finally {
@@ -146,20 +183,26 @@ async function aggregateAndStore (context: CompactContext, hour: number, file: s
   return totals.rows
 }
 
-async function dataFiles (dir: string): Promise<string[]> {
+async function dataFiles(dir: string): Promise<string[]> {
   try {
     return (await readdir(dir)).filter(isDataFile).sort()
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new DataError(`${dir} is missing: the hour's link points to a version that does not exist`)
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      throw new DataError(`${dir} is missing: the hour's link points to a version that does not exist`)
     throw error
   }
 }
 
-async function removeScratch (dir: string, keep: string): Promise<void> {
+async function removeScratch(dir: string, keep: string): Promise<void> {
   for (const name of await readdir(dir)) if (name !== keep) await rm(join(dir, name), { force: true })
 }
 
-async function writeManifest (archiveDir: string, hour: number, version: number, inputs: readonly string[]): Promise<void> {
+async function writeManifest(
+  archiveDir: string,
+  hour: number,
+  version: number,
+  inputs: readonly string[]
+): Promise<void> {
   const path = manifestPath(archiveDir, hour, version)
   const temp = join(versionsDir(archiveDir), tempName('manifest'))
   await writeFile(temp, JSON.stringify({ hour: hourLabel(hour), version, inputs }) + '\n')

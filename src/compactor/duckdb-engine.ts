@@ -7,14 +7,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api'
 
-export interface Engine { connection: DuckDBConnection, scratchDir: string, close: () => void }
+export interface Engine {
+  connection: DuckDBConnection
+  scratchDir: string
+  close: () => void
+}
 
 export interface EngineOptions {
   /** DuckDB's worker threads; all cores by default. */
   threads?: number
 }
 
-export async function openEngine (scratchDir: string, options: EngineOptions = {}): Promise<Engine> {
+export async function openEngine(scratchDir: string, options: EngineOptions = {}): Promise<Engine> {
   const instance = await DuckDBInstance.create(':memory:', {
     temp_directory: join(tmpdir(), `cellstream-compactor-${process.pid}`),
     // DuckDB keeps every block it reads from a file in memory, for reads that come back to the

@@ -13,15 +13,20 @@ import { type HourTotals, USERS_TABLE } from './aggregate.ts'
 import { type Engine } from './duckdb-engine.ts'
 
 // pg's Client.query also takes a submittable (a COPY stream); pg-promise's typings omit it.
-interface CopyClient { query: <T>(submittable: T) => T }
+interface CopyClient {
+  query: <T>(submittable: T) => T
+}
 
 /** Reads user_metadata once into the engine: quotas and emails as they are when the run starts. */
-export async function snapshotUsers (db: Db, engine: Engine): Promise<void> {
+export async function snapshotUsers(db: Db, engine: Engine): Promise<void> {
   const path = join(engine.scratchDir, 'users.csv')
   const connection = await db.connect()
   try {
     const client = connection.client as unknown as CopyClient
-    await pipeline(client.query(copyTo('COPY (SELECT id, email, quota FROM user_metadata) TO STDOUT (FORMAT csv)')), createWriteStream(path))
+    await pipeline(
+      client.query(copyTo('COPY (SELECT id, email, quota FROM user_metadata) TO STDOUT (FORMAT csv)')),
+      createWriteStream(path)
+    )
   } finally {
     connection.done()
   }
@@ -37,7 +42,12 @@ export async function snapshotUsers (db: Db, engine: Engine): Promise<void> {
  * empty and only this compactor writes it (the archive lock), so COPY cannot conflict. The
  * transaction commits only once `beforeCommit` resolves; if it rejects, nothing changes.
  */
-export async function replaceHour (db: Db, hour: number, totals: HourTotals, beforeCommit?: Promise<void>): Promise<void> {
+export async function replaceHour(
+  db: Db,
+  hour: number,
+  totals: HourTotals,
+  beforeCommit?: Promise<void>
+): Promise<void> {
   const timestamp = new Date(hour * 1000).toISOString()
   const connection = await db.connect()
   const client = connection.client as unknown as CopyClient
@@ -47,15 +57,26 @@ export async function replaceHour (db: Db, hour: number, totals: HourTotals, bef
     open = true
     await connection.none('DELETE FROM bytes_hourly WHERE "timestamp" = $1', [timestamp])
     await connection.none('DELETE FROM user_quota_limit WHERE "timestamp" = $1', [timestamp])
-    await pipeline(createReadStream(totals.bytesFile), client.query(copyFrom('COPY bytes_hourly ("timestamp", id, value, type) FROM STDIN (FORMAT csv)')))
-    await pipeline(createReadStream(totals.quotaFile), client.query(copyFrom('COPY user_quota_limit (email, usage, quota, "timestamp") FROM STDIN (FORMAT csv)')))
+    await pipeline(
+      createReadStream(totals.bytesFile),
+      client.query(copyFrom('COPY bytes_hourly ("timestamp", id, value, type) FROM STDIN (FORMAT csv)'))
+    )
+    await pipeline(
+      createReadStream(totals.quotaFile),
+      client.query(copyFrom('COPY user_quota_limit (email, usage, quota, "timestamp") FROM STDIN (FORMAT csv)'))
+    )
     await beforeCommit
     await connection.none('COMMIT')
     open = false
   } finally {
     // A failed statement leaves the session in an aborted transaction: roll it back before the
     // connection returns to the pool (or drop the connection if even that fails).
-    const rollback = open ? connection.none('ROLLBACK').then(() => false, () => true) : Promise.resolve(false)
+    const rollback = open
+      ? connection.none('ROLLBACK').then(
+          () => false,
+          () => true
+        )
+      : Promise.resolve(false)
     connection.done(await rollback)
   }
 }

@@ -9,7 +9,7 @@ export const LOCK_FILE = '.compactor.lock'
 
 export type Release = () => Promise<void>
 
-export async function lockArchive (archiveDir: string): Promise<Release> {
+export async function lockArchive(archiveDir: string): Promise<Release> {
   const path = join(archiveDir, LOCK_FILE)
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -22,7 +22,10 @@ export async function lockArchive (archiveDir: string): Promise<Release> {
     }
     const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim())
     if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-      throw new CellstreamError('CS_LOCKED', `another compactor (pid ${owner}) is working on ${archiveDir}; remove ${path} if that process is not a compactor`)
+      throw new CellstreamError(
+        'CS_LOCKED',
+        `another compactor (pid ${owner}) is working on ${archiveDir}; remove ${path} if that process is not a compactor`
+      )
     }
     // The owner died (or the file was half written): the lock is stale.
     await rm(path, { force: true })

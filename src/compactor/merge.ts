@@ -7,13 +7,23 @@ import { DataError, errorMessage } from '../lib/errors.ts'
 import { ARCHIVE_COLUMNS, tempName } from '../archive/layout.ts'
 import { sqlList, sqlString } from '../archive/sql.ts'
 import { type Engine } from './duckdb-engine.ts'
-import { concatParquet, footerRows, isPlainZstd, readFooter, rowGroupSizes, schemaBytes, type ParquetFooter } from './parquet-concat.ts'
+import {
+  concatParquet,
+  footerRows,
+  isPlainZstd,
+  readFooter,
+  rowGroupSizes,
+  schemaBytes,
+  type ParquetFooter
+} from './parquet-concat.ts'
 import { type FileStats, planMerge } from './plan.ts'
 
 const KEY = '"topic", "partition", "offset"'
 const COLUMNS = ARCHIVE_COLUMNS.map(([name, type]) => `CAST("${name}" AS ${type}) AS "${name}"`).join(', ')
 // Ties between two copies of a record are broken on every column, so reruns pick the same one.
-const ORDER = `${KEY}, ${ARCHIVE_COLUMNS.slice(0, 7).map(([name]) => `"${name}"`).join(', ')}`
+const ORDER = `${KEY}, ${ARCHIVE_COLUMNS.slice(0, 7)
+  .map(([name]) => `"${name}"`)
+  .join(', ')}`
 
 export const ROW_GROUP_ROWS = 122_880
 // DuckDB ends a row group at the first chunk of rows that reaches ROW_GROUP_ROWS, and a chunk
@@ -30,9 +40,12 @@ export interface MergeResult {
 }
 
 /** Row counts and Kafka-coordinate ranges of each file, from the Parquet footers alone. */
-export async function fileStats (engine: Engine, paths: readonly string[]): Promise<FileStats[]> {
+export async function fileStats(engine: Engine, paths: readonly string[]): Promise<FileStats[]> {
   if (paths.length === 0) return []
-  const reader = await dataQuery(engine, paths, `
+  const reader = await dataQuery(
+    engine,
+    paths,
+    `
     SELECT file_name,
       sum(row_group_num_rows) FILTER (WHERE path_in_schema = 'offset') AS rows,
       min(stats_min_value) FILTER (WHERE path_in_schema = 'topic') AS topic_min,
@@ -41,12 +54,23 @@ export async function fileStats (engine: Engine, paths: readonly string[]): Prom
       max(TRY_CAST(stats_max_value AS INTEGER)) FILTER (WHERE path_in_schema = 'partition') AS partition_max,
       min(TRY_CAST(stats_min_value AS BIGINT)) FILTER (WHERE path_in_schema = 'offset') AS offset_min,
       max(TRY_CAST(stats_max_value AS BIGINT)) FILTER (WHERE path_in_schema = 'offset') AS offset_max
-    FROM parquet_metadata(${sqlList(paths)}) GROUP BY file_name`)
+    FROM parquet_metadata(${sqlList(paths)}) GROUP BY file_name`
+  )
   const byPath = new Map(reader.map(r => [String(r.file_name), r]))
   return paths.map(path => {
     const r = byPath.get(path)
     // A file without row groups holds no rows.
-    if (r === undefined) return { path, rows: 0, topicMin: null, topicMax: null, partitionMin: null, partitionMax: null, offsetMin: null, offsetMax: null }
+    if (r === undefined)
+      return {
+        path,
+        rows: 0,
+        topicMin: null,
+        topicMax: null,
+        partitionMin: null,
+        partitionMax: null,
+        offsetMin: null,
+        offsetMax: null
+      }
     return {
       path,
       rows: Number(r.rows ?? 0),
@@ -67,7 +91,12 @@ export async function fileStats (engine: Engine, paths: readonly string[]): Prom
  * in plan order. Encoding is most of a merge's cost, so an hour of large files merges at about
  * the speed of a file copy.
  */
-export async function mergeFiles (engine: Engine, files: readonly FileStats[], target: string, workDir: string): Promise<MergeResult> {
+export async function mergeFiles(
+  engine: Engine,
+  files: readonly FileStats[],
+  target: string,
+  workDir: string
+): Promise<MergeResult> {
   const rowsRead = files.reduce((sum, f) => sum + f.rows, 0)
   const plan = planMerge(files)
   if (plan.kind === 'sort') {
@@ -84,7 +113,11 @@ export async function mergeFiles (engine: Engine, files: readonly FileStats[], t
   if (copied.size === 0) {
     const sources: string[] = []
     for (const unit of plan.units) {
-      sources.push(unit.kind === 'file' ? unit.path : await dedupe(engine, unit.paths, join(workDir, tempName(`dedupe-${sources.length}.parquet`))))
+      sources.push(
+        unit.kind === 'file'
+          ? unit.path
+          : await dedupe(engine, unit.paths, join(workDir, tempName(`dedupe-${sources.length}.parquet`)))
+      )
     }
     // The multi-file reader keeps the list's order (insertion order is preserved by default).
     await copy(engine, sources, `SELECT ${COLUMNS} FROM ${source(sources)}`, target)
@@ -110,7 +143,9 @@ export async function mergeFiles (engine: Engine, files: readonly FileStats[], t
       pieces.push(footer)
     } else {
       await encodePending()
-      pieces.push(await readFooter(await dedupe(engine, unit.paths, join(workDir, tempName(`piece-${pieces.length}.parquet`)))))
+      pieces.push(
+        await readFooter(await dedupe(engine, unit.paths, join(workDir, tempName(`piece-${pieces.length}.parquet`))))
+      )
     }
   }
   await encodePending()
@@ -126,10 +161,14 @@ const UNAGGREGATED = '"timestamp", email, quota, topic, "partition", "offset"'
  * does not read, so a file whose footer is fine but whose pages are damaged still fails the
  * hour before anything is committed, and is named.
  */
-export async function checkCopied (engine: Engine, merged: string, copied: readonly string[]): Promise<void> {
+export async function checkCopied(engine: Engine, merged: string, copied: readonly string[]): Promise<void> {
   if (copied.length === 0) return
   const check = async (path: string): Promise<void> => {
-    await dataQuery(engine, [path], `SELECT sum(hash(${UNAGGREGATED})) FROM read_parquet(${sqlString(path)}, hive_partitioning = false)`)
+    await dataQuery(
+      engine,
+      [path],
+      `SELECT sum(hash(${UNAGGREGATED})) FROM read_parquet(${sqlString(path)}, hive_partitioning = false)`
+    )
   }
   try {
     await check(merged)
@@ -146,68 +185,94 @@ export async function checkCopied (engine: Engine, merged: string, copied: reado
  * DuckDB encoded from small files have row groups a little over ROW_GROUP_ROWS (see CHUNK_ROWS):
  * pieces compacted ahead (ahead.ts) are such files.
  */
-function copiesAsIs (footer: ParquetFooter, schema: Uint8Array): boolean {
+function copiesAsIs(footer: ParquetFooter, schema: Uint8Array): boolean {
   const sizes = rowGroupSizes(footer)
   const big = BigInt(ROW_GROUP_ROWS)
-  return footerRows(footer) >= big && sizes.every((n, i) => n < big + BigInt(CHUNK_ROWS) && (i === sizes.length - 1 || 2n * n >= big)) &&
+  return (
+    footerRows(footer) >= big &&
+    sizes.every((n, i) => n < big + BigInt(CHUNK_ROWS) && (i === sizes.length - 1 || 2n * n >= big)) &&
     isPlainZstd(footer, schema)
+  )
 }
 
 // The schema DuckDB writes for the archive columns, from an empty file: pieces must all have it.
 const schemas = new WeakMap<Engine, Uint8Array>()
 
-async function compactedSchema (engine: Engine, workDir: string): Promise<Uint8Array> {
+async function compactedSchema(engine: Engine, workDir: string): Promise<Uint8Array> {
   const known = schemas.get(engine)
   if (known !== undefined) return known
   const path = join(workDir, tempName('schema.parquet'))
   const empty = ARCHIVE_COLUMNS.map(([name, type]) => `CAST(NULL AS ${type}) AS "${name}"`).join(', ')
-  await engine.connection.run(`COPY (SELECT ${empty} LIMIT 0) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`)
+  await engine.connection.run(
+    `COPY (SELECT ${empty} LIMIT 0) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`
+  )
   const schema = schemaBytes(await readFooter(path))
   await rm(path, { force: true })
   schemas.set(engine, schema)
   return schema
 }
 
-async function dedupe (engine: Engine, paths: readonly string[], scratch: string): Promise<string> {
+async function dedupe(engine: Engine, paths: readonly string[], scratch: string): Promise<string> {
   await copy(engine, paths, dedupeQuery(paths), scratch)
   return scratch
 }
 
-async function countRows (engine: Engine, path: string): Promise<number> {
+async function countRows(engine: Engine, path: string): Promise<number> {
   return Number((await dataQuery(engine, [path], `SELECT count(*) AS n FROM read_parquet(${sqlString(path)})`))[0]!.n)
 }
 
 // DISTINCT ON's ORDER BY only picks which copy stays; the outer ORDER BY sorts the result.
-function dedupeQuery (paths: readonly string[]): string {
+function dedupeQuery(paths: readonly string[]): string {
   return `SELECT * FROM (SELECT DISTINCT ON (${KEY}) * FROM (SELECT ${COLUMNS} FROM ${source(paths)}) ORDER BY ${ORDER}) ORDER BY ${KEY}`
 }
 
-function source (paths: readonly string[]): string {
+function source(paths: readonly string[]): string {
   return `read_parquet(${sqlList(paths)}, hive_partitioning = false)`
 }
 
-async function copy (engine: Engine, inputs: readonly string[], query: string, target: string): Promise<void> {
-  await dataQuery(engine, inputs, `COPY (${query}) TO ${sqlString(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`)
+async function copy(engine: Engine, inputs: readonly string[], query: string, target: string): Promise<void> {
+  await dataQuery(
+    engine,
+    inputs,
+    `COPY (${query}) TO ${sqlString(target)} (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE ${ROW_GROUP_ROWS})`
+  )
 }
 
 /** Runs a query over archive files; a file DuckDB cannot read becomes a DataError naming it. */
-export async function dataQuery (engine: Engine, inputs: readonly string[], sql: string): Promise<Array<Record<string, unknown>>> {
-  return withDataErrors(inputs, async () => (await engine.connection.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>)
+export async function dataQuery(
+  engine: Engine,
+  inputs: readonly string[],
+  sql: string
+): Promise<Array<Record<string, unknown>>> {
+  return withDataErrors(
+    inputs,
+    async () => (await engine.connection.runAndReadAll(sql)).getRowObjectsJS() as Array<Record<string, unknown>>
+  )
 }
 
 /** Like dataQuery, the result as one array per column. */
-export async function dataColumns (engine: Engine, inputs: readonly string[], sql: string): Promise<Record<string, unknown[]>> {
-  return withDataErrors(inputs, async () => (await engine.connection.runAndReadAll(sql)).getColumnsObjectJS() as Record<string, unknown[]>)
+export async function dataColumns(
+  engine: Engine,
+  inputs: readonly string[],
+  sql: string
+): Promise<Record<string, unknown[]>> {
+  return withDataErrors(
+    inputs,
+    async () => (await engine.connection.runAndReadAll(sql)).getColumnsObjectJS() as Record<string, unknown[]>
+  )
 }
 
-async function withDataErrors<T> (inputs: readonly string[], run: () => Promise<T>): Promise<T> {
+async function withDataErrors<T>(inputs: readonly string[], run: () => Promise<T>): Promise<T> {
   try {
     return await run()
   } catch (error) {
     const message = errorMessage(error).split('\n')[0]!
     const named = inputs.find(path => message.includes(path))
-    throw new DataError(named === undefined
-      ? `cannot read the hour's archive files: ${message}`
-      : `${named} is missing or not a readable archive file: ${message}`, error)
+    throw new DataError(
+      named === undefined
+        ? `cannot read the hour's archive files: ${message}`
+        : `${named} is missing or not a readable archive file: ${message}`,
+      error
+    )
   }
 }

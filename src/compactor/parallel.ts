@@ -5,7 +5,11 @@
 export const FS_PARALLELISM = 16
 
 /** Calls `work` for every item, at most `limit` at once; rejects with the first failure once all started calls settled. */
-export async function forEachParallel<T> (items: Iterable<T>, limit: number, work: (item: T) => Promise<void>): Promise<void> {
+export async function forEachParallel<T>(
+  items: Iterable<T>,
+  limit: number,
+  work: (item: T) => Promise<void>
+): Promise<void> {
   const iterator = items[Symbol.iterator]()
   let failed = false
   let failure: unknown

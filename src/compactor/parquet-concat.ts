@@ -14,7 +14,17 @@ const COPY_BUFFER = 8 << 20
 // Field ids of parquet.thrift.
 const FILE = { schema: 2, numRows: 3, rowGroups: 4, encryption: 8 }
 const ROW_GROUP = { columns: 1, numRows: 3, fileOffset: 5, ordinal: 7 }
-const CHUNK = { filePath: 1, fileOffset: 2, metaData: 3, offsetIndexOffset: 4, offsetIndexLength: 5, columnIndexOffset: 6, columnIndexLength: 7, crypto: 8, encryptedMetaData: 9 }
+const CHUNK = {
+  filePath: 1,
+  fileOffset: 2,
+  metaData: 3,
+  offsetIndexOffset: 4,
+  offsetIndexLength: 5,
+  columnIndexOffset: 6,
+  columnIndexLength: 7,
+  crypto: 8,
+  encryptedMetaData: 9
+}
 const META = { codec: 4, dataPageOffset: 9, indexPageOffset: 10, dictionaryPageOffset: 11, bloomFilterOffset: 14 }
 
 export interface ParquetFooter {
@@ -24,7 +34,7 @@ export interface ParquetFooter {
   metadata: TStruct
 }
 
-export async function readFooter (path: string): Promise<ParquetFooter> {
+export async function readFooter(path: string): Promise<ParquetFooter> {
   const handle = await open(path, 'r')
   try {
     const { size } = await handle.stat()
@@ -41,16 +51,16 @@ export async function readFooter (path: string): Promise<ParquetFooter> {
   }
 }
 
-export function footerRows (footer: ParquetFooter): bigint {
+export function footerRows(footer: ParquetFooter): bigint {
   return field(footer.metadata, FILE.numRows)?.value as bigint
 }
 
 /** The file's schema, encoded: two files can be concatenated when these bytes are equal. */
-export function schemaBytes (footer: ParquetFooter): Uint8Array {
+export function schemaBytes(footer: ParquetFooter): Uint8Array {
   return encodeStruct({ fields: [field(footer.metadata, FILE.schema)!] })
 }
 
-export function rowGroupSizes (footer: ParquetFooter): bigint[] {
+export function rowGroupSizes(footer: ParquetFooter): bigint[] {
   return rowGroups(footer).map(group => field(group, ROW_GROUP.numRows)!.value as bigint)
 }
 
@@ -58,20 +68,28 @@ export function rowGroupSizes (footer: ParquetFooter): bigint[] {
  * Whether the file's bytes can go into a compacted file as they are: the given schema, every
  * column chunk compressed with ZSTD, inside this file, not encrypted.
  */
-export function isPlainZstd (footer: ParquetFooter, schema: Uint8Array): boolean {
+export function isPlainZstd(footer: ParquetFooter, schema: Uint8Array): boolean {
   if (field(footer.metadata, FILE.encryption) !== undefined) return false
   if (!Buffer.from(schemaBytes(footer)).equals(schema)) return false
-  return rowGroups(footer).every(group => chunks(group).every(chunk => {
-    const meta = field(chunk, CHUNK.metaData)?.value as TStruct | undefined
-    return meta !== undefined && field(chunk, CHUNK.filePath) === undefined && field(chunk, CHUNK.crypto) === undefined &&
-      field(chunk, CHUNK.encryptedMetaData) === undefined && field(meta, META.codec)?.value === ZSTD
-  }))
+  return rowGroups(footer).every(group =>
+    chunks(group).every(chunk => {
+      const meta = field(chunk, CHUNK.metaData)?.value as TStruct | undefined
+      return (
+        meta !== undefined &&
+        field(chunk, CHUNK.filePath) === undefined &&
+        field(chunk, CHUNK.crypto) === undefined &&
+        field(chunk, CHUNK.encryptedMetaData) === undefined &&
+        field(meta, META.codec)?.value === ZSTD
+      )
+    })
+  )
 }
 
 /** Writes the files' row groups, in order, to `target`. All files must share one schema. Returns the rows written. */
-export async function concatParquet (footers: readonly ParquetFooter[], target: string): Promise<bigint> {
+export async function concatParquet(footers: readonly ParquetFooter[], target: string): Promise<bigint> {
   const schema = schemaBytes(footers[0]!)
-  if (footers.some(f => !Buffer.from(schemaBytes(f)).equals(schema))) throw new Error('files with different schemas cannot be concatenated')
+  if (footers.some(f => !Buffer.from(schemaBytes(f)).equals(schema)))
+    throw new Error('files with different schemas cannot be concatenated')
   const out = await open(target, 'w')
   try {
     let position = 0
@@ -101,9 +119,12 @@ export async function concatParquet (footers: readonly ParquetFooter[], target: 
     }
     const metadata: TStruct = {
       fields: footers[0]!.metadata.fields.map(f =>
-        f.id === FILE.numRows ? { ...f, value: rows }
-          : f.id === FILE.rowGroups ? { ...f, value: { elementType: TType.Struct, items: groups } }
-            : f)
+        f.id === FILE.numRows
+          ? { ...f, value: rows }
+          : f.id === FILE.rowGroups
+            ? { ...f, value: { elementType: TType.Struct, items: groups } }
+            : f
+      )
     }
     const encoded = encodeStruct(metadata)
     const length = Buffer.alloc(4)
@@ -117,7 +138,7 @@ export async function concatParquet (footers: readonly ParquetFooter[], target: 
   }
 }
 
-function moveRowGroup (group: TStruct, shift: bigint, ordinal: number): TStruct {
+function moveRowGroup(group: TStruct, shift: bigint, ordinal: number): TStruct {
   const fields: TField[] = []
   for (const f of group.fields) {
     if (f.id === ROW_GROUP.columns) {
@@ -135,33 +156,45 @@ function moveRowGroup (group: TStruct, shift: bigint, ordinal: number): TStruct 
   return { fields }
 }
 
-function moveChunk (chunk: TStruct, shift: bigint): TStruct {
-  const dropped = new Set([CHUNK.offsetIndexOffset, CHUNK.offsetIndexLength, CHUNK.columnIndexOffset, CHUNK.columnIndexLength])
-  const offsets = new Set([META.dataPageOffset, META.indexPageOffset, META.dictionaryPageOffset, META.bloomFilterOffset])
+function moveChunk(chunk: TStruct, shift: bigint): TStruct {
+  const dropped = new Set([
+    CHUNK.offsetIndexOffset,
+    CHUNK.offsetIndexLength,
+    CHUNK.columnIndexOffset,
+    CHUNK.columnIndexLength
+  ])
+  const offsets = new Set([
+    META.dataPageOffset,
+    META.indexPageOffset,
+    META.dictionaryPageOffset,
+    META.bloomFilterOffset
+  ])
   return {
-    fields: chunk.fields.filter(f => !dropped.has(f.id)).map(f => {
-      if (f.id === CHUNK.fileOffset) return moved(f, shift)
-      if (f.id !== CHUNK.metaData) return f
-      const meta = f.value as TStruct
-      return { ...f, value: { fields: meta.fields.map(m => offsets.has(m.id) ? moved(m, shift) : m) } }
-    })
+    fields: chunk.fields
+      .filter(f => !dropped.has(f.id))
+      .map(f => {
+        if (f.id === CHUNK.fileOffset) return moved(f, shift)
+        if (f.id !== CHUNK.metaData) return f
+        const meta = f.value as TStruct
+        return { ...f, value: { fields: meta.fields.map(m => (offsets.has(m.id) ? moved(m, shift) : m)) } }
+      })
   }
 }
 
 // Writers that do not fill a position leave 0 there; it stays 0.
-function moved (f: TField, shift: bigint): TField {
+function moved(f: TField, shift: bigint): TField {
   return f.type === TType.I64 && f.value !== 0n ? { ...f, value: (f.value as bigint) + shift } : f
 }
 
-function rowGroups (footer: ParquetFooter): TStruct[] {
+function rowGroups(footer: ParquetFooter): TStruct[] {
   return ((field(footer.metadata, FILE.rowGroups)?.value as TList | undefined)?.items ?? []) as TStruct[]
 }
 
-function chunks (group: TStruct): TStruct[] {
+function chunks(group: TStruct): TStruct[] {
   return (field(group, ROW_GROUP.columns)!.value as TList).items as TStruct[]
 }
 
-async function readAt (handle: FileHandle, position: number, length: number): Promise<Buffer> {
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
   const buffer = Buffer.alloc(length)
   const { bytesRead } = await handle.read(buffer, 0, length, position)
   if (bytesRead !== length) throw new Error('unexpected end of file')

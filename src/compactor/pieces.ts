@@ -26,7 +26,11 @@ export const AHEAD_DIR = '.compactor-ahead'
 const SIDECAR_SUFFIX = '.json'
 
 /** What identifies one version of a file: a rewrite changes at least one of these. */
-export interface FileIdentity { size: string, mtimeNs: string, ino: string }
+export interface FileIdentity {
+  size: string
+  mtimeNs: string
+  ino: string
+}
 
 /** An input of a piece: its identity when it was encoded, and its stats then. */
 export interface PieceInput extends FileIdentity {
@@ -61,7 +65,7 @@ export interface Piece {
   inputRows: number
 }
 
-export function aheadDir (archiveDir: string, hour: number): string {
+export function aheadDir(archiveDir: string, hour: number): string {
   return join(archiveDir, AHEAD_DIR, hourLabel(hour))
 }
 
@@ -70,7 +74,7 @@ export function aheadDir (archiveDir: string, hour: number): string {
  * the other, synchronously: for the 21,600 files of an hour that takes a fifth of the CPU time
  * that promises of the same calls do, and nothing else waits on the compactor's event loop.
  */
-export function fileIdentities (dir: string, names: readonly string[]): Map<string, FileIdentity> {
+export function fileIdentities(dir: string, names: readonly string[]): Map<string, FileIdentity> {
   const identities = new Map<string, FileIdentity>()
   for (const name of names) {
     const s = statSync(join(dir, name), { bigint: true, throwIfNoEntry: false })
@@ -79,7 +83,7 @@ export function fileIdentities (dir: string, names: readonly string[]): Map<stri
   return identities
 }
 
-export function sameIdentity (a: FileIdentity, b: FileIdentity): boolean {
+export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
   return a.size === b.size && a.mtimeNs === b.mtimeNs && a.ino === b.ino
 }
 
@@ -89,7 +93,11 @@ export function sameIdentity (a: FileIdentity, b: FileIdentity): boolean {
  * one of them. Deletes every other entry of the hour's folder: pieces that no longer match,
  * and whatever a killed run left. `current` is read only if some sidecar exists.
  */
-export async function usablePieces (archiveDir: string, hour: number, current: () => ReadonlyMap<string, FileIdentity>): Promise<{ pieces: Piece[], dropped: number }> {
+export async function usablePieces(
+  archiveDir: string,
+  hour: number,
+  current: () => ReadonlyMap<string, FileIdentity>
+): Promise<{ pieces: Piece[]; dropped: number }> {
   const dir = aheadDir(archiveDir, hour)
   const names = await readdir(dir).catch(ignoreMissing([]))
   const sidecarNames = names.filter(isSidecarName).sort()
@@ -101,10 +109,12 @@ export async function usablePieces (archiveDir: string, hour: number, current: (
     const sidecar = await readSidecar(join(dir, name))
     if (sidecar === undefined || sidecar.hour !== hourLabel(hour)) continue
     const size = await stat(join(dir, sidecar.piece)).then(s => s.size, ignoreMissing(-1))
-    const matches = size === sidecar.size && sidecar.inputs.every(input => {
-      const identity = identities.get(input.name)
-      return identity !== undefined && sameIdentity(identity, input) && !held.has(input.name)
-    })
+    const matches =
+      size === sidecar.size &&
+      sidecar.inputs.every(input => {
+        const identity = identities.get(input.name)
+        return identity !== undefined && sameIdentity(identity, input) && !held.has(input.name)
+      })
     if (!matches) continue
     for (const input of sidecar.inputs) held.add(input.name)
     keep.add(name)
@@ -114,12 +124,20 @@ export async function usablePieces (archiveDir: string, hour: number, current: (
   // Sidecars first: a piece whose sidecar is gone is never used, whatever happens next.
   const drop = names.filter(name => !keep.has(name))
   await removeEntries(dir, drop.filter(isSidecarName))
-  await removeEntries(dir, drop.filter(name => !isSidecarName(name)))
+  await removeEntries(
+    dir,
+    drop.filter(name => !isSidecarName(name))
+  )
   return { pieces, dropped: sidecarNames.length - pieces.length }
 }
 
 /** Publishes a piece written to `temp`, then its sidecar. Returns the piece as usablePieces would. */
-export async function publishPiece (archiveDir: string, hour: number, temp: string, piece: Omit<Sidecar, 'hour' | 'piece' | 'size'>): Promise<Piece> {
+export async function publishPiece(
+  archiveDir: string,
+  hour: number,
+  temp: string,
+  piece: Omit<Sidecar, 'hour' | 'piece' | 'size'>
+): Promise<Piece> {
   const dir = aheadDir(archiveDir, hour)
   const name = `piece-${piece.topic}-${piece.partition}-${piece.offsetMin}-${piece.offsetMax}-${randomBytes(4).toString('hex')}.parquet`
   const path = join(dir, name)
@@ -133,20 +151,20 @@ export async function publishPiece (archiveDir: string, hour: number, temp: stri
 }
 
 /** Deletes one piece, its sidecar first. */
-export async function removePiece (piece: Piece): Promise<void> {
+export async function removePiece(piece: Piece): Promise<void> {
   await rm(piece.sidecarPath, { force: true })
   await rm(piece.path, { force: true })
 }
 
 /** Deletes every piece of the hour. */
-export async function removeHourPieces (archiveDir: string, hour: number): Promise<void> {
+export async function removeHourPieces(archiveDir: string, hour: number): Promise<void> {
   const dir = aheadDir(archiveDir, hour)
   const names = await readdir(dir).catch(ignoreMissing([]))
   await removeEntries(dir, names.filter(isSidecarName))
   await rm(dir, { recursive: true, force: true })
 }
 
-function pieceOf (dir: string, sidecarName: string, sidecar: Sidecar): Piece {
+function pieceOf(dir: string, sidecarName: string, sidecar: Sidecar): Piece {
   const path = join(dir, sidecar.piece)
   return {
     path,
@@ -166,15 +184,19 @@ function pieceOf (dir: string, sidecarName: string, sidecar: Sidecar): Piece {
   }
 }
 
-function isSidecarName (name: string): boolean {
+function isSidecarName(name: string): boolean {
   return name.endsWith(SIDECAR_SUFFIX) && !name.startsWith('.') && !isTempName(name)
 }
 
-async function readSidecar (path: string): Promise<Sidecar | undefined> {
+async function readSidecar(path: string): Promise<Sidecar | undefined> {
   try {
     const sidecar = JSON.parse(await readFile(path, 'utf8')) as Sidecar
-    const valid = typeof sidecar.piece === 'string' && !sidecar.piece.includes('/') && Array.isArray(sidecar.inputs) &&
-      /^\d+$/.test(sidecar.offsetMin) && /^\d+$/.test(sidecar.offsetMax)
+    const valid =
+      typeof sidecar.piece === 'string' &&
+      !sidecar.piece.includes('/') &&
+      Array.isArray(sidecar.inputs) &&
+      /^\d+$/.test(sidecar.offsetMin) &&
+      /^\d+$/.test(sidecar.offsetMax)
     return valid ? sidecar : undefined
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT' || error instanceof SyntaxError) return undefined
@@ -182,6 +204,6 @@ async function readSidecar (path: string): Promise<Sidecar | undefined> {
   }
 }
 
-async function removeEntries (dir: string, names: readonly string[]): Promise<void> {
+async function removeEntries(dir: string, names: readonly string[]): Promise<void> {
   await forEachParallel(names, FS_PARALLELISM, name => rm(join(dir, name), { recursive: true, force: true }))
 }

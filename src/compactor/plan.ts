@@ -17,15 +17,20 @@ export interface FileStats {
 }
 
 /** In output order: a file as it is, or a group of overlapping files to deduplicate. */
-export type MergeUnit = { kind: 'file', path: string } | { kind: 'dedupe', paths: string[] }
+export type MergeUnit = { kind: 'file'; path: string } | { kind: 'dedupe'; paths: string[] }
 
-export type MergePlan = { kind: 'ordered', units: MergeUnit[] } | { kind: 'sort', paths: string[] }
+export type MergePlan = { kind: 'ordered'; units: MergeUnit[] } | { kind: 'sort'; paths: string[] }
 
-export function planMerge (files: readonly FileStats[]): MergePlan {
+export function planMerge(files: readonly FileStats[]): MergePlan {
   const nonEmpty = files.filter(f => f.rows > 0)
   if (!nonEmpty.every(isSimple)) return { kind: 'sort', paths: nonEmpty.map(f => f.path) }
-  const sorted = [...nonEmpty].sort((a, b) =>
-    compare(a.topicMin!, b.topicMin!) || a.partitionMin! - b.partitionMin! || compareBig(a.offsetMin!, b.offsetMin!) || compare(a.path, b.path))
+  const sorted = [...nonEmpty].sort(
+    (a, b) =>
+      compare(a.topicMin!, b.topicMin!) ||
+      a.partitionMin! - b.partitionMin! ||
+      compareBig(a.offsetMin!, b.offsetMin!) ||
+      compare(a.path, b.path)
+  )
   const units: MergeUnit[] = []
   let group: FileStats[] = []
   let groupEnd = 0n
@@ -36,7 +41,8 @@ export function planMerge (files: readonly FileStats[]): MergePlan {
   }
   for (const file of sorted) {
     const previous = group[0]
-    const sameSeries = previous !== undefined && previous.topicMin === file.topicMin && previous.partitionMin === file.partitionMin
+    const sameSeries =
+      previous !== undefined && previous.topicMin === file.topicMin && previous.partitionMin === file.partitionMin
     if (!sameSeries || file.offsetMin! > groupEnd) close()
     group.push(file)
     groupEnd = group.length === 1 || file.offsetMax! > groupEnd ? file.offsetMax! : groupEnd
@@ -46,15 +52,22 @@ export function planMerge (files: readonly FileStats[]): MergePlan {
 }
 
 /** A file with rows, all of one partition, with offset stats: a writer's file, or a piece of one partition. */
-export function isSimple (f: FileStats): boolean {
-  return f.rows > 0 && f.topicMin !== null && f.topicMin === f.topicMax && f.partitionMin !== null &&
-    f.partitionMin === f.partitionMax && f.offsetMin !== null && f.offsetMax !== null
+export function isSimple(f: FileStats): boolean {
+  return (
+    f.rows > 0 &&
+    f.topicMin !== null &&
+    f.topicMin === f.topicMax &&
+    f.partitionMin !== null &&
+    f.partitionMin === f.partitionMax &&
+    f.offsetMin !== null &&
+    f.offsetMax !== null
+  )
 }
 
-export function compare (a: string, b: string): number {
+export function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
-export function compareBig (a: bigint, b: bigint): number {
+export function compareBig(a: bigint, b: bigint): number {
   return a < b ? -1 : a > b ? 1 : 0
 }

@@ -25,9 +25,9 @@ export interface RunOptions {
 /** `open`: the lock and DuckDB; `users`: user_metadata into DuckDB; `close`: DuckDB, the lock and the pool. */
 export type RunPhase = 'open' | 'users' | 'close'
 
-export type HourOutcome = { ok: true, result: HourResult } | { ok: false, hour: number, error: DataError }
+export type HourOutcome = { ok: true; result: HourResult } | { ok: false; hour: number; error: DataError }
 
-export async function compactHours (options: RunOptions): Promise<HourOutcome[]> {
+export async function compactHours(options: RunOptions): Promise<HourOutcome[]> {
   let mark = performance.now()
   const lap = (phase: RunPhase): void => {
     const now = performance.now()
@@ -41,7 +41,9 @@ export async function compactHours (options: RunOptions): Promise<HourOutcome[]>
     const engine = await openEngine(join(options.archiveDir, SCRATCH_DIR))
     lap('open')
     try {
-      await snapshotUsers(db, engine).catch(error => { throw describeDbError(error, options.databaseUrl) })
+      await snapshotUsers(db, engine).catch(error => {
+        throw describeDbError(error, options.databaseUrl)
+      })
       lap('users')
       const outcomes: HourOutcome[] = []
       for (const [index, hour] of options.hours.entries()) {

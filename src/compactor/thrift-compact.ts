@@ -16,32 +16,42 @@ export const TType = {
   Struct: 12
 } as const
 
-export type TType = typeof TType[keyof typeof TType]
+export type TType = (typeof TType)[keyof typeof TType]
 
 export type TValue = boolean | number | bigint | Uint8Array | TList | TStruct
 
-export interface TList { elementType: TType, items: TValue[] }
+export interface TList {
+  elementType: TType
+  items: TValue[]
+}
 
-export interface TField { id: number, type: TType, value: TValue }
+export interface TField {
+  id: number
+  type: TType
+  value: TValue
+}
 
-export interface TStruct { fields: TField[] }
+export interface TStruct {
+  fields: TField[]
+}
 
 export class ThriftError extends Error {}
 
-export function decodeStruct (bytes: Uint8Array): TStruct {
+export function decodeStruct(bytes: Uint8Array): TStruct {
   const reader = new Reader(bytes)
   const struct = reader.struct()
-  if (reader.position !== bytes.length) throw new ThriftError(`${bytes.length - reader.position} bytes after the struct`)
+  if (reader.position !== bytes.length)
+    throw new ThriftError(`${bytes.length - reader.position} bytes after the struct`)
   return struct
 }
 
-export function encodeStruct (struct: TStruct): Uint8Array {
+export function encodeStruct(struct: TStruct): Uint8Array {
   const writer = new Writer()
   writer.struct(struct)
   return writer.bytes()
 }
 
-export function field (struct: TStruct, id: number): TField | undefined {
+export function field(struct: TStruct, id: number): TField | undefined {
   return struct.fields.find(f => f.id === id)
 }
 
@@ -50,12 +60,12 @@ class Reader {
   readonly #bytes: Uint8Array
   readonly #view: DataView
 
-  constructor (bytes: Uint8Array) {
+  constructor(bytes: Uint8Array) {
     this.#bytes = bytes
     this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   }
 
-  struct (): TStruct {
+  struct(): TStruct {
     const fields: TField[] = []
     let last = 0
     for (;;) {
@@ -70,13 +80,17 @@ class Reader {
     }
   }
 
-  value (type: TType): TValue {
+  value(type: TType): TValue {
     switch (type) {
-      case TType.Byte: return this.#view.getInt8(this.#take(1))
+      case TType.Byte:
+        return this.#view.getInt8(this.#take(1))
       case TType.I16:
-      case TType.I32: return Number(zigzag(this.#varint()))
-      case TType.I64: return zigzag(this.#varint())
-      case TType.Double: return this.#view.getFloat64(this.#take(8), true)
+      case TType.I32:
+        return Number(zigzag(this.#varint()))
+      case TType.I64:
+        return zigzag(this.#varint())
+      case TType.Double:
+        return this.#view.getFloat64(this.#take(8), true)
       case TType.Binary: {
         const length = Number(this.#varint())
         const start = this.#take(length)
@@ -85,29 +99,32 @@ class Reader {
       case TType.List: {
         const header = this.#byte()
         const elementType = (header & 0x0f) as TType
-        const size = (header >> 4) === 15 ? Number(this.#varint()) : header >> 4
-        if (elementType === TType.True || elementType === TType.False) throw new ThriftError('lists of booleans are not supported')
+        const size = header >> 4 === 15 ? Number(this.#varint()) : header >> 4
+        if (elementType === TType.True || elementType === TType.False)
+          throw new ThriftError('lists of booleans are not supported')
         const items: TValue[] = []
         for (let i = 0; i < size; i++) items.push(this.value(elementType))
         return { elementType, items }
       }
-      case TType.Struct: return this.struct()
-      default: throw new ThriftError(`unsupported type ${type}`)
+      case TType.Struct:
+        return this.struct()
+      default:
+        throw new ThriftError(`unsupported type ${type}`)
     }
   }
 
-  #take (length: number): number {
+  #take(length: number): number {
     const start = this.position
     if (start + length > this.#bytes.length) throw new ThriftError('truncated')
     this.position += length
     return start
   }
 
-  #byte (): number {
+  #byte(): number {
     return this.#bytes[this.#take(1)]!
   }
 
-  #varint (): bigint {
+  #varint(): bigint {
     let result = 0n
     for (let shift = 0n; shift < 70n; shift += 7n) {
       const byte = this.#byte()
@@ -121,14 +138,15 @@ class Reader {
 class Writer {
   readonly #chunks: number[] = []
 
-  bytes (): Uint8Array {
+  bytes(): Uint8Array {
     return Uint8Array.from(this.#chunks)
   }
 
-  struct (struct: TStruct): void {
+  struct(struct: TStruct): void {
     let last = 0
     for (const f of struct.fields) {
-      const type = f.type === TType.True || f.type === TType.False ? (f.value === true ? TType.True : TType.False) : f.type
+      const type =
+        f.type === TType.True || f.type === TType.False ? (f.value === true ? TType.True : TType.False) : f.type
       const delta = f.id - last
       if (delta > 0 && delta <= 15) {
         this.#chunks.push((delta << 4) | type)
@@ -142,12 +160,18 @@ class Writer {
     this.#chunks.push(0)
   }
 
-  value (type: TType, value: TValue): void {
+  value(type: TType, value: TValue): void {
     switch (type) {
-      case TType.Byte: this.#chunks.push((value as number) & 0xff); return
+      case TType.Byte:
+        this.#chunks.push((value as number) & 0xff)
+        return
       case TType.I16:
-      case TType.I32: this.#varint(unzigzag(BigInt(value as number))); return
-      case TType.I64: this.#varint(unzigzag(value as bigint)); return
+      case TType.I32:
+        this.#varint(unzigzag(BigInt(value as number)))
+        return
+      case TType.I64:
+        this.#varint(unzigzag(value as bigint))
+        return
       case TType.Double: {
         const bytes = new Uint8Array(8)
         new DataView(bytes.buffer).setFloat64(0, value as number, true)
@@ -171,12 +195,15 @@ class Writer {
         for (const item of list.items) this.value(list.elementType, item)
         return
       }
-      case TType.Struct: this.struct(value as TStruct); return
-      default: throw new ThriftError(`unsupported type ${type as number}`)
+      case TType.Struct:
+        this.struct(value as TStruct)
+        return
+      default:
+        throw new ThriftError(`unsupported type ${type as number}`)
     }
   }
 
-  #varint (value: bigint): void {
+  #varint(value: bigint): void {
     let rest = value
     while (rest >= 0x80n) {
       this.#chunks.push(Number(rest & 0x7fn) | 0x80)
@@ -186,10 +213,10 @@ class Writer {
   }
 }
 
-function zigzag (n: bigint): bigint {
+function zigzag(n: bigint): bigint {
   return (n >> 1n) ^ -(n & 1n)
 }
 
-function unzigzag (n: bigint): bigint {
-  return n >= 0n ? n << 1n : ((-n) << 1n) - 1n
+function unzigzag(n: bigint): bigint {
+  return n >= 0n ? n << 1n : (-n << 1n) - 1n
 }

@@ -28,17 +28,27 @@ export interface WatchOptions {
  * (`locked`: `compact --hour`, say), or the round failed on something else than an hour's data
  * (a full disk, a folder it may not write). The next interval tries again.
  */
-export interface AheadSkipped { ok: false, hour: undefined, locked: boolean, error: Error }
+export interface AheadSkipped {
+  ok: false
+  hour: undefined
+  locked: boolean
+  error: Error
+}
 
 export type AheadReport = AheadOutcome | AheadSkipped
 
-export async function watchArchive (options: WatchOptions): Promise<void> {
+export async function watchArchive(options: WatchOptions): Promise<void> {
   const now = options.now ?? (() => Date.now() / 1000)
   const cache = aheadCache()
   while (!options.signal.aborted) {
     const due = await dueHours(options.archiveDir, now() - options.latenessSeconds)
     if (due.length > 0) {
-      await compactHours({ archiveDir: options.archiveDir, databaseUrl: options.databaseUrl, hours: due, onHour: outcome => options.onHour?.(outcome) })
+      await compactHours({
+        archiveDir: options.archiveDir,
+        databaseUrl: options.databaseUrl,
+        hours: due,
+        onHour: outcome => options.onHour?.(outcome)
+      })
     }
     if (options.signal.aborted) break
     for (const outcome of await roundAhead(options, now, cache)) options.onAhead?.(outcome)
@@ -49,21 +59,27 @@ export async function watchArchive (options: WatchOptions): Promise<void> {
 // Work ahead is optional: it only saves work at the close, and the hour's compaction encodes
 // whatever it left. So no failure of a round stops the watcher, and with it the compaction of
 // the hours that are due; the round is reported and the next interval tries again.
-async function roundAhead (options: WatchOptions, now: () => number, cache: AheadCache): Promise<AheadReport[]> {
+async function roundAhead(options: WatchOptions, now: () => number, cache: AheadCache): Promise<AheadReport[]> {
   try {
     // The hours not due (still open, or within the lateness) are the ones to compact ahead.
     const closedBy = now() - options.latenessSeconds
     const open = (await listHours(options.archiveDir)).filter(hour => hour + HOUR_SECONDS > closedBy)
-    return open.length === 0 ? [] : await compactAhead({ archiveDir: options.archiveDir, hours: open, now: now(), cache })
+    return open.length === 0
+      ? []
+      : await compactAhead({ archiveDir: options.archiveDir, hours: open, now: now(), cache })
   } catch (error) {
     const locked = error instanceof CellstreamError && error.code === 'CS_LOCKED'
-    const skipped = locked ? error : new Error(`compacting ahead failed, tried again in ${options.intervalSeconds} s: ${errorMessage(error)}`, { cause: error })
+    const skipped = locked
+      ? error
+      : new Error(`compacting ahead failed, tried again in ${options.intervalSeconds} s: ${errorMessage(error)}`, {
+          cause: error
+        })
     return [{ ok: false, hour: undefined, locked, error: skipped }]
   }
 }
 
 /** Closed hours (ending at or before `closedBy`) whose folder holds anything but the compacted file. */
-export async function dueHours (archiveDir: string, closedBy: number): Promise<number[]> {
+export async function dueHours(archiveDir: string, closedBy: number): Promise<number[]> {
   const due: number[] = []
   for (const hour of await listHours(archiveDir)) {
     if (hour + HOUR_SECONDS > closedBy) continue
@@ -75,10 +91,10 @@ export async function dueHours (archiveDir: string, closedBy: number): Promise<n
   return due
 }
 
-function pause (ms: number, signal: AbortSignal): Promise<void> {
+function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise(resolve => {
     const timer = setTimeout(done, ms)
-    function done (): void {
+    function done(): void {
       clearTimeout(timer)
       signal.removeEventListener('abort', done)
       resolve()

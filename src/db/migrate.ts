@@ -10,19 +10,25 @@ import { parseDatabaseUrl } from '../lib/options.ts'
 const MIGRATIONS_DIR = fileURLToPath(new URL('./migrations/', import.meta.url))
 const LOCK_ID = 4_242_001
 
-export interface Migration { version: number, name: string, sql: string }
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
 
-export async function loadMigrations (dir = MIGRATIONS_DIR): Promise<Migration[]> {
+export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]> {
   const files = (await readdir(dir)).filter(f => /^\d+_[\w-]+\.sql$/.test(f)).sort()
-  return Promise.all(files.map(async file => ({
-    version: Number(file.split('_')[0]),
-    name: file.replace(/\.sql$/, ''),
-    sql: await readFile(join(dir, file), 'utf8')
-  })))
+  return Promise.all(
+    files.map(async file => ({
+      version: Number(file.split('_')[0]),
+      name: file.replace(/\.sql$/, ''),
+      sql: await readFile(join(dir, file), 'utf8')
+    }))
+  )
 }
 
 /** Creates the database named by `url` if it does not exist. Returns true when it created it. */
-export async function createDatabaseIfMissing (url: string): Promise<boolean> {
+export async function createDatabaseIfMissing(url: string): Promise<boolean> {
   const parsed = parseDatabaseUrl(url)
   const name = decodeURIComponent(parsed.pathname.slice(1))
   const admin = new URL(parsed)
@@ -41,7 +47,7 @@ export async function createDatabaseIfMissing (url: string): Promise<boolean> {
   }
 }
 
-export async function applyMigrations (db: Db, migrations: Migration[]): Promise<string[]> {
+export async function applyMigrations(db: Db, migrations: Migration[]): Promise<string[]> {
   return db.tx(async t => {
     await t.any('SELECT pg_advisory_xact_lock($1)', [LOCK_ID])
     await t.none(`CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -49,7 +55,7 @@ export async function applyMigrations (db: Db, migrations: Migration[]): Promise
       name       text        NOT NULL,
       applied_at timestamptz NOT NULL DEFAULT now()
     )`)
-    const done = new Set((await t.map('SELECT version FROM schema_migrations', [], row => row.version as number)))
+    const done = new Set(await t.map('SELECT version FROM schema_migrations', [], row => row.version as number))
     const applied: string[] = []
     for (const migration of migrations) {
       if (done.has(migration.version)) continue
@@ -63,7 +69,7 @@ export async function applyMigrations (db: Db, migrations: Migration[]): Promise
 }
 
 /** `cellstream db migrate`: creates the database if needed and applies pending migrations. */
-export async function migrate (url: string): Promise<{ created: boolean, applied: string[] }> {
+export async function migrate(url: string): Promise<{ created: boolean; applied: string[] }> {
   const created = await createDatabaseIfMissing(url)
   const db = openDb(url)
   try {

@@ -28,15 +28,24 @@ export interface LocalKafkaOptions {
   log?: (line: string) => void
 }
 
-export interface NodeStatus { id: number, port: number, pid?: number, alive: boolean }
+export interface NodeStatus {
+  id: number
+  port: number
+  pid?: number
+  alive: boolean
+}
 
-interface ClusterFile { clusterId: string, nodes: number, basePort: number }
+interface ClusterFile {
+  clusterId: string
+  nodes: number
+  basePort: number
+}
 
-export function defaultCacheDir (env: NodeJS.ProcessEnv = process.env): string {
+export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'cellstream')
 }
 
-export function brokerAddresses (nodes: number, basePort = DEFAULT_BROKER_PORT): string[] {
+export function brokerAddresses(nodes: number, basePort = DEFAULT_BROKER_PORT): string[] {
   return Array.from({ length: nodes }, (_, i) => `127.0.0.1:${basePort + i}`)
 }
 
@@ -46,7 +55,7 @@ export class LocalKafka {
   readonly basePort: number
   readonly #log: (line: string) => void
 
-  constructor (options: LocalKafkaOptions) {
+  constructor(options: LocalKafkaOptions) {
     this.dataDir = resolve(options.dataDir)
     this.cacheDir = options.cacheDir ?? defaultCacheDir()
     this.basePort = options.basePort ?? DEFAULT_BROKER_PORT
@@ -54,12 +63,14 @@ export class LocalKafka {
   }
 
   /** Starts a cluster of `nodes` nodes unless one already runs; resolves once every broker answers. */
-  async start (nodes: 1 | 3): Promise<{ started: boolean, brokers: string[] }> {
+  async start(nodes: 1 | 3): Promise<{ started: boolean; brokers: string[] }> {
     const cluster = await this.#readCluster()
     const running = await this.status()
     if (running.some(n => n.alive)) {
       if (cluster !== undefined && (cluster.nodes !== nodes || cluster.basePort !== this.basePort)) {
-        throw new UsageError(`a local Kafka cluster of ${cluster.nodes} node(s) on port ${cluster.basePort} is already running; run 'cellstream kafka stop' first`)
+        throw new UsageError(
+          `a local Kafka cluster of ${cluster.nodes} node(s) on port ${cluster.basePort} is already running; run 'cellstream kafka stop' first`
+        )
       }
       const brokers = running.map(n => `127.0.0.1:${n.port}`)
       await this.#waitForBrokers(brokers, running)
@@ -77,10 +88,10 @@ export class LocalKafka {
   }
 
   /** Stops every node: SIGTERM, then SIGKILL after a grace period. Returns how many were running. */
-  async stop (timeoutMs = 30_000): Promise<number> {
+  async stop(timeoutMs = 30_000): Promise<number> {
     const nodes = (await this.status()).filter(n => n.alive && n.pid !== undefined)
     for (const node of nodes) process.kill(node.pid!, 'SIGTERM')
-    const stopped = await waitFor(async () => nodes.every(n => !isAlive(n.pid!)) ? true : undefined, { timeoutMs })
+    const stopped = await waitFor(async () => (nodes.every(n => !isAlive(n.pid!)) ? true : undefined), { timeoutMs })
     if (stopped === undefined) {
       for (const node of nodes) if (isAlive(node.pid!)) process.kill(node.pid!, 'SIGKILL')
       await sleep(500)
@@ -90,12 +101,13 @@ export class LocalKafka {
   }
 
   /** Deletes all local Kafka data (topics, offsets); the cluster must be stopped. */
-  async wipe (): Promise<void> {
-    if ((await this.status()).some(n => n.alive)) throw new UsageError('stop the local Kafka cluster before wiping its data')
+  async wipe(): Promise<void> {
+    if ((await this.status()).some(n => n.alive))
+      throw new UsageError('stop the local Kafka cluster before wiping its data')
     await rm(this.dataDir, { recursive: true, force: true })
   }
 
-  async status (): Promise<NodeStatus[]> {
+  async status(): Promise<NodeStatus[]> {
     const cluster = await this.#readCluster()
     if (cluster === undefined) return []
     const nodes: NodeStatus[] = []
@@ -107,7 +119,7 @@ export class LocalKafka {
   }
 
   /** Resolves the broker's jars with Maven (once; later calls hit the cache) and returns the classpath. */
-  async resolveJars (): Promise<string> {
+  async resolveJars(): Promise<string> {
     const pom = await readFile(POM)
     const libs = join(this.cacheDir, `kafka-${createHash('sha256').update(pom).digest('hex').slice(0, 12)}`)
     if (!existsSync(libs)) {
@@ -115,7 +127,11 @@ export class LocalKafka {
       await requireTool('mvn', ['-v'], 'Apache Maven')
       this.#log('resolving Apache Kafka jars from Maven Central (first run only)…')
       const staging = `${libs}.${process.pid}.tmp`
-      const result = await run('mvn', ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`], 'Apache Maven')
+      const result = await run(
+        'mvn',
+        ['-q', '-B', '-f', POM, 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`],
+        'Apache Maven'
+      )
       if (result.code !== 0) {
         await rm(staging, { recursive: true, force: true })
         throw new UnavailableError(`mvn could not resolve Apache Kafka: ${lastLine(result.stdout + result.stderr)}`)
@@ -130,7 +146,7 @@ export class LocalKafka {
     return join(libs, '*')
   }
 
-  async #format (classpath: string, nodes: number): Promise<ClusterFile> {
+  async #format(classpath: string, nodes: number): Promise<ClusterFile> {
     await rm(this.dataDir, { recursive: true, force: true })
     const cluster: ClusterFile = { clusterId: kafkaClusterId(), nodes, basePort: this.basePort }
     this.#log(`formatting KRaft storage for ${nodes} node(s)…`)
@@ -138,49 +154,88 @@ export class LocalKafka {
       const dir = this.#nodeDir(id)
       await mkdir(join(dir, 'logs'), { recursive: true })
       await writeFile(join(dir, 'server.properties'), serverProperties(id, nodes, this.basePort, join(dir, 'logs')))
-      const result = await run('java', ['-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', cluster.clusterId, '-c', join(dir, 'server.properties')], 'Java')
-      if (result.code !== 0) throw new UnavailableError(`formatting Kafka storage failed: ${lastLine(result.stderr + result.stdout)}`)
+      const result = await run(
+        'java',
+        [
+          '-cp',
+          classpath,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          cluster.clusterId,
+          '-c',
+          join(dir, 'server.properties')
+        ],
+        'Java'
+      )
+      if (result.code !== 0)
+        throw new UnavailableError(`formatting Kafka storage failed: ${lastLine(result.stderr + result.stdout)}`)
     }
     await writeFile(join(this.dataDir, 'cluster.json'), JSON.stringify(cluster) + '\n')
     return cluster
   }
 
-  async #launch (classpath: string, id: number): Promise<void> {
+  async #launch(classpath: string, id: number): Promise<void> {
     const dir = this.#nodeDir(id)
     const out = openSync(join(dir, 'broker.log'), 'a')
-    const child = spawn('java', [
-      '-Xms256m', '-Xmx1g', '-XX:+UseG1GC', '-Djava.awt.headless=true',
-      '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn', '-Dorg.slf4j.simpleLogger.showDateTime=true',
-      '-cp', classpath, 'kafka.Kafka', join(dir, 'server.properties')
-    ], { detached: true, stdio: ['ignore', out, out] })
+    const child = spawn(
+      'java',
+      [
+        '-Xms256m',
+        '-Xmx1g',
+        '-XX:+UseG1GC',
+        '-Djava.awt.headless=true',
+        '-Dorg.slf4j.simpleLogger.defaultLogLevel=warn',
+        '-Dorg.slf4j.simpleLogger.showDateTime=true',
+        '-cp',
+        classpath,
+        'kafka.Kafka',
+        join(dir, 'server.properties')
+      ],
+      { detached: true, stdio: ['ignore', out, out] }
+    )
     closeSync(out)
     child.unref()
     await writeFile(this.#pidFile(id), `${child.pid}\n`)
   }
 
-  async #waitForBrokers (brokers: string[], nodes: NodeStatus[]): Promise<void> {
+  async #waitForBrokers(brokers: string[], nodes: NodeStatus[]): Promise<void> {
     this.#log(`waiting for ${brokers.length} broker(s) to answer…`)
-    const ready = await waitFor(async () => {
-      const dead = nodes.find(n => n.pid !== undefined && !isAlive(n.pid))
-      if (dead !== undefined) {
-        const log = await readFile(join(this.#nodeDir(dead.id), 'broker.log'), 'utf8').catch(() => '')
-        throw new UnavailableError(`Kafka node ${dead.id} exited during start: ${lastLine(log)} (see ${join(this.#nodeDir(dead.id), 'broker.log')})`)
-      }
-      const count = await pingKafka(brokers).catch(() => 0)
-      return count >= brokers.length ? true : undefined
-    }, { timeoutMs: 90_000, intervalMs: 500 })
-    if (ready === undefined) throw new UnavailableError(`Kafka did not answer at ${brokers.join(',')} within 90 s (see ${this.dataDir})`)
+    const ready = await waitFor(
+      async () => {
+        const dead = nodes.find(n => n.pid !== undefined && !isAlive(n.pid))
+        if (dead !== undefined) {
+          const log = await readFile(join(this.#nodeDir(dead.id), 'broker.log'), 'utf8').catch(() => '')
+          throw new UnavailableError(
+            `Kafka node ${dead.id} exited during start: ${lastLine(log)} (see ${join(this.#nodeDir(dead.id), 'broker.log')})`
+          )
+        }
+        const count = await pingKafka(brokers).catch(() => 0)
+        return count >= brokers.length ? true : undefined
+      },
+      { timeoutMs: 90_000, intervalMs: 500 }
+    )
+    if (ready === undefined)
+      throw new UnavailableError(`Kafka did not answer at ${brokers.join(',')} within 90 s (see ${this.dataDir})`)
   }
 
-  async #checkPortsFree (nodes: number): Promise<void> {
+  async #checkPortsFree(nodes: number): Promise<void> {
     for (const broker of brokerAddresses(nodes, this.basePort)) {
-      if (await pingKafka([broker]).then(() => true, () => false)) {
-        throw new CellstreamError('CS_PORT_TAKEN', `another Kafka already answers on ${broker} (not started from ${this.dataDir}); use it with KAFKA_BROKERS or stop it`)
+      if (
+        await pingKafka([broker]).then(
+          () => true,
+          () => false
+        )
+      ) {
+        throw new CellstreamError(
+          'CS_PORT_TAKEN',
+          `another Kafka already answers on ${broker} (not started from ${this.dataDir}); use it with KAFKA_BROKERS or stop it`
+        )
       }
     }
   }
 
-  async #readCluster (): Promise<ClusterFile | undefined> {
+  async #readCluster(): Promise<ClusterFile | undefined> {
     try {
       return JSON.parse(await readFile(join(this.dataDir, 'cluster.json'), 'utf8')) as ClusterFile
     } catch {
@@ -188,13 +243,20 @@ export class LocalKafka {
     }
   }
 
-  #nodeDir (id: number): string { return join(this.dataDir, `node-${id}`) }
-  #pidFile (id: number): string { return join(this.#nodeDir(id), 'pid') }
+  #nodeDir(id: number): string {
+    return join(this.dataDir, `node-${id}`)
+  }
+  #pidFile(id: number): string {
+    return join(this.#nodeDir(id), 'pid')
+  }
 }
 
-function serverProperties (id: number, nodes: number, basePort: number, logDir: string): string {
+function serverProperties(id: number, nodes: number, basePort: number, logDir: string): string {
   const brokerPort = basePort + id - 1
-  const voters = Array.from({ length: nodes }, (_, i) => `${i + 1}@127.0.0.1:${basePort + CONTROLLER_PORT_OFFSET + i}`).join(',')
+  const voters = Array.from(
+    { length: nodes },
+    (_, i) => `${i + 1}@127.0.0.1:${basePort + CONTROLLER_PORT_OFFSET + i}`
+  ).join(',')
   const replication = Math.min(nodes, 3)
   const minIsr = nodes >= 3 ? 2 : 1
   return [
@@ -225,15 +287,15 @@ function serverProperties (id: number, nodes: number, basePort: number, logDir: 
 }
 
 /** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding. */
-function kafkaClusterId (): string {
+function kafkaClusterId(): string {
   return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url')
 }
 
-async function requireTool (command: string, args: string[], what: string): Promise<void> {
+async function requireTool(command: string, args: string[], what: string): Promise<void> {
   await run(command, args, what)
 }
 
-async function readPid (file: string): Promise<number | undefined> {
+async function readPid(file: string): Promise<number | undefined> {
   try {
     const pid = Number((await readFile(file, 'utf8')).trim())
     return Number.isInteger(pid) && pid > 0 ? pid : undefined
@@ -242,7 +304,10 @@ async function readPid (file: string): Promise<number | undefined> {
   }
 }
 
-function lastLine (text: string): string {
-  const lines = text.split('\n').map(l => l.trim()).filter(l => l !== '')
+function lastLine(text: string): string {
+  const lines = text
+    .split('\n')
+    .map(l => l.trim())
+    .filter(l => l !== '')
   return lines.at(-1) ?? '(no output)'
 }

@@ -15,11 +15,11 @@ export interface TopicSpec {
   config?: Record<string, string>
 }
 
-export function createAdmin (brokers: string[], clientId = 'cellstream-admin'): Admin {
+export function createAdmin(brokers: string[], clientId = 'cellstream-admin'): Admin {
   return new Admin({ clientId, bootstrapBrokers: brokers, retries: 2, retryDelay: 250, connectTimeout: 2000 })
 }
 
-export async function withAdmin<T> (brokers: string[], fn: (admin: Admin) => Promise<T>): Promise<T> {
+export async function withAdmin<T>(brokers: string[], fn: (admin: Admin) => Promise<T>): Promise<T> {
   const admin = createAdmin(brokers)
   try {
     return await fn(admin)
@@ -29,7 +29,7 @@ export async function withAdmin<T> (brokers: string[], fn: (admin: Admin) => Pro
 }
 
 /** Resolves with the number of brokers in the cluster, or throws an UnavailableError. */
-export async function pingKafka (brokers: string[]): Promise<number> {
+export async function pingKafka(brokers: string[]): Promise<number> {
   try {
     return await withAdmin(brokers, async admin => {
       const metadata = await admin.metadata({ topics: [] })
@@ -41,7 +41,7 @@ export async function pingKafka (brokers: string[]): Promise<number> {
 }
 
 /** Creates each topic that does not exist yet; existing topics are left as they are. */
-export async function ensureTopics (admin: Admin, specs: TopicSpec[]): Promise<void> {
+export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<void> {
   const existing = new Set(await admin.listTopics())
   for (const spec of specs) {
     if (existing.has(spec.name)) continue
@@ -65,11 +65,13 @@ export async function ensureTopics (admin: Admin, specs: TopicSpec[]): Promise<v
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588
 
 /** Each topic's max.message.bytes (its own setting, or the broker's default); missing topics are left out. */
-export async function messageLimits (admin: Admin, topics: string[]): Promise<Map<string, number>> {
+export async function messageLimits(admin: Admin, topics: string[]): Promise<Map<string, number>> {
   const limits = new Map<string, number>()
   if (topics.length === 0) return limits
   const existing = new Set(await admin.listTopics())
-  const resources = topics.filter(topic => existing.has(topic)).map(resourceName => ({ resourceType: 2 as const, resourceName, configurationKeys: ['max.message.bytes'] }))
+  const resources = topics
+    .filter(topic => existing.has(topic))
+    .map(resourceName => ({ resourceType: 2 as const, resourceName, configurationKeys: ['max.message.bytes'] }))
   if (resources.length === 0) return limits
   for (const description of await admin.describeConfigs({ resources })) {
     const value = Number(description.configs.find(c => c.name === 'max.message.bytes')?.value)
@@ -82,22 +84,30 @@ export async function messageLimits (admin: Admin, topics: string[]): Promise<Ma
  * The group's committed offsets of `partitions`, by `topic:partition` (missing: never
  * committed). `requireStable` waits for a transaction in flight that commits some.
  */
-export async function committedOffsets (admin: Admin, groupId: string, partitions: Array<{ topic: string, partition: number }>): Promise<Map<string, bigint>> {
+export async function committedOffsets(
+  admin: Admin,
+  groupId: string,
+  partitions: Array<{ topic: string; partition: number }>
+): Promise<Map<string, bigint>> {
   const result = new Map<string, bigint>()
   if (partitions.length === 0) return result
   const topics = new Map<string, number[]>()
   for (const { topic, partition } of partitions) topics.set(topic, [...(topics.get(topic) ?? []), partition])
-  const groups = await admin.listConsumerGroupOffsets({
+  const groups = (await admin.listConsumerGroupOffsets({
     groups: [{ groupId, topics: [...topics].map(([name, partitionIndexes]) => ({ name, partitionIndexes })) }],
     requireStable: true
-  } as never) as Array<{ topics: Array<{ name: string, partitions: Array<{ partitionIndex: number, committedOffset: bigint }> }> }>
+  } as never)) as Array<{
+    topics: Array<{ name: string; partitions: Array<{ partitionIndex: number; committedOffset: bigint }> }>
+  }>
   for (const group of groups) {
-    for (const topic of group.topics) for (const p of topic.partitions) if (p.committedOffset >= 0n) result.set(topicPartition(topic.name, p.partitionIndex), p.committedOffset)
+    for (const topic of group.topics)
+      for (const p of topic.partitions)
+        if (p.committedOffset >= 0n) result.set(topicPartition(topic.name, p.partitionIndex), p.committedOffset)
   }
   return result
 }
 
-export async function partitionCount (admin: Admin, topic: string): Promise<number> {
+export async function partitionCount(admin: Admin, topic: string): Promise<number> {
   const metadata = await admin.metadata({ topics: [topic] })
   const info = metadata.topics.get(topic)
   if (info === undefined) throw new UnavailableError(`topic ${topic} does not exist`)
@@ -105,12 +115,12 @@ export async function partitionCount (admin: Admin, topic: string): Promise<numb
 }
 
 /** The client nests causes in `errors` arrays; the innermost messages say what happened. */
-function leafMessages (error: unknown): string[] {
+function leafMessages(error: unknown): string[] {
   const nested = (error as { errors?: unknown[] } | null)?.errors
   if (Array.isArray(nested) && nested.length > 0) return nested.flatMap(leafMessages)
   return [errorMessage(error)]
 }
 
-export function leafMessage (error: unknown): string {
+export function leafMessage(error: unknown): string {
   return [...new Set(leafMessages(error))].join('; ')
 }

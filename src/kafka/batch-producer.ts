@@ -20,12 +20,20 @@ export interface BatchProducerOptions {
   acks?: number
 }
 
-interface Target { host: string, port: number }
+interface Target {
+  host: string
+  port: number
+}
 
 const REQUEST_TIMEOUT_MS = 30_000
 const ATTEMPTS = 5
 
-function createProduceRequest (acks: number, timeoutMs: number, topic: string, batches: Array<[number, Buffer]>): Writer {
+function createProduceRequest(
+  acks: number,
+  timeoutMs: number,
+  topic: string,
+  batches: Array<[number, Buffer]>
+): Writer {
   const writer = KafkaWriter.create()
     .appendInt16(-1) // no transactional id
     .appendInt16(acks)
@@ -40,7 +48,13 @@ function createProduceRequest (acks: number, timeoutMs: number, topic: string, b
 // Produce v8 is the newest version without flexible fields, which keeps the request simple;
 // every broker from Kafka 2.4 to 4.x serves it.
 const produce = createAPI<[number, number, string, Array<[number, Buffer]>], produceV8.ProduceResponse>(
-  0, 8, createProduceRequest, produceV8.parseResponse, false, false)
+  0,
+  8,
+  createProduceRequest,
+  produceV8.parseResponse,
+  false,
+  false
+)
 
 export class BatchProducer {
   readonly topic: string
@@ -51,7 +65,7 @@ export class BatchProducer {
   #leaders: Target[] = []
   #sent = 0
 
-  private constructor (options: BatchProducerOptions) {
+  private constructor(options: BatchProducerOptions) {
     this.topic = options.topic
     this.#acks = options.acks ?? 1
     this.#admin = createAdmin(options.brokers, options.clientId ?? 'cellstream-producer')
@@ -59,7 +73,7 @@ export class BatchProducer {
   }
 
   /** Creates the topic if it is missing and learns its partition leaders. */
-  static async open (options: BatchProducerOptions): Promise<BatchProducer> {
+  static async open(options: BatchProducerOptions): Promise<BatchProducer> {
     const producer = new BatchProducer(options)
     try {
       await ensureTopics(producer.#admin, [{ name: options.topic, partitions: options.partitions }])
@@ -72,41 +86,47 @@ export class BatchProducer {
     return producer
   }
 
-  get partitions (): number {
+  get partitions(): number {
     return this.#partitions
   }
 
   /** Records acknowledged by the broker so far. */
-  get sent (): number {
+  get sent(): number {
     return this.#sent
   }
 
   /** Sends batches, one request per leader; one promise per request, which rejects once its retries are spent. */
-  send (batches: SealedBatch[]): Array<Promise<void>> {
+  send(batches: SealedBatch[]): Array<Promise<void>> {
     return this.#byLeader(batches).map(group => this.#send(group, 1))
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.#pool.close().catch(() => {})
     await this.#admin.close().catch(() => {})
   }
 
-  #byLeader (batches: SealedBatch[]): SealedBatch[][] {
+  #byLeader(batches: SealedBatch[]): SealedBatch[][] {
     const groups = new Map<string, SealedBatch[]>()
     for (const batch of batches) {
       const leader = this.#leaders[batch[0]]!
       const key = `${leader.host}:${leader.port}`
       let group = groups.get(key)
-      if (group === undefined) groups.set(key, group = [])
+      if (group === undefined) groups.set(key, (group = []))
       group.push(batch)
     }
     return [...groups.values()]
   }
 
-  async #send (batches: SealedBatch[], attempt: number): Promise<void> {
+  async #send(batches: SealedBatch[], attempt: number): Promise<void> {
     try {
       const connection = await this.#pool.get(this.#leaders[batches[0]![0]]!)
-      await produce.async(connection, this.#acks, REQUEST_TIMEOUT_MS, this.topic, batches.map(([p, b]) => [p, b]))
+      await produce.async(
+        connection,
+        this.#acks,
+        REQUEST_TIMEOUT_MS,
+        this.topic,
+        batches.map(([p, b]) => [p, b])
+      )
       for (const batch of batches) this.#sent += batch[2]
     } catch (error) {
       if (attempt >= ATTEMPTS) {
@@ -119,7 +139,7 @@ export class BatchProducer {
     }
   }
 
-  async #refreshLeaders (): Promise<void> {
+  async #refreshLeaders(): Promise<void> {
     const metadata = await this.#admin.metadata({ topics: [this.topic], forceUpdate: true })
     const topic = metadata.topics.get(this.topic)
     if (topic === undefined) throw new UnavailableError(`topic ${this.topic} does not exist`)

@@ -6,10 +6,19 @@ import { Consumer, Producer } from '@platformatic/kafka'
 export type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>
 export type KafkaProducer = Producer<Buffer, Buffer, Buffer, Buffer>
 
-const TRANSACTION_OPERATIONS = new Set(['addPartitionsToTransaction', 'addOffsetsToTransaction', 'commit', 'endTransaction'])
+const TRANSACTION_OPERATIONS = new Set([
+  'addPartitionsToTransaction',
+  'addOffsetsToTransaction',
+  'commit',
+  'endTransaction'
+])
 
 /** A consumer used for group membership and raw fetches only (never its message stream). */
-export function createConsumer (brokers: string[], clientId: string, groupId: string): Consumer<Buffer, Buffer, Buffer, Buffer> {
+export function createConsumer(
+  brokers: string[],
+  clientId: string,
+  groupId: string
+): Consumer<Buffer, Buffer, Buffer, Buffer> {
   return new Consumer({
     clientId,
     groupId,
@@ -28,7 +37,11 @@ export function createConsumer (brokers: string[], clientId: string, groupId: st
  * timeout; and a short retry delay for transaction operations avoids waiting a full second
  * whenever the broker is still writing the previous commit's markers.
  */
-export function createTransactionalProducer (brokers: string[], clientId: string, transactionalId: string): Producer<Buffer, Buffer, Buffer, Buffer> {
+export function createTransactionalProducer(
+  brokers: string[],
+  clientId: string,
+  transactionalId: string
+): Producer<Buffer, Buffer, Buffer, Buffer> {
   return new Producer({
     clientId,
     bootstrapBrokers: brokers,
@@ -37,11 +50,11 @@ export function createTransactionalProducer (brokers: string[], clientId: string
     producerId: -1n,
     producerEpoch: -1,
     timeout: 30_000,
-    retryDelay: (_client, operation) => TRANSACTION_OPERATIONS.has(operation) ? 10 : 250
+    retryDelay: (_client, operation) => (TRANSACTION_OPERATIONS.has(operation) ? 10 : 250)
   })
 }
 
 /** An idempotent producer: retries never duplicate a record. */
-export function createProducer (brokers: string[], clientId: string): Producer<Buffer, Buffer, Buffer, Buffer> {
+export function createProducer(brokers: string[], clientId: string): Producer<Buffer, Buffer, Buffer, Buffer> {
   return new Producer({ clientId, bootstrapBrokers: brokers, idempotent: true })
 }

@@ -42,14 +42,17 @@ export interface FetcherOptions {
 
 type AnyConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>
 
-interface TopicLayout { id: string, leaders: number[] }
+interface TopicLayout {
+  id: string
+  leaders: number[]
+}
 
 export class Fetcher {
   readonly #consumer: AnyConsumer
   readonly #options: Required<FetcherOptions>
   readonly #layouts = new Map<string, TopicLayout>()
 
-  constructor (consumer: AnyConsumer, options: FetcherOptions = {}) {
+  constructor(consumer: AnyConsumer, options: FetcherOptions = {}) {
     this.#consumer = consumer
     this.#options = {
       isolationLevel: options.isolationLevel ?? READ_COMMITTED,
@@ -59,7 +62,7 @@ export class Fetcher {
     }
   }
 
-  async #layout (topic: string, refresh = false): Promise<TopicLayout> {
+  async #layout(topic: string, refresh = false): Promise<TopicLayout> {
     let layout = refresh ? undefined : this.#layouts.get(topic)
     if (layout === undefined) {
       const metadata = await this.#consumer.metadata({ topics: [topic], forceUpdate: refresh })
@@ -72,18 +75,19 @@ export class Fetcher {
   }
 
   /** One fetch round over `positions` (one request per leader, in parallel). */
-  async fetch (positions: Position[], maxWaitMs = this.#options.maxWaitMs): Promise<FetchedPartition[]> {
+  async fetch(positions: Position[], maxWaitMs = this.#options.maxWaitMs): Promise<FetchedPartition[]> {
     const byLeader = new Map<number, Map<string, Position[]>>()
     const ids = new Map<string, string>()
     for (const position of positions) {
       const layout = await this.#layout(position.topic)
       ids.set(layout.id, position.topic)
       const leader = layout.leaders[position.partition]
-      if (leader === undefined) throw new UnavailableError(`topic ${position.topic} has no partition ${position.partition}`)
+      if (leader === undefined)
+        throw new UnavailableError(`topic ${position.topic} has no partition ${position.partition}`)
       let topics = byLeader.get(leader)
-      if (topics === undefined) byLeader.set(leader, topics = new Map())
+      if (topics === undefined) byLeader.set(leader, (topics = new Map()))
       let list = topics.get(layout.id)
-      if (list === undefined) topics.set(layout.id, list = [])
+      if (list === undefined) topics.set(layout.id, (list = []))
       list.push(position)
     }
     const rounds = [...byLeader].map(async ([node, topics]) => {
@@ -96,7 +100,13 @@ export class Fetcher {
           isolationLevel: this.#options.isolationLevel,
           topics: [...topics].map(([topicId, list]) => ({
             topicId,
-            partitions: list.map(p => ({ partition: p.partition, fetchOffset: p.offset, partitionMaxBytes: this.#options.partitionMaxBytes, currentLeaderEpoch: -1, lastFetchedEpoch: -1 }))
+            partitions: list.map(p => ({
+              partition: p.partition,
+              fetchOffset: p.offset,
+              partitionMaxBytes: this.#options.partitionMaxBytes,
+              currentLeaderEpoch: -1,
+              lastFetchedEpoch: -1
+            }))
           }))
         })
       } catch (error) {
@@ -116,7 +126,13 @@ export class Fetcher {
           if (from === undefined) continue
           if (part.errorCode === OFFSET_OUT_OF_RANGE) {
             // Retention deleted what we asked for: resume at the log start.
-            result.push({ topic, partition: part.partitionIndex, records: [], next: part.logStartOffset > from ? part.logStartOffset : from, end: part.highWatermark })
+            result.push({
+              topic,
+              partition: part.partitionIndex,
+              records: [],
+              next: part.logStartOffset > from ? part.logStartOffset : from,
+              end: part.highWatermark
+            })
             continue
           }
           if (part.errorCode !== 0) {
@@ -130,10 +146,16 @@ export class Fetcher {
     return result
   }
 
-  #decode (topic: string, part: Awaited<ReturnType<AnyConsumer['fetch']>>['responses'][number]['partitions'][number], from: bigint): FetchedPartition {
+  #decode(
+    topic: string,
+    part: Awaited<ReturnType<AnyConsumer['fetch']>>['responses'][number]['partitions'][number],
+    from: bigint
+  ): FetchedPartition {
     const records: RawRecord[] = []
     let next = from
-    const aborted = [...(part.abortedTransactions ?? [])].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0))
+    const aborted = [...(part.abortedTransactions ?? [])].sort((a, b) =>
+      a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0
+    )
     const abortedProducers = new Set<bigint>()
     let nextAborted = 0
     const partition = part.partitionIndex
@@ -142,10 +164,12 @@ export class Fetcher {
       if (lastOffset < from) continue
       next = lastOffset + 1n
       // An aborted transaction covers its producer's batches from its first offset up to its ABORT marker.
-      while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset <= lastOffset) abortedProducers.add(aborted[nextAborted++]!.producerId)
+      while (nextAborted < aborted.length && aborted[nextAborted]!.firstOffset <= lastOffset)
+        abortedProducers.add(aborted[nextAborted++]!.producerId)
       if ((batch.attributes & CONTROL) !== 0) {
         const marker = batch.records[0]?.key
-        if (marker !== null && marker !== undefined && marker.length >= 4 && marker.readInt16BE(2) === 0) abortedProducers.delete(batch.producerId)
+        if (marker !== null && marker !== undefined && marker.length >= 4 && marker.readInt16BE(2) === 0)
+          abortedProducers.delete(batch.producerId)
         continue
       }
       if ((batch.attributes & TRANSACTIONAL) !== 0 && abortedProducers.has(batch.producerId)) continue
@@ -154,7 +178,18 @@ export class Fetcher {
       const firstDelta = batch.firstOffset < from ? Number(from - batch.firstOffset) : 0
       for (const record of batch.records) {
         if (record.offsetDelta < firstDelta) continue
-        records.push(new FetchedRecord(record.key, record.value, firstTimestamp + Number(record.timestampDelta), record.headers.length > 0 ? record.headers : undefined, topic, partition, batch.firstOffset, record.offsetDelta))
+        records.push(
+          new FetchedRecord(
+            record.key,
+            record.value,
+            firstTimestamp + Number(record.timestampDelta),
+            record.headers.length > 0 ? record.headers : undefined,
+            topic,
+            partition,
+            batch.firstOffset,
+            record.offsetDelta
+          )
+        )
       }
     }
     const end = this.#options.isolationLevel === READ_COMMITTED ? part.lastStableOffset : part.highWatermark
@@ -162,17 +197,21 @@ export class Fetcher {
   }
 
   /** End offsets per partition: last stable offsets under read_committed, else high watermarks. */
-  async endOffsets (topic: string): Promise<bigint[]> {
-    const offsets = await this.#consumer.listOffsets({ topics: [topic], timestamp: -1n, isolationLevel: this.#options.isolationLevel })
+  async endOffsets(topic: string): Promise<bigint[]> {
+    const offsets = await this.#consumer.listOffsets({
+      topics: [topic],
+      timestamp: -1n,
+      isolationLevel: this.#options.isolationLevel
+    })
     return offsets.get(topic) ?? []
   }
 
-  async startOffsets (topic: string): Promise<bigint[]> {
+  async startOffsets(topic: string): Promise<bigint[]> {
     const offsets = await this.#consumer.listOffsets({ topics: [topic], timestamp: -2n })
     return offsets.get(topic) ?? []
   }
 
-  async partitions (topic: string): Promise<number> {
+  async partitions(topic: string): Promise<number> {
     return (await this.#layout(topic, true)).leaders.length
   }
 }
@@ -193,7 +232,16 @@ class FetchedRecord implements RawRecord {
   readonly #delta: number
   #source: SourceCoordinates | undefined
 
-  constructor (key: Buffer | null, value: Buffer | null, timestamp: number, headers: ReadonlyArray<[Buffer | null, Buffer | null]> | undefined, topic: string, partition: number, baseOffset: bigint, delta: number) {
+  constructor(
+    key: Buffer | null,
+    value: Buffer | null,
+    timestamp: number,
+    headers: ReadonlyArray<[Buffer | null, Buffer | null]> | undefined,
+    topic: string,
+    partition: number,
+    baseOffset: bigint,
+    delta: number
+  ) {
     this.key = key
     this.value = value
     this.timestamp = timestamp
@@ -204,19 +252,26 @@ class FetchedRecord implements RawRecord {
     this.#delta = delta
   }
 
-  get source (): SourceCoordinates {
+  get source(): SourceCoordinates {
     this.#source ??= { topic: this.#topic, partition: this.#partition, offset: this.#baseOffset + BigInt(this.#delta) }
     return this.#source
   }
 }
 
 /** Reads `partitions` of `topic` from `from` up to the end offsets at call time, in batches. */
-export async function * readToEnd (fetcher: Fetcher, topic: string, from: Map<number, bigint>): AsyncGenerator<RawRecord[]> {
+export async function* readToEnd(
+  fetcher: Fetcher,
+  topic: string,
+  from: Map<number, bigint>
+): AsyncGenerator<RawRecord[]> {
   const ends = await fetcher.endOffsets(topic)
   const positions = new Map<number, bigint>()
   for (const [partition, offset] of from) if (offset < (ends[partition] ?? 0n)) positions.set(partition, offset)
   while (positions.size > 0) {
-    const fetched = await fetcher.fetch([...positions].map(([partition, offset]) => ({ topic, partition, offset })), 50)
+    const fetched = await fetcher.fetch(
+      [...positions].map(([partition, offset]) => ({ topic, partition, offset })),
+      50
+    )
     for (const part of fetched) {
       const end = ends[part.partition]!
       const records = part.records.filter(r => r.source.offset < end)
@@ -229,12 +284,16 @@ export async function * readToEnd (fetcher: Fetcher, topic: string, from: Map<nu
 
 /** The value of header `name` as a string, if the record has it. */
 /** The positions after `fetched` is processed: where the next fetch starts. */
-export function positionsAfter (positions: Position[], fetched: FetchedPartition[]): Position[] {
+export function positionsAfter(positions: Position[], fetched: FetchedPartition[]): Position[] {
   const next = new Map(fetched.map(part => [topicPartition(part.topic, part.partition), part.next]))
-  return positions.map(p => ({ topic: p.topic, partition: p.partition, offset: next.get(topicPartition(p.topic, p.partition)) ?? p.offset }))
+  return positions.map(p => ({
+    topic: p.topic,
+    partition: p.partition,
+    offset: next.get(topicPartition(p.topic, p.partition)) ?? p.offset
+  }))
 }
 
-export function headerValue (record: RawRecord, name: string): string | undefined {
+export function headerValue(record: RawRecord, name: string): string | undefined {
   for (const [key, value] of record.headers ?? []) if (key?.toString() === name) return value?.toString()
   return undefined
 }

@@ -6,7 +6,12 @@ import type { Consumer } from '@platformatic/kafka'
 import { createConsumer } from './clients.ts'
 import { Fetcher, type FetcherOptions } from './fetcher.ts'
 
-export interface GroupMembership { groupId: string, generationId: number, memberId: string, coordinatorId: number }
+export interface GroupMembership {
+  groupId: string
+  generationId: number
+  memberId: string
+  coordinatorId: number
+}
 
 const GROUP_EVENTS = ['consumer:group:join', 'consumer:group:rebalance', 'consumer:rejoin', 'consumer:group:leave']
 
@@ -14,40 +19,41 @@ export class GroupMember {
   /** The client, for the adapter's own use (transactions add it to commit offsets). */
   readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>
 
-  constructor (brokers: string[], clientId: string, groupId: string) {
+  constructor(brokers: string[], clientId: string, groupId: string) {
     this.consumer = createConsumer(brokers, clientId, groupId)
   }
 
-  fetcher (options: FetcherOptions): Fetcher {
+  fetcher(options: FetcherOptions): Fetcher {
     return new Fetcher(this.consumer, options)
   }
 
   /** Joins the group for `topics`; `onChange` is called at every group event from then on. */
-  async join (topics: string[], onChange: () => void): Promise<void> {
+  async join(topics: string[], onChange: () => void): Promise<void> {
     for (const event of GROUP_EVENTS) this.consumer.on(event, onChange)
     this.consumer.topics.trackAll(...topics)
     await this.consumer.joinGroup({})
   }
 
   /** The partitions the group gave this member. */
-  assigned (): Array<{ topic: string, partition: number }> {
-    const assigned: Array<{ topic: string, partition: number }> = []
-    for (const { topic, partitions } of this.consumer.assignments ?? []) for (const partition of partitions) assigned.push({ topic, partition })
+  assigned(): Array<{ topic: string; partition: number }> {
+    const assigned: Array<{ topic: string; partition: number }> = []
+    for (const { topic, partitions } of this.consumer.assignments ?? [])
+      for (const partition of partitions) assigned.push({ topic, partition })
     return assigned
   }
 
   /** The generation the client is in now. */
-  get generationId (): number {
+  get generationId(): number {
     return this.consumer.generationId
   }
 
-  membership (): GroupMembership {
+  membership(): GroupMembership {
     const c = this.consumer
     return { groupId: c.groupId, generationId: c.generationId, memberId: c.memberId!, coordinatorId: c.coordinatorId! }
   }
 
   /** Leaves the group (its partitions move at once), or just closes when that fails. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.consumer.close().catch(() => this.consumer.close(true).catch(() => {}))
   }
 }

@@ -8,9 +8,9 @@ import { crc32c } from '@platformatic/kafka'
 /** Serializes a value straight into a batch. */
 export interface PayloadWriter<T> {
   /** Upper bound of the bytes `write` takes. */
-  maxBytes (item: T): number
+  maxBytes(item: T): number
   /** Writes the value at `at` and returns the offset after it. */
-  write (item: T, target: Buffer, at: number): number
+  write(item: T, target: Buffer, at: number): number
 }
 
 const HEADER_BYTES = 61
@@ -26,11 +26,11 @@ export class RecordBatchBuilder {
   #at = HEADER_BYTES
   #count = 0
 
-  constructor (capacity: number) {
+  constructor(capacity: number) {
     this.#buffer = Buffer.allocUnsafe(capacity)
   }
 
-  get count (): number {
+  get count(): number {
     return this.#count
   }
 
@@ -38,12 +38,13 @@ export class RecordBatchBuilder {
    * Appends a record with no headers whose value `payload` writes in place. Returns false,
    * leaving the batch unchanged, when it might not fit.
    */
-  add<T> (key: Uint8Array | null, payload: PayloadWriter<T>, item: T): boolean {
+  add<T>(key: Uint8Array | null, payload: PayloadWriter<T>, item: T): boolean {
     const keyLength = key === null ? -1 : key.length
     const maxValue = payload.maxBytes(item)
     const buffer = this.#buffer
     const start = this.#at
-    if (start + 2 * MAX_VARINT_BYTES + 3 + MAX_VARINT_BYTES + Math.max(keyLength, 0) + maxValue + 1 > buffer.length) return false
+    if (start + 2 * MAX_VARINT_BYTES + 3 + MAX_VARINT_BYTES + Math.max(keyLength, 0) + maxValue + 1 > buffer.length)
+      return false
     // Most values are 64..8191 bytes, whose length varints take 2 bytes: reserve that much and
     // move the value only when the guess was wrong.
     let at = start + 2
@@ -76,7 +77,7 @@ export class RecordBatchBuilder {
    * (the producer's clock), never their event time: the broker's retention would otherwise
    * delete a historic backfill at once.
    */
-  seal (timestampMs: number): Buffer {
+  seal(timestampMs: number): Buffer {
     const buffer = this.#buffer
     const ts = BigInt(timestampMs)
     buffer.writeBigInt64BE(0n, 0) // base offset, assigned by the broker
@@ -98,7 +99,7 @@ export class RecordBatchBuilder {
 }
 
 /** Bytes of a zig-zag varint. */
-function varintSize (value: number): number {
+function varintSize(value: number): number {
   let v = value >= 0 ? value * 2 : -value * 2 - 1
   let size = 1
   while (v >= 0x80) {
@@ -108,7 +109,7 @@ function varintSize (value: number): number {
   return size
 }
 
-function writeVarint (buffer: Buffer, at: number, value: number): number {
+function writeVarint(buffer: Buffer, at: number, value: number): number {
   let v = value >= 0 ? value * 2 : -value * 2 - 1
   while (v >= 0x80) {
     buffer[at++] = (v & 0x7f) | 0x80

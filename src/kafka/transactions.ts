@@ -20,7 +20,7 @@ export class TransactionalProducer {
   readonly #id: string
   #producer: Producer<Buffer, Buffer, Buffer, Buffer>
 
-  constructor (brokers: string[], transactionalId: string) {
+  constructor(brokers: string[], transactionalId: string) {
     this.#brokers = brokers
     this.#id = transactionalId
     this.#producer = createTransactionalProducer(brokers, transactionalId, transactionalId)
@@ -32,10 +32,13 @@ export class TransactionalProducer {
    * pending would otherwise hold up reading committed offsets until the broker's transaction
    * timeout. The client retries without end here: the wait is bounded.
    */
-  async register (timeoutMs: number): Promise<void> {
+  async register(timeoutMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new UnavailableError(`cannot register the transactional id within ${timeoutMs / 1000} s`)), timeoutMs)
+      timer = setTimeout(
+        () => reject(new UnavailableError(`cannot register the transactional id within ${timeoutMs / 1000} s`)),
+        timeoutMs
+      )
     })
     try {
       await (await Promise.race([this.#producer.beginTransaction(), timeout])).cancel()
@@ -44,17 +47,17 @@ export class TransactionalProducer {
     }
   }
 
-  async begin (): Promise<KafkaTransaction> {
+  async begin(): Promise<KafkaTransaction> {
     return new KafkaTransaction(await this.#producer.beginTransaction())
   }
 
   /** A fenced or failed transactional producer cannot begin again: this one replaces it. */
-  async reset (): Promise<void> {
+  async reset(): Promise<void> {
     await this.#producer.close(true).catch(() => {})
     this.#producer = createTransactionalProducer(this.#brokers, this.#id, this.#id)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.#producer.close(true).catch(() => {})
   }
 }
@@ -66,7 +69,7 @@ export class KafkaTransaction {
   /** Per `topic:partition`, the offset of the last record this transaction wrote there. */
   readonly lastOffsets = new Map<string, bigint>()
 
-  constructor (transaction: ClientTransaction) {
+  constructor(transaction: ClientTransaction) {
     this.#transaction = transaction
   }
 
@@ -75,31 +78,40 @@ export class KafkaTransaction {
    * size limit, and sends one request at a time: concurrent sends inside one transaction are
    * not safe with this client.
    */
-  async send (records: OutgoingRecord[]): Promise<void> {
-    noteLastOffsets(this.lastOffsets, records, await this.#transaction.send({ messages: records.map(toMessage) as never }))
+  async send(records: OutgoingRecord[]): Promise<void> {
+    noteLastOffsets(
+      this.lastOffsets,
+      records,
+      await this.#transaction.send({ messages: records.map(toMessage) as never })
+    )
   }
 
   /** Adds the positions to commit with the transaction, under the group generation `membership` names. */
-  async addOffsets (member: GroupMember, offsets: Offset[], membership: GroupMembership): Promise<void> {
+  async addOffsets(member: GroupMember, offsets: Offset[], membership: GroupMembership): Promise<void> {
     if (offsets.length === 0) return
     await this.#transaction.addConsumer(member.consumer)
     for (const p of offsets) {
       // The client commits `offset + 1`: hand it the offset before the position.
-      await this.#transaction.addOffset({ topic: p.topic, partition: p.partition, offset: p.offset - 1n, metadata: { consumer: membership } } as never)
+      await this.#transaction.addOffset({
+        topic: p.topic,
+        partition: p.partition,
+        offset: p.offset - 1n,
+        metadata: { consumer: membership }
+      } as never)
     }
   }
 
-  async commit (): Promise<void> {
+  async commit(): Promise<void> {
     await this.#transaction.commit()
   }
 
-  async abort (): Promise<void> {
+  async abort(): Promise<void> {
     await this.#transaction.abort()
   }
 }
 
 /** Records, per `topic:partition`, the offset of the last record of `sent` there, from the produce response's base offsets. */
-function noteLastOffsets (last: Map<string, bigint>, sent: OutgoingRecord[], result: ProduceResult): void {
+function noteLastOffsets(last: Map<string, bigint>, sent: OutgoingRecord[], result: ProduceResult): void {
   // A send puts each partition's records into one batch: the base offset plus their count.
   const counts = new Map<string, number>()
   for (const r of sent) {
@@ -113,11 +125,17 @@ function noteLastOffsets (last: Map<string, bigint>, sent: OutgoingRecord[], res
   }
 }
 
-function toMessage (r: OutgoingRecord): object {
-  return { topic: r.topic, partition: r.partition, key: r.key ?? undefined, value: r.value ?? undefined, headers: r.headers === undefined ? undefined : recordHeaders(r.headers) }
+function toMessage(r: OutgoingRecord): object {
+  return {
+    topic: r.topic,
+    partition: r.partition,
+    key: r.key ?? undefined,
+    value: r.value ?? undefined,
+    headers: r.headers === undefined ? undefined : recordHeaders(r.headers)
+  }
 }
 
-function recordHeaders (headers: Record<string, string>): Map<Buffer, Buffer> {
+function recordHeaders(headers: Record<string, string>): Map<Buffer, Buffer> {
   const map = new Map<Buffer, Buffer>()
   for (const [name, value] of Object.entries(headers)) map.set(Buffer.from(name), Buffer.from(value))
   return map

@@ -5,7 +5,7 @@ export class CellstreamError extends Error {
   readonly code: string
   readonly exitCode: number
 
-  constructor (code: string, message: string, options: { cause?: unknown, exitCode?: number } = {}) {
+  constructor(code: string, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
     super(message, { cause: options.cause })
     this.name = 'CellstreamError'
     this.code = code
@@ -15,7 +15,7 @@ export class CellstreamError extends Error {
 
 /** Wrong flags, values or arguments given by the user. */
 export class UsageError extends CellstreamError {
-  constructor (message: string) {
+  constructor(message: string) {
     super('CS_USAGE', message, { exitCode: 2 })
     this.name = 'UsageError'
   }
@@ -23,7 +23,7 @@ export class UsageError extends CellstreamError {
 
 /** A service (Kafka, PostgreSQL) or a tool (java, mvn) that cannot be reached or run. */
 export class UnavailableError extends CellstreamError {
-  constructor (message: string, cause?: unknown) {
+  constructor(message: string, cause?: unknown) {
     super('CS_UNAVAILABLE', message, { cause, exitCode: 3 })
     this.name = 'UnavailableError'
   }
@@ -31,13 +31,13 @@ export class UnavailableError extends CellstreamError {
 
 /** Data that cannot be read as what it claims to be (a corrupt file, a bad record). */
 export class DataError extends CellstreamError {
-  constructor (message: string, cause?: unknown) {
+  constructor(message: string, cause?: unknown) {
     super('CS_DATA', message, { cause })
     this.name = 'DataError'
   }
 }
 
-export function errorMessage (error: unknown): string {
+export function errorMessage(error: unknown): string {
   if (error instanceof AggregateError && error.errors.length > 0) return errorMessage(error.errors[0])
   if (error instanceof Error) return error.message
   return String(error)

@@ -21,10 +21,18 @@ const APPLIED = 'CELLSTREAM_MEMORY_SETTINGS'
  * applied already or the user turned them off (CELLSTREAM_MEMORY_SETTINGS=off). A flag given
  * on the command line or in NODE_OPTIONS, and a variable already set, win over the defaults.
  */
-export function applyMemorySettings (args: readonly string[]): void {
+export function applyMemorySettings(args: readonly string[]): void {
   if (args[0] !== 'stream' || process.env[APPLIED] !== undefined || typeof process.execve !== 'function') return
-  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map(flag => flag.split('=')[0]!.replaceAll('_', '-'))
-  const flags = Object.entries(STREAM_NODE_FLAGS).filter(([name]) => !given.includes(name)).map(([name, value]) => `${name}=${value}`)
+  const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].map(flag =>
+    flag.split('=')[0]!.replaceAll('_', '-')
+  )
+  const flags = Object.entries(STREAM_NODE_FLAGS)
+    .filter(([name]) => !given.includes(name))
+    .map(([name, value]) => `${name}=${value}`)
   const environment: NodeJS.ProcessEnv = { ...STREAM_ENVIRONMENT, ...process.env, [APPLIED]: 'applied' }
-  process.execve(process.execPath, [process.execPath, ...flags, ...process.execArgv, process.argv[1]!, ...args], environment)
+  process.execve(
+    process.execPath,
+    [process.execPath, ...flags, ...process.execArgv, process.argv[1]!, ...args],
+    environment
+  )
 }

@@ -2,7 +2,11 @@
 // throws a UsageError whose message names the option and what it expects.
 import { UsageError } from './errors.ts'
 
-export function parseInteger (name: string, raw: string, { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = {}): number {
+export function parseInteger(
+  name: string,
+  raw: string,
+  { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = {}
+): number {
   const value = Number(raw)
   if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value)) {
     throw new UsageError(`${name} must be a whole number, got '${raw}'`)
@@ -13,14 +17,14 @@ export function parseInteger (name: string, raw: string, { min = Number.MIN_SAFE
   return value
 }
 
-export function parseNumber (name: string, raw: string, { min = -Infinity, max = Infinity } = {}): number {
+export function parseNumber(name: string, raw: string, { min = -Infinity, max = Infinity } = {}): number {
   const value = Number(raw)
   if (raw.trim() === '' || !Number.isFinite(value)) throw new UsageError(`${name} must be a number, got '${raw}'`)
   if (value < min || value > max) throw new UsageError(`${name} must be between ${min} and ${max}, got ${value}`)
   return value
 }
 
-export function parseChoice<T extends string> (name: string, raw: string, choices: readonly T[]): T {
+export function parseChoice<T extends string>(name: string, raw: string, choices: readonly T[]): T {
   if (!(choices as readonly string[]).includes(raw)) {
     throw new UsageError(`${name} must be one of ${choices.join(', ')}, got '${raw}'`)
   }
@@ -28,8 +32,11 @@ export function parseChoice<T extends string> (name: string, raw: string, choice
 }
 
 /** Parses `host:port[,host:port…]` into a list of broker addresses. */
-export function parseBrokers (raw: string): string[] {
-  const brokers = raw.split(',').map(b => b.trim()).filter(b => b !== '')
+export function parseBrokers(raw: string): string[] {
+  const brokers = raw
+    .split(',')
+    .map(b => b.trim())
+    .filter(b => b !== '')
   if (brokers.length === 0) throw new UsageError('KAFKA_BROKERS must list at least one host:port')
   for (const broker of brokers) {
     const match = /^(.+):(\d+)$/.exec(broker)
@@ -41,7 +48,7 @@ export function parseBrokers (raw: string): string[] {
 }
 
 /** Parses a database URL, accepting only postgres:// and postgresql://. */
-export function parseDatabaseUrl (raw: string): URL {
+export function parseDatabaseUrl(raw: string): URL {
   let url: URL
   try {
     url = new URL(raw)

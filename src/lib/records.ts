@@ -30,6 +30,6 @@ export interface OutgoingRecord {
 }
 
 /** A partition of a topic, by name: `topic:partition`, the same spelling everywhere. */
-export function topicPartition (topic: string, partition: number): string {
+export function topicPartition(topic: string, partition: number): string {
   return `${topic}:${partition}`
 }

@@ -4,18 +4,18 @@
 import { DataError } from './errors.ts'
 
 export interface Serde<T> {
-  serialize (value: T): Buffer
-  deserialize (bytes: Buffer): T
+  serialize(value: T): Buffer
+  deserialize(bytes: Buffer): T
   /**
    * Optional fast path for keys: the serialized bytes as a latin1 string (one character per
    * byte), equal to `serialize(value).toString('latin1')` but built without a Buffer. Stores
    * index their in-memory tables by this string.
    */
-  toBinaryString? (value: T): string
+  toBinaryString?(value: T): string
 }
 
 /** The serialized bytes of `value` as a latin1 string, through the serde's fast path when it has one. */
-export function binaryString<T> (serde: Serde<T>, value: T): string {
+export function binaryString<T>(serde: Serde<T>, value: T): string {
   return serde.toBinaryString === undefined ? serde.serialize(value).toString('latin1') : serde.toBinaryString(value)
 }
 
@@ -26,7 +26,7 @@ export const stringSerde: Serde<string> = {
   serialize: value => Buffer.from(value, 'utf8'),
   deserialize: bytes => bytes.toString('utf8'),
   // ASCII text is its own UTF-8 encoding, one byte per character.
-  toBinaryString: value => ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1')
+  toBinaryString: value => (ASCII.test(value) ? value : Buffer.from(value, 'utf8').toString('latin1'))
 }
 
 /** The bytes themselves; callers must not mutate a buffer after handing it over. */
@@ -35,7 +35,7 @@ export const bufferSerde: Serde<Buffer> = {
   deserialize: bytes => bytes
 }
 
-export function jsonSerde<T> (): Serde<T> {
+export function jsonSerde<T>(): Serde<T> {
   return {
     serialize: value => Buffer.from(JSON.stringify(value), 'utf8'),
     deserialize: bytes => {
@@ -85,23 +85,29 @@ export const bigint64Serde: Serde<bigint> = {
   }
 }
 
-export function writeInt64 (bytes: Buffer, offset: number, value: number): void {
+export function writeInt64(bytes: Buffer, offset: number, value: number): void {
   const high = Math.floor(value / TWO_32)
   bytes.writeInt32BE(high, offset)
   bytes.writeUInt32BE(value - high * TWO_32, offset + 4)
 }
 
 /** The 8 bytes `writeInt64` writes, as a latin1 string. */
-export function int64BinaryString (value: number): string {
+export function int64BinaryString(value: number): string {
   const high = Math.floor(value / TWO_32)
   const low = value - high * TWO_32
   return String.fromCharCode(
-    (high >>> 24) & 0xff, (high >>> 16) & 0xff, (high >>> 8) & 0xff, high & 0xff,
-    (low >>> 24) & 0xff, (low >>> 16) & 0xff, (low >>> 8) & 0xff, low & 0xff
+    (high >>> 24) & 0xff,
+    (high >>> 16) & 0xff,
+    (high >>> 8) & 0xff,
+    high & 0xff,
+    (low >>> 24) & 0xff,
+    (low >>> 16) & 0xff,
+    (low >>> 8) & 0xff,
+    low & 0xff
   )
 }
 
-export function readInt64 (bytes: Buffer, offset: number): number {
+export function readInt64(bytes: Buffer, offset: number): number {
   return bytes.readInt32BE(offset) * TWO_32 + bytes.readUInt32BE(offset + 4)
 }
 
@@ -127,7 +133,7 @@ type Serdes<T extends readonly unknown[]> = { readonly [I in keyof T]: Serde<T[I
  * of variable-width parts still reads back unambiguously. Tuples with equal leading parts
  * share a byte prefix, so they are adjacent in a store.
  */
-export function tupleSerde<T extends readonly unknown[]> (...serdes: Serdes<T>): Serde<T> {
+export function tupleSerde<T extends readonly unknown[]>(...serdes: Serdes<T>): Serde<T> {
   const parts = serdes as readonly Serde<unknown>[]
   const last = parts.length - 1
   const serde: Serde<T> = {
@@ -174,15 +180,16 @@ export function tupleSerde<T extends readonly unknown[]> (...serdes: Serdes<T>):
   return serde
 }
 
-function uint32BinaryString (value: number): string {
+function uint32BinaryString(value: number): string {
   return String.fromCharCode((value >>> 24) & 0xff, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff)
 }
 
-function expectLength (bytes: Buffer, length: number, what: string): void {
-  if (bytes.length !== length) throw new DataError(`${what} must be ${length} bytes, got ${bytes.length}: ${describe(bytes)}`)
+function expectLength(bytes: Buffer, length: number, what: string): void {
+  if (bytes.length !== length)
+    throw new DataError(`${what} must be ${length} bytes, got ${bytes.length}: ${describe(bytes)}`)
 }
 
-function describe (bytes: Buffer): string {
+function describe(bytes: Buffer): string {
   const hex = bytes.subarray(0, 32).toString('hex')
   return bytes.length > 32 ? `0x${hex}…` : `0x${hex}`
 }

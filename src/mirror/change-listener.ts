@@ -21,12 +21,12 @@ export class ChangeListener {
   readonly #session: Session
   #closed = false
 
-  private constructor (session: Session) {
+  private constructor(session: Session) {
     this.#session = session
   }
 
   /** Takes the lock and starts listening; resolves undefined when another session holds the lock. */
-  static async open (db: Db, lockName: string, events: ListenerEvents): Promise<ChangeListener | undefined> {
+  static async open(db: Db, lockName: string, events: ListenerEvents): Promise<ChangeListener | undefined> {
     let listener: ChangeListener | undefined
     const session = await db.connect({
       direct: true,
@@ -42,7 +42,11 @@ export class ChangeListener {
     // reaches us through onLost or a failed query.
     session.client.on('error', () => {})
     try {
-      const locked = await session.one('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [LOCK_CLASS, lockName], row => row.locked as boolean)
+      const locked = await session.one(
+        'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
+        [LOCK_CLASS, lockName],
+        row => row.locked as boolean
+      )
       if (!locked) {
         await session.done()
         return undefined
@@ -60,11 +64,11 @@ export class ChangeListener {
   }
 
   /** A round trip on the session: a dead connection may otherwise go unnoticed for a long time. */
-  async ping (): Promise<void> {
+  async ping(): Promise<void> {
     await this.#session.one('SELECT 1')
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     // Closing the session releases the lock and ends the LISTEN.
@@ -73,7 +77,7 @@ export class ChangeListener {
 }
 
 /** The id in a notification payload `{"op","id"}`; none means "read everything again". */
-export function changedId (payload: string | undefined): string | undefined {
+export function changedId(payload: string | undefined): string | undefined {
   try {
     const id = (JSON.parse(payload ?? '') as { id?: unknown }).id
     return typeof id === 'string' ? id : undefined

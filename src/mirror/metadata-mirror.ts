@@ -59,7 +59,7 @@ export class MetadataMirror {
   /** Rows too large for the topic, skipped since start, for metrics. */
   skipped = 0
 
-  constructor (options: MetadataMirrorOptions) {
+  constructor(options: MetadataMirrorOptions) {
     this.#options = {
       topic: DEFAULT_MIRROR_TOPIC,
       partitions: 1,
@@ -72,17 +72,19 @@ export class MetadataMirror {
     }
   }
 
-  get state (): MirrorState {
+  get state(): MirrorState {
     return this.#state
   }
 
-  get topic (): string {
+  get topic(): string {
     return this.#options.topic
   }
 
   /** Resolves when the mirror stops; rejects if it had to stop on its own (see the header). */
-  get done (): Promise<void> {
-    return (this.#loop ?? Promise.resolve()).then(() => { if (this.#fatal !== undefined) throw this.#fatal })
+  get done(): Promise<void> {
+    return (this.#loop ?? Promise.resolve()).then(() => {
+      if (this.#fatal !== undefined) throw this.#fatal
+    })
   }
 
   /**
@@ -90,12 +92,15 @@ export class MetadataMirror {
    * Resolves when the mirror is following changes or standing by; failures to reach either
    * side at this point reject with an UnavailableError. Later failures are retried.
    */
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     if (this.#state !== 'new') throw new Error('a mirror starts once')
     const { databaseUrl, brokers, topic, partitions, clientId } = this.#options
     try {
       this.#db = openDb(databaseUrl, { max: 2 })
-      if (!await hasChangeTrigger(this.#db)) throw new UnavailableError(`user_metadata has no change trigger in ${safeUrl(databaseUrl)}; run 'cellstream db migrate'`)
+      if (!(await hasChangeTrigger(this.#db)))
+        throw new UnavailableError(
+          `user_metadata has no change trigger in ${safeUrl(databaseUrl)}; run 'cellstream db migrate'`
+        )
       this.#source = await databaseIdentity(this.#db, databaseUrl)
       this.#topic = await MirrorTopic.open({ brokers, topic, partitions, clientId })
       await this.#connect()
@@ -108,7 +113,7 @@ export class MetadataMirror {
   }
 
   /** Finishes the batch in progress, then closes everything. */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     if (this.#state === 'stopped') return
     this.#stopping.abort()
     this.#wake?.()
@@ -117,7 +122,7 @@ export class MetadataMirror {
     this.#state = 'stopped'
   }
 
-  async #connect (): Promise<void> {
+  async #connect(): Promise<void> {
     const listener = await ChangeListener.open(this.#db!, this.#options.topic, {
       onChange: id => {
         if (id === undefined) this.#resync = true
@@ -132,7 +137,8 @@ export class MetadataMirror {
       }
     })
     if (listener === undefined) {
-      if (this.#state !== 'standby') this.#options.log('info', `another mirror publishes to ${this.#options.topic}; standing by`)
+      if (this.#state !== 'standby')
+        this.#options.log('info', `another mirror publishes to ${this.#options.topic}; standing by`)
       this.#state = 'standby'
       return
     }
@@ -145,7 +151,7 @@ export class MetadataMirror {
     this.#state = 'active'
   }
 
-  async #run (): Promise<void> {
+  async #run(): Promise<void> {
     let failures = 0
     while (!this.#stopping.signal.aborted) {
       try {
@@ -167,8 +173,17 @@ export class MetadataMirror {
           return
         }
         failures++
-        this.#options.log('warn', `mirror: ${errorMessage(describeDbError(error, this.#options.databaseUrl))}; retrying`)
-        if (this.#listener !== undefined && !await this.#listener.ping().then(() => true, () => false)) {
+        this.#options.log(
+          'warn',
+          `mirror: ${errorMessage(describeDbError(error, this.#options.databaseUrl))}; retrying`
+        )
+        if (
+          this.#listener !== undefined &&
+          !(await this.#listener.ping().then(
+            () => true,
+            () => false
+          ))
+        ) {
           await this.#dropListener()
         }
         await this.#pause(Math.min(this.#options.maxRetryMs, 100 * 2 ** failures))
@@ -177,7 +192,7 @@ export class MetadataMirror {
   }
 
   /** Waits for a notification; on a quiet heartbeat, checks that the session still answers. */
-  async #idle (): Promise<void> {
+  async #idle(): Promise<void> {
     const woken = await new Promise<boolean>(resolve => {
       const timer = setTimeout(() => resolve(false), this.#options.heartbeatMs)
       this.#wake = () => {
@@ -195,18 +210,18 @@ export class MetadataMirror {
     }
   }
 
-  async #dropListener (): Promise<void> {
+  async #dropListener(): Promise<void> {
     const listener = this.#listener
     this.#listener = undefined
     await listener?.close()
   }
 
-  async #pause (ms: number): Promise<void> {
+  async #pause(ms: number): Promise<void> {
     await delay(ms, undefined, { signal: this.#stopping.signal }).catch(() => {})
   }
 
   /** Publishes the whole table and tombstones the keys it no longer has. */
-  async #sync (): Promise<void> {
+  async #sync(): Promise<void> {
     this.#resync = false
     // The snapshot reads every row after this point, so these ids are covered.
     this.#pending.clear()
@@ -224,22 +239,27 @@ export class MetadataMirror {
       }
       await this.#publish([...stale].map(key => ({ key, value: null })))
       this.#options.log('info', `snapshot: published ${rows} rows and ${stale.size} tombstones to ${topic.name}`)
-      this.#options.log('info', `following changes to user_metadata (topic ${topic.name}, ${topic.partitions} partition${topic.partitions === 1 ? '' : 's'})`)
+      this.#options.log(
+        'info',
+        `following changes to user_metadata (topic ${topic.name}, ${topic.partitions} partition${topic.partitions === 1 ? '' : 's'})`
+      )
     } catch (error) {
       this.#resync = true
       throw error
     }
   }
 
-  async #publishPending (): Promise<void> {
+  async #publishPending(): Promise<void> {
     const ids = [...this.#pending].slice(0, this.#options.batchSize)
     for (const id of ids) this.#pending.delete(id)
     try {
       const rows = await readUsers(this.#db!, ids)
-      await this.#publish(ids.map(id => {
-        const row = rows.get(id)
-        return { key: id, value: row === undefined ? null : userJson(row) }
-      }))
+      await this.#publish(
+        ids.map(id => {
+          const row = rows.get(id)
+          return { key: id, value: row === undefined ? null : userJson(row) }
+        })
+      )
     } catch (error) {
       // Newer notifications for these ids may have arrived meanwhile; one read covers both.
       for (const id of ids) this.#pending.add(id)
@@ -247,16 +267,19 @@ export class MetadataMirror {
     }
   }
 
-  async #publish (records: KeyedValue[]): Promise<void> {
+  async #publish(records: KeyedValue[]): Promise<void> {
     const tooLarge = await this.#topic!.publish(records, this.#source)
     for (const { key, bytes, limit } of tooLarge) {
-      this.#options.log('warn', `user ${key.length > 80 ? `${key.slice(0, 77)}...` : key}: a record of ${bytes} bytes is over the max.message.bytes of ${this.#topic!.name} (${limit}); skipped, the topic keeps its previous value`)
+      this.#options.log(
+        'warn',
+        `user ${key.length > 80 ? `${key.slice(0, 77)}...` : key}: a record of ${bytes} bytes is over the max.message.bytes of ${this.#topic!.name} (${limit}); skipped, the topic keeps its previous value`
+      )
     }
     this.skipped += tooLarge.length
     this.published += records.length - tooLarge.length
   }
 
-  async #close (): Promise<void> {
+  async #close(): Promise<void> {
     await this.#dropListener()
     await this.#topic?.close()
     if (this.#db !== undefined) {
@@ -266,7 +289,7 @@ export class MetadataMirror {
 }
 
 /** The identity migration 004 gives each database. */
-async function databaseIdentity (db: Db, url: string): Promise<string> {
+async function databaseIdentity(db: Db, url: string): Promise<string> {
   const row = await db.oneOrNone<{ id: string }>('SELECT id FROM cellstream_database').catch((error: unknown) => {
     if ((error as { code?: string }).code === '42P01') return null
     throw error
@@ -277,8 +300,12 @@ async function databaseIdentity (db: Db, url: string): Promise<string> {
 
 /** The topic holds users of another database: publishing this one's would tombstone them. */
 export class MirrorConflict extends CellstreamError {
-  constructor (topic: string, theirs: string, ours: string) {
-    super('CS_MIRROR_CONFLICT', `topic ${topic} holds the users of another database (${theirs}, this one is ${ours}): mirror each database to a topic of its own (--topic), or delete the topic first`, { exitCode: 2 })
+  constructor(topic: string, theirs: string, ours: string) {
+    super(
+      'CS_MIRROR_CONFLICT',
+      `topic ${topic} holds the users of another database (${theirs}, this one is ${ours}): mirror each database to a topic of its own (--topic), or delete the topic first`,
+      { exitCode: 2 }
+    )
     this.name = 'MirrorConflict'
   }
 }

@@ -4,7 +4,14 @@
 // state. Each record names the database it comes from in a header, so that a mirror can tell
 // a topic that holds another database's users. A record too large for the topic is not sent
 // (the broker would refuse it, and every later change would wait behind it): it is returned.
-import { DEFAULT_MAX_MESSAGE_BYTES, ensureTopics, leafMessage, messageLimits, partitionCount, withAdmin } from '../kafka/admin.ts'
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  ensureTopics,
+  leafMessage,
+  messageLimits,
+  partitionCount,
+  withAdmin
+} from '../kafka/admin.ts'
 import { createConsumer, createProducer, type KafkaConsumer, type KafkaProducer } from '../kafka/clients.ts'
 import { partitionForKey } from '../lib/hash.ts'
 import { Fetcher, headerValue, READ_UNCOMMITTED, readToEnd } from '../kafka/fetcher.ts'
@@ -19,7 +26,10 @@ export interface MirrorTopicOptions {
 }
 
 /** One record: a null value is a tombstone. */
-export interface KeyedValue { key: string, value: string | null }
+export interface KeyedValue {
+  key: string
+  value: string | null
+}
 
 /** The header naming the database (its cellstream_database id) a record comes from. */
 export const SOURCE_HEADER = 'cellstream.mirror.source'
@@ -46,7 +56,7 @@ export class MirrorTopic {
   /** The topic's max.message.bytes. */
   readonly #limit: number
 
-  private constructor (options: MirrorTopicOptions, partitions: number, limit: number) {
+  private constructor(options: MirrorTopicOptions, partitions: number, limit: number) {
     this.name = options.topic
     this.partitions = partitions
     this.#limit = limit
@@ -57,17 +67,24 @@ export class MirrorTopic {
   }
 
   /** Creates the topic (compacted) if it is missing. */
-  static async open (options: MirrorTopicOptions): Promise<MirrorTopic> {
+  static async open(options: MirrorTopicOptions): Promise<MirrorTopic> {
     const { partitions, limit } = await withAdmin(options.brokers, async admin => {
-      await ensureTopics(admin, [{ name: options.topic, partitions: options.partitions, config: { 'cleanup.policy': 'compact' } }])
+      await ensureTopics(admin, [
+        { name: options.topic, partitions: options.partitions, config: { 'cleanup.policy': 'compact' } }
+      ])
       const limits = await messageLimits(admin, [options.topic])
-      return { partitions: await partitionCount(admin, options.topic), limit: limits.get(options.topic) ?? DEFAULT_MAX_MESSAGE_BYTES }
-    }).catch(error => { throw kafkaError(error, `Kafka is not reachable at ${options.brokers.join(',')}`) })
+      return {
+        partitions: await partitionCount(admin, options.topic),
+        limit: limits.get(options.topic) ?? DEFAULT_MAX_MESSAGE_BYTES
+      }
+    }).catch(error => {
+      throw kafkaError(error, `Kafka is not reachable at ${options.brokers.join(',')}`)
+    })
     return new MirrorTopic(options, partitions, limit)
   }
 
   /** The partition of a key as Kafka's Java producer computes it, so every client agrees. */
-  partitionOf (key: Buffer): number {
+  partitionOf(key: Buffer): number {
     return partitionForKey(key, this.partitions)
   }
 
@@ -75,10 +92,19 @@ export class MirrorTopic {
    * Publishes records stamped with `source`; returns, unsent, those too large for the topic,
    * with their size.
    */
-  async publish (records: readonly KeyedValue[], source: string): Promise<Array<KeyedValue & { bytes: number, limit: number }>> {
-    const tooLarge: Array<KeyedValue & { bytes: number, limit: number }> = []
+  async publish(
+    records: readonly KeyedValue[],
+    source: string
+  ): Promise<Array<KeyedValue & { bytes: number; limit: number }>> {
+    const tooLarge: Array<KeyedValue & { bytes: number; limit: number }> = []
     const headers = new Map([[Buffer.from(SOURCE_HEADER), Buffer.from(source)]])
-    let messages: Array<{ topic: string, partition: number, key: Buffer, value: Buffer, headers: Map<Buffer, Buffer> }> = []
+    let messages: Array<{
+      topic: string
+      partition: number
+      key: Buffer
+      value: Buffer
+      headers: Map<Buffer, Buffer>
+    }> = []
     let bytes = 0
     const send = async (): Promise<void> => {
       if (messages.length === 0) return
@@ -100,7 +126,13 @@ export class MirrorTopic {
       }
       if (messages.length >= SEND_CHUNK || bytes + size > Math.min(SEND_CHUNK_BYTES, this.#limit)) await send()
       // The client's types have no null value, but it writes null as a tombstone.
-      messages.push({ topic: this.name, partition: this.partitionOf(keyBytes), key: keyBytes, value: valueBytes as Buffer, headers })
+      messages.push({
+        topic: this.name,
+        partition: this.partitionOf(keyBytes),
+        key: keyBytes,
+        value: valueBytes as Buffer,
+        headers
+      })
       bytes += size
     }
     await send()
@@ -108,7 +140,7 @@ export class MirrorTopic {
   }
 
   /** The keys whose latest record is not a tombstone (what the compacted topic holds now), and their sources. */
-  async state (): Promise<TopicState> {
+  async state(): Promise<TopicState> {
     const live = new Map<string, string | undefined>()
     try {
       const starts = await this.#fetcher.startOffsets(this.name)
@@ -128,13 +160,13 @@ export class MirrorTopic {
     return { keys: new Set(live.keys()), sources }
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.#producer.close().catch(() => {})
     await this.#consumer.close(true).catch(() => {})
   }
 }
 
-function kafkaError (error: unknown, what: string): unknown {
+function kafkaError(error: unknown, what: string): unknown {
   if (error instanceof CellstreamError) return error
   return new UnavailableError(`${what}: ${leafMessage(error)}`, error)
 }

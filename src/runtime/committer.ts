@@ -29,13 +29,13 @@ export class Committer {
   readonly #producer: TransactionalProducer
   readonly #limits: TopicLimits
 
-  constructor (producer: TransactionalProducer, limits: TopicLimits) {
+  constructor(producer: TransactionalProducer, limits: TopicLimits) {
     this.#producer = producer
     this.#limits = limits
   }
 
   /** Commits; returns, per `topic:partition`, the offset of the last record written there. */
-  async commit (request: CommitRequest): Promise<ReadonlyMap<string, bigint>> {
+  async commit(request: CommitRequest): Promise<ReadonlyMap<string, bigint>> {
     const transaction = await this.#producer.begin().catch(async (error: unknown) => {
       await request.sinks.catch(() => {})
       throw error
@@ -55,7 +55,10 @@ export class Committer {
     return transaction.lastOffsets
   }
 
-  async #send (transaction: Awaited<ReturnType<TransactionalProducer['begin']>>, records: OutgoingRecord[]): Promise<void> {
+  async #send(
+    transaction: Awaited<ReturnType<TransactionalProducer['begin']>>,
+    records: OutgoingRecord[]
+  ): Promise<void> {
     if (records.length === 0) return
     const limits = this.#limits
     await limits.learn(records)
@@ -75,7 +78,7 @@ export class Committer {
  * The end of the chunk of `records` that starts at `from`: at least one record, at most
  * SEND_CHUNK_BYTES, and no more bytes for one topic than its limit allows in one batch.
  */
-function chunkEnd (records: OutgoingRecord[], from: number, limitOf: (topic: string) => number): number {
+function chunkEnd(records: OutgoingRecord[], from: number, limitOf: (topic: string) => number): number {
   let bytes = 0
   const perTopic = new Map<string, number>()
   let to = from

@@ -40,7 +40,7 @@ export class Connections {
   queryFetcher: Fetcher | undefined
 
   /** Opens everything but the group join; on failure closes what it opened. */
-  static async open (options: ConnectionOptions): Promise<Connections> {
+  static async open(options: ConnectionOptions): Promise<Connections> {
     const connections = new Connections()
     try {
       await connections.#open(options)
@@ -52,21 +52,32 @@ export class Connections {
     return connections
   }
 
-  async #open ({ topology, applicationId, brokers, instanceId, partialsPartitions, log }: ConnectionOptions): Promise<void> {
-    const admin = this.admin = createAdmin(brokers, `${applicationId}-admin`)
+  async #open({
+    topology,
+    applicationId,
+    brokers,
+    instanceId,
+    partialsPartitions,
+    log
+  }: ConnectionOptions): Promise<void> {
+    const admin = (this.admin = createAdmin(brokers, `${applicationId}-admin`))
     const inputPartitions = new Map<string, number>()
     for (const source of topology.sources) {
       const info = (await admin.metadata({ topics: [source.topic] })).topics.get(source.topic)
       if (info === undefined) throw new Error(`input topic ${source.topic} does not exist`)
       inputPartitions.set(source.topic, info.partitionsCount)
     }
-    const plan = this.plan = makePlan(topology, applicationId, inputPartitions, partialsPartitions)
+    const plan = (this.plan = makePlan(topology, applicationId, inputPartitions, partialsPartitions))
     const inputLimits = await messageLimits(admin, [...inputPartitions.keys()])
     await ensureTopics(admin, applicationTopics(plan, Math.max(0, ...inputLimits.values())))
     this.limits = new TopicLimits(admin, topology.deadLetterTopic, topic => isInternalTopic(applicationId, topic))
 
     this.tableReader = new GroupMember(brokers, `${applicationId}-tables-${instanceId}`, `${applicationId}-tables`)
-    this.tables = new GlobalTables(this.tableReader.fetcher({ isolationLevel: READ_UNCOMMITTED, maxWaitMs: 250 }), topology.globalTables, message => log('warn', message))
+    this.tables = new GlobalTables(
+      this.tableReader.fetcher({ isolationLevel: READ_UNCOMMITTED, maxWaitMs: 250 }),
+      topology.globalTables,
+      message => log('warn', message)
+    )
     await this.tables.start()
 
     this.producer = new TransactionalProducer(brokers, `${applicationId}-${instanceId}`)
@@ -81,7 +92,7 @@ export class Connections {
   }
 
   /** Leaves the group (its partitions move at once instead of after the session timeout), then closes the rest. */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.member?.close()
     await this.producer?.close()
     await this.tables?.stop().catch(() => {})

@@ -14,7 +14,11 @@ export interface FailurePolicy {
   giveUpAfterMs: number | undefined
 }
 
-export const DEFAULT_FAILURE_POLICY: FailurePolicy = { initialDelayMs: 500, maxDelayMs: 30_000, giveUpAfterMs: undefined }
+export const DEFAULT_FAILURE_POLICY: FailurePolicy = {
+  initialDelayMs: 500,
+  maxDelayMs: 30_000,
+  giveUpAfterMs: undefined
+}
 
 export class Failures {
   readonly #policy: FailurePolicy
@@ -23,18 +27,18 @@ export class Failures {
   #inARow = 0
   #last: string | undefined
 
-  constructor (policy: FailurePolicy = DEFAULT_FAILURE_POLICY, random: () => number = Math.random) {
+  constructor(policy: FailurePolicy = DEFAULT_FAILURE_POLICY, random: () => number = Math.random) {
     this.#policy = policy
     this.#random = random
   }
 
   /** When the current run of failures began; undefined while things work. */
-  get since (): number | undefined {
+  get since(): number | undefined {
     return this.#since
   }
 
   /** What failed last, while failing. */
-  get last (): string | undefined {
+  get last(): string | undefined {
     return this.#last
   }
 
@@ -43,20 +47,23 @@ export class Failures {
    * exponential delay plus a random share of the other half, so that instances that failed
    * together do not retry together. Throws once the failures have lasted past the limit.
    */
-  failed (what: string, error: unknown, now = Date.now()): number {
+  failed(what: string, error: unknown, now = Date.now()): number {
     this.#since ??= now
     this.#inARow++
     this.#last = `${what}: ${errorMessage(error)}`
     const { giveUpAfterMs, initialDelayMs, maxDelayMs } = this.#policy
     if (giveUpAfterMs !== undefined && now - this.#since >= giveUpAfterMs) {
-      throw new UnavailableError(`stopped after ${Math.round((now - this.#since) / 1000)} s of failures (--give-up-after): ${this.#last}`, error)
+      throw new UnavailableError(
+        `stopped after ${Math.round((now - this.#since) / 1000)} s of failures (--give-up-after): ${this.#last}`,
+        error
+      )
     }
     const delay = Math.min(maxDelayMs, initialDelayMs * 2 ** Math.min(this.#inARow - 1, 30))
-    return Math.round(delay / 2 + this.#random() * delay / 2)
+    return Math.round(delay / 2 + (this.#random() * delay) / 2)
   }
 
   /** A commit went through: the outage, if any, is over. */
-  succeeded (): void {
+  succeeded(): void {
     this.#since = undefined
     this.#inARow = 0
     this.#last = undefined
@@ -67,6 +74,11 @@ export class Failures {
  * Errors that are bugs, not outages: retrying cannot help, so the loop ends at once. Anything
  * else (the broker, PostgreSQL, the disk) is retried.
  */
-export function isBug (error: unknown): boolean {
-  return error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError || error instanceof SyntaxError
+export function isBug(error: unknown): boolean {
+  return (
+    error instanceof TypeError ||
+    error instanceof RangeError ||
+    error instanceof ReferenceError ||
+    error instanceof SyntaxError
+  )
 }

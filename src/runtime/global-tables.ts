@@ -26,26 +26,30 @@ export class GlobalTables {
   updates = 0
 
   /** `fetcher` reads uncommitted records: table topics are written outside transactions (the metadata mirror). */
-  constructor (fetcher: Fetcher, specs: GlobalTableSpec[], onError: (message: string) => void) {
+  constructor(fetcher: Fetcher, specs: GlobalTableSpec[], onError: (message: string) => void) {
     this.#fetcher = fetcher
     this.#onError = onError
     for (const spec of specs) {
-      this.#tables.set(spec.topic, { spec, store: inMemoryStores.keyValue({ name: spec.topic, keySerde: spec.key, valueSerde: spec.value }), positions: new Map() })
+      this.#tables.set(spec.topic, {
+        spec,
+        store: inMemoryStores.keyValue({ name: spec.topic, keySerde: spec.key, valueSerde: spec.value }),
+        positions: new Map()
+      })
     }
   }
 
-  view (topic: string): TableView<unknown, unknown> {
+  view(topic: string): TableView<unknown, unknown> {
     const table = this.#tables.get(topic)
     if (table === undefined) throw new Error(`no global table ${topic}`)
     return table.store
   }
 
-  size (topic: string): number {
+  size(topic: string): number {
     return this.#tables.get(topic)?.store.size ?? 0
   }
 
   /** Loads every table to its current end, then keeps following them. */
-  async start (): Promise<void> {
+  async start(): Promise<void> {
     for (const table of this.#tables.values()) {
       await table.store.open()
       const partitions = await this.#fetcher.partitions(table.spec.topic)
@@ -62,11 +66,13 @@ export class GlobalTables {
     this.#loop = this.#follow()
   }
 
-  async #follow (): Promise<void> {
+  async #follow(): Promise<void> {
     while (this.#running) {
       for (const table of this.#tables.values()) {
         try {
-          const fetched = await this.#fetcher.fetch([...table.positions].map(([partition, offset]) => ({ topic: table.spec.topic, partition, offset })))
+          const fetched = await this.#fetcher.fetch(
+            [...table.positions].map(([partition, offset]) => ({ topic: table.spec.topic, partition, offset }))
+          )
           for (const part of fetched) {
             for (const record of part.records) this.#apply(table, record)
             table.positions.set(part.partition, part.next)
@@ -80,7 +86,7 @@ export class GlobalTables {
     }
   }
 
-  #apply (table: Table, record: RawRecord): void {
+  #apply(table: Table, record: RawRecord): void {
     if (record.key === null) return
     try {
       const key = table.spec.key.deserialize(record.key)
@@ -88,11 +94,13 @@ export class GlobalTables {
       else table.store.put(key, table.spec.value.deserialize(record.value))
       this.updates++
     } catch (error) {
-      this.#onError(`global table ${table.spec.topic} offset ${record.source.partition}:${record.source.offset}: ${errorMessage(error)}`)
+      this.#onError(
+        `global table ${table.spec.topic} offset ${record.source.partition}:${record.source.offset}: ${errorMessage(error)}`
+      )
     }
   }
 
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.#running = false
     await this.#loop
     for (const table of this.#tables.values()) await table.store.close()

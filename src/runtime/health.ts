@@ -26,24 +26,26 @@ export class InstanceHealth {
   /** When the loop last turned. */
   #beat = Date.now()
 
-  constructor (policy: FailurePolicy, stuckAfterMs: number) {
+  constructor(policy: FailurePolicy, stuckAfterMs: number) {
     this.failures = new Failures(policy)
     this.#stuckAfterMs = stuckAfterMs
   }
 
   /** The loop turned (or made progress inside a long step, such as a restore). */
-  beat (now = Date.now()): void {
+  beat(now = Date.now()): void {
     this.#beat = now
   }
 
-  status (commits: number, assignment: string[], now = Date.now()): InstanceStatus {
+  status(commits: number, assignment: string[], now = Date.now()): InstanceStatus {
     const { phase, failures } = this
     const live = phase !== 'stopped' && now - this.#beat < this.#stuckAfterMs
     const failingSince = failures.since
     let reason: string | undefined
     if (phase !== 'running') reason = phase === 'restoring' ? 'restoring state' : phase
-    else if (failingSince !== undefined) reason = `failing for ${Math.round((now - failingSince) / 1000)} s, retrying: ${failures.last}`
-    if (!live && phase !== 'stopped') reason = `the processing loop has not turned for ${Math.round((now - this.#beat) / 1000)} s`
+    else if (failingSince !== undefined)
+      reason = `failing for ${Math.round((now - failingSince) / 1000)} s, retrying: ${failures.last}`
+    if (!live && phase !== 'stopped')
+      reason = `the processing loop has not turned for ${Math.round((now - this.#beat) / 1000)} s`
     return { live, ready: reason === undefined, reason, commits, failingSince, assignment }
   }
 }

@@ -29,10 +29,15 @@ export interface SourceTime {
   idle: boolean
 }
 
-export function ownedWindowSerde<A> (inner: Serde<A>): Serde<OwnedWindow<A>> {
+export function ownedWindowSerde<A>(inner: Serde<A>): Serde<OwnedWindow<A>> {
   return {
-    serialize: ({ value, emitted, changed }) => Buffer.concat([Buffer.from([(emitted ? 1 : 0) | (changed ? 2 : 0)]), inner.serialize(value)]),
-    deserialize: bytes => ({ value: inner.deserialize(bytes.subarray(1)), emitted: (bytes[0]! & 1) !== 0, changed: (bytes[0]! & 2) !== 0 })
+    serialize: ({ value, emitted, changed }) =>
+      Buffer.concat([Buffer.from([(emitted ? 1 : 0) | (changed ? 2 : 0)]), inner.serialize(value)]),
+    deserialize: bytes => ({
+      value: inner.deserialize(bytes.subarray(1)),
+      emitted: (bytes[0]! & 1) !== 0,
+      changed: (bytes[0]! & 2) !== 0
+    })
   }
 }
 
@@ -59,21 +64,21 @@ export class OwnerTask<K, A> {
   readonly #options: OwnerTaskOptions<K, A>
   readonly #codec: PartialsCodec<K, A>
   /** Windows changed since the last watch check (only kept when the aggregation has watches). */
-  readonly #touched = new Map<string, { start: number, key: K }>()
+  readonly #touched = new Map<string, { start: number; key: K }>()
   /** Records applied since the last punctuate (true at first: restored windows may be due). */
   #applied = true
 
-  constructor (options: OwnerTaskOptions<K, A>) {
+  constructor(options: OwnerTaskOptions<K, A>) {
     this.#options = options
     this.partition = options.partition
     this.#codec = partialsCodec(options.aggregation.key, options.aggregation.value)
   }
 
-  get aggregation (): string {
+  get aggregation(): string {
     return this.#options.aggregation.name
   }
 
-  apply (raw: RawRecord): void {
+  apply(raw: RawRecord): void {
     this.#applied = true
     const record = this.#codec.decode(raw.key, raw.value)
     if (record.kind === 'heartbeat') {
@@ -90,7 +95,8 @@ export class OwnerTask<K, A> {
         current.changed = true
         windows.put(start, key, current)
       }
-      if (aggregation.watches.length > 0) this.#touched.set(`${start}\u0000${aggregation.identity(key)}`, { start, key })
+      if (aggregation.watches.length > 0)
+        this.#touched.set(`${start}\u0000${aggregation.identity(key)}`, { start, key })
     }
   }
 
@@ -98,7 +104,7 @@ export class OwnerTask<K, A> {
    * Runs the aggregation's watches over the windows that changed since the last call (before
    * they may close): a value a watch returns replaces the stored aggregate and is emitted.
    */
-  checkWatches (): Array<{ watch: string, records: WindowedRecord<K, A>[] }> {
+  checkWatches(): Array<{ watch: string; records: WindowedRecord<K, A>[] }> {
     const { windows, aggregation } = this.#options
     if (this.#touched.size === 0) return []
     const result = aggregation.watches.map(watch => ({ watch: watch.name, records: [] as WindowedRecord<K, A>[] }))
@@ -118,12 +124,13 @@ export class OwnerTask<K, A> {
   }
 
   /** The windows held now, for inspection (test driver, debugging). */
-  * windowEntries (): IterableIterator<{ start: number, key: K, value: A, emitted: boolean }> {
-    for (const { start, key, value } of this.#options.windows.entries()) yield { start, key, value: value.value, emitted: value.emitted }
+  *windowEntries(): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
+    for (const { start, key, value } of this.#options.windows.entries())
+      yield { start, key, value: value.value, emitted: value.emitted }
   }
 
   /** The two watermarks (see the header); NO_TIME until every source has reported. */
-  watermarks (now: number): { strict: number, effective: number } {
+  watermarks(now: number): { strict: number; effective: number } {
     let strict = Number.MAX_SAFE_INTEGER
     let effective = Number.MAX_SAFE_INTEGER
     for (const source of this.#options.sources) {
@@ -135,12 +142,12 @@ export class OwnerTask<K, A> {
     return { strict, effective }
   }
 
-  #anyIdle (): boolean {
+  #anyIdle(): boolean {
     return this.#options.sources.some(source => this.#options.sourceTimes.get(source)?.idle === true)
   }
 
   /** Emits the windows that closed (final values and corrections) and forgets the ones that are final. */
-  punctuate (now: number): WindowedRecord<K, A>[] {
+  punctuate(now: number): WindowedRecord<K, A>[] {
     const { windows: store, aggregation, metrics } = this.#options
     const { windows } = aggregation
     const emitted: WindowedRecord<K, A>[] = []

@@ -53,11 +53,11 @@ export interface EncodedPartials {
 
 export interface PartialsCodec<K, A> {
   /** Packs partials into records per owner partition, each at most MAX_PACKED_BYTES (unless one partial alone is larger). */
-  encodePartials (source: string, partials: Iterable<Partial<K, A>>, partitions: number): EncodedPartials[]
-  decode (key: Buffer | null, value: Buffer | null): Partials<K, A> | Heartbeat
+  encodePartials(source: string, partials: Iterable<Partial<K, A>>, partitions: number): EncodedPartials[]
+  decode(key: Buffer | null, value: Buffer | null): Partials<K, A> | Heartbeat
 }
 
-export function encodeHeartbeat (source: string, streamTime: number, idle: boolean): { key: Buffer, value: Buffer } {
+export function encodeHeartbeat(source: string, streamTime: number, idle: boolean): { key: Buffer; value: Buffer } {
   const key = Buffer.concat([Buffer.from([HEARTBEAT]), Buffer.from(source, 'utf8')])
   const value = Buffer.allocUnsafe(9)
   writeInt64(value, 0, streamTime)
@@ -70,9 +70,9 @@ interface Pending {
   bytes: number
 }
 
-export function partialsCodec<K, A> (keySerde: Serde<K>, valueSerde: Serde<A>): PartialsCodec<K, A> {
+export function partialsCodec<K, A>(keySerde: Serde<K>, valueSerde: Serde<A>): PartialsCodec<K, A> {
   return {
-    encodePartials (source, partials, partitions) {
+    encodePartials(source, partials, partitions) {
       const recordKey = Buffer.concat([Buffer.from([PARTIALS]), Buffer.from(source, 'utf8')])
       const records: EncodedPartials[] = []
       const pending: Array<Pending | undefined> = new Array(partitions)
@@ -107,17 +107,32 @@ export function partialsCodec<K, A> (keySerde: Serde<K>, valueSerde: Serde<A>): 
       }
       return records
     },
-    decode (key, value) {
-      if (key === null || key.length === 0 || value === null) throw new DataError('partials record without key or value')
+    decode(key, value) {
+      if (key === null || key.length === 0 || value === null)
+        throw new DataError('partials record without key or value')
       switch (key[0]) {
         case HEARTBEAT:
           if (value.length !== 9) throw new DataError(`heartbeat value must be 9 bytes, got ${value.length}`)
-          return { kind: 'heartbeat', source: key.subarray(1).toString('utf8'), streamTime: readInt64(value, 0), idle: value[8] === 1 }
+          return {
+            kind: 'heartbeat',
+            source: key.subarray(1).toString('utf8'),
+            streamTime: readInt64(value, 0),
+            idle: value[8] === 1
+          }
         case PARTIALS:
           return { kind: 'partials', partials: decodePacked(value, keySerde, valueSerde) }
         case PARTIAL:
           if (value.length < 8) throw new DataError('malformed partials record')
-          return { kind: 'partials', partials: [{ start: readInt64(value, 0), key: keySerde.deserialize(key.subarray(1)), value: valueSerde.deserialize(value.subarray(8)) }] }
+          return {
+            kind: 'partials',
+            partials: [
+              {
+                start: readInt64(value, 0),
+                key: keySerde.deserialize(key.subarray(1)),
+                value: valueSerde.deserialize(value.subarray(8))
+              }
+            ]
+          }
         default:
           throw new DataError(`unknown partials record kind ${key[0]}`)
       }
@@ -125,7 +140,7 @@ export function partialsCodec<K, A> (keySerde: Serde<K>, valueSerde: Serde<A>): 
   }
 }
 
-function decodePacked<K, A> (bytes: Buffer, keySerde: Serde<K>, valueSerde: Serde<A>): Array<Partial<K, A>> {
+function decodePacked<K, A>(bytes: Buffer, keySerde: Serde<K>, valueSerde: Serde<A>): Array<Partial<K, A>> {
   const partials: Array<Partial<K, A>> = []
   let offset = 0
   while (offset < bytes.length) {
@@ -135,7 +150,11 @@ function decodePacked<K, A> (bytes: Buffer, keySerde: Serde<K>, valueSerde: Serd
     if (keyEnd + 4 > bytes.length) throw new DataError('packed partials cut short')
     const valueEnd = keyEnd + 4 + bytes.readUInt32BE(keyEnd)
     if (valueEnd > bytes.length) throw new DataError('packed partials cut short')
-    partials.push({ start, key: keySerde.deserialize(bytes.subarray(offset + 12, keyEnd)), value: valueSerde.deserialize(bytes.subarray(keyEnd + 4, valueEnd)) })
+    partials.push({
+      start,
+      key: keySerde.deserialize(bytes.subarray(offset + 12, keyEnd)),
+      value: valueSerde.deserialize(bytes.subarray(keyEnd + 4, valueEnd))
+    })
     offset = valueEnd
   }
   return partials

@@ -21,11 +21,16 @@ export interface Plan {
   aggregations: AggregationPlan[]
   /** Per input topic, the aggregations it feeds. */
   feeds: Map<string, AggregationPlan[]>
-  source (topic: string): SourceSpec
-  aggregationOfTopic (topic: string): AggregationPlan | undefined
+  source(topic: string): SourceSpec
+  aggregationOfTopic(topic: string): AggregationPlan | undefined
 }
 
-export function makePlan (topology: Topology, applicationId: string, inputPartitions: Map<string, number>, partialsPartitions?: number): Plan {
+export function makePlan(
+  topology: Topology,
+  applicationId: string,
+  inputPartitions: Map<string, number>,
+  partialsPartitions?: number
+): Plan {
   const partitions = partialsPartitions ?? Math.max(...inputPartitions.values())
   const fedBy = new Map(topology.sources.map(s => [s.topic, aggregationsFedBy(s)]))
   const aggregations = topology.aggregations.map(aggregation => {
@@ -36,7 +41,9 @@ export function makePlan (topology: Topology, applicationId: string, inputPartit
     }
     return { aggregation, topic: partialsTopic(applicationId, aggregation.name), partitions, sources }
   })
-  const feeds = new Map(topology.sources.map(s => [s.topic, aggregations.filter(a => fedBy.get(s.topic)!.includes(a.aggregation.name))]))
+  const feeds = new Map(
+    topology.sources.map(s => [s.topic, aggregations.filter(a => fedBy.get(s.topic)!.includes(a.aggregation.name))])
+  )
   const byTopic = new Map(aggregations.map(a => [a.topic, a]))
   return {
     topology,

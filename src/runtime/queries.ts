@@ -32,38 +32,53 @@ export interface InstanceInfo {
 }
 
 /** The windows of `aggregation` held by these owners, of one key or all. */
-export function localWindows (owners: Iterable<Owner>, aggregation: string, key?: unknown): WindowState[] {
+export function localWindows(owners: Iterable<Owner>, aggregation: string, key?: unknown): WindowState[] {
   const windows: WindowState[] = []
   for (const { plan, task } of owners) {
     if (plan.aggregation.name !== aggregation) continue
     const identity = key === undefined ? undefined : plan.aggregation.identity(key)
     for (const entry of task.windowEntries()) {
       if (identity !== undefined && plan.aggregation.identity(entry.key) !== identity) continue
-      windows.push({ key: entry.key, start: entry.start, end: plan.aggregation.windows.endOf(entry.start), value: entry.value, emitted: entry.emitted })
+      windows.push({
+        key: entry.key,
+        start: entry.start,
+        end: plan.aggregation.windows.endOf(entry.start),
+        value: entry.value,
+        emitted: entry.emitted
+      })
     }
   }
   return windows.sort((a, b) => a.start - b.start)
 }
 
 /** The owner partition (`topic:partition`) of a key of an aggregation. */
-export function ownerOf (plan: Plan, aggregation: string, key: unknown): string {
+export function ownerOf(plan: Plan, aggregation: string, key: unknown): string {
   const owning = aggregationPlan(plan, aggregation)
   return topicPartition(owning.topic, partitionForKey(owning.aggregation.key.serialize(key), owning.partitions))
 }
 
-export function aggregationPlan (plan: Plan, aggregation: string): AggregationPlan {
+export function aggregationPlan(plan: Plan, aggregation: string): AggregationPlan {
   const owning = plan.aggregations.find(a => a.aggregation.name === aggregation)
-  if (owning === undefined) throw new UnknownAggregation(aggregation, plan.aggregations.map(a => a.aggregation.name))
+  if (owning === undefined)
+    throw new UnknownAggregation(
+      aggregation,
+      plan.aggregations.map(a => a.aggregation.name)
+    )
   return owning
 }
 
 /** The record announcing an instance (or, with no info, its leaving: a tombstone). */
-export function announcement (applicationId: string, instance: string, info: InstanceInfo | undefined): OutgoingRecord {
-  return { topic: instancesTopic(applicationId), partition: 0, key: Buffer.from(instance), value: info === undefined ? null : Buffer.from(JSON.stringify(info)) }
+export function announcement(applicationId: string, instance: string, info: InstanceInfo | undefined): OutgoingRecord {
+  return {
+    topic: instancesTopic(applicationId),
+    partition: 0,
+    key: Buffer.from(instance),
+    value: info === undefined ? null : Buffer.from(JSON.stringify(info))
+  }
 }
 
 /** Every instance announced and not gone, newest generation first. */
-export async function announcedInstances (fetcher: Fetcher, applicationId: string): Promise<InstanceInfo[]> {
+export async function announcedInstances(fetcher: Fetcher, applicationId: string): Promise<InstanceInfo[]> {
   const instances = new Map<string, InstanceInfo>()
   for await (const batch of readToEnd(fetcher, instancesTopic(applicationId), new Map([[0, 0n]]))) {
     for (const record of batch) {
@@ -82,9 +97,9 @@ export class InstanceQueries {
   readonly #fetcher: Fetcher
   readonly #instance: string
   /** The last read of the instances topic: one read at a time, reused for a second. */
-  #instances: { at: number, read: Promise<InstanceInfo[]> } | undefined
+  #instances: { at: number; read: Promise<InstanceInfo[]> } | undefined
 
-  constructor (options: { plan: Plan, owners: ReadonlyMap<string, Owner>, fetcher: Fetcher, instance: string }) {
+  constructor(options: { plan: Plan; owners: ReadonlyMap<string, Owner>; fetcher: Fetcher; instance: string }) {
     this.#plan = options.plan
     this.#owners = options.owners
     this.#fetcher = options.fetcher
@@ -92,31 +107,33 @@ export class InstanceQueries {
   }
 
   /** The windows of `aggregation` this instance holds now, open ones included: of one key, or all. */
-  localWindows (aggregation: string, key?: unknown): WindowState[] {
+  localWindows(aggregation: string, key?: unknown): WindowState[] {
     aggregationPlan(this.#plan, aggregation)
     return localWindows(this.#owners.values(), aggregation, key)
   }
 
   /** A key given as text (its serialized bytes in UTF-8), as the aggregation's key. */
-  parseKey (aggregation: string, text: string): unknown {
+  parseKey(aggregation: string, text: string): unknown {
     return aggregationPlan(this.#plan, aggregation).aggregation.key.deserialize(Buffer.from(text))
   }
 
   /** Where a key's windows are: here, or the URL of the instance that holds them (none while the group rebalances). */
-  async locate (aggregation: string, key: unknown): Promise<{ here: true } | { here: false, url: string | undefined }> {
+  async locate(aggregation: string, key: unknown): Promise<{ here: true } | { here: false; url: string | undefined }> {
     const owner = ownerOf(this.#plan, aggregation, key)
     if (this.#owners.has(owner)) return { here: true }
-    const holder = (await this.instances()).find(instance => instance.instance !== this.#instance && instance.partitions.includes(owner))
+    const holder = (await this.instances()).find(
+      instance => instance.instance !== this.#instance && instance.partitions.includes(owner)
+    )
     return { here: false, url: holder?.url }
   }
 
   /** Whether `instance` is this one. */
-  isThis (instance: string): boolean {
+  isThis(instance: string): boolean {
     return instance === this.#instance
   }
 
   /** Every instance of the group, as announced, newest generation first. */
-  async instances (): Promise<InstanceInfo[]> {
+  async instances(): Promise<InstanceInfo[]> {
     const last = this.#instances
     if (last === undefined || Date.now() - last.at > 1000) {
       const previous = last?.read.catch(() => [])
@@ -131,7 +148,7 @@ export class InstanceQueries {
 }
 
 export class UnknownAggregation extends Error {
-  constructor (name: string, known: string[]) {
+  constructor(name: string, known: string[]) {
     super(`no aggregation '${name}'; this application has ${known.join(', ')}`)
     this.name = 'UnknownAggregation'
   }

@@ -15,11 +15,17 @@ export interface ResetResult {
   groupDeleted: boolean
 }
 
-export async function resetApplication (admin: KafkaAdmin, applicationId: string, stateDirs: string[]): Promise<ResetResult> {
+export async function resetApplication(
+  admin: KafkaAdmin,
+  applicationId: string,
+  stateDirs: string[]
+): Promise<ResetResult> {
   const groups = await admin.describeGroups({ groups: [applicationId] })
   const group = groups.get(applicationId)
   if (group !== undefined && group.members.size > 0) {
-    throw new UsageError(`group ${applicationId} has ${group.members.size} running instance(s); stop them before resetting`)
+    throw new UsageError(
+      `group ${applicationId} has ${group.members.size} running instance(s); stop them before resetting`
+    )
   }
   const topicsDeleted = (await admin.listTopics()).filter(topic => isInternalTopic(applicationId, topic)).sort()
   if (topicsDeleted.length > 0) await admin.deleteTopics({ topics: topicsDeleted })
@@ -30,7 +36,9 @@ export async function resetApplication (admin: KafkaAdmin, applicationId: string
       await admin.deleteGroups({ groups: [applicationId] })
       groupDeleted = true
     } catch (error) {
-      throw new CellstreamError('CS_RESET', `cannot delete group ${applicationId}: ${(error as Error).message}`, { cause: error })
+      throw new CellstreamError('CS_RESET', `cannot delete group ${applicationId}: ${(error as Error).message}`, {
+        cause: error
+      })
     }
   }
   for (const stateDir of stateDirs) await rm(join(stateDir, applicationId), { recursive: true, force: true })

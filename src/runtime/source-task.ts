@@ -4,7 +4,14 @@
 // that outbox, then its partial aggregates, then one watermark heartbeat per partials
 // partition, in that order (see partials-codec.ts for why the order matters).
 import type { Serde } from '../lib/serdes.ts'
-import { instantiate, rejectionReason, type Processor, type RecordSink, type TableView, type TaskContext } from '../topology/processor.ts'
+import {
+  instantiate,
+  rejectionReason,
+  type Processor,
+  type RecordSink,
+  type TableView,
+  type TaskContext
+} from '../topology/processor.ts'
 import type { OutgoingRecord, RawRecord } from '../topology/records.ts'
 import type { SourceSpec, Topology } from '../topology/topology.ts'
 import { PartialAggregates } from '../topology/partial-aggregates.ts'
@@ -18,7 +25,7 @@ export interface SourceTaskOptions {
   source: SourceSpec
   partition: number
   /** Aggregations this source feeds, with their partials topic and its partition count. */
-  aggregations: Array<{ aggregation: Aggregation<unknown, unknown, unknown>, topic: string, partitions: number }>
+  aggregations: Array<{ aggregation: Aggregation<unknown, unknown, unknown>; topic: string; partitions: number }>
   tables: (name: string) => TableView<unknown, unknown>
   metrics: EngineMetrics
   /** Stream time restored from the last commit, or NO_TIME. */
@@ -54,7 +61,7 @@ export class SourceTask {
   /** The last heartbeat sent: owners keep it, so an unchanged one need not be sent again. */
   #lastHeartbeat: string | undefined
 
-  constructor (options: SourceTaskOptions) {
+  constructor(options: SourceTaskOptions) {
     this.#options = options
     this.topic = options.source.topic
     this.partition = options.partition
@@ -64,7 +71,9 @@ export class SourceTask {
       this.#partials.set(aggregation.name, new PartialAggregates(aggregation.identity))
       this.#codecs.set(aggregation.name, partialsCodec(aggregation.key, aggregation.value))
     }
-    const outbox = (record: OutgoingRecord): void => { this.#outbox.push(record) }
+    const outbox = (record: OutgoingRecord): void => {
+      this.#outbox.push(record)
+    }
     const partials = this.#partials
     const sinks = this.#sinks
     let lastLate: RawRecord | undefined
@@ -72,24 +81,34 @@ export class SourceTask {
       topic: this.topic,
       partition: this.partition,
       streamTime: options.streamTime ?? NO_TIME,
-      deadLetter (raw, reason) {
+      deadLetter(raw, reason) {
         metrics.deadLetter(reason)
         if (topology.deadLetterTopic !== undefined) outbox(deadLetterRecord(topology.deadLetterTopic, raw, reason))
       },
-      late (raw, aggregation, windowStart) {
+      late(raw, aggregation, windowStart) {
         metrics.late(aggregation)
         // A record late for several aggregations goes to the late topic once.
         if (topology.lateTopic !== undefined && raw !== lastLate) {
           lastLate = raw
-          outbox({ topic: topology.lateTopic, key: detached(raw.key), value: detached(raw.value), headers: { ...coordinates(raw), 'cellstream.aggregation': aggregation, 'cellstream.window.start': String(windowStart) } })
+          outbox({
+            topic: topology.lateTopic,
+            key: detached(raw.key),
+            value: detached(raw.value),
+            headers: {
+              ...coordinates(raw),
+              'cellstream.aggregation': aggregation,
+              'cellstream.window.start': String(windowStart)
+            }
+          })
         }
       },
       send: outbox,
       table: options.tables as TaskContext['table'],
-      partials: (<K, A>(name: string) => partials.get(name) as unknown as PartialAggregates<K, A>) as TaskContext['partials'],
+      partials: (<K, A>(name: string) =>
+        partials.get(name) as unknown as PartialAggregates<K, A>) as TaskContext['partials'],
       recordSink: ((name: string, create: () => RecordSink<unknown, unknown>) => {
         let sink = sinks.get(name)
-        if (sink === undefined) sinks.set(name, sink = create())
+        if (sink === undefined) sinks.set(name, (sink = create()))
         return sink
       }) as TaskContext['recordSink']
     }
@@ -100,24 +119,25 @@ export class SourceTask {
    * Flushes the task's record sinks (before the commit that covers their records); returns the
    * dead letters of the records a sink refused for their data, for that commit.
    */
-  async flushSinks (): Promise<OutgoingRecord[]> {
+  async flushSinks(): Promise<OutgoingRecord[]> {
     const letters: OutgoingRecord[] = []
     for (const [name, sink] of this.#sinks) {
-      for (const { record, error } of await sink.flush() ?? []) {
+      for (const { record, error } of (await sink.flush()) ?? []) {
         const reason = refusalReason(name, error)
         this.#options.metrics.deadLetter(reason)
         const { deadLetterTopic } = this.#options.topology
-        if (deadLetterTopic !== undefined) letters.push(deadLetterRecord(deadLetterTopic, record.raw, reason, { [DEAD_LETTER_HEADERS.sink]: name }))
+        if (deadLetterTopic !== undefined)
+          letters.push(deadLetterRecord(deadLetterTopic, record.raw, reason, { [DEAD_LETTER_HEADERS.sink]: name }))
       }
     }
     return letters
   }
 
-  get streamTime (): number {
+  get streamTime(): number {
     return this.#context.streamTime
   }
 
-  process (raw: RawRecord): void {
+  process(raw: RawRecord): void {
     this.#quietSince = undefined
     const { source } = this.#options
     let key: unknown
@@ -137,7 +157,7 @@ export class SourceTask {
   }
 
   /** After each fetch of the partition, once its records are processed: whether it is now read to its end. */
-  fetched (readToEnd: boolean, now: number): void {
+  fetched(readToEnd: boolean, now: number): void {
     if (readToEnd) this.#quietSince ??= now
     else this.#quietSince = undefined
   }
@@ -146,12 +166,12 @@ export class SourceTask {
    * True when the partition has been read to its end with no new record for the idle
    * timeout (wall clock), so it stops holding windows back.
    */
-  isIdle (now: number): boolean {
+  isIdle(now: number): boolean {
     return this.#quietSince !== undefined && now - this.#quietSince >= this.#options.idleTimeoutMs
   }
 
   /** Everything to produce for this commit, in order: outbox, partials, heartbeats. */
-  drain (now: number): OutgoingRecord[] {
+  drain(now: number): OutgoingRecord[] {
     const records = this.#outbox
     this.#outbox = []
     const idle = this.isIdle(now)
@@ -160,18 +180,24 @@ export class SourceTask {
     this.#lastHeartbeat = state
     for (const { aggregation, topic, partitions } of this.#options.aggregations) {
       const codec = this.#codecs.get(aggregation.name)!
-      for (const packed of codec.encodePartials(this.#source, this.#partials.get(aggregation.name)!.drain(), partitions)) records.push({ topic, ...packed })
-      if (heartbeat !== undefined) for (let partition = 0; partition < partitions; partition++) records.push({ topic, partition, ...heartbeat })
+      for (const packed of codec.encodePartials(
+        this.#source,
+        this.#partials.get(aggregation.name)!.drain(),
+        partitions
+      ))
+        records.push({ topic, ...packed })
+      if (heartbeat !== undefined)
+        for (let partition = 0; partition < partitions; partition++) records.push({ topic, partition, ...heartbeat })
     }
     return records
   }
 }
 
-function deserialize (serde: Serde<unknown>, bytes: Buffer): unknown {
+function deserialize(serde: Serde<unknown>, bytes: Buffer): unknown {
   return serde.deserialize(bytes)
 }
 
-function coordinates (raw: RawRecord): Record<string, string> {
+function coordinates(raw: RawRecord): Record<string, string> {
   return {
     [DEAD_LETTER_HEADERS.topic]: raw.source.topic,
     [DEAD_LETTER_HEADERS.partition]: String(raw.source.partition),
@@ -180,12 +206,22 @@ function coordinates (raw: RawRecord): Record<string, string> {
 }
 
 /** A dead letter keeps the original key and value bytes; the reason and source travel in headers. */
-export function deadLetterRecord (topic: string, raw: RawRecord, reason: string, headers: Record<string, string> = {}): OutgoingRecord {
-  return { topic, key: detached(raw.key), value: detached(raw.value), headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw), ...headers } }
+export function deadLetterRecord(
+  topic: string,
+  raw: RawRecord,
+  reason: string,
+  headers: Record<string, string> = {}
+): OutgoingRecord {
+  return {
+    topic,
+    key: detached(raw.key),
+    value: detached(raw.value),
+    headers: { [DEAD_LETTER_HEADERS.reason]: reason, ...coordinates(raw), ...headers }
+  }
 }
 
 /** The dead-letter reason of a record or window a sink refused: `sink-refused: <sink>: <error>`. */
-export function refusalReason (sink: string, error: string): string {
+export function refusalReason(sink: string, error: string): string {
   return `sink-refused: ${sink}: ${error}`
 }
 
@@ -193,6 +229,6 @@ export function refusalReason (sink: string, error: string): string {
  * A copy of a fetched record's bytes, for records that wait for the commit: fetched bytes are
  * views of the buffers the response arrived in, which one waiting record would keep alive.
  */
-function detached (bytes: Buffer | null): Buffer | null {
+function detached(bytes: Buffer | null): Buffer | null {
   return bytes === null ? null : Buffer.from(bytes)
 }

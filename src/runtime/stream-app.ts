@@ -58,7 +58,8 @@ export type { InstanceStatus } from './health.ts'
 /** How often owners look for windows to close between commits. */
 const CLOSE_INTERVAL_MS = 100
 
-type Options = Required<Omit<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>> & Pick<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>
+type Options = Required<Omit<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>> &
+  Pick<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>
 
 export class StreamApp {
   readonly #options: Options
@@ -95,7 +96,7 @@ export class StreamApp {
   /** Commits done, for tests and metrics. */
   commits = 0
 
-  constructor (options: StreamAppOptions) {
+  constructor(options: StreamAppOptions) {
     this.#options = {
       commitIntervalMs: 1000,
       idleTimeoutMs: 30_000,
@@ -105,33 +106,44 @@ export class StreamApp {
       stores: levelDbStores,
       ...options
     }
-    this.#health = new InstanceHealth({ ...DEFAULT_FAILURE_POLICY, giveUpAfterMs: options.giveUpAfterMs }, this.#options.stuckAfterMs)
+    this.#health = new InstanceHealth(
+      { ...DEFAULT_FAILURE_POLICY, giveUpAfterMs: options.giveUpAfterMs },
+      this.#options.stuckAfterMs
+    )
   }
 
   /** Liveness and readiness, for /health and /ready. */
-  status (now = Date.now()): InstanceStatus {
+  status(now = Date.now()): InstanceStatus {
     return this.#health.status(this.commits, this.assignment, now)
   }
 
-  get sourceTimesTopic (): string {
+  get sourceTimesTopic(): string {
     return sourceTimesTopic(this.#options.applicationId)
   }
 
   /** True while a commit runs (it runs beside the processing). */
-  get committing (): boolean {
+  get committing(): boolean {
     return this.#committing !== undefined
   }
 
   /** Partitions this instance works on now. */
-  get assignment (): string[] {
+  get assignment(): string[] {
     return [...this.#positions.keys()].sort()
   }
 
   /** Joins the group and starts processing; resolves once global tables are loaded and the loop runs. */
-  async start (): Promise<void> {
-    const { topology, applicationId, brokers, partialsPartitions, stores, stateDir, metrics, idleTimeoutMs, log } = this.#options
+  async start(): Promise<void> {
+    const { topology, applicationId, brokers, partialsPartitions, stores, stateDir, metrics, idleTimeoutMs, log } =
+      this.#options
     this.#instanceId = await instanceId(stateDir, applicationId)
-    const io = this.#io = await Connections.open({ topology, applicationId, brokers, instanceId: this.#instanceId, partialsPartitions, log })
+    const io = (this.#io = await Connections.open({
+      topology,
+      applicationId,
+      brokers,
+      instanceId: this.#instanceId,
+      partialsPartitions,
+      log
+    }))
     const fetcher = io.fetcher!
     this.#tasks = new TaskManager({
       plan: io.plan!,
@@ -142,10 +154,14 @@ export class StreamApp {
       metrics,
       idleTimeoutMs,
       log,
-      onProgress: () => { this.#health.beat() }
+      onProgress: () => {
+        this.#health.beat()
+      }
     })
     try {
-      await io.member!.join([...topology.sources.map(s => s.topic), ...io.plan!.aggregations.map(a => a.topic)], () => { this.#rebuild = true })
+      await io.member!.join([...topology.sources.map(s => s.topic), ...io.plan!.aggregations.map(a => a.topic)], () => {
+        this.#rebuild = true
+      })
     } catch (error) {
       await io.close()
       throw error
@@ -154,17 +170,17 @@ export class StreamApp {
   }
 
   /** Commits what is processed, leaves the group and closes stores (writing checkpoints). */
-  async stop (): Promise<void> {
+  async stop(): Promise<void> {
     this.#stopping = true
     await this.#loop
   }
 
   /** Resolves when the loop ends (after stop(), or with its error). */
-  get done (): Promise<void> {
+  get done(): Promise<void> {
     return this.#loop ?? Promise.resolve()
   }
 
-  async #run (): Promise<void> {
+  async #run(): Promise<void> {
     // The next fetch is sent before the current one is processed, so the broker round trip
     // overlaps the work; a rebuild discards it with everything else since the last commit.
     let prefetch: Promise<FetchedPartition[]> | undefined
@@ -193,7 +209,14 @@ export class StreamApp {
             if (!this.#rebuild) {
               prefetch = this.#io!.fetcher!.fetch(positionsAfter(positions, fetched))
               prefetch.catch(() => {}) // awaited (or dropped) on the next turn
-              await this.#tasks!.process(fetched, this.#positions, () => this.#rebuild, () => { this.#health.beat() })
+              await this.#tasks!.process(
+                fetched,
+                this.#positions,
+                () => this.#rebuild,
+                () => {
+                  this.#health.beat()
+                }
+              )
             }
             if (!this.#rebuild && Date.now() - this.#lastClose >= CLOSE_INTERVAL_MS) {
               this.#lastClose = Date.now()
@@ -201,9 +224,15 @@ export class StreamApp {
               this.#tasks!.deliver().catch(() => {}) // a failure fails the next commit
             }
           }
-          if (!this.#rebuild && this.#committing === undefined && Date.now() - this.#lastCommit >= this.#options.commitIntervalMs) {
+          if (
+            !this.#rebuild &&
+            this.#committing === undefined &&
+            Date.now() - this.#lastCommit >= this.#options.commitIntervalMs
+          ) {
             // The commit runs while the loop goes on processing: it took its records synchronously.
-            this.#committing = this.#commitOrReset().finally(() => { this.#committing = undefined })
+            this.#committing = this.#commitOrReset().finally(() => {
+              this.#committing = undefined
+            })
           }
         } catch (error) {
           // Redo from the last commit, as after a rebalance, once the back-off has passed.
@@ -226,17 +255,20 @@ export class StreamApp {
   }
 
   /** Records a failure: the loop pauses for the back-off, or ends when failures lasted past the limit. */
-  #failed (what: string, error: unknown): void {
+  #failed(what: string, error: unknown): void {
     try {
       const wait = this.#health.failures.failed(what, error)
       this.#pausedUntil = Date.now() + wait
-      this.#options.log('warn', `${what} failed, redoing from the last commit in ${(wait / 1000).toFixed(1)} s: ${errorMessage(error)}`)
+      this.#options.log(
+        'warn',
+        `${what} failed, redoing from the last commit in ${(wait / 1000).toFixed(1)} s: ${errorMessage(error)}`
+      )
     } catch (fatal) {
       this.#fatal = fatal as Error
     }
   }
 
-  async #commitOrReset (): Promise<void> {
+  async #commitOrReset(): Promise<void> {
     try {
       await this.#commit()
       this.#health.failures.succeeded()
@@ -255,7 +287,7 @@ export class StreamApp {
     }
   }
 
-  async #commit (): Promise<void> {
+  async #commit(): Promise<void> {
     const now = Date.now()
     this.#lastCommit = now
     const tasks = this.#tasks!
@@ -263,12 +295,20 @@ export class StreamApp {
     const announcing = this.#announce
     if (announcing !== undefined) commit.records.push(this.#announcement(announcing))
     // Processing goes on during the commit: take the positions of now.
-    const moved = [...this.#positions].filter(([id, p]) => this.#committed.get(id) !== p.offset).map(([id, p]) => ({ id, ...p }))
+    const moved = [...this.#positions]
+      .filter(([id, p]) => this.#committed.get(id) !== p.offset)
+      .map(([id, p]) => ({ id, ...p }))
     if (commit.records.length === 0 && moved.length === 0 && (await commit.sinks).length === 0) return
     // Offsets carry the group generation, which the broker checks: a transaction that writes
     // carries at least one (an unmoved one if need be, as committed), so an instance that lost
     // its partitions cannot commit.
-    const offsets: Array<Offset & { id: string }> = moved.length > 0 ? moved : [...this.#positions].filter(([id]) => this.#committed.has(id)).slice(0, 1).map(([id, p]) => ({ id, ...p, offset: this.#committed.get(id)! }))
+    const offsets: Array<Offset & { id: string }> =
+      moved.length > 0
+        ? moved
+        : [...this.#positions]
+            .filter(([id]) => this.#committed.has(id))
+            .slice(0, 1)
+            .map(([id, p]) => ({ id, ...p, offset: this.#committed.get(id)! }))
     const lastOffsets = await this.#io!.committer!.commit({
       records: commit.records,
       sinks: commit.sinks,
@@ -284,12 +324,13 @@ export class StreamApp {
   }
 
   /** Throws if the tasks' group generation is no longer the client's (a rebalance, maybe not yet announced). */
-  #assertMembership (): void {
-    if (this.#rebuild || this.#io!.member!.generationId !== this.#membership?.generationId) throw new RebalancedDuringCommit()
+  #assertMembership(): void {
+    if (this.#rebuild || this.#io!.member!.generationId !== this.#membership?.generationId)
+      throw new RebalancedDuringCommit()
   }
 
   /** Rebuilds every task from committed state for the current assignment. */
-  async #reassign (): Promise<void> {
+  async #reassign(): Promise<void> {
     await this.#committing
     this.#rebuild = false
     this.#health.phase = 'restoring'
@@ -299,8 +340,17 @@ export class StreamApp {
     const assigned = member.assigned()
     this.#membership = member.membership()
     this.#options.log('info', `assigned ${assigned.length} partitions (generation ${this.#membership.generationId})`)
-    const committed = await committedPositions(this.#io!.admin!, this.#io!.fetcher!, this.#options.applicationId, assigned)
-    await this.#tasks!.build(assigned, await committedStreamTimes(this.#io!.fetcher!, this.sourceTimesTopic), () => this.#rebuild)
+    const committed = await committedPositions(
+      this.#io!.admin!,
+      this.#io!.fetcher!,
+      this.#options.applicationId,
+      assigned
+    )
+    await this.#tasks!.build(
+      assigned,
+      await committedStreamTimes(this.#io!.fetcher!, this.sourceTimesTopic),
+      () => this.#rebuild
+    )
     if (this.#rebuild) return
     for (const { topic, partition } of assigned) {
       const id = topicPartition(topic, partition)
@@ -312,33 +362,46 @@ export class StreamApp {
     this.#health.phase = 'running'
   }
 
-  #announcement (what: 'assignment' | 'leaving'): ReturnType<typeof announcement> {
-    const info = what === 'leaving' ? undefined : { instance: this.#instanceId, url: this.#url, partitions: this.assignment, generation: this.#membership!.generationId }
+  #announcement(what: 'assignment' | 'leaving'): ReturnType<typeof announcement> {
+    const info =
+      what === 'leaving'
+        ? undefined
+        : {
+            instance: this.#instanceId,
+            url: this.#url,
+            partitions: this.assignment,
+            generation: this.#membership!.generationId
+          }
     return announcement(this.#options.applicationId, this.#instanceId, info)
   }
 
   /** The base URL this instance answers queries on (its HTTP server), announced to the group with its partitions. */
-  advertise (url: string): void {
+  advertise(url: string): void {
     this.#url = url
     this.#announce = 'assignment'
   }
 
   /** Interactive queries of this instance's state; undefined until it has started. */
-  get queries (): InstanceQueries | undefined {
+  get queries(): InstanceQueries | undefined {
     const io = this.#io
     if (io?.plan === undefined || io.queryFetcher === undefined || this.#tasks === undefined) return undefined
-    this.#queries ??= new InstanceQueries({ plan: io.plan, owners: this.#tasks.owners, fetcher: io.queryFetcher, instance: this.#instanceId })
+    this.#queries ??= new InstanceQueries({
+      plan: io.plan,
+      owners: this.#tasks.owners,
+      fetcher: io.queryFetcher,
+      instance: this.#instanceId
+    })
     return this.#queries
   }
 
   /** Closes tasks; stores keep their files as of the last commit and record it in a checkpoint. */
-  async #closeTasks (): Promise<void> {
+  async #closeTasks(): Promise<void> {
     await this.#tasks?.close()
     this.#positions.clear()
     this.#committed.clear()
   }
 
-  async #shutdown (): Promise<void> {
+  async #shutdown(): Promise<void> {
     // After an error the loop may end with a commit still running: stores close after it.
     await this.#committing
     await this.#closeTasks().catch(error => this.#options.log('warn', `closing stores: ${errorMessage(error)}`))
@@ -347,7 +410,7 @@ export class StreamApp {
 }
 
 class RebalancedDuringCommit extends Error {
-  constructor () {
+  constructor() {
     super('the group rebalanced during the commit')
   }
 }

@@ -15,7 +15,14 @@
 import { join } from 'node:path'
 import { stringSerde, int64Serde } from '../lib/serdes.ts'
 import { topicPartition, type OutgoingRecord } from '../lib/records.ts'
-import { LoggedStore, TimeWindowStore, windowedSerde, type ChangeRecord, type ChangelogReader, type StoreSupplier } from '../stores/index.ts'
+import {
+  LoggedStore,
+  TimeWindowStore,
+  windowedSerde,
+  type ChangeRecord,
+  type ChangelogReader,
+  type StoreSupplier
+} from '../stores/index.ts'
 import type { TableView } from '../topology/processor.ts'
 import { SourceTask } from './source-task.ts'
 import { OwnerTask, ownedWindowSerde, sourceTimeSerde } from './owner-task.ts'
@@ -60,7 +67,7 @@ export interface Commit {
   sinks: Promise<OutgoingRecord[]>
   /** Each input partition's stream time as of this commit. */
   streamTimes: Array<[string, number]>
-  changes: Array<{ store: LoggedStore<unknown, unknown>, changes: ChangeRecord[] }>
+  changes: Array<{ store: LoggedStore<unknown, unknown>; changes: ChangeRecord[] }>
 }
 
 export class TaskManager {
@@ -80,7 +87,7 @@ export class TaskManager {
   /** Dead letters of windows the sinks refused, for the next commit. */
   #refused: OutgoingRecord[] = []
 
-  constructor (options: TaskManagerOptions) {
+  constructor(options: TaskManagerOptions) {
     this.#options = options
   }
 
@@ -88,7 +95,11 @@ export class TaskManager {
    * Builds the tasks of `assigned` (`topic:partition`), each input partition from the stream
    * time it committed last. Returns early, with what it built, once `cancelled` says so.
    */
-  async build (assigned: Array<{ topic: string, partition: number }>, streamTimes: ReadonlyMap<string, number>, cancelled: () => boolean = () => false): Promise<void> {
+  async build(
+    assigned: Array<{ topic: string; partition: number }>,
+    streamTimes: ReadonlyMap<string, number>,
+    cancelled: () => boolean = () => false
+  ): Promise<void> {
     const { plan, metrics, idleTimeoutMs, tables } = this.#options
     this.#streamTimes.clear()
     for (const [id, time] of streamTimes) this.#streamTimes.set(id, time)
@@ -97,16 +108,19 @@ export class TaskManager {
       const id = topicPartition(topic, partition)
       const aggregation = plan.aggregationOfTopic(topic)
       if (aggregation === undefined) {
-        this.sources.set(id, new SourceTask({
-          topology: plan.topology,
-          source: plan.source(topic),
-          partition,
-          aggregations: plan.feeds.get(topic) ?? [],
-          tables,
-          metrics,
-          streamTime: streamTimes.get(id) ?? NO_TIME,
-          idleTimeoutMs
-        }))
+        this.sources.set(
+          id,
+          new SourceTask({
+            topology: plan.topology,
+            source: plan.source(topic),
+            partition,
+            aggregations: plan.feeds.get(topic) ?? [],
+            tables,
+            metrics,
+            streamTime: streamTimes.get(id) ?? NO_TIME,
+            idleTimeoutMs
+          })
+        )
       } else {
         this.owners.set(id, await this.#openOwner(aggregation, partition))
       }
@@ -119,7 +133,12 @@ export class TaskManager {
    * background are not held up by a whole fetch each, and stops when `cancelled` says so
    * (records of partitions that moved away must not be processed).
    */
-  async process (fetched: FetchedPartition[], positions: Map<string, Position>, cancelled: () => boolean, onSlice: () => void): Promise<void> {
+  async process(
+    fetched: FetchedPartition[],
+    positions: Map<string, Position>,
+    cancelled: () => boolean,
+    onSlice: () => void
+  ): Promise<void> {
     let now = Date.now()
     let budget = SLICE_RECORDS
     for (const part of fetched) {
@@ -151,12 +170,29 @@ export class TaskManager {
     }
   }
 
-  async #openOwner (plan: AggregationPlan, partition: number): Promise<Owner> {
-    const { plan: { applicationId, topology }, stateDir, stores: supplier, metrics, log, onProgress } = this.#options
+  async #openOwner(plan: AggregationPlan, partition: number): Promise<Owner> {
+    const {
+      plan: { applicationId, topology },
+      stateDir,
+      stores: supplier,
+      metrics,
+      log,
+      onProgress
+    } = this.#options
     const name = plan.aggregation.name
     const dir = join(stateDir, applicationId, `${name}-${partition}`)
-    const windowsLocal = supplier.keyValue({ name: `${name}-windows-${partition}`, dir: join(dir, 'windows'), keySerde: windowedSerde(plan.aggregation.key), valueSerde: ownedWindowSerde(plan.aggregation.value) })
-    const sourcesLocal = supplier.keyValue({ name: `${name}-sources-${partition}`, dir: join(dir, 'sources'), keySerde: stringSerde, valueSerde: sourceTimeSerde })
+    const windowsLocal = supplier.keyValue({
+      name: `${name}-windows-${partition}`,
+      dir: join(dir, 'windows'),
+      keySerde: windowedSerde(plan.aggregation.key),
+      valueSerde: ownedWindowSerde(plan.aggregation.value)
+    })
+    const sourcesLocal = supplier.keyValue({
+      name: `${name}-sources-${partition}`,
+      dir: join(dir, 'sources'),
+      keySerde: stringSerde,
+      valueSerde: sourceTimeSerde
+    })
     const windows = new LoggedStore(windowsLocal, { topic: changelogTopic(applicationId, name, 'windows'), partition })
     const sources = new LoggedStore(sourcesLocal, { topic: changelogTopic(applicationId, name, 'sources'), partition })
     const recovered: Array<LoggedStore<unknown, unknown>> = []
@@ -165,7 +201,11 @@ export class TaskManager {
         const result = await store.recover(this.#options.changelog(store.changelog.topic, partition), { onProgress })
         recovered.push(store)
         metrics.restored(store.name, result.records)
-        if (result.records > 0) log('info', `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`)
+        if (result.records > 0)
+          log(
+            'info',
+            `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`
+          )
       }
     } catch (error) {
       // Let go of the files' locks. A store already restored keeps its checkpoint; the one
@@ -174,35 +214,53 @@ export class TaskManager {
       for (const store of [windows, sources]) await store.release().catch(() => {})
       throw error
     }
-    const task = new OwnerTask({ aggregation: plan.aggregation, partition, windows: new TimeWindowStore(windows), sourceTimes: sources, sources: plan.sources, metrics })
-    return { plan, task, stores: [windows, sources] as Array<LoggedStore<unknown, unknown>>, outputs: new WindowOutputs(plan.aggregation, metrics, topology.deadLetterTopic) }
+    const task = new OwnerTask({
+      aggregation: plan.aggregation,
+      partition,
+      windows: new TimeWindowStore(windows),
+      sourceTimes: sources,
+      sources: plan.sources,
+      metrics
+    })
+    return {
+      plan,
+      task,
+      stores: [windows, sources] as Array<LoggedStore<unknown, unknown>>,
+      outputs: new WindowOutputs(plan.aggregation, metrics, topology.deadLetterTopic)
+    }
   }
 
   /** Closes the windows the owners' watermarks passed: sinks get them now, topics at the commit. */
-  closeWindows (now: number): void {
+  closeWindows(now: number): void {
     for (const owner of this.owners.values()) {
-      for (const { watch, records } of owner.task.checkWatches()) this.#closedOutputs.push(...owner.outputs.emitWatched(watch, records))
+      for (const { watch, records } of owner.task.checkWatches())
+        this.#closedOutputs.push(...owner.outputs.emitWatched(watch, records))
       this.#closedOutputs.push(...owner.outputs.emit(owner.task.punctuate(now)))
     }
   }
 
   /** Flushes the owners' sinks after any flush still running; rejects if any flush failed. */
-  deliver (): Promise<void> {
+  deliver(): Promise<void> {
     const owners = [...this.owners.values()]
     this.#delivering = this.#delivering.then(async () => {
-      for (const owner of owners) this.#refused.push(...await owner.outputs.flush())
+      for (const owner of owners) this.#refused.push(...(await owner.outputs.flush()))
     })
     return this.#delivering
   }
 
   /** The records of the sources alone: outboxes, partials and heartbeats, and changed stream times. */
-  drainSources (now: number): OutgoingRecord[] {
+  drainSources(now: number): OutgoingRecord[] {
     const records: OutgoingRecord[] = []
     const times = sourceTimesTopic(this.#options.plan.applicationId)
     for (const [id, source] of this.sources) {
       records.push(...source.drain(now))
       if (source.streamTime !== this.#streamTimes.get(id)) {
-        records.push({ topic: times, partition: 0, key: stringSerde.serialize(id), value: int64Serde.serialize(source.streamTime) })
+        records.push({
+          topic: times,
+          partition: 0,
+          key: stringSerde.serialize(id),
+          value: int64Serde.serialize(source.streamTime)
+        })
       }
     }
     return records
@@ -215,7 +273,7 @@ export class TaskManager {
    * commits, and carries the dead letters of what they refused. Refusals of flushes that
    * ran between commits are taken once this flush is done, before a later one can add more.
    */
-  takeCommit (now: number): Commit {
+  takeCommit(now: number): Commit {
     const records = this.drainSources(now)
     const streamTimes = [...this.sources].map(([id, source]) => [id, source.streamTime] as [string, number])
     this.closeWindows(now)
@@ -226,25 +284,34 @@ export class TaskManager {
       for (const store of owner.stores) {
         const taken = store.takeChanges()
         if (taken.length === 0) continue
-        for (const change of taken) records.push({ topic: store.changelog.topic, partition: store.changelog.partition, key: change.key, value: change.value })
+        for (const change of taken)
+          records.push({
+            topic: store.changelog.topic,
+            partition: store.changelog.partition,
+            key: change.key,
+            value: change.value
+          })
         changes.push({ store, changes: taken })
       }
     }
     const delivered = this.deliver().then(() => this.#takeRefused())
-    const sinks = Promise.all([delivered, ...[...this.sources.values()].map(async source => await source.flushSinks())]).then(letters => letters.flat())
+    const sinks = Promise.all([
+      delivered,
+      ...[...this.sources.values()].map(async source => await source.flushSinks())
+    ]).then(letters => letters.flat())
     sinks.catch(() => {}) // the committer awaits it, or drops it with a failed commit
     return { records, sinks, streamTimes, changes }
   }
 
   /** The commit went through: stores write its changes locally; `lastOffsets` says where each changelog partition's own records ended. */
-  async committed (commit: Commit, lastOffsets: ReadonlyMap<string, bigint>): Promise<void> {
+  async committed(commit: Commit, lastOffsets: ReadonlyMap<string, bigint>): Promise<void> {
     for (const [id, time] of commit.streamTimes) this.#streamTimes.set(id, time)
     for (const { store, changes } of commit.changes) {
       await store.committed(changes, lastOffsets.get(topicPartition(store.changelog.topic, store.changelog.partition)))
     }
   }
 
-  #takeRefused (): OutgoingRecord[] {
+  #takeRefused(): OutgoingRecord[] {
     const refused = this.#refused
     this.#refused = []
     return refused
@@ -254,7 +321,7 @@ export class TaskManager {
    * Drops every task and what it held since the last commit (windows closed, flushes waited
    * for, refusals); stores keep their files as of the last commit, with a checkpoint.
    */
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     await this.#delivering.catch(() => {})
     this.#delivering = Promise.resolve()
     this.#closedOutputs = []
@@ -263,7 +330,9 @@ export class TaskManager {
       this.owners.delete(id)
       for (const store of owner.stores) {
         // A store that fails to close gets no checkpoint: it is restored from 0 next time.
-        await store.close().catch((error: unknown) => this.#options.log('warn', `closing ${store.name}: ${String(error)}`))
+        await store
+          .close()
+          .catch((error: unknown) => this.#options.log('warn', `closing ${store.name}: ${String(error)}`))
       }
     }
     this.sources.clear()

@@ -13,9 +13,10 @@ export const BATCH_OVERHEAD = 61
 export const TRUNCATED_HEADER = 'cellstream.truncated.from'
 
 /** An upper bound of a record's size inside a record batch (lengths as varints, attributes, deltas). */
-export function recordSize (record: OutgoingRecord): number {
+export function recordSize(record: OutgoingRecord): number {
   let size = 32 + (record.key?.length ?? 0) + (record.value?.length ?? 0)
-  if (record.headers !== undefined) for (const name in record.headers) size += 10 + Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!)
+  if (record.headers !== undefined)
+    for (const name in record.headers) size += 10 + Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!)
   return size
 }
 
@@ -26,34 +27,35 @@ export class TopicLimits {
   readonly #internal: (topic: string) => boolean
   readonly #limits = new Map<string, number>()
 
-  constructor (admin: KafkaAdmin, deadLetterTopic: string | undefined, internal: (topic: string) => boolean) {
+  constructor(admin: KafkaAdmin, deadLetterTopic: string | undefined, internal: (topic: string) => boolean) {
     this.#admin = admin
     this.#deadLetterTopic = deadLetterTopic
     this.#internal = internal
   }
 
   /** Forgets what it knew: a topic's limit may have changed. */
-  clear (): void {
+  clear(): void {
     this.#limits.clear()
   }
 
   /** The largest record batch `topic` takes. */
-  limit (topic: string): number {
+  limit(topic: string): number {
     return this.#limits.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES
   }
 
   /** Reads the limits of the topics of `records` not read yet. */
-  async learn (records: OutgoingRecord[]): Promise<void> {
+  async learn(records: OutgoingRecord[]): Promise<void> {
     const unknown = new Set<string>()
     for (const { topic } of records) if (!this.#limits.has(topic)) unknown.add(topic)
-    if (this.#deadLetterTopic !== undefined && !this.#limits.has(this.#deadLetterTopic)) unknown.add(this.#deadLetterTopic)
+    if (this.#deadLetterTopic !== undefined && !this.#limits.has(this.#deadLetterTopic))
+      unknown.add(this.#deadLetterTopic)
     if (unknown.size === 0) return
     const limits = await messageLimits(this.#admin, [...unknown])
     for (const topic of unknown) this.#limits.set(topic, limits.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES)
   }
 
   /** `records` with each one too large for its topic replaced by its dead letter (see the header). */
-  fit (records: OutgoingRecord[]): OutgoingRecord[] {
+  fit(records: OutgoingRecord[]): OutgoingRecord[] {
     let fitted: OutgoingRecord[] | undefined
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!
@@ -69,21 +71,28 @@ export class TopicLimits {
     return fitted ?? records
   }
 
-  #letterFor (record: OutgoingRecord, size: number, limit: number): OutgoingRecord {
+  #letterFor(record: OutgoingRecord, size: number, limit: number): OutgoingRecord {
     const dlq = this.#deadLetterTopic
-    if (dlq === undefined) throw new Error(`a record of ${size} bytes is over the max.message.bytes of ${record.topic} (${limit}) and the topology has no dead-letter topic`)
-    const letter = record.topic === dlq
-      ? record
-      : {
-          topic: dlq,
-          key: record.key,
-          value: record.value,
-          headers: {
-            ...record.headers,
-            [DEAD_LETTER_HEADERS.reason]: refusalReason(`topic ${record.topic}`, `a record of ${size} bytes is over the topic's max.message.bytes (${limit})`),
-            [DEAD_LETTER_HEADERS.sink]: `topic ${record.topic}`
+    if (dlq === undefined)
+      throw new Error(
+        `a record of ${size} bytes is over the max.message.bytes of ${record.topic} (${limit}) and the topology has no dead-letter topic`
+      )
+    const letter =
+      record.topic === dlq
+        ? record
+        : {
+            topic: dlq,
+            key: record.key,
+            value: record.value,
+            headers: {
+              ...record.headers,
+              [DEAD_LETTER_HEADERS.reason]: refusalReason(
+                `topic ${record.topic}`,
+                `a record of ${size} bytes is over the topic's max.message.bytes (${limit})`
+              ),
+              [DEAD_LETTER_HEADERS.sink]: `topic ${record.topic}`
+            }
           }
-        }
     const letterSize = recordSize(letter) + BATCH_OVERHEAD
     const letterLimit = this.limit(dlq)
     if (letterSize <= letterLimit) return letter

@@ -7,7 +7,11 @@ import type { OutgoingRecord, WindowedRecord } from '../topology/records.ts'
 import { noMetrics, type EngineMetrics } from './metrics.ts'
 import { DEAD_LETTER_HEADERS, refusalReason } from './source-task.ts'
 
-export const WINDOW_HEADERS = { start: 'cellstream.window.start', end: 'cellstream.window.end', aggregation: 'cellstream.aggregation' } as const
+export const WINDOW_HEADERS = {
+  start: 'cellstream.window.start',
+  end: 'cellstream.window.end',
+  aggregation: 'cellstream.aggregation'
+} as const
 
 export class WindowOutputs<K, A> {
   readonly #aggregation: Aggregation<K, unknown, A>
@@ -17,7 +21,7 @@ export class WindowOutputs<K, A> {
   /** When the oldest window handed to the sinks since their last flush closed. */
   #pendingSince: number | undefined
 
-  constructor (aggregation: Aggregation<K, unknown, A>, metrics: EngineMetrics = noMetrics, deadLetterTopic?: string) {
+  constructor(aggregation: Aggregation<K, unknown, A>, metrics: EngineMetrics = noMetrics, deadLetterTopic?: string) {
     this.#aggregation = aggregation
     this.#metrics = metrics
     this.#deadLetterTopic = deadLetterTopic
@@ -28,18 +32,18 @@ export class WindowOutputs<K, A> {
   }
 
   /** Delivers what a watch emitted to that watch's outputs. */
-  emitWatched (watch: string, windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
+  emitWatched(watch: string, windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
     const outputs = this.#aggregation.watches.find(w => w.name === watch)?.outputs ?? []
     if (windows.length > 0) this.#metrics.watchEmitted(watch, windows.length)
     return this.#deliver(outputs, windows)
   }
 
   /** Hands the windows to the sinks and returns the records for the output topics. */
-  emit (windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
+  emit(windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
     return this.#deliver(this.#aggregation.outputs, windows)
   }
 
-  #deliver (outputs: WindowOutput<K, A>[], windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
+  #deliver(outputs: WindowOutput<K, A>[], windows: WindowedRecord<K, A>[]): OutgoingRecord[] {
     if (windows.length === 0) return []
     const records: OutgoingRecord[] = []
     for (const output of outputs) {
@@ -61,12 +65,12 @@ export class WindowOutputs<K, A> {
   }
 
   /** Flushes every sink; returns the dead letters of the windows they refused. */
-  async flush (): Promise<OutgoingRecord[]> {
+  async flush(): Promise<OutgoingRecord[]> {
     const since = this.#pendingSince
     this.#pendingSince = undefined
     const letters: OutgoingRecord[] = []
     for (const [name, sink] of this.sinks) {
-      for (const { record, error } of await sink.flush() ?? []) {
+      for (const { record, error } of (await sink.flush()) ?? []) {
         const reason = refusalReason(name, error)
         this.#metrics.deadLetter(reason)
         if (this.#deadLetterTopic !== undefined) letters.push(this.#deadLetter(record, reason, name))
@@ -76,7 +80,7 @@ export class WindowOutputs<K, A> {
     return letters
   }
 
-  #deadLetter (window: WindowedRecord<K, A>, reason: string, sink: string): OutgoingRecord {
+  #deadLetter(window: WindowedRecord<K, A>, reason: string, sink: string): OutgoingRecord {
     const { key, value, name } = this.#aggregation
     return {
       topic: this.#deadLetterTopic!,

@@ -21,15 +21,21 @@ export const BAD_KINDS = [
   'empty-payload', // zero bytes
   'binary-payload' // bytes that are not UTF-8 text
 ] as const
-export type BadKind = typeof BAD_KINDS[number]
+export type BadKind = (typeof BAD_KINDS)[number]
 
 /** The event a bad record was made from (its fields in reference order). */
-export interface EventFields { bytes: number, timestamp: number, app: string, id: string, antenna_id: string }
+export interface EventFields {
+  bytes: number
+  timestamp: number
+  app: string
+  id: string
+  antenna_id: string
+}
 
 const FIELDS = ['bytes', 'timestamp', 'app', 'id', 'antenna_id'] as const
 const YEAR_2100 = 4_102_444_800
 
-export function badRecord (kind: BadKind, event: EventFields, random: Random): string | Buffer {
+export function badRecord(kind: BadKind, event: EventFields, random: Random): string | Buffer {
   switch (kind) {
     case 'truncated-json': {
       const json = toJson(event)
@@ -48,18 +54,21 @@ export function badRecord (kind: BadKind, event: EventFields, random: Random): s
         () => 'null'
       ])()
     case 'wrong-type':
-      return toJson(event, random.pick<Partial<Record<keyof EventFields, unknown>>>([
-        { bytes: String(event.bytes) },
-        { bytes: event.bytes + 0.5 },
-        { bytes: true },
-        { timestamp: new Date(event.timestamp * 1000).toISOString() },
-        { timestamp: String(event.timestamp) },
-        { timestamp: event.timestamp + 0.25 },
-        { app: 42 },
-        { app: [event.app] },
-        { id: null },
-        { antenna_id: 7 }
-      ]))
+      return toJson(
+        event,
+        random.pick<Partial<Record<keyof EventFields, unknown>>>([
+          { bytes: String(event.bytes) },
+          { bytes: event.bytes + 0.5 },
+          { bytes: true },
+          { timestamp: new Date(event.timestamp * 1000).toISOString() },
+          { timestamp: String(event.timestamp) },
+          { timestamp: event.timestamp + 0.25 },
+          { app: 42 },
+          { app: [event.app] },
+          { id: null },
+          { antenna_id: 7 }
+        ])
+      )
     case 'missing-field': {
       const missing = random.pick(FIELDS)
       return toJson(event, { [missing]: undefined })
@@ -75,13 +84,20 @@ export function badRecord (kind: BadKind, event: EventFields, random: Random): s
     case 'control-app': {
       const app = event.app
       const at = random.int(app.length + 1)
-      return toJson(event, { app: app.slice(0, at) + random.pick(['\u0000', '\t', '\u007f', '\u0085', '\u001b']) + app.slice(at) })
+      return toJson(event, {
+        app: app.slice(0, at) + random.pick(['\u0000', '\t', '\u007f', '\u0085', '\u001b']) + app.slice(at)
+      })
     }
     case 'not-utf8-app': {
-      if (random.chance(0.5)) return toJson(event, { app: 'APP' }).replace('"APP"', `"${event.app.slice(0, 2)}\\ud800${event.app.slice(2)}"`)
+      if (random.chance(0.5))
+        return toJson(event, { app: 'APP' }).replace('"APP"', `"${event.app.slice(0, 2)}\\ud800${event.app.slice(2)}"`)
       const [before, after] = toJson(event, { app: 'APP' }).split('APP') as [string, string]
       // A Latin-1 é (0xE9) or a cut multi-byte sequence: what a producer with the wrong encoding sends.
-      return Buffer.concat([Buffer.from(before + event.app.slice(0, 2)), Buffer.from(random.pick([[0xe9], [0xc3, 0x28], [0xe2, 0x82]])), Buffer.from(event.app.slice(2) + after)])
+      return Buffer.concat([
+        Buffer.from(before + event.app.slice(0, 2)),
+        Buffer.from(random.pick([[0xe9], [0xc3, 0x28], [0xe2, 0x82]])),
+        Buffer.from(event.app.slice(2) + after)
+      ])
     }
     case 'bad-id': {
       const field = random.chance(0.5) ? 'id' : 'antenna_id'
@@ -115,7 +131,7 @@ export function badRecord (kind: BadKind, event: EventFields, random: Random): s
 }
 
 /** The compact JSON of the reference, in its field order, with some fields replaced or removed. */
-export function toJson (event: EventFields, overrides: Partial<Record<keyof EventFields, unknown>> = {}): string {
+export function toJson(event: EventFields, overrides: Partial<Record<keyof EventFields, unknown>> = {}): string {
   const fields: Record<string, unknown> = {}
   for (const name of FIELDS) {
     const value = name in overrides ? overrides[name] : event[name]

@@ -24,7 +24,7 @@ export class EventEncoder {
   #second = -1
   #timestampPiece = Buffer.alloc(0)
 
-  constructor (population: Population) {
+  constructor(population: Population) {
     this.population = population
     const ids = population.users.map(u => u.id)
     for (const id of ids) {
@@ -35,25 +35,26 @@ export class EventEncoder {
   }
 
   /** The user id as bytes (the Kafka key with `--key user`). */
-  userKey (record: SimRecord): Buffer {
+  userKey(record: SimRecord): Buffer {
     return this.#userIds.subarray(record.user * UUID_LENGTH, (record.user + 1) * UUID_LENGTH)
   }
 
   /** Upper bound of the bytes `write` may take for this record. */
-  maxBytes (record: SimRecord): number {
+  maxBytes(record: SimRecord): number {
     const bad = record.badPayload
     if (bad === undefined) return MAX_EVENT_JSON_BYTES
     return typeof bad === 'string' ? bad.length * 3 : bad.length
   }
 
   /** Writes the record's payload at `at`; returns the offset after it. */
-  write (record: SimRecord, target: Buffer, at: number): number {
+  write(record: SimRecord, target: Buffer, at: number): number {
     const bad = record.badPayload
     if (bad !== undefined) {
       if (typeof bad === 'string') return at + target.write(bad, at, 'utf8')
       return at + bad.copy(target, at)
     }
-    const bytes = record.bytes < TABLED_BYTES ? this.#bytesPieces[record.bytes]! : Buffer.from(`{"bytes":${record.bytes}`, 'latin1')
+    const bytes =
+      record.bytes < TABLED_BYTES ? this.#bytesPieces[record.bytes]! : Buffer.from(`{"bytes":${record.bytes}`, 'latin1')
     target.set(bytes, at)
     at += bytes.length
     if (record.timestamp !== this.#second) {
@@ -68,13 +69,13 @@ export class EventEncoder {
   }
 
   /** The record's payload as a buffer of its own. */
-  payload (record: SimRecord): Buffer {
+  payload(record: SimRecord): Buffer {
     const buffer = Buffer.allocUnsafe(this.maxBytes(record))
     return buffer.subarray(0, this.write(record, buffer, 0))
   }
 
   /** `,"app":"…","id":"…","antenna_id":"…"}` */
-  #suffix (record: SimRecord): Buffer {
+  #suffix(record: SimRecord): Buffer {
     const key = (record.user * this.population.antennas.length + record.antenna) * APPS.length + record.app
     let suffix = this.#suffixes.get(key)
     if (suffix === undefined) {

@@ -41,7 +41,7 @@ export class KafkaSink implements RecordSink {
   readonly #inFlight = new Set<Promise<void>>()
   #failure: unknown
 
-  private constructor (options: KafkaSinkOptions, producer: BatchProducer) {
+  private constructor(options: KafkaSinkOptions, producer: BatchProducer) {
     this.topic = options.topic
     this.#producer = producer
     this.#encoder = options.encoder
@@ -51,21 +51,27 @@ export class KafkaSink implements RecordSink {
   }
 
   /** Creates the topic if it is missing and learns its partition leaders. */
-  static async open (options: KafkaSinkOptions): Promise<KafkaSink> {
-    const producer = await BatchProducer.open({ brokers: options.brokers, topic: options.topic, partitions: options.partitions, clientId: options.clientId ?? 'cellstream-simulator', acks: options.acks })
+  static async open(options: KafkaSinkOptions): Promise<KafkaSink> {
+    const producer = await BatchProducer.open({
+      brokers: options.brokers,
+      topic: options.topic,
+      partitions: options.partitions,
+      clientId: options.clientId ?? 'cellstream-simulator',
+      acks: options.acks
+    })
     return new KafkaSink(options, producer)
   }
 
-  get partitions (): number {
+  get partitions(): number {
     return this.#producer.partitions
   }
 
   /** Records acknowledged by the broker so far. */
-  get sent (): number {
+  get sent(): number {
     return this.#producer.sent
   }
 
-  write (record: SimRecord): Promise<void> | undefined {
+  write(record: SimRecord): Promise<void> | undefined {
     if (this.#failure !== undefined) throw this.#failure
     let partition: number
     let key: Buffer | null = null
@@ -76,7 +82,7 @@ export class KafkaSink implements RecordSink {
       partition = this.#next
       this.#next = this.#next + 1 === this.partitions ? 0 : this.#next + 1
     }
-    let builder = this.#builders[partition] ??= new RecordBatchBuilder(this.#batchBytes)
+    let builder = (this.#builders[partition] ??= new RecordBatchBuilder(this.#batchBytes))
     if (builder.add(key, this.#encoder, record)) return undefined
     this.#sendAll()
     const size = this.#encoder.maxBytes(record) + (key?.length ?? 0) + 128
@@ -86,13 +92,13 @@ export class KafkaSink implements RecordSink {
     return undefined
   }
 
-  async flush (): Promise<void> {
+  async flush(): Promise<void> {
     this.#sendAll()
     await Promise.all(this.#inFlight)
     this.#check()
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     try {
       await this.flush()
     } finally {
@@ -100,12 +106,12 @@ export class KafkaSink implements RecordSink {
     }
   }
 
-  #check (): void {
+  #check(): void {
     if (this.#failure !== undefined) throw this.#failure
   }
 
   /** Seals every partition's batch and sends them, one request per leader. */
-  #sendAll (): void {
+  #sendAll(): void {
     const now = Date.now()
     const batches: SealedBatch[] = []
     this.#builders.forEach((builder, partition) => {
@@ -114,8 +120,12 @@ export class KafkaSink implements RecordSink {
     this.#builders = []
     if (batches.length === 0) return
     for (const sent of this.#producer.send(batches)) {
-      const request = sent.catch(error => { this.#failure ??= error })
-      const tracked = request.then(() => { this.#inFlight.delete(tracked) })
+      const request = sent.catch(error => {
+        this.#failure ??= error
+      })
+      const tracked = request.then(() => {
+        this.#inFlight.delete(tracked)
+      })
       this.#inFlight.add(tracked)
     }
   }

@@ -13,7 +13,7 @@ export interface Population {
   antennas: readonly AntennaRecord[]
 }
 
-export function population (users = REFERENCE_USERS.length, antennas = REFERENCE_ANTENNAS.length): Population {
+export function population(users = REFERENCE_USERS.length, antennas = REFERENCE_ANTENNAS.length): Population {
   return { users: makeUsers(users), antennas: makeAntennas(antennas) }
 }
 
@@ -21,7 +21,7 @@ export function population (users = REFERENCE_USERS.length, antennas = REFERENCE
  * The first 20 are the reference users; user k > 20 continues their id pattern
  * (`00000000-0000-0000-0000-0000000000kk`, decimal digits) and cycles through their quotas.
  */
-export function makeUsers (count: number): UserRecord[] {
+export function makeUsers(count: number): UserRecord[] {
   const users = REFERENCE_USERS.slice(0, count)
   for (let k = users.length + 1; k <= count; k++) {
     users.push({
@@ -40,7 +40,7 @@ const VERSIONS = ['1.0.0', '1.0.1', '1.2.0']
 const AREA = { lat: [36.25, 36.55], lon: [-6.15, -5.75] } as const
 
 /** The five reference antennas, then generated ones spread over the same area. */
-export function makeAntennas (count: number): AntennaRecord[] {
+export function makeAntennas(count: number): AntennaRecord[] {
   const antennas = REFERENCE_ANTENNAS.slice(0, count)
   for (let k = antennas.length; k < count; k++) {
     // A generator of its own per antenna keeps antenna k the same whatever the count.
@@ -57,9 +57,9 @@ export function makeAntennas (count: number): AntennaRecord[] {
 }
 
 /** For each antenna, its nearest others (closest first): where a moving user goes next. */
-export function nearestNeighbours (antennas: readonly AntennaRecord[], count: number): number[][] {
+export function nearestNeighbours(antennas: readonly AntennaRecord[], count: number): number[][] {
   // Flat-earth distances are fine over a few tens of kilometres.
-  const cosLat = Math.cos((AREA.lat[0] + AREA.lat[1]) / 2 * Math.PI / 180)
+  const cosLat = Math.cos((((AREA.lat[0] + AREA.lat[1]) / 2) * Math.PI) / 180)
   return antennas.map((a, i) => {
     // Keep only the best `count` while scanning: sorting all 10k others per antenna is too slow.
     const best: Array<[number, number]> = []
@@ -81,6 +81,6 @@ export function nearestNeighbours (antennas: readonly AntennaRecord[], count: nu
   })
 }
 
-function round6 (value: number): number {
+function round6(value: number): number {
   return Math.round(value * 1e6) / 1e6
 }

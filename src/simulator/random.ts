@@ -8,7 +8,7 @@ export class Random {
   #c: number
   #d: number
 
-  constructor (seed: string) {
+  constructor(seed: string) {
     const [a, b, c, d] = cyrb128(seed)
     this.#a = a
     this.#b = b
@@ -19,7 +19,7 @@ export class Random {
   }
 
   /** A uniform 32-bit unsigned integer. */
-  uint32 (): number {
+  uint32(): number {
     const a = this.#a
     const b = this.#b
     const c = this.#c
@@ -34,44 +34,44 @@ export class Random {
   }
 
   /** A uniform float in [0, 1). */
-  float (): number {
+  float(): number {
     return this.uint32() / 4294967296
   }
 
   /** A uniform integer in [0, n), for n up to 2^32. */
-  int (n: number): number {
+  int(n: number): number {
     return Math.floor(this.float() * n)
   }
 
   /** True with probability p. */
-  chance (p: number): boolean {
+  chance(p: number): boolean {
     return this.float() < p
   }
 
-  pick<T> (items: readonly T[]): T {
+  pick<T>(items: readonly T[]): T {
     return items[this.int(items.length)]!
   }
 
   /** A standard normal draw (Box-Muller; one of the pair is dropped to keep the state simple). */
-  normal (): number {
+  normal(): number {
     const u = 1 - this.float()
     const v = this.float()
     return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v)
   }
 
   /** An exponential draw with the given mean. */
-  exponential (mean: number): number {
+  exponential(mean: number): number {
     return -Math.log(1 - this.float()) * mean
   }
 
   /** A new independent generator derived from this seed and a label. */
-  static derive (seed: string, label: string): Random {
+  static derive(seed: string, label: string): Random {
     return new Random(`${seed}\u0000${label}`)
   }
 }
 
 /** Hashes a string to four 32-bit words (public-domain cyrb128). */
-function cyrb128 (text: string): [number, number, number, number] {
+function cyrb128(text: string): [number, number, number, number] {
   let h1 = 1779033703
   let h2 = 3144134277
   let h3 = 1013904242

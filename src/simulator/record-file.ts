@@ -10,16 +10,18 @@ const PREFIX_BYTES = Buffer.from(BASE64_PREFIX)
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 /** The line (without its `\n`) that stands for `payload`. */
-export function encodeLine (payload: string | Buffer): string {
+export function encodeLine(payload: string | Buffer): string {
   if (typeof payload === 'string') {
-    return /[\r\n]/.test(payload) || payload.startsWith(BASE64_PREFIX) ? BASE64_PREFIX + Buffer.from(payload).toString('base64') : payload
+    return /[\r\n]/.test(payload) || payload.startsWith(BASE64_PREFIX)
+      ? BASE64_PREFIX + Buffer.from(payload).toString('base64')
+      : payload
   }
   if (isPlainText(payload)) return payload.toString('utf8')
   return BASE64_PREFIX + payload.toString('base64')
 }
 
 /** The payload a line (without its `\n`) stands for. A trailing CR (CRLF files) is dropped. */
-export function decodeLine (line: Buffer): Buffer {
+export function decodeLine(line: Buffer): Buffer {
   const end = line.length > 0 && line[line.length - 1] === 0x0d ? line.length - 1 : line.length
   const body = line.subarray(0, end)
   if (body.length >= PREFIX_BYTES.length && body.subarray(0, PREFIX_BYTES.length).equals(PREFIX_BYTES)) {
@@ -28,7 +30,7 @@ export function decodeLine (line: Buffer): Buffer {
   return body
 }
 
-function isPlainText (payload: Buffer): boolean {
+function isPlainText(payload: Buffer): boolean {
   if (payload.includes(0x0a) || payload.includes(0x0d)) return false
   try {
     utf8.decode(payload)
@@ -42,12 +44,12 @@ function isPlainText (payload: Buffer): boolean {
  * Reads a record file (or stdin for `-`) as payloads, one per line, streaming: memory stays
  * flat however large the file. `onBytes` reports progress in bytes read.
  */
-export async function * readRecordFile (path: string, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer> {
-  for await (const payloads of readRecordChunks(path, onBytes)) yield * payloads
+export async function* readRecordFile(path: string, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer> {
+  for await (const payloads of readRecordChunks(path, onBytes)) yield* payloads
 }
 
 /** Like readRecordFile, a chunk of lines at a time: one await per megabyte, not per line. */
-export async function * readRecordChunks (path: string, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer[]> {
+export async function* readRecordChunks(path: string, onBytes?: (bytes: number) => void): AsyncGenerator<Buffer[]> {
   const input = path === '-' ? process.stdin : createReadStream(path, { highWaterMark: 1 << 20 })
   let rest: Buffer = Buffer.alloc(0)
   let read = 0
@@ -67,7 +69,8 @@ export async function * readRecordChunks (path: string, onBytes?: (bytes: number
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
-    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') throw new DataError(`cannot read ${path}: ${errorMessage(error)}`, error)
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR')
+      throw new DataError(`cannot read ${path}: ${errorMessage(error)}`, error)
     throw error
   }
   // A last line without its newline still counts.

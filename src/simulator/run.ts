@@ -43,7 +43,7 @@ export interface SimulateResult extends SimulateProgress {
 
 const PROGRESS_EVERY_MS = 1000
 
-export async function simulate (options: SimulateOptions): Promise<SimulateResult> {
+export async function simulate(options: SimulateOptions): Promise<SimulateResult> {
   const clock = options.clock ?? Date.now
   const traffic = options.traffic
   const record = {} as SimRecord
@@ -69,8 +69,7 @@ export async function simulate (options: SimulateOptions): Promise<SimulateResul
     onProgress(progress())
   }
 
-  seconds:
-  for (; second < end && records < limit; second++) {
+  seconds: for (; second < end && records < limit; second++) {
     if (aborted()) break
     if (paced) {
       // Second s is sent once the simulated clock has reached it.

@@ -9,10 +9,10 @@ import { type SimRecord } from './traffic.ts'
 
 export interface RecordSink {
   /** Queues a record; returns a promise only when the caller must wait before the next one. */
-  write (record: SimRecord): Promise<void> | undefined
+  write(record: SimRecord): Promise<void> | undefined
   /** Sends or writes everything queued so far. */
-  flush (): Promise<void>
-  close (): Promise<void>
+  flush(): Promise<void>
+  close(): Promise<void>
 }
 
 const CHUNK_BYTES = 1 << 20
@@ -25,11 +25,11 @@ export class BufferedFile {
   #at = 0
   #writing: Promise<void> | undefined
 
-  constructor (path: string) {
+  constructor(path: string) {
     this.path = path
   }
 
-  async open (): Promise<this> {
+  async open(): Promise<this> {
     try {
       this.#handle = await open(this.path, 'w')
     } catch (error) {
@@ -39,12 +39,18 @@ export class BufferedFile {
   }
 
   /** The chunk being filled and the offset to write at; `room` first. */
-  get chunk (): Buffer { return this.#chunk }
-  get position (): number { return this.#at }
-  set position (at: number) { this.#at = at }
+  get chunk(): Buffer {
+    return this.#chunk
+  }
+  get position(): number {
+    return this.#at
+  }
+  set position(at: number) {
+    this.#at = at
+  }
 
   /** Makes room for `bytes` at `position`; returns a promise when the caller must wait first. */
-  room (bytes: number): Promise<void> | undefined {
+  room(bytes: number): Promise<void> | undefined {
     if (this.#at + bytes <= this.#chunk.length) return undefined
     const waiting = this.#writing
     if (waiting !== undefined) return waiting.then(() => this.room(bytes))
@@ -52,20 +58,20 @@ export class BufferedFile {
     return undefined
   }
 
-  append (text: string): Promise<void> | undefined {
+  append(text: string): Promise<void> | undefined {
     const waiting = this.room(text.length * 3)
     if (waiting !== undefined) return waiting.then(() => this.append(text))
     this.#at += this.#chunk.write(text, this.#at, 'utf8')
     return undefined
   }
 
-  async flush (): Promise<void> {
+  async flush(): Promise<void> {
     await this.#writing
     if (this.#at > 0) this.#startWrite(CHUNK_BYTES)
     await this.#writing
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     try {
       await this.flush()
     } finally {
@@ -74,7 +80,7 @@ export class BufferedFile {
     }
   }
 
-  #startWrite (nextSize: number): void {
+  #startWrite(nextSize: number): void {
     const handle = this.#handle
     if (handle === undefined) throw new Error(`${this.path} is not open`)
     const data = this.#chunk.subarray(0, this.#at)
@@ -94,16 +100,16 @@ export class FileSink implements RecordSink {
   readonly #file: BufferedFile
   readonly #encoder: EventEncoder
 
-  constructor (file: BufferedFile, encoder: EventEncoder) {
+  constructor(file: BufferedFile, encoder: EventEncoder) {
     this.#file = file
     this.#encoder = encoder
   }
 
-  static async open (path: string, encoder: EventEncoder): Promise<FileSink> {
+  static async open(path: string, encoder: EventEncoder): Promise<FileSink> {
     return new FileSink(await new BufferedFile(path).open(), encoder)
   }
 
-  write (record: SimRecord): Promise<void> | undefined {
+  write(record: SimRecord): Promise<void> | undefined {
     if (record.badPayload !== undefined) return this.#file.append(encodeLine(record.badPayload) + '\n')
     const file = this.#file
     const waiting = file.room(this.#encoder.maxBytes(record) + 1)
@@ -114,11 +120,11 @@ export class FileSink implements RecordSink {
     return undefined
   }
 
-  flush (): Promise<void> {
+  flush(): Promise<void> {
     return this.#file.flush()
   }
 
-  close (): Promise<void> {
+  close(): Promise<void> {
     return this.#file.close()
   }
 }

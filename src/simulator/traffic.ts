@@ -56,19 +56,19 @@ const NEIGHBOURS = 4
 
 // App preferences per persona, in the order of APPS (SKYPE, TELEGRAM, FACETIME, FACEBOOK, WHATSAPP).
 const PERSONAS: ReadonlyArray<readonly number[]> = [
-  [0.05, 0.30, 0.05, 0.15, 0.45], // messaging
-  [0.05, 0.10, 0.10, 0.45, 0.30], // social
-  [0.30, 0.05, 0.40, 0.05, 0.20], // video calls
-  [0.45, 0.20, 0.05, 0.10, 0.20], // business
-  [0.20, 0.20, 0.20, 0.20, 0.20] // a bit of everything
+  [0.05, 0.3, 0.05, 0.15, 0.45], // messaging
+  [0.05, 0.1, 0.1, 0.45, 0.3], // social
+  [0.3, 0.05, 0.4, 0.05, 0.2], // video calls
+  [0.45, 0.2, 0.05, 0.1, 0.2], // business
+  [0.2, 0.2, 0.2, 0.2, 0.2] // a bit of everything
 ]
 // Median bytes per message of each app, in the order of APPS: video calls are the heaviest.
 const APP_MEDIAN_BYTES = [4000, 1200, 5000, 2800, 2000]
 
 /** Activity relative to the daily mean (averages 1 over a UTC day). */
-export function dailyRhythm (second: number): number {
+export function dailyRhythm(second: number): number {
   const hour = (second % 86400) / 3600
-  return 1 - 0.55 * Math.cos(2 * Math.PI * (hour - 3) / 24) + 0.2 * Math.cos(4 * Math.PI * (hour - 7) / 24)
+  return 1 - 0.55 * Math.cos((2 * Math.PI * (hour - 3)) / 24) + 0.2 * Math.cos((4 * Math.PI * (hour - 7)) / 24)
 }
 
 export class Traffic {
@@ -91,7 +91,7 @@ export class Traffic {
   #rhythmSecond = NaN
   #rhythm = 1
 
-  constructor (options: TrafficOptions) {
+  constructor(options: TrafficOptions) {
     this.population = population(options.users, options.antennas)
     const userCount = this.population.users.length
     const antennaCount = this.population.antennas.length
@@ -123,7 +123,7 @@ export class Traffic {
    * How many records are sent in this event-time second. Call it once per second, in order:
    * fractions carry over, so a rate of 1/3 gives one record every third second.
    */
-  countAt (second: number): number {
+  countAt(second: number): number {
     this.#carry += this.rate * this.#rhythmAt(second)
     const count = Math.floor(this.#carry)
     this.#carry -= count
@@ -134,12 +134,16 @@ export class Traffic {
    * The next record, sent in event-time second `second`. Pass `into` to have it filled in
    * place: the hot loop then allocates nothing for valid events.
    */
-  next (second: number, into?: SimRecord): SimRecord {
+  next(second: number, into?: SimRecord): SimRecord {
     const random = this.#random
     const u = this.#pickUser.draw(random)
     const antenna = this.#moveUser(u, second)
     const app = drawIndex(this.#appCumulative[this.#persona[u]!]!, random.float())
-    const size = APP_MEDIAN_BYTES[app]! * this.#byteFactor[u]! * (0.7 + 0.3 * this.#rhythmAt(second)) * Math.exp(0.45 * random.normal())
+    const size =
+      APP_MEDIAN_BYTES[app]! *
+      this.#byteFactor[u]! *
+      (0.7 + 0.3 * this.#rhythmAt(second)) *
+      Math.exp(0.45 * random.normal())
     const bytes = Math.min(MAX_BYTES_PER_MESSAGE, Math.round(size))
     let timestamp = second
     if (this.#lateRatio > 0 && random.chance(this.#lateRatio)) {
@@ -149,10 +153,16 @@ export class Traffic {
     let badPayload: string | Buffer | undefined
     if (this.#badRatio > 0 && random.chance(this.#badRatio)) {
       bad = BAD_KINDS[random.int(BAD_KINDS.length)]!
-      const event = { bytes, timestamp, app: APPS[app]!, id: this.population.users[u]!.id, antenna_id: this.population.antennas[antenna]!.id }
+      const event = {
+        bytes,
+        timestamp,
+        app: APPS[app]!,
+        id: this.population.users[u]!.id,
+        antenna_id: this.population.antennas[antenna]!.id
+      }
       badPayload = badRecord(bad, event, random)
     }
-    const record = into ?? {} as SimRecord
+    const record = into ?? ({} as SimRecord)
     record.index = this.#index++
     record.second = second
     record.user = u
@@ -166,7 +176,7 @@ export class Traffic {
   }
 
   /** The rhythm changes slowly; computing it once per second saves two cosines per event. */
-  #rhythmAt (second: number): number {
+  #rhythmAt(second: number): number {
     if (second !== this.#rhythmSecond) {
       this.#rhythmSecond = second
       this.#rhythm = dailyRhythm(second)
@@ -175,7 +185,7 @@ export class Traffic {
   }
 
   /** Moves the user if their dwell time is over; returns the antenna they are at. */
-  #moveUser (u: number, second: number): number {
+  #moveUser(u: number, second: number): number {
     const moveAt = this.#moveAt[u]!
     if (moveAt < 0) {
       this.#moveAt[u] = second + this.#random.exponential(MEAN_DWELL_SECONDS)
@@ -183,7 +193,8 @@ export class Traffic {
       const at = this.#at[u]!
       const home = this.#home[u]!
       const neighbours = this.#neighbours[at]!
-      const next = at !== home && this.#random.chance(0.4) ? home : neighbours.length > 0 ? this.#random.pick(neighbours) : at
+      const next =
+        at !== home && this.#random.chance(0.4) ? home : neighbours.length > 0 ? this.#random.pick(neighbours) : at
       this.#at[u] = next
       this.#moveAt[u] = second + this.#random.exponential(MEAN_DWELL_SECONDS)
     }
@@ -191,16 +202,19 @@ export class Traffic {
   }
 }
 
-function cumulative (weights: readonly number[]): Float64Array {
+function cumulative(weights: readonly number[]): Float64Array {
   const total = weights.reduce((a, b) => a + b, 0)
   const out = new Float64Array(weights.length)
   let sum = 0
-  weights.forEach((w, i) => { sum += w / total; out[i] = sum })
+  weights.forEach((w, i) => {
+    sum += w / total
+    out[i] = sum
+  })
   out[out.length - 1] = 1
   return out
 }
 
-function drawIndex (cumulativeWeights: Float64Array, u: number): number {
+function drawIndex(cumulativeWeights: Float64Array, u: number): number {
   let i = 0
   while (u >= cumulativeWeights[i]!) i++
   return i
@@ -211,12 +225,12 @@ class AliasTable {
   readonly #probability: Float64Array
   readonly #alias: Int32Array
 
-  constructor (weights: Float64Array) {
+  constructor(weights: Float64Array) {
     const n = weights.length
     const total = weights.reduce((a, b) => a + b, 0)
     this.#probability = new Float64Array(n)
     this.#alias = new Int32Array(n)
-    const scaled = weights.map(w => w * n / total)
+    const scaled = weights.map(w => (w * n) / total)
     const small: number[] = []
     const large: number[] = []
     scaled.forEach((p, i) => (p < 1 ? small : large).push(i))
@@ -231,7 +245,7 @@ class AliasTable {
     for (const i of [...small, ...large]) this.#probability[i] = 1
   }
 
-  draw (random: Random): number {
+  draw(random: Random): number {
     const n = this.#probability.length
     const x = random.float() * n
     const i = Math.floor(x)

@@ -15,17 +15,17 @@ export class ArchiveSink implements RecordSink<unknown, EnrichedEvent> {
   /** Rows written so far, for metrics. */
   written = 0
 
-  constructor (archive: ParquetArchive) {
+  constructor(archive: ParquetArchive) {
     this.#archive = archive
     this.#batch = archive.batch()
   }
 
-  add (record: StreamRecord<unknown, EnrichedEvent>): void {
+  add(record: StreamRecord<unknown, EnrichedEvent>): void {
     const problem = this.#batch.add(record.value, record.raw.source)
     if (problem !== undefined) this.#refused.push({ record, error: problem })
   }
 
-  async flush (): Promise<Array<Refusal<StreamRecord<unknown, EnrichedEvent>>>> {
+  async flush(): Promise<Array<Refusal<StreamRecord<unknown, EnrichedEvent>>>> {
     const batch = this.#batch
     const refused = this.#refused
     // A new batch even when this one is empty, so that an idle sink does not hold on to a

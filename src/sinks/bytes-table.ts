@@ -28,18 +28,18 @@ export class BytesTableSink implements WindowSink<string, number> {
   /** Rows written so far, for metrics. */
   written = 0
 
-  constructor (db: Db, type: TotalType) {
+  constructor(db: Db, type: TotalType) {
     this.#db = db
     this.#type = type
   }
 
-  add (records: WindowedRecord<string, number>[]): void {
+  add(records: WindowedRecord<string, number>[]): void {
     for (const record of records) {
       this.#pending.set(`${record.start}\u0000${record.key}`, record)
     }
   }
 
-  async flush (): Promise<Array<Refusal<Row>>> {
+  async flush(): Promise<Array<Refusal<Row>>> {
     if (this.#pending.size === 0) return []
     // Windows added while this flush writes wait for the next one. A failed flush fails the
     // commit, and the replay adds its windows again.
@@ -47,13 +47,16 @@ export class BytesTableSink implements WindowSink<string, number> {
     this.#pending = new Map()
     const refused: Array<Refusal<Row>> = []
     for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT) {
-      for (const { row, error } of await writeIsolating(rows.slice(i, i + ROWS_PER_STATEMENT), chunk => this.#upsert(chunk))) refused.push({ record: row, error })
+      for (const { row, error } of await writeIsolating(rows.slice(i, i + ROWS_PER_STATEMENT), chunk =>
+        this.#upsert(chunk)
+      ))
+        refused.push({ record: row, error })
     }
     this.written += rows.length - refused.length
     return refused
   }
 
-  async #upsert (rows: Row[]): Promise<void> {
+  async #upsert(rows: Row[]): Promise<void> {
     const values = [rows.map(r => r.start), rows.map(r => r.key), rows.map(r => r.value), this.#type]
     await this.#db.none(new pgp.ParameterizedQuery({ text: UPSERT, values }))
   }

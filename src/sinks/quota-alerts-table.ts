@@ -13,9 +13,18 @@ import { writeIsolating } from './refusals.ts'
 import type { HourlyUsage } from '../traffic/types.ts'
 
 type Window = WindowedRecord<string, HourlyUsage>
-interface Row { window: Window, email: string, timestamp: Date, usage: number, quota: number, detected_at: Date }
+interface Row {
+  window: Window
+  email: string
+  timestamp: Date
+  usage: number
+  quota: number
+  detected_at: Date
+}
 
-const columns = new pgp.helpers.ColumnSet(['email', 'timestamp', 'usage', 'quota', 'detected_at'], { table: 'quota_alerts' })
+const columns = new pgp.helpers.ColumnSet(['email', 'timestamp', 'usage', 'quota', 'detected_at'], {
+  table: 'quota_alerts'
+})
 const ON_ALERT = ' ON CONFLICT (email, "timestamp") DO NOTHING'
 const ON_CLOSE = ' ON CONFLICT (email, "timestamp") DO UPDATE SET usage = EXCLUDED.usage, quota = EXCLUDED.quota'
 
@@ -27,29 +36,39 @@ export class QuotaAlertsTableSink implements WindowSink<string, HourlyUsage> {
   #pending = new Map<string, Row>()
 
   /** `alerts`: the watch's first alerts; `totals`: the closed hours, whose usage replaces the running one. */
-  constructor (db: Db, what: 'alerts' | 'totals' = 'alerts') {
+  constructor(db: Db, what: 'alerts' | 'totals' = 'alerts') {
     this.#db = db
     this.#conflict = what === 'alerts' ? ON_ALERT : ON_CLOSE
     // A corrected total replaces the earlier one; a first alert stays the first.
     this.#latestWins = what === 'totals'
   }
 
-  add (records: Window[]): void {
+  add(records: Window[]): void {
     const now = new Date()
     for (const window of records) {
       const { value } = window
       if (value.email === null || value.quota === null || !value.alerted) continue
       const id = `${window.start}\u0000${value.email}`
-      if (this.#latestWins || !this.#pending.has(id)) this.#pending.set(id, { window, email: value.email, timestamp: new Date(window.start), usage: value.usage, quota: value.quota, detected_at: now })
+      if (this.#latestWins || !this.#pending.has(id))
+        this.#pending.set(id, {
+          window,
+          email: value.email,
+          timestamp: new Date(window.start),
+          usage: value.usage,
+          quota: value.quota,
+          detected_at: now
+        })
     }
   }
 
-  async flush (): Promise<Array<Refusal<Window>>> {
+  async flush(): Promise<Array<Refusal<Window>>> {
     if (this.#pending.size === 0) return []
     // Alerts added while this flush writes wait for the next one (see BytesTableSink).
     const rows = [...this.#pending.values()]
     this.#pending = new Map()
-    const refused = await writeIsolating(rows, async chunk => { await this.#db.none(pgp.helpers.insert(chunk, columns) + this.#conflict) })
+    const refused = await writeIsolating(rows, async chunk => {
+      await this.#db.none(pgp.helpers.insert(chunk, columns) + this.#conflict)
+    })
     return refused.map(({ row, error }) => ({ record: row.window, error }))
   }
 }

@@ -11,7 +11,7 @@ const FILE = 'checkpoint'
 const VERSION = 1
 
 /** The next changelog offset to restore from, or undefined when there is no valid checkpoint. */
-export async function readCheckpoint (dir: string): Promise<bigint | undefined> {
+export async function readCheckpoint(dir: string): Promise<bigint | undefined> {
   let text: string
   try {
     text = await readFile(join(dir, FILE), 'utf8')
@@ -20,8 +20,9 @@ export async function readCheckpoint (dir: string): Promise<bigint | undefined> 
     throw error
   }
   try {
-    const parsed = JSON.parse(text) as { version?: unknown, offset?: unknown }
-    if (parsed.version !== VERSION || typeof parsed.offset !== 'string' || !/^\d+$/.test(parsed.offset)) return undefined
+    const parsed = JSON.parse(text) as { version?: unknown; offset?: unknown }
+    if (parsed.version !== VERSION || typeof parsed.offset !== 'string' || !/^\d+$/.test(parsed.offset))
+      return undefined
     return BigInt(parsed.offset)
   } catch {
     return undefined
@@ -29,7 +30,7 @@ export async function readCheckpoint (dir: string): Promise<bigint | undefined> 
 }
 
 /** Records that local state holds every changelog record below `offset`; atomic and synced. */
-export async function writeCheckpoint (dir: string, offset: bigint): Promise<void> {
+export async function writeCheckpoint(dir: string, offset: bigint): Promise<void> {
   if (offset < 0n) throw new RangeError(`a checkpoint offset cannot be negative, got ${offset}`)
   const path = join(dir, FILE)
   const partial = `${path}.partial`
@@ -43,6 +44,6 @@ export async function writeCheckpoint (dir: string, offset: bigint): Promise<voi
   await rename(partial, path)
 }
 
-export async function removeCheckpoint (dir: string): Promise<void> {
+export async function removeCheckpoint(dir: string): Promise<void> {
   await rm(join(dir, FILE), { force: true })
 }

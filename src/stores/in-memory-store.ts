@@ -8,15 +8,15 @@ export class InMemoryKeyValueStore<K, V> extends TableStore<K, V> {
   readonly dir = undefined
 
   // Nothing to write: dropping the dirty set saves serializing values no one reads.
-  override async flush (): Promise<void> {
+  override async flush(): Promise<void> {
     this.dirty.clear()
   }
 
-  async persist (_records: readonly ChangeRecord[]): Promise<void> {}
+  async persist(_records: readonly ChangeRecord[]): Promise<void> {}
 
-  protected async openStorage (): Promise<void> {}
+  protected async openStorage(): Promise<void> {}
 
-  protected async closeStorage (): Promise<void> {}
+  protected async closeStorage(): Promise<void> {}
 
-  protected async wipeStorage (_reopen: boolean): Promise<void> {}
+  protected async wipeStorage(_reopen: boolean): Promise<void> {}
 }

@@ -31,5 +31,13 @@ export { LoggedStore, type ChangelogPartition } from './logged-store.ts'
 export { TimeWindowStore, windowedSerde, windowPrefix, type Windowed } from './window-store.ts'
 export { InMemoryChangelog } from './in-memory-changelog.ts'
 export { readCheckpoint, writeCheckpoint, removeCheckpoint } from './checkpoint.ts'
-export { restoreStore, recoverStore, closeStore, type RestoreOptions, type RestoreRangeOptions, type RestoreResult, type RecoverResult } from './restore.ts'
+export {
+  restoreStore,
+  recoverStore,
+  closeStore,
+  type RestoreOptions,
+  type RestoreRangeOptions,
+  type RestoreResult,
+  type RecoverResult
+} from './restore.ts'
 export { inMemoryStores, levelDbStores, windowStore, type StoreOptions, type StoreSupplier } from './supplier.ts'

@@ -16,7 +16,7 @@ export interface LevelStoreOptions<K, V> extends TableStoreOptions<K, V> {
   dir: string
 }
 
-type BatchOperation = { type: 'put', key: Buffer, value: Buffer } | { type: 'del', key: Buffer }
+type BatchOperation = { type: 'put'; key: Buffer; value: Buffer } | { type: 'del'; key: Buffer }
 
 const LOAD_BATCH = 4096
 
@@ -25,28 +25,39 @@ export class LevelKeyValueStore<K, V> extends TableStore<K, V> {
   private db: ClassicLevel<Buffer, Buffer> | undefined
   private lastWrite: BatchOperation | undefined
 
-  constructor (options: LevelStoreOptions<K, V>) {
+  constructor(options: LevelStoreOptions<K, V>) {
     super(options)
     this.dir = options.dir
   }
 
-  async persist (records: readonly ChangeRecord[]): Promise<void> {
+  async persist(records: readonly ChangeRecord[]): Promise<void> {
     if (records.length === 0) return
     const db = this.database()
-    const operations = records.map((r): BatchOperation => r.value === null ? { type: 'del', key: r.key } : { type: 'put', key: r.key, value: r.value })
+    const operations = records.map((r): BatchOperation =>
+      r.value === null ? { type: 'del', key: r.key } : { type: 'put', key: r.key, value: r.value }
+    )
     await db.batch(operations)
     this.lastWrite = operations.at(-1)
   }
 
-  protected async openStorage (): Promise<void> {
+  protected async openStorage(): Promise<void> {
     await mkdir(this.dir, { recursive: true })
     // Every entry also lives in memory and LevelDB is read only at open, so its block cache
     // buys nothing; a small write buffer keeps many stores (one per partition) cheap.
-    const db = new ClassicLevel<Buffer, Buffer>(join(this.dir, 'db'), { keyEncoding: 'buffer', valueEncoding: 'buffer', cacheSize: 0, writeBufferSize: 512 << 10 })
+    const db = new ClassicLevel<Buffer, Buffer>(join(this.dir, 'db'), {
+      keyEncoding: 'buffer',
+      valueEncoding: 'buffer',
+      cacheSize: 0,
+      writeBufferSize: 512 << 10
+    })
     await db.open()
     const iterator = db.iterator()
     try {
-      for (let entries = await iterator.nextv(LOAD_BATCH); entries.length > 0; entries = await iterator.nextv(LOAD_BATCH)) {
+      for (
+        let entries = await iterator.nextv(LOAD_BATCH);
+        entries.length > 0;
+        entries = await iterator.nextv(LOAD_BATCH)
+      ) {
         for (const [key, value] of entries) this.load(key.toString('latin1'), key, value)
       }
     } catch (error) {
@@ -58,7 +69,7 @@ export class LevelKeyValueStore<K, V> extends TableStore<K, V> {
     this.db = db
   }
 
-  protected async closeStorage (): Promise<void> {
+  protected async closeStorage(): Promise<void> {
     const db = this.database()
     this.db = undefined
     // Batches go to LevelDB's log without fsync. Writing the last one again (a no-op for the
@@ -74,7 +85,7 @@ export class LevelKeyValueStore<K, V> extends TableStore<K, V> {
     }
   }
 
-  protected async wipeStorage (reopen: boolean): Promise<void> {
+  protected async wipeStorage(reopen: boolean): Promise<void> {
     if (this.db !== undefined) {
       await this.db.close()
       this.db = undefined
@@ -84,7 +95,7 @@ export class LevelKeyValueStore<K, V> extends TableStore<K, V> {
     if (reopen) await this.openStorage()
   }
 
-  private database (): ClassicLevel<Buffer, Buffer> {
+  private database(): ClassicLevel<Buffer, Buffer> {
     if (this.db === undefined) throw new CellstreamError('CS_STORE_CLOSED', `state store ${this.name} is not open`)
     return this.db
   }

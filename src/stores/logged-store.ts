@@ -18,7 +18,10 @@
 import { closeStore, recoverStore, type RecoverResult, type RestoreOptions } from './restore.ts'
 import { type ChangeRecord, type ChangelogReader, type KeyValueStore, type LocalStore } from './types.ts'
 
-export interface ChangelogPartition { topic: string, partition: number }
+export interface ChangelogPartition {
+  topic: string
+  partition: number
+}
 
 export class LoggedStore<K, V> implements KeyValueStore<K, V> {
   readonly local: LocalStore<K, V>
@@ -26,39 +29,65 @@ export class LoggedStore<K, V> implements KeyValueStore<K, V> {
   /** Every record of the changelog partition below this offset is in the local files. */
   completeUpTo = 0n
 
-  constructor (local: LocalStore<K, V>, changelog: ChangelogPartition) {
+  constructor(local: LocalStore<K, V>, changelog: ChangelogPartition) {
     this.local = local
     this.changelog = changelog
   }
 
-  get name (): string { return this.local.name }
-  get dir (): string | undefined { return this.local.dir }
-  get isOpen (): boolean { return this.local.isOpen }
-  get size (): number { return this.local.size }
+  get name(): string {
+    return this.local.name
+  }
+  get dir(): string | undefined {
+    return this.local.dir
+  }
+  get isOpen(): boolean {
+    return this.local.isOpen
+  }
+  get size(): number {
+    return this.local.size
+  }
 
-  get (key: K): V | undefined { return this.local.get(key) }
-  has (key: K): boolean { return this.local.has(key) }
-  put (key: K, value: V): void { this.local.put(key, value) }
-  delete (key: K): boolean { return this.local.delete(key) }
-  entries (): IterableIterator<[K, V]> { return this.local.entries() }
-  keyRange (from?: Buffer, to?: Buffer): IterableIterator<[K, V]> { return this.local.keyRange(from, to) }
-  open (): Promise<void> { return this.local.open() }
-  wipe (): Promise<void> { return this.local.wipe() }
-  restore (records: readonly ChangeRecord[]): Promise<void> { return this.local.restore(records) }
+  get(key: K): V | undefined {
+    return this.local.get(key)
+  }
+  has(key: K): boolean {
+    return this.local.has(key)
+  }
+  put(key: K, value: V): void {
+    this.local.put(key, value)
+  }
+  delete(key: K): boolean {
+    return this.local.delete(key)
+  }
+  entries(): IterableIterator<[K, V]> {
+    return this.local.entries()
+  }
+  keyRange(from?: Buffer, to?: Buffer): IterableIterator<[K, V]> {
+    return this.local.keyRange(from, to)
+  }
+  open(): Promise<void> {
+    return this.local.open()
+  }
+  wipe(): Promise<void> {
+    return this.local.wipe()
+  }
+  restore(records: readonly ChangeRecord[]): Promise<void> {
+    return this.local.restore(records)
+  }
 
   /** Changes reach local storage only through a commit (see the header). */
-  async flush (): Promise<void> {
+  async flush(): Promise<void> {
     throw new Error(`store ${this.name} is logged: its changes are written by the commit that carries them`)
   }
 
   /** Opens the store and brings it up to the end of its changelog partition (from its checkpoint when valid). */
-  async recover (reader: ChangelogReader, options: RestoreOptions = {}): Promise<RecoverResult> {
+  async recover(reader: ChangelogReader, options: RestoreOptions = {}): Promise<RecoverResult> {
     const result = await recoverStore(this.local, reader, options)
     this.completeUpTo = result.endOffset
     return result
   }
 
-  takeChanges (): ChangeRecord[] {
+  takeChanges(): ChangeRecord[] {
     return this.local.takeChanges()
   }
 
@@ -67,16 +96,16 @@ export class LoggedStore<K, V> implements KeyValueStore<K, V> {
    * changelog offset of the last of them, from the produce response; without it the earlier
    * bound still holds (a restore from it replays this store's own records, to the same state).
    */
-  async committed (changes: readonly ChangeRecord[], lastOffset: bigint | undefined): Promise<void> {
+  async committed(changes: readonly ChangeRecord[], lastOffset: bigint | undefined): Promise<void> {
     await this.local.persist(changes)
     if (lastOffset !== undefined) this.completeUpTo = lastOffset + 1n
   }
 
-  close (): Promise<void> {
+  close(): Promise<void> {
     return closeStore(this.local, this.completeUpTo)
   }
 
-  release (): Promise<void> {
+  release(): Promise<void> {
     return this.local.close()
   }
 }

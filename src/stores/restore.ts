@@ -33,10 +33,14 @@ export interface RecoverResult extends RestoreResult {
 const DEFAULT_BATCH = 10_000
 
 /** Applies the changelog records in `[fromOffset, endOffset)` to an open store. */
-export async function restoreStore (store: StateStore, reader: ChangelogReader, options: RestoreRangeOptions = {}): Promise<RestoreResult> {
+export async function restoreStore(
+  store: StateStore,
+  reader: ChangelogReader,
+  options: RestoreRangeOptions = {}
+): Promise<RestoreResult> {
   const { batchSize = DEFAULT_BATCH, onProgress, signal } = options
   const fromOffset = options.fromOffset ?? 0n
-  const endOffset = options.endOffset ?? await reader.endOffset()
+  const endOffset = options.endOffset ?? (await reader.endOffset())
   let records = 0
   let position = fromOffset
   let batch: ChangeRecord[] = []
@@ -71,13 +75,21 @@ export async function restoreStore (store: StateStore, reader: ChangelogReader, 
  * otherwise wiped and restored from 0. Removes the checkpoint before returning, since the
  * local files stop matching it at the first flush.
  */
-export async function recoverStore (store: StateStore, reader: ChangelogReader, options: RestoreOptions = {}): Promise<RecoverResult> {
+export async function recoverStore(
+  store: StateStore,
+  reader: ChangelogReader,
+  options: RestoreOptions = {}
+): Promise<RecoverResult> {
   const endOffset = await reader.endOffset()
   const checkpoint = store.dir === undefined ? undefined : await readCheckpoint(store.dir)
   const fromCheckpoint = checkpoint !== undefined && checkpoint <= endOffset
   if (!fromCheckpoint) await store.wipe()
   await store.open()
-  const result = await restoreStore(store, reader, { ...options, fromOffset: fromCheckpoint ? checkpoint : 0n, endOffset })
+  const result = await restoreStore(store, reader, {
+    ...options,
+    fromOffset: fromCheckpoint ? checkpoint : 0n,
+    endOffset
+  })
   if (store.dir !== undefined) await removeCheckpoint(store.dir)
   return { ...result, fromCheckpoint }
 }
@@ -88,7 +100,7 @@ export async function recoverStore (store: StateStore, reader: ChangelogReader, 
  * restored: never an end offset read later, which may cover records of another instance).
  * Without an offset (an aborted transaction, a crash path) no checkpoint is written.
  */
-export async function closeStore (store: StateStore, completeUpTo?: bigint): Promise<void> {
+export async function closeStore(store: StateStore, completeUpTo?: bigint): Promise<void> {
   await store.close()
   if (completeUpTo !== undefined && store.dir !== undefined) await writeCheckpoint(store.dir, completeUpTo)
 }

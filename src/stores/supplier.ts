@@ -19,7 +19,7 @@ export interface StoreOptions<K, V> {
 export interface StoreSupplier {
   /** The backend's name, for logs. */
   readonly name: string
-  keyValue<K, V> (options: StoreOptions<K, V>): LocalStore<K, V>
+  keyValue<K, V>(options: StoreOptions<K, V>): LocalStore<K, V>
 }
 
 /** Memory only: state is rebuilt from the changelog on every start. */
@@ -31,10 +31,13 @@ export const inMemoryStores: StoreSupplier = {
 /** LevelDB files in each store's folder (memory when it has none): a restart restores only what came after its checkpoint. */
 export const levelDbStores: StoreSupplier = {
   name: 'leveldb',
-  keyValue: options => options.dir === undefined ? new InMemoryKeyValueStore(options) : new LevelKeyValueStore({ ...options, dir: options.dir })
+  keyValue: options =>
+    options.dir === undefined
+      ? new InMemoryKeyValueStore(options)
+      : new LevelKeyValueStore({ ...options, dir: options.dir })
 }
 
 /** A window store over a key-value store of the supplier (window start + key bytes as its keys). */
-export function windowStore<K, V> (supplier: StoreSupplier, options: StoreOptions<K, V>): WindowStore<K, V> {
+export function windowStore<K, V>(supplier: StoreSupplier, options: StoreOptions<K, V>): WindowStore<K, V> {
   return new TimeWindowStore(supplier.keyValue({ ...options, keySerde: windowedSerde(options.keySerde) }))
 }

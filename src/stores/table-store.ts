@@ -28,44 +28,44 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
   private sorted: string[] | undefined
   private opened = false
 
-  constructor (options: TableStoreOptions<K, V>) {
+  constructor(options: TableStoreOptions<K, V>) {
     this.name = options.name
     this.keySerde = options.keySerde
     this.valueSerde = options.valueSerde
   }
 
   /** Loads what local storage holds into the table (through `load`). */
-  protected abstract openStorage (): Promise<void>
-  protected abstract closeStorage (): Promise<void>
+  protected abstract openStorage(): Promise<void>
+  protected abstract closeStorage(): Promise<void>
   /** Deletes local storage; reopens it empty when `reopen`. */
-  protected abstract wipeStorage (reopen: boolean): Promise<void>
-  abstract persist (records: readonly ChangeRecord[]): Promise<void>
+  protected abstract wipeStorage(reopen: boolean): Promise<void>
+  abstract persist(records: readonly ChangeRecord[]): Promise<void>
 
-  get isOpen (): boolean {
+  get isOpen(): boolean {
     return this.opened
   }
 
-  get size (): number {
+  get size(): number {
     return this.slots.size
   }
 
-  async open (): Promise<void> {
+  async open(): Promise<void> {
     if (this.opened) return
     await this.openStorage()
     this.opened = true
   }
 
-  get (key: K): V | undefined {
+  get(key: K): V | undefined {
     this.assertOpen()
     return this.slots.get(this.id(key))?.value
   }
 
-  has (key: K): boolean {
+  has(key: K): boolean {
     this.assertOpen()
     return this.slots.has(this.id(key))
   }
 
-  put (key: K, value: V): void {
+  put(key: K, value: V): void {
     this.assertOpen()
     const id = this.id(key)
     const slot = this.slots.get(id)
@@ -78,7 +78,7 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
     this.dirty.add(id)
   }
 
-  delete (key: K): boolean {
+  delete(key: K): boolean {
     this.assertOpen()
     const id = this.id(key)
     if (!this.slots.delete(id)) return false
@@ -87,13 +87,13 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
     return true
   }
 
-  entries (): IterableIterator<[K, V]> {
+  entries(): IterableIterator<[K, V]> {
     this.assertOpen()
     this.sorted ??= [...this.slots.keys()].sort()
     return this.iterate(this.sorted)
   }
 
-  keyRange (from?: Buffer, to?: Buffer): IterableIterator<[K, V]> {
+  keyRange(from?: Buffer, to?: Buffer): IterableIterator<[K, V]> {
     this.assertOpen()
     const low = from?.toString('latin1')
     const high = to?.toString('latin1')
@@ -111,7 +111,7 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
     return this.iterate(ids.sort())
   }
 
-  async flush (): Promise<void> {
+  async flush(): Promise<void> {
     if (this.dirty.size === 0) return
     const changes = this.takeChanges()
     try {
@@ -122,21 +122,24 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
     }
   }
 
-  takeChanges (): ChangeRecord[] {
+  takeChanges(): ChangeRecord[] {
     const records: ChangeRecord[] = []
     for (const id of this.dirty) {
       const slot = this.slots.get(id)
-      records.push({ key: Buffer.from(id, 'latin1'), value: slot === undefined ? null : this.valueSerde.serialize(slot.value) })
+      records.push({
+        key: Buffer.from(id, 'latin1'),
+        value: slot === undefined ? null : this.valueSerde.serialize(slot.value)
+      })
     }
     this.dirty.clear()
     return records
   }
 
-  returnChanges (records: readonly ChangeRecord[]): void {
+  returnChanges(records: readonly ChangeRecord[]): void {
     for (const record of records) this.dirty.add(record.key.toString('latin1'))
   }
 
-  async restore (records: readonly ChangeRecord[]): Promise<void> {
+  async restore(records: readonly ChangeRecord[]): Promise<void> {
     this.assertOpen()
     for (const record of records) {
       const id = record.key.toString('latin1')
@@ -149,20 +152,20 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
     await this.persist(records)
   }
 
-  async close (): Promise<void> {
+  async close(): Promise<void> {
     if (!this.opened) return
     this.opened = false
     this.clearTable()
     await this.closeStorage()
   }
 
-  async wipe (): Promise<void> {
+  async wipe(): Promise<void> {
     this.clearTable()
     await this.wipeStorage(this.opened)
   }
 
   /** Puts an entry read from storage or a changelog into the table, clean. */
-  protected load (id: string, key: Buffer, value: Buffer): void {
+  protected load(id: string, key: Buffer, value: Buffer): void {
     const slot = this.slots.get(id)
     if (slot === undefined) {
       this.slots.set(id, { key: this.keySerde.deserialize(key), value: this.valueSerde.deserialize(value) })
@@ -172,30 +175,30 @@ export abstract class TableStore<K, V> implements LocalStore<K, V> {
     }
   }
 
-  protected id (key: K): string {
+  protected id(key: K): string {
     return binaryString(this.keySerde, key)
   }
 
-  private clearTable (): void {
+  private clearTable(): void {
     this.slots.clear()
     this.dirty.clear()
     this.sorted = undefined
   }
 
-  private * iterate (ids: readonly string[]): IterableIterator<[K, V]> {
+  private *iterate(ids: readonly string[]): IterableIterator<[K, V]> {
     for (const id of ids) {
       const slot = this.slots.get(id)
       if (slot !== undefined) yield [slot.key, slot.value]
     }
   }
 
-  private assertOpen (): void {
+  private assertOpen(): void {
     if (!this.opened) throw new CellstreamError('CS_STORE_CLOSED', `state store ${this.name} is not open`)
   }
 }
 
 /** The first index whose id is not below `id`. */
-function lowerBound (ids: readonly string[], id: string): number {
+function lowerBound(ids: readonly string[], id: string): number {
   let low = 0
   let high = ids.length
   while (low < high) {

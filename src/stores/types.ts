@@ -15,12 +15,12 @@ export interface ChangelogEntry extends ChangeRecord {
 /** One partition of a changelog topic, as read back during restore. */
 export interface ChangelogReader {
   /** The offset the next record written will get (the committed end under read_committed). */
-  endOffset (): Promise<bigint>
+  endOffset(): Promise<bigint>
   /**
    * Every record with `fromOffset <= offset < endOffset`, in offset order, then the end.
    * Offsets may have gaps (compaction, transaction markers).
    */
-  read (fromOffset: bigint, endOffset: bigint): AsyncIterable<ChangelogEntry>
+  read(fromOffset: bigint, endOffset: bigint): AsyncIterable<ChangelogEntry>
 }
 
 /** What every store has, whatever its keys: the lifecycle the runtime drives. */
@@ -30,35 +30,35 @@ export interface StateStore {
   readonly dir: string | undefined
   readonly isOpen: boolean
   /** Loads local state; a store is usable only once open. */
-  open (): Promise<void>
+  open(): Promise<void>
   /** Writes everything changed since the last flush (called by the runtime at each commit). */
-  flush (): Promise<void>
+  flush(): Promise<void>
   /**
    * Releases the store. Changes not flushed are dropped: they belong to a transaction that
    * was not committed. A clean shutdown flushes through a commit first.
    */
-  close (): Promise<void>
+  close(): Promise<void>
   /** Removes all local state (memory and disk); the store stays open if it was. */
-  wipe (): Promise<void>
+  wipe(): Promise<void>
   /** Applies changelog records to local state without logging them again. */
-  restore (records: readonly ChangeRecord[]): Promise<void>
+  restore(records: readonly ChangeRecord[]): Promise<void>
 }
 
 export interface KeyValueStore<K, V> extends StateStore {
   readonly size: number
-  get (key: K): V | undefined
-  has (key: K): boolean
+  get(key: K): V | undefined
+  has(key: K): boolean
   /** Stores `value` by reference: put it again after changing it, so that the change is flushed. */
-  put (key: K, value: V): void
+  put(key: K, value: V): void
   /** Returns whether the key was there. */
-  delete (key: K): boolean
+  delete(key: K): boolean
   /** All entries, ascending by serialized key bytes. */
-  entries (): IterableIterator<[K, V]>
+  entries(): IterableIterator<[K, V]>
   /**
    * Entries whose serialized key is in `[from, to)`, ascending by key bytes; a bound may be a
    * key prefix (composite keys). Entries deleted during the iteration are skipped.
    */
-  keyRange (from?: Buffer, to?: Buffer): IterableIterator<[K, V]>
+  keyRange(from?: Buffer, to?: Buffer): IterableIterator<[K, V]>
 }
 
 /**
@@ -68,11 +68,11 @@ export interface KeyValueStore<K, V> extends StateStore {
  */
 export interface LocalStore<K, V> extends KeyValueStore<K, V> {
   /** The changes since the last flush (last value or tombstone per dirty key); the keys become clean. */
-  takeChanges (): ChangeRecord[]
+  takeChanges(): ChangeRecord[]
   /** Marks the keys of changes that could not be written dirty again, so the next flush retries them. */
-  returnChanges (records: readonly ChangeRecord[]): void
+  returnChanges(records: readonly ChangeRecord[]): void
   /** Writes taken changes to local storage only. */
-  persist (records: readonly ChangeRecord[]): Promise<void>
+  persist(records: readonly ChangeRecord[]): Promise<void>
 }
 
 export interface WindowEntry<K, V> {
@@ -85,15 +85,15 @@ export interface WindowEntry<K, V> {
 /** Values per (window start, key), iterated in window-start order so closed windows come first. */
 export interface WindowStore<K, V> extends StateStore {
   readonly size: number
-  get (start: number, key: K): V | undefined
-  put (start: number, key: K, value: V): void
-  delete (start: number, key: K): boolean
+  get(start: number, key: K): V | undefined
+  put(start: number, key: K, value: V): void
+  delete(start: number, key: K): boolean
   /** All entries, ascending by window start, then by key bytes. */
-  entries (): IterableIterator<WindowEntry<K, V>>
+  entries(): IterableIterator<WindowEntry<K, V>>
   /** Entries of windows starting before `endExclusive`, in the same order; safe to delete while iterating. */
-  windowsUpTo (endExclusive: number): IterableIterator<WindowEntry<K, V>>
+  windowsUpTo(endExclusive: number): IterableIterator<WindowEntry<K, V>>
   /** Removes the windows starting before `endExclusive` and returns them (their tombstones go out at the next flush). */
-  takeWindowsUpTo (endExclusive: number): WindowEntry<K, V>[]
+  takeWindowsUpTo(endExclusive: number): WindowEntry<K, V>[]
 }
 
 /** Restore progress, for metrics and logs. Offsets, not records, measure the distance left: compaction leaves gaps. */

@@ -7,11 +7,11 @@ export class CollectingSink<K, A> implements WindowSink<K, A> {
   readonly records: WindowedRecord<K, A>[] = []
   #pending: WindowedRecord<K, A>[] = []
 
-  add (records: WindowedRecord<K, A>[]): void {
+  add(records: WindowedRecord<K, A>[]): void {
     this.#pending.push(...records)
   }
 
-  async flush (): Promise<void> {
+  async flush(): Promise<void> {
     this.records.push(...this.#pending)
     this.#pending = []
   }

@@ -46,7 +46,10 @@ export class TopologyTestDriver {
   readonly metrics = new CountingMetrics()
   readonly #plan: Plan
   readonly #tasks: TaskManager
-  readonly #tables = new Map<string, { store: KeyValueStore<unknown, unknown>, key: Serde<unknown>, value: Serde<unknown> }>()
+  readonly #tables = new Map<
+    string,
+    { store: KeyValueStore<unknown, unknown>; key: Serde<unknown>; value: Serde<unknown> }
+  >()
   readonly #outputs = new Map<string, OutgoingRecord[]>()
   readonly #offsets = new Map<string, bigint>()
   readonly #changelogs = new Map<string, InMemoryChangelog>()
@@ -54,7 +57,7 @@ export class TopologyTestDriver {
   readonly #streamTimes = new Map<string, number>()
   #now: number
 
-  private constructor (plan: Plan, options: TestDriverOptions) {
+  private constructor(plan: Plan, options: TestDriverOptions) {
     this.#plan = plan
     this.#now = options.now ?? 0
     this.#tasks = new TaskManager({
@@ -69,7 +72,7 @@ export class TopologyTestDriver {
     })
   }
 
-  static async create (topology: Topology, options: TestDriverOptions = {}): Promise<TopologyTestDriver> {
+  static async create(topology: Topology, options: TestDriverOptions = {}): Promise<TopologyTestDriver> {
     const partitions = new Map(topology.sources.map(s => [s.topic, options.partitions?.[s.topic] ?? 1]))
     const plan = makePlan(topology, options.applicationId ?? 'test', partitions, options.partialsPartitions)
     const driver = new TopologyTestDriver(plan, options)
@@ -83,25 +86,27 @@ export class TopologyTestDriver {
   }
 
   /** Every partition of the application on this one instance, as the runtime builds them. */
-  async #build (): Promise<void> {
-    const assigned: Array<{ topic: string, partition: number }> = []
-    for (const [topic, count] of this.#plan.inputPartitions) for (let partition = 0; partition < count; partition++) assigned.push({ topic, partition })
-    for (const { topic, partitions } of this.#plan.aggregations) for (let partition = 0; partition < partitions; partition++) assigned.push({ topic, partition })
+  async #build(): Promise<void> {
+    const assigned: Array<{ topic: string; partition: number }> = []
+    for (const [topic, count] of this.#plan.inputPartitions)
+      for (let partition = 0; partition < count; partition++) assigned.push({ topic, partition })
+    for (const { topic, partitions } of this.#plan.aggregations)
+      for (let partition = 0; partition < partitions; partition++) assigned.push({ topic, partition })
     await this.#tasks.build(assigned, this.#streamTimes)
     // Nothing waits to be read: a piped record is processed at once.
     for (const task of this.#tasks.sources.values()) task.fetched(true, this.#now)
   }
 
-  get now (): number {
+  get now(): number {
     return this.#now
   }
 
-  advanceWallClock (ms: number): void {
+  advanceWallClock(ms: number): void {
     this.#now += ms
   }
 
   /** Processes one record on its input partition, as the runtime would on fetching it. */
-  pipe (topic: string, record: PipedRecord): void {
+  pipe(topic: string, record: PipedRecord): void {
     const partition = record.partition ?? 0
     const task = this.#tasks.sources.get(topicPartition(topic, partition))
     if (task === undefined) throw new UsageError(`topic ${topic} has no partition ${partition} in this topology`)
@@ -111,7 +116,7 @@ export class TopologyTestDriver {
   }
 
   /** Updates a global table; a null value deletes the key (a tombstone). */
-  pipeTable (topic: string, key: Buffer | string, value: Buffer | string | null): void {
+  pipeTable(topic: string, key: Buffer | string, value: Buffer | string | null): void {
     const table = this.#tables.get(topic)
     if (table === undefined) throw new UsageError(`no global table ${topic}`)
     const k = table.key.deserialize(toBuffer(key)!)
@@ -125,10 +130,10 @@ export class TopologyTestDriver {
    * runtime takes it: windows the owners' watermark passed close, sinks flush, and its
    * records go where the broker would deliver them.
    */
-  async commit (): Promise<void> {
+  async commit(): Promise<void> {
     this.#deliver(this.#tasks.drainSources(this.#now))
     const commit = this.#tasks.takeCommit(this.#now)
-    const lastOffsets = this.#deliver([...commit.records, ...await commit.sinks])
+    const lastOffsets = this.#deliver([...commit.records, ...(await commit.sinks)])
     await this.#tasks.committed(commit, lastOffsets)
   }
 
@@ -137,27 +142,32 @@ export class TopologyTestDriver {
    * crash and a restart: what was piped since the last commit is dropped, and a broker would
    * deliver it again, so pipe it again.
    */
-  async restart (): Promise<void> {
+  async restart(): Promise<void> {
     await this.#tasks.close()
     await this.#build()
   }
 
   /** Hands records to where the broker would deliver them; returns the offset of the last one per changelog partition. */
-  #deliver (records: OutgoingRecord[]): Map<string, bigint> {
+  #deliver(records: OutgoingRecord[]): Map<string, bigint> {
     const lastOffsets = new Map<string, bigint>()
     const times = sourceTimesTopic(this.#plan.applicationId)
     for (const record of records) {
-      const owner = record.partition === undefined ? undefined : this.#tasks.owners.get(topicPartition(record.topic, record.partition))
+      const owner =
+        record.partition === undefined
+          ? undefined
+          : this.#tasks.owners.get(topicPartition(record.topic, record.partition))
       if (owner !== undefined) {
         owner.task.apply(this.#raw(record.topic, record.partition!, record.key, record.value, this.#now))
       } else if (record.topic === times) {
         this.#streamTimes.set(stringSerde.deserialize(record.key!), int64Serde.deserialize(record.value!))
       } else if (record.topic.endsWith('-changelog')) {
-        const offset = this.#changelog(record.topic, record.partition!).append([{ key: record.key!, value: record.value }])
+        const offset = this.#changelog(record.topic, record.partition!).append([
+          { key: record.key!, value: record.value }
+        ])
         lastOffsets.set(topicPartition(record.topic, record.partition!), offset!)
       } else {
         let list = this.#outputs.get(record.topic)
-        if (list === undefined) this.#outputs.set(record.topic, list = [])
+        if (list === undefined) this.#outputs.set(record.topic, (list = []))
         list.push(record)
       }
     }
@@ -165,12 +175,12 @@ export class TopologyTestDriver {
   }
 
   /** Records produced to `topic` so far (outputs, dead letters, late records). */
-  readOutput (topic: string): OutgoingRecord[] {
+  readOutput(topic: string): OutgoingRecord[] {
     return this.#outputs.get(topic) ?? []
   }
 
   /** Dead letters with their reason, original bytes and source coordinates. */
-  deadLetters (): Array<{ reason: string, value: Buffer | null, topic: string, partition: number, offset: bigint }> {
+  deadLetters(): Array<{ reason: string; value: Buffer | null; topic: string; partition: number; offset: bigint }> {
     const topic = this.#plan.topology.deadLetterTopic
     if (topic === undefined) throw new UsageError('the topology has no dead-letter topic')
     return this.readOutput(topic).map(r => ({
@@ -183,8 +193,8 @@ export class TopologyTestDriver {
   }
 
   /** Open windows of an aggregation, over all its owner partitions. */
-  openWindows (aggregation: string): Array<{ start: number, key: unknown, value: unknown, emitted: boolean }> {
-    const result: Array<{ start: number, key: unknown, value: unknown, emitted: boolean }> = []
+  openWindows(aggregation: string): Array<{ start: number; key: unknown; value: unknown; emitted: boolean }> {
+    const result: Array<{ start: number; key: unknown; value: unknown; emitted: boolean }> = []
     for (const { task } of this.#tasks.owners.values()) {
       if (task.aggregation !== aggregation) continue
       for (const entry of task.windowEntries()) result.push(entry)
@@ -193,36 +203,42 @@ export class TopologyTestDriver {
   }
 
   /** What a sink of an aggregation (a CollectingSink) was given, merged over partitions, in order. */
-  sinkRecords<K, A> (aggregation: string, sink: string): WindowedRecord<K, A>[] {
+  sinkRecords<K, A>(aggregation: string, sink: string): WindowedRecord<K, A>[] {
     const records: WindowedRecord<K, A>[] = []
     for (const { task, outputs } of this.#tasks.owners.values()) {
       if (task.aggregation !== aggregation) continue
       const target = outputs.sinks.get(sink)
       if (target === undefined) throw new UsageError(`aggregation ${aggregation} has no sink ${sink}`)
       if (!('records' in target)) throw new UsageError(`sink ${sink} of ${aggregation} is not a CollectingSink`)
-      records.push(...target.records as WindowedRecord<K, A>[])
+      records.push(...(target.records as WindowedRecord<K, A>[]))
     }
     return records
   }
 
-  streamTime (topic: string, partition = 0): number {
+  streamTime(topic: string, partition = 0): number {
     return this.#tasks.sources.get(topicPartition(topic, partition))!.streamTime
   }
 
-  #table (name: string): TableView<unknown, unknown> {
+  #table(name: string): TableView<unknown, unknown> {
     const table = this.#tables.get(name)
     if (table === undefined) throw new UsageError(`no global table ${name}`)
     return table.store
   }
 
-  #changelog (topic: string, partition: number): InMemoryChangelog {
+  #changelog(topic: string, partition: number): InMemoryChangelog {
     const id = topicPartition(topic, partition)
     let changelog = this.#changelogs.get(id)
-    if (changelog === undefined) this.#changelogs.set(id, changelog = new InMemoryChangelog())
+    if (changelog === undefined) this.#changelogs.set(id, (changelog = new InMemoryChangelog()))
     return changelog
   }
 
-  #raw (topic: string, partition: number, key: Buffer | string | null, value: Buffer | string | null, timestamp: number): RawRecord {
+  #raw(
+    topic: string,
+    partition: number,
+    key: Buffer | string | null,
+    value: Buffer | string | null,
+    timestamp: number
+  ): RawRecord {
     const id = topicPartition(topic, partition)
     const offset = this.#offsets.get(id) ?? 0n
     this.#offsets.set(id, offset + 1n)
@@ -230,6 +246,6 @@ export class TopologyTestDriver {
   }
 }
 
-function toBuffer (value: Buffer | string | null): Buffer | null {
+function toBuffer(value: Buffer | string | null): Buffer | null {
   return typeof value === 'string' ? Buffer.from(value) : value
 }

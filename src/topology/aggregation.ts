@@ -7,7 +7,7 @@ import type { Refusal, WindowedRecord } from './records.ts'
 /** Where the final value of each closed window goes. */
 export interface WindowSink<K, A> {
   /** Takes windows as they close (the runtime looks about every 100 ms, and at each commit). */
-  add (records: WindowedRecord<K, A>[]): void
+  add(records: WindowedRecord<K, A>[]): void
   /**
    * Makes everything added before the call durable. The runtime calls it right after windows
    * close and at each commit, which waits for it; windows added while it runs belong to the
@@ -16,12 +16,12 @@ export interface WindowSink<K, A> {
    * returned, not thrown: they go to the dead-letter topic and everything else commits. An
    * outage (the destination unreachable) throws, and the commit is retried.
    */
-  flush (): Promise<Array<Refusal<WindowedRecord<K, A>>> | void>
+  flush(): Promise<Array<Refusal<WindowedRecord<K, A>>> | void>
 }
 
 export type WindowOutput<K, A> =
-  | { kind: 'topic', topic: string, key: Serde<K>, value: Serde<A> }
-  | { kind: 'sink', name: string, create: () => WindowSink<K, A> }
+  | { kind: 'topic'; topic: string; key: Serde<K>; value: Serde<A> }
+  | { kind: 'sink'; name: string; create: () => WindowSink<K, A> }
 
 /**
  * Watches an aggregation's open windows: as windows close (and at each commit), every window that changed is shown

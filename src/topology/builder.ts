@@ -24,20 +24,30 @@ export class TopologyBuilder {
   #deadLetterTopic: string | undefined
   #lateTopic: string | undefined
 
-  stream<K, V> (topic: string, options: StreamOptions<K, V>): KStream<K | null, V> {
-    if (this.#sources.some(s => s.topic === topic)) throw new UsageError(`topic ${topic} is already a stream of this topology`)
-    const root: NodeSpec = { name: `source-${topic}`, children: [], create: (_ctx, children) => ({ process (record) { forward(children, record) } }) }
+  stream<K, V>(topic: string, options: StreamOptions<K, V>): KStream<K | null, V> {
+    if (this.#sources.some(s => s.topic === topic))
+      throw new UsageError(`topic ${topic} is already a stream of this topology`)
+    const root: NodeSpec = {
+      name: `source-${topic}`,
+      children: [],
+      create: (_ctx, children) => ({
+        process(record) {
+          forward(children, record)
+        }
+      })
+    }
     this.#sources.push({
       topic,
       key: options.key as Serde<unknown> | undefined,
       value: options.value as Serde<unknown>,
-      timestamp: (options.timestamp ?? ((_v: V, recordTimestamp: number) => recordTimestamp)) as SourceSpec['timestamp'],
+      timestamp: (options.timestamp ??
+        ((_v: V, recordTimestamp: number) => recordTimestamp)) as SourceSpec['timestamp'],
       node: root
     })
     return new KStream<K | null, V>(this, root)
   }
 
-  globalTable<K, V> (topic: string, serdes: { key: Serde<K>, value: Serde<V> }): GlobalTable<K, V> {
+  globalTable<K, V>(topic: string, serdes: { key: Serde<K>; value: Serde<V> }): GlobalTable<K, V> {
     if (!this.#tables.some(t => t.topic === topic)) {
       this.#tables.push({ topic, key: serdes.key as Serde<unknown>, value: serdes.value as Serde<unknown> })
     }
@@ -45,18 +55,18 @@ export class TopologyBuilder {
   }
 
   /** Records that fail to deserialize or that a step rejects go to `topic`, with their reason. */
-  deadLetters (topic: string): this {
+  deadLetters(topic: string): this {
     this.#deadLetterTopic = topic
     return this
   }
 
   /** Late records (their window had closed in their partition) go to `topic`. */
-  lateRecords (topic: string): this {
+  lateRecords(topic: string): this {
     this.#lateTopic = topic
     return this
   }
 
-  build (): Topology {
+  build(): Topology {
     if (this.#sources.length === 0) throw new UsageError('a topology needs at least one stream')
     return {
       sources: [...this.#sources],
@@ -68,15 +78,16 @@ export class TopologyBuilder {
   }
 
   /** @internal a unique node name with the given prefix */
-  nodeName (prefix: string): string {
+  nodeName(prefix: string): string {
     const n = (this.#names.get(prefix) ?? 0) + 1
     this.#names.set(prefix, n)
     return `${prefix}-${n}`
   }
 
   /** @internal */
-  addAggregation (aggregation: Aggregation<unknown, unknown, unknown>): void {
-    if (this.#aggregations.some(a => a.name === aggregation.name)) throw new UsageError(`aggregation name '${aggregation.name}' is used twice`)
+  addAggregation(aggregation: Aggregation<unknown, unknown, unknown>): void {
+    if (this.#aggregations.some(a => a.name === aggregation.name))
+      throw new UsageError(`aggregation name '${aggregation.name}' is used twice`)
     this.#aggregations.push(aggregation)
   }
 }

@@ -4,7 +4,7 @@ export class GlobalTable<K, V> {
   readonly topic: string
   declare readonly _types: [K, V]
 
-  constructor (topic: string) {
+  constructor(topic: string) {
     this.topic = topic
   }
 }

@@ -17,55 +17,70 @@ import type { RecordSink } from './processor.ts'
 import { WindowedStream } from './windowed-stream.ts'
 import type { TopologyBuilder } from './builder.ts'
 
-export interface KeyValue<K, V> { key: K, value: V }
+export interface KeyValue<K, V> {
+  key: K
+  value: V
+}
 
 export class KStream<K, V> {
   readonly #builder: TopologyBuilder
   readonly #node: NodeSpec
 
-  constructor (builder: TopologyBuilder, node: NodeSpec) {
+  constructor(builder: TopologyBuilder, node: NodeSpec) {
     this.#builder = builder
     this.#node = node
   }
 
-  #add<K2, V2> (prefix: string, make: (name: string) => NodeSpec): KStream<K2, V2> {
+  #add<K2, V2>(prefix: string, make: (name: string) => NodeSpec): KStream<K2, V2> {
     const node = make(this.#builder.nodeName(prefix))
     this.#node.children.push(node)
     return new KStream<K2, V2>(this.#builder, node)
   }
 
-  filter (predicate: (key: K, value: V) => boolean): KStream<K, V> {
+  filter(predicate: (key: K, value: V) => boolean): KStream<K, V> {
     return this.#add('filter', name => filterNode(name, predicate))
   }
 
-  map<K2, V2> (mapper: (key: K, value: V) => KeyValue<K2, V2>): KStream<K2, V2> {
+  map<K2, V2>(mapper: (key: K, value: V) => KeyValue<K2, V2>): KStream<K2, V2> {
     return this.#add('map', name => mapNode(name, mapper))
   }
 
-  mapValues<V2> (mapper: (value: V, key: K) => V2): KStream<K, V2> {
-    return this.#add('map-values', name => mapNode<K, V, K, V2>(name, (key, value) => ({ key, value: mapper(value, key) })))
+  mapValues<V2>(mapper: (value: V, key: K) => V2): KStream<K, V2> {
+    return this.#add('map-values', name =>
+      mapNode<K, V, K, V2>(name, (key, value) => ({ key, value: mapper(value, key) }))
+    )
   }
 
-  flatMap<K2, V2> (mapper: (key: K, value: V) => Iterable<KeyValue<K2, V2>>): KStream<K2, V2> {
+  flatMap<K2, V2>(mapper: (key: K, value: V) => Iterable<KeyValue<K2, V2>>): KStream<K2, V2> {
     return this.#add('flat-map', name => flatMapNode(name, mapper))
   }
 
-  peek (action: (key: K, value: V) => void): KStream<K, V> {
+  peek(action: (key: K, value: V) => void): KStream<K, V> {
     return this.#add('peek', name => peekNode(name, action))
   }
 
   /** Inner join: records whose table key has no entry are dropped. */
-  join<TK, TV, R> (table: GlobalTable<TK, TV>, keyOf: (key: K, value: V) => TK, joiner: (value: V, match: TV) => R): KStream<K, R> {
-    return this.#add('join', name => joinNode<K, V, TK, TV, R>(name, table.topic, keyOf, (value, match) => joiner(value, match as TV), false))
+  join<TK, TV, R>(
+    table: GlobalTable<TK, TV>,
+    keyOf: (key: K, value: V) => TK,
+    joiner: (value: V, match: TV) => R
+  ): KStream<K, R> {
+    return this.#add('join', name =>
+      joinNode<K, V, TK, TV, R>(name, table.topic, keyOf, (value, match) => joiner(value, match as TV), false)
+    )
   }
 
   /** Left join: records whose table key has no entry go on with `undefined`. */
-  leftJoin<TK, TV, R> (table: GlobalTable<TK, TV>, keyOf: (key: K, value: V) => TK, joiner: (value: V, match: TV | undefined) => R): KStream<K, R> {
+  leftJoin<TK, TV, R>(
+    table: GlobalTable<TK, TV>,
+    keyOf: (key: K, value: V) => TK,
+    joiner: (value: V, match: TV | undefined) => R
+  ): KStream<K, R> {
     return this.#add('left-join', name => joinNode<K, V, TK, TV, R>(name, table.topic, keyOf, joiner, true))
   }
 
   /** One stream per predicate; a record goes to the first branch whose predicate holds, or nowhere. */
-  branch (...predicates: Array<(key: K, value: V) => boolean>): Array<KStream<K, V>> {
+  branch(...predicates: Array<(key: K, value: V) => boolean>): Array<KStream<K, V>> {
     const node = branchNode(this.#builder.nodeName('branch'), predicates)
     this.#node.children.push(node)
     return predicates.map((_, i) => {
@@ -76,12 +91,12 @@ export class KStream<K, V> {
   }
 
   /** Hands each record to a sink (one instance per task, from `create`), flushed before every commit. */
-  toSink (name: string, create: () => RecordSink<K, V>): void {
+  toSink(name: string, create: () => RecordSink<K, V>): void {
     this.#add(name, () => recordSinkNode(name, create))
   }
 
   /** Produces each record to `topic`, inside the commit's transaction. */
-  to (topic: string, serdes: SinkSerdes<K, V>): void {
+  to(topic: string, serdes: SinkSerdes<K, V>): void {
     this.#add('to', name => sinkNode(name, topic, serdes))
   }
 
@@ -89,7 +104,11 @@ export class KStream<K, V> {
    * Groups the stream by a key for aggregation; records of one key may come from any
    * partition. The key is computed by the aggregation itself, so grouping costs no record copy.
    */
-  groupBy<K2> (keyOf: (key: K, value: V) => K2, key: Serde<K2>, identity: (key: K2) => string = defaultIdentity): GroupedStream<K2, V> {
+  groupBy<K2>(
+    keyOf: (key: K, value: V) => K2,
+    key: Serde<K2>,
+    identity: (key: K2) => string = defaultIdentity
+  ): GroupedStream<K2, V> {
     return new GroupedStream(this.#builder, this.#node, keyOf as (key: unknown, value: V) => K2, key, identity)
   }
 }
@@ -101,7 +120,13 @@ export class GroupedStream<K, V> {
   readonly #key: Serde<K>
   readonly #identity: (key: K) => string
 
-  constructor (builder: TopologyBuilder, node: NodeSpec, keyOf: (key: unknown, value: V) => K, key: Serde<K>, identity: (key: K) => string) {
+  constructor(
+    builder: TopologyBuilder,
+    node: NodeSpec,
+    keyOf: (key: unknown, value: V) => K,
+    key: Serde<K>,
+    identity: (key: K) => string
+  ) {
     this.#builder = builder
     this.#node = node
     this.#keyOf = keyOf
@@ -110,11 +135,11 @@ export class GroupedStream<K, V> {
   }
 
   /** Windows of any kind: `TimeWindows.ofSizeAndGrace(size, grace)` (tumbling), `.advanceBy(advance)` (hopping), or another `Windows`. */
-  windowedBy (windows: Windows): WindowedStream<K, V> {
+  windowedBy(windows: Windows): WindowedStream<K, V> {
     return new WindowedStream<K, V>(this.#builder, this.#node, this.#keyOf, this.#key, this.#identity, windows)
   }
 }
 
-function defaultIdentity (key: unknown): string {
+function defaultIdentity(key: unknown): string {
   return typeof key === 'string' ? key : JSON.stringify(key)
 }

@@ -17,21 +17,21 @@ export class PartialAggregates<K, A> {
   #lastEntries: Map<string, PartialEntry<K, A>> | undefined
 
   /** `identity` maps a key to a string that is equal exactly when the keys are. */
-  constructor (identity: (key: K) => string) {
+  constructor(identity: (key: K) => string) {
     this.#identity = identity
   }
 
-  get size (): number {
+  get size(): number {
     let size = 0
     for (const entries of this.#windows.values()) size += entries.size
     return size
   }
 
   /** Returns the entry of (start, key), created with `init` when missing; mutate its value in place. */
-  entry (start: number, key: K, init: () => A): PartialEntry<K, A> {
+  entry(start: number, key: K, init: () => A): PartialEntry<K, A> {
     // Records mostly arrive in time order, so most fall in the window of the one before.
     let entries = start === this.#lastStart ? this.#lastEntries : this.#windows.get(start)
-    if (entries === undefined) this.#windows.set(start, entries = new Map())
+    if (entries === undefined) this.#windows.set(start, (entries = new Map()))
     this.#lastStart = start
     this.#lastEntries = entries
     const id = this.#identity(key)
@@ -44,7 +44,7 @@ export class PartialAggregates<K, A> {
   }
 
   /** Everything folded since the last drain; the map starts empty again. */
-  drain (): PartialEntry<K, A>[] {
+  drain(): PartialEntry<K, A>[] {
     const drained: PartialEntry<K, A>[] = []
     for (const entries of this.#windows.values()) for (const entry of entries.values()) drained.push(entry)
     this.#windows.clear()

@@ -6,12 +6,12 @@ import type { OutgoingRecord, RawRecord, Refusal, StreamRecord } from './records
 import type { PartialAggregates } from './partial-aggregates.ts'
 
 export interface Processor<K, V> {
-  process (record: StreamRecord<K, V>): void
+  process(record: StreamRecord<K, V>): void
 }
 
 /** A read-only view of a global table, as joins see it. */
 export interface TableView<K, V> {
-  get (key: K): V | undefined
+  get(key: K): V | undefined
 }
 
 export interface TaskContext {
@@ -19,23 +19,23 @@ export interface TaskContext {
   readonly partition: number
   /** Max event time of the records of this partition that reached a windowed aggregation. */
   streamTime: number
-  deadLetter (raw: RawRecord, reason: string): void
-  late (raw: RawRecord, aggregation: string, windowStart: number): void
-  send (record: OutgoingRecord): void
-  table<K, V> (name: string): TableView<K, V>
-  partials<K, A> (aggregation: string): PartialAggregates<K, A>
+  deadLetter(raw: RawRecord, reason: string): void
+  late(raw: RawRecord, aggregation: string, windowStart: number): void
+  send(record: OutgoingRecord): void
+  table<K, V>(name: string): TableView<K, V>
+  partials<K, A>(aggregation: string): PartialAggregates<K, A>
   /** The task's instance of a record sink, created on first use. */
-  recordSink<K, V> (name: string, create: () => RecordSink<K, V>): RecordSink<K, V>
+  recordSink<K, V>(name: string, create: () => RecordSink<K, V>): RecordSink<K, V>
 }
 
 /** Where `toSink` hands records; flushed by the runtime before every commit, so it must be idempotent. */
 export interface RecordSink<K, V> {
-  add (record: StreamRecord<K, V>): void
+  add(record: StreamRecord<K, V>): void
   /**
    * Writes what was added. Records refused for their data are returned, not thrown: they go
    * to the dead-letter topic and everything else commits. An outage throws.
    */
-  flush (): Promise<Array<Refusal<StreamRecord<K, V>>> | void>
+  flush(): Promise<Array<Refusal<StreamRecord<K, V>>> | void>
 }
 
 export interface NodeSpec {
@@ -43,12 +43,15 @@ export interface NodeSpec {
   readonly children: NodeSpec[]
   /** Set on the node that feeds a windowed aggregation: its name. */
   readonly aggregation?: string
-  create (ctx: TaskContext, children: Processor<unknown, unknown>[]): Processor<unknown, unknown>
+  create(ctx: TaskContext, children: Processor<unknown, unknown>[]): Processor<unknown, unknown>
 }
 
 /** Instantiates a spec and its subtree for one task. */
-export function instantiate (spec: NodeSpec, ctx: TaskContext): Processor<unknown, unknown> {
-  return spec.create(ctx, spec.children.map(child => instantiate(child, ctx)))
+export function instantiate(spec: NodeSpec, ctx: TaskContext): Processor<unknown, unknown> {
+  return spec.create(
+    ctx,
+    spec.children.map(child => instantiate(child, ctx))
+  )
 }
 
 /**
@@ -59,7 +62,7 @@ export function instantiate (spec: NodeSpec, ctx: TaskContext): Processor<unknow
 export class RecordRejected extends Error {
   readonly reason: string
 
-  constructor (reason: string, message: string) {
+  constructor(reason: string, message: string) {
     super(`${reason}: ${message}`)
     this.name = 'RecordRejected'
     this.reason = reason
@@ -67,7 +70,7 @@ export class RecordRejected extends Error {
 }
 
 /** The dead-letter reason of an error thrown at `node`. */
-export function rejectionReason (node: string, error: unknown): string {
+export function rejectionReason(node: string, error: unknown): string {
   return error instanceof RecordRejected ? error.message : `${node}: ${errorMessage(error)}`
 }
 
@@ -80,7 +83,15 @@ export const FAILED: unique symbol = Symbol('failed')
  * function runs inside the guard, so a failure downstream is never blamed on this node. The
  * arguments are passed through rather than captured in a closure: this runs for every record.
  */
-export function attempt<A, B, C, T> (ctx: TaskContext, node: string, record: StreamRecord<unknown, unknown>, fn: (a: A, b: B, c: C) => T, a: A, b: B, c?: C): T | typeof FAILED {
+export function attempt<A, B, C, T>(
+  ctx: TaskContext,
+  node: string,
+  record: StreamRecord<unknown, unknown>,
+  fn: (a: A, b: B, c: C) => T,
+  a: A,
+  b: B,
+  c?: C
+): T | typeof FAILED {
   try {
     return fn(a, b, c as C)
   } catch (error) {
@@ -89,6 +100,6 @@ export function attempt<A, B, C, T> (ctx: TaskContext, node: string, record: Str
   }
 }
 
-export function forward (children: Processor<unknown, unknown>[], record: StreamRecord<unknown, unknown>): void {
+export function forward(children: Processor<unknown, unknown>[], record: StreamRecord<unknown, unknown>): void {
   for (const child of children) child.process(record)
 }

@@ -31,7 +31,7 @@ export interface Topology {
 }
 
 /** The names of the aggregations that records of `source` can reach. */
-export function aggregationsFedBy (source: SourceSpec): string[] {
+export function aggregationsFedBy(source: SourceSpec): string[] {
   const names = new Set<string>()
   const walk = (node: NodeSpec): void => {
     if (node.aggregation !== undefined) names.add(node.aggregation)

@@ -35,7 +35,14 @@ export class WindowedStream<K, V> {
   readonly #identity: (key: K) => string
   readonly #windows: Windows
 
-  constructor (builder: TopologyBuilder, node: NodeSpec, keyOf: (key: unknown, value: V) => K, key: Serde<K>, identity: (key: K) => string, windows: Windows) {
+  constructor(
+    builder: TopologyBuilder,
+    node: NodeSpec,
+    keyOf: (key: unknown, value: V) => K,
+    key: Serde<K>,
+    identity: (key: K) => string,
+    windows: Windows
+  ) {
     this.#builder = builder
     this.#node = node
     this.#keyOf = keyOf
@@ -44,8 +51,9 @@ export class WindowedStream<K, V> {
     this.#windows = windows
   }
 
-  aggregate<A> (options: AggregateOptions<K, V, A>): WindowedTable<K, A> {
-    if (!/^[a-z0-9][a-z0-9-]*$/.test(options.name)) throw new UsageError(`aggregation name must be lower-case letters, digits and dashes, got '${options.name}'`)
+  aggregate<A>(options: AggregateOptions<K, V, A>): WindowedTable<K, A> {
+    if (!/^[a-z0-9][a-z0-9-]*$/.test(options.name))
+      throw new UsageError(`aggregation name must be lower-case letters, digits and dashes, got '${options.name}'`)
     const aggregation: Aggregation<K, V, A> = {
       name: options.name,
       windows: this.#windows,
@@ -65,38 +73,56 @@ export class WindowedStream<K, V> {
   }
 
   /** Combines a window's values with an associative reducer, which also merges partials: a window's first value starts it. */
-  reduce (options: ReduceOptions<V>): WindowedTable<K, V> {
+  reduce(options: ReduceOptions<V>): WindowedTable<K, V> {
     const { name, reducer, serde } = options
     // A partial is made when its first value arrives, so the placeholder never leaves the task.
     const none = undefined as V
-    return this.aggregate<V>({ name, init: () => none, adder: (_k, value, agg) => agg === none ? value : reducer(agg, value), merger: (_k, l, r) => reducer(l, r), serde })
+    return this.aggregate<V>({
+      name,
+      init: () => none,
+      adder: (_k, value, agg) => (agg === none ? value : reducer(agg, value)),
+      merger: (_k, l, r) => reducer(l, r),
+      serde
+    })
   }
 
   /** The number of records per window and key. */
-  count (options: { name: string }): WindowedTable<K, number> {
-    return this.aggregate<number>({ name: options.name, init: () => 0, adder: (_k, _v, n) => n + 1, merger: (_k, l, r) => l + r, serde: int64Serde })
+  count(options: { name: string }): WindowedTable<K, number> {
+    return this.aggregate<number>({
+      name: options.name,
+      init: () => 0,
+      adder: (_k, _v, n) => n + 1,
+      merger: (_k, l, r) => l + r,
+      serde: int64Serde
+    })
   }
 
   /** The sum of `of(value)` (a whole number) per window and key. */
-  sum (options: { name: string, of: (value: V) => number }): WindowedTable<K, number> {
+  sum(options: { name: string; of: (value: V) => number }): WindowedTable<K, number> {
     const { name, of } = options
-    return this.aggregate<number>({ name, init: () => 0, adder: (_k, value, sum) => sum + of(value), merger: (_k, l, r) => l + r, serde: int64Serde })
+    return this.aggregate<number>({
+      name,
+      init: () => 0,
+      adder: (_k, value, sum) => sum + of(value),
+      merger: (_k, l, r) => l + r,
+      serde: int64Serde
+    })
   }
 }
 
 export class WindowedTable<K, A> {
   readonly #aggregation: Aggregation<K, never, A>
 
-  constructor (aggregation: Aggregation<K, never, A>) {
+  constructor(aggregation: Aggregation<K, never, A>) {
     this.#aggregation = aggregation
   }
 
-  get name (): string {
+  get name(): string {
     return this.#aggregation.name
   }
 
   /** Produces each final window to `topic`: key = the group key, value = the aggregate; headers carry the window bounds. */
-  to (topic: string, serdes: { key: Serde<K>, value: Serde<A> }): this {
+  to(topic: string, serdes: { key: Serde<K>; value: Serde<A> }): this {
     this.#aggregation.outputs.push({ kind: 'topic', topic, key: serdes.key, value: serdes.value })
     return this
   }
@@ -105,14 +131,14 @@ export class WindowedTable<K, A> {
    * Shows every window that changed since the last commit to `check`, while it is open; what
    * `check` returns replaces the aggregate and is emitted (to the returned outputs), exactly once.
    */
-  watch (name: string, check: (key: K, start: number, value: A) => A | undefined): WindowOutputsBuilder<K, A> {
+  watch(name: string, check: (key: K, start: number, value: A) => A | undefined): WindowOutputsBuilder<K, A> {
     const watch = { name, check, outputs: [] }
     this.#aggregation.watches.push(watch)
     return new WindowOutputsBuilder(watch.outputs)
   }
 
   /** Hands each final window to a sink (one per owner task, created by `create`), flushed before every commit. */
-  toSink (name: string, create: () => WindowSink<K, A>): this {
+  toSink(name: string, create: () => WindowSink<K, A>): this {
     this.#aggregation.outputs.push({ kind: 'sink', name, create })
     return this
   }
@@ -122,16 +148,16 @@ export class WindowedTable<K, A> {
 export class WindowOutputsBuilder<K, A> {
   readonly #outputs: WindowOutput<K, A>[]
 
-  constructor (outputs: WindowOutput<K, A>[]) {
+  constructor(outputs: WindowOutput<K, A>[]) {
     this.#outputs = outputs
   }
 
-  to (topic: string, serdes: { key: Serde<K>, value: Serde<A> }): this {
+  to(topic: string, serdes: { key: Serde<K>; value: Serde<A> }): this {
     this.#outputs.push({ kind: 'topic', topic, key: serdes.key, value: serdes.value })
     return this
   }
 
-  toSink (name: string, create: () => WindowSink<K, A>): this {
+  toSink(name: string, create: () => WindowSink<K, A>): this {
     this.#outputs.push({ kind: 'sink', name, create })
     return this
   }

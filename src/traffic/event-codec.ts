@@ -24,15 +24,26 @@ export interface TrafficEvent {
 }
 
 export const REJECT_REASONS = [
-  'empty', 'not-utf8', 'not-json', 'not-object', 'missing-field', 'wrong-type', 'bytes-out-of-range',
-  'empty-app', 'app-too-long', 'app-control-character', 'not-uuid', 'timestamp-too-old', 'timestamp-in-future'
+  'empty',
+  'not-utf8',
+  'not-json',
+  'not-object',
+  'missing-field',
+  'wrong-type',
+  'bytes-out-of-range',
+  'empty-app',
+  'app-too-long',
+  'app-control-character',
+  'not-uuid',
+  'timestamp-too-old',
+  'timestamp-in-future'
 ] as const
-export type RejectReason = typeof REJECT_REASONS[number]
+export type RejectReason = (typeof REJECT_REASONS)[number]
 
 export class EventRejected extends RecordRejected {
   declare readonly reason: RejectReason
 
-  constructor (reason: RejectReason, message: string) {
+  constructor(reason: RejectReason, message: string) {
     super(reason, message)
     this.name = 'EventRejected'
   }
@@ -49,14 +60,14 @@ const UUID_LENGTH = 36
  * Decodes and validates one record value, all rules but the one on the future
  * (checkEventTime, which needs the record's Kafka timestamp); throws EventRejected.
  */
-export function decodeEvent (bytes: Buffer): TrafficEvent {
+export function decodeEvent(bytes: Buffer): TrafficEvent {
   if (bytes.length === 0) throw new EventRejected('empty', 'empty payload')
   const scanned = scanEvent(bytes)
   return scanned === undefined ? check(decodeJson(bytes)) : checkScanned(scanned)
 }
 
 /** The same as decodeEvent through JSON.parse alone: the reference its fast path must agree with. */
-export function decodeEventGeneric (bytes: Buffer): TrafficEvent {
+export function decodeEventGeneric(bytes: Buffer): TrafficEvent {
   if (bytes.length === 0) throw new EventRejected('empty', 'empty payload')
   return check(decodeJson(bytes))
 }
@@ -65,10 +76,13 @@ export function decodeEventGeneric (bytes: Buffer): TrafficEvent {
  * The event time in epoch ms, once the last rule holds: at most `maxFutureSeconds` ahead of
  * the record's Kafka timestamp (`recordTimestampMs`); throws EventRejected.
  */
-export function checkEventTime (event: TrafficEvent, recordTimestampMs: number, maxFutureSeconds: number): number {
+export function checkEventTime(event: TrafficEvent, recordTimestampMs: number, maxFutureSeconds: number): number {
   const ahead = event.timestamp - Math.floor(recordTimestampMs / 1000)
   if (ahead > maxFutureSeconds) {
-    throw new EventRejected('timestamp-in-future', `timestamp ${event.timestamp} is ${ahead} s ahead of the record's Kafka timestamp ${Math.floor(recordTimestampMs / 1000)}, at most ${maxFutureSeconds} s allowed`)
+    throw new EventRejected(
+      'timestamp-in-future',
+      `timestamp ${event.timestamp} is ${ahead} s ahead of the record's Kafka timestamp ${Math.floor(recordTimestampMs / 1000)}, at most ${maxFutureSeconds} s allowed`
+    )
   }
   return event.timestamp * 1000
 }
@@ -95,7 +109,7 @@ const ALL_FIELDS = 31
  * missing field, malformed JSON, an id that is not a UUID) returns undefined and goes through
  * decodeJson, so both paths give the same result for every input this one accepts.
  */
-function scanEvent (b: Buffer): TrafficEvent | undefined {
+function scanEvent(b: Buffer): TrafficEvent | undefined {
   const n = b.length
   let i = skipSpace(b, 0)
   if (i >= n || b[i] !== OPEN) return undefined
@@ -162,7 +176,7 @@ const CACHE_MAX_LENGTH = 64
 const stringCache: Array<string | undefined> = new Array(CACHE_SLOTS)
 
 /** The text of printable ASCII bytes `[start, end)` whose hash is `hash`, shared with earlier events when it repeats. */
-function asciiString (b: Buffer, start: number, end: number, hash: number): string {
+function asciiString(b: Buffer, start: number, end: number, hash: number): string {
   const length = end - start
   if (length > CACHE_MAX_LENGTH) return b.toString('latin1', start, end)
   const slot = (hash ^ (hash >>> 15)) & (CACHE_SLOTS - 1)
@@ -183,12 +197,12 @@ function asciiString (b: Buffer, start: number, end: number, hash: number): stri
 }
 
 /** A UUID uuidEnd accepted, in lower case. */
-function uuidString (b: Buffer, start: number, end: number): string {
+function uuidString(b: Buffer, start: number, end: number): string {
   // Upper-case UUIDs are rare: they skip the cache, whose entries match the bytes as they are.
   return scannedUpper ? b.toString('latin1', start, end).toLowerCase() : asciiString(b, start, end, scannedHash)
 }
 
-function skipSpace (b: Buffer, i: number): number {
+function skipSpace(b: Buffer, i: number): number {
   while (i < b.length) {
     const c = b[i]!
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break
@@ -206,7 +220,7 @@ let scannedUpper = false
  * The index of the closing quote of a string starting at `i` (hashing its bytes on the way),
  * or -1 if it holds an escape or a character outside printable ASCII.
  */
-function stringEnd (b: Buffer, i: number): number {
+function stringEnd(b: Buffer, i: number): number {
   let hash = 0x811c9dc5
   for (; i < b.length; i++) {
     const c = b[i]!
@@ -226,10 +240,12 @@ const DASH = 2
 const BYTE_CLASS = new Uint8Array(256)
 for (const c of '0123456789abcdefABCDEF') BYTE_CLASS[c.charCodeAt(0)] = HEX_DIGIT
 BYTE_CLASS[0x2d] = DASH
-const UUID_SHAPE = Uint8Array.from({ length: UUID_LENGTH }, (_, k) => k === 8 || k === 13 || k === 18 || k === 23 ? DASH : HEX_DIGIT)
+const UUID_SHAPE = Uint8Array.from({ length: UUID_LENGTH }, (_, k) =>
+  k === 8 || k === 13 || k === 18 || k === 23 ? DASH : HEX_DIGIT
+)
 
 /** Like stringEnd for a string that must be a UUID (8-4-4-4-12 hex digits); -1 if it is anything else. */
-function uuidEnd (b: Buffer, i: number): number {
+function uuidEnd(b: Buffer, i: number): number {
   const end = i + UUID_LENGTH
   if (end >= b.length || b[end] !== QUOTE) return -1
   let hash = 0x811c9dc5
@@ -245,25 +261,31 @@ function uuidEnd (b: Buffer, i: number): number {
   return end
 }
 
-function fieldOf (b: Buffer, start: number, length: number): number {
+function fieldOf(b: Buffer, start: number, length: number): number {
   switch (length) {
-    case 2: return b[start] === 0x69 && b[start + 1] === 0x64 ? ID : 0
-    case 3: return b[start] === 0x61 && b[start + 1] === 0x70 && b[start + 2] === 0x70 ? APP : 0
-    case 5: return matches(b, start, 'bytes') ? BYTES : 0
-    case 9: return matches(b, start, 'timestamp') ? TIMESTAMP : 0
-    case 10: return matches(b, start, 'antenna_id') ? ANTENNA_ID : 0
-    default: return 0
+    case 2:
+      return b[start] === 0x69 && b[start + 1] === 0x64 ? ID : 0
+    case 3:
+      return b[start] === 0x61 && b[start + 1] === 0x70 && b[start + 2] === 0x70 ? APP : 0
+    case 5:
+      return matches(b, start, 'bytes') ? BYTES : 0
+    case 9:
+      return matches(b, start, 'timestamp') ? TIMESTAMP : 0
+    case 10:
+      return matches(b, start, 'antenna_id') ? ANTENNA_ID : 0
+    default:
+      return 0
   }
 }
 
-function matches (b: Buffer, start: number, name: string): boolean {
+function matches(b: Buffer, start: number, name: string): boolean {
   for (let k = 0; k < name.length; k++) if (b[start + k] !== name.charCodeAt(k)) return false
   return true
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 
-function decodeJson (bytes: Buffer): TrafficEvent {
+function decodeJson(bytes: Buffer): TrafficEvent {
   let text: string
   try {
     text = utf8.decode(bytes)
@@ -276,7 +298,11 @@ function decodeJson (bytes: Buffer): TrafficEvent {
   } catch {
     throw new EventRejected('not-json', 'payload is not JSON')
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new EventRejected('not-object', `payload is JSON ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}, not an object`)
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new EventRejected(
+      'not-object',
+      `payload is JSON ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}, not an object`
+    )
   const fields = value as Record<string, unknown>
   for (const name of ['bytes', 'timestamp', 'app', 'id', 'antenna_id']) {
     if (!Object.hasOwn(fields, name)) throw new EventRejected('missing-field', `field ${name} is missing`)
@@ -284,38 +310,51 @@ function decodeJson (bytes: Buffer): TrafficEvent {
   for (const name of ['bytes', 'timestamp']) {
     // A number too large for a double (1e400) parses as Infinity: a range problem, not a type one.
     const number = fields[name]
-    if (typeof number !== 'number' || (Number.isFinite(number) && !Number.isInteger(number))) throw new EventRejected('wrong-type', `${name} must be an integer, got ${describe(number)}`)
+    if (typeof number !== 'number' || (Number.isFinite(number) && !Number.isInteger(number)))
+      throw new EventRejected('wrong-type', `${name} must be an integer, got ${describe(number)}`)
   }
   for (const name of ['app', 'id', 'antenna_id']) {
-    if (typeof fields[name] !== 'string') throw new EventRejected('wrong-type', `${name} must be a string, got ${describe(fields[name])}`)
+    if (typeof fields[name] !== 'string')
+      throw new EventRejected('wrong-type', `${name} must be a string, got ${describe(fields[name])}`)
   }
-  return { bytes: fields.bytes as number, timestamp: fields.timestamp as number, app: fields.app as string, id: fields.id as string, antenna_id: fields.antenna_id as string }
+  return {
+    bytes: fields.bytes as number,
+    timestamp: fields.timestamp as number,
+    app: fields.app as string,
+    id: fields.id as string,
+    antenna_id: fields.antenna_id as string
+  }
 }
 
-function check (event: TrafficEvent): TrafficEvent {
+function check(event: TrafficEvent): TrafficEvent {
   checkBytes(event)
   checkApp(event.app)
   if (!isUuid(event.id)) throw new EventRejected('not-uuid', `id is not a UUID: ${describe(event.id)}`)
-  if (!isUuid(event.antenna_id)) throw new EventRejected('not-uuid', `antenna_id is not a UUID: ${describe(event.antenna_id)}`)
+  if (!isUuid(event.antenna_id))
+    throw new EventRejected('not-uuid', `antenna_id is not a UUID: ${describe(event.antenna_id)}`)
   event.id = event.id.toLowerCase()
   event.antenna_id = event.antenna_id.toLowerCase()
   return checkOld(event)
 }
 
 /** check for what scanEvent read: printable ASCII apps, UUIDs already checked and lower-cased. */
-function checkScanned (event: TrafficEvent): TrafficEvent {
+function checkScanned(event: TrafficEvent): TrafficEvent {
   checkBytes(event)
   if (event.app === '') throw new EventRejected('empty-app', 'app is empty')
   if (event.app.length > MAX_APP_CHARACTERS) throw tooLong(event.app.length)
   return checkOld(event)
 }
 
-function checkBytes (event: TrafficEvent): void {
-  if (!(event.bytes >= 0 && event.bytes <= MAX_EVENT_BYTES)) throw new EventRejected('bytes-out-of-range', `bytes must be between 0 and ${MAX_EVENT_BYTES}, got ${describe(event.bytes)}`)
+function checkBytes(event: TrafficEvent): void {
+  if (!(event.bytes >= 0 && event.bytes <= MAX_EVENT_BYTES))
+    throw new EventRejected(
+      'bytes-out-of-range',
+      `bytes must be between 0 and ${MAX_EVENT_BYTES}, got ${describe(event.bytes)}`
+    )
 }
 
 /** 1 to 64 code points, none a control character or an unpaired surrogate (checked in that order). */
-function checkApp (app: string): void {
+function checkApp(app: string): void {
   if (app === '') throw new EventRejected('empty-app', 'app is empty')
   let characters = 0
   let unpaired = false
@@ -323,7 +362,10 @@ function checkApp (app: string): void {
     const c = app.charCodeAt(i)
     characters++
     if (c <= 0x1f || (c >= 0x7f && c <= 0x9f)) {
-      throw new EventRejected('app-control-character', `app holds the control character U+${c.toString(16).toUpperCase().padStart(4, '0')} at character ${characters}`)
+      throw new EventRejected(
+        'app-control-character',
+        `app holds the control character U+${c.toString(16).toUpperCase().padStart(4, '0')} at character ${characters}`
+      )
     }
     if (c >= 0xd800 && c <= 0xdfff) {
       const next = app.charCodeAt(i + 1)
@@ -335,25 +377,31 @@ function checkApp (app: string): void {
   if (characters > MAX_APP_CHARACTERS) throw tooLong(characters)
 }
 
-function tooLong (characters: number): EventRejected {
+function tooLong(characters: number): EventRejected {
   return new EventRejected('app-too-long', `app has ${characters} characters, at most ${MAX_APP_CHARACTERS} allowed`)
 }
 
-function checkOld (event: TrafficEvent): TrafficEvent {
-  if (!(event.timestamp >= MIN_TIMESTAMP)) throw new EventRejected('timestamp-too-old', `timestamp must be ${MIN_TIMESTAMP} (2000-01-01) or later, got ${describe(event.timestamp)}`)
+function checkOld(event: TrafficEvent): TrafficEvent {
+  if (!(event.timestamp >= MIN_TIMESTAMP))
+    throw new EventRejected(
+      'timestamp-too-old',
+      `timestamp must be ${MIN_TIMESTAMP} (2000-01-01) or later, got ${describe(event.timestamp)}`
+    )
   return event
 }
 
 /** A value for a message: JSON, but numbers JSON cannot write (Infinity) as they are, and at most 80 characters. */
-function describe (value: unknown): string {
-  return typeof value === 'number' && !Number.isFinite(value) ? String(value) : excerpt(JSON.stringify(value) ?? String(value))
+function describe(value: unknown): string {
+  return typeof value === 'number' && !Number.isFinite(value)
+    ? String(value)
+    : excerpt(JSON.stringify(value) ?? String(value))
 }
 
-function excerpt (text: string): string {
+function excerpt(text: string): string {
   return text.length <= 80 ? text : `${text.slice(0, 77)}...`
 }
 /** 8-4-4-4-12 hexadecimal digits, either case. */
-function isUuid (text: string): boolean {
+function isUuid(text: string): boolean {
   if (text.length !== UUID_LENGTH) return false
   for (let i = 0; i < UUID_LENGTH; i++) {
     const c = text.charCodeAt(i)

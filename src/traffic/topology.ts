@@ -33,7 +33,7 @@ export interface TrafficOptions {
 export const WINDOW_MS = 5 * 60_000
 export const HOUR_MS = 3_600_000
 
-export function trafficTopology (options: TrafficOptions): Topology {
+export function trafficTopology(options: TrafficOptions): Topology {
   const maxFuture = options.maxFutureSeconds ?? DEFAULT_MAX_FUTURE_SECONDS
   const builder = new TopologyBuilder()
     .deadLetters(`${options.inputTopic}-dlq`)
@@ -44,12 +44,27 @@ export function trafficTopology (options: TrafficOptions): Topology {
     deserialize: decodeEvent
   }
   const enriched = builder
-    .stream(options.inputTopic, { value: eventSerde, timestamp: (event, recordTimestamp) => checkEventTime(event, recordTimestamp, maxFuture) })
-    .leftJoin(users, (_key, event) => event.id, (event, user): EnrichedEvent => {
-      if (user === undefined) options.onUnknownUser?.()
-      // Field by field, not a spread: one object shape for every event, built on the hot path.
-      return { bytes: event.bytes, timestamp: event.timestamp, app: event.app, id: event.id, antenna_id: event.antenna_id, email: user?.email ?? null, quota: user?.quota ?? null }
+    .stream(options.inputTopic, {
+      value: eventSerde,
+      timestamp: (event, recordTimestamp) => checkEventTime(event, recordTimestamp, maxFuture)
     })
+    .leftJoin(
+      users,
+      (_key, event) => event.id,
+      (event, user): EnrichedEvent => {
+        if (user === undefined) options.onUnknownUser?.()
+        // Field by field, not a spread: one object shape for every event, built on the hot path.
+        return {
+          bytes: event.bytes,
+          timestamp: event.timestamp,
+          app: event.app,
+          id: event.id,
+          antenna_id: event.antenna_id,
+          email: user?.email ?? null,
+          quota: user?.quota ?? null
+        }
+      }
+    )
   if (options.archiveSink !== undefined) enriched.toSink('archive', options.archiveSink)
   const windows = TimeWindows.ofSizeAndGrace(WINDOW_MS, options.graceMs)
   const totals: Array<[string, TotalType, (event: EnrichedEvent) => string]> = [
@@ -61,7 +76,13 @@ export function trafficTopology (options: TrafficOptions): Topology {
     enriched
       .groupBy((_key, event) => keyOf(event), stringSerde)
       .windowedBy(windows)
-      .aggregate({ name, init: () => 0, adder: (_key, event, sum) => sum + event.bytes, merger: (_key, a, b) => a + b, serde: int64Serde })
+      .aggregate({
+        name,
+        init: () => 0,
+        adder: (_key, event, sum) => sum + event.bytes,
+        merger: (_key, a, b) => a + b,
+        serde: int64Serde
+      })
       .toSink('bytes', () => options.totalsSink(type))
   }
   // Live quota: each user's running usage per UTC hour; the first time it exceeds the quota
@@ -81,11 +102,18 @@ export function trafficTopology (options: TrafficOptions): Topology {
         }
         return hour
       },
-      merger: (_key, earlier, later) => ({ usage: earlier.usage + later.usage, quota: later.quota ?? earlier.quota, email: later.email ?? earlier.email, alerted: earlier.alerted || later.alerted }),
+      merger: (_key, earlier, later) => ({
+        usage: earlier.usage + later.usage,
+        quota: later.quota ?? earlier.quota,
+        email: later.email ?? earlier.email,
+        alerted: earlier.alerted || later.alerted
+      }),
       serde: jsonSerde<HourlyUsage>()
     })
     .toSink('quota-totals', () => options.alertsSink('totals'))
-    .watch('quota-alerts', (_key, _start, hour) => hour.quota !== null && !hour.alerted && hour.usage > hour.quota ? { ...hour, alerted: true } : undefined)
+    .watch('quota-alerts', (_key, _start, hour) =>
+      hour.quota !== null && !hour.alerted && hour.usage > hour.quota ? { ...hour, alerted: true } : undefined
+    )
     .to(options.alertsTopic, { key: stringSerde, value: jsonSerde<HourlyUsage>() })
     .toSink('quota-alerts', () => options.alertsSink('alerts'))
   return builder.build()

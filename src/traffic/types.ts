@@ -4,7 +4,12 @@ import type { TrafficEvent } from './event-codec.ts'
 export type { TrafficEvent } from './event-codec.ts'
 
 /** A row of user_metadata, as the metadata topic carries it. */
-export interface UserMetadata { id: string, name: string, email: string, quota: number }
+export interface UserMetadata {
+  id: string
+  name: string
+  email: string
+  quota: number
+}
 
 /** A valid event joined with its user's metadata (null when the user is unknown). */
 export interface EnrichedEvent extends TrafficEvent {

@@ -2,26 +2,30 @@
 import { type BytesRow, type QuotaRow, type TruthResult } from './ground-truth.ts'
 
 export const TABLES = ['bytes', 'bytes_hourly', 'user_quota_limit', 'quota_alerts'] as const
-export type TableName = typeof TABLES[number]
+export type TableName = (typeof TABLES)[number]
 export const FORMATS = ['table', 'json', 'csv'] as const
-export type Format = typeof FORMATS[number]
+export type Format = (typeof FORMATS)[number]
 
 const BYTES_COLUMNS = ['timestamp', 'id', 'value', 'type'] as const
 const QUOTA_COLUMNS = ['email', 'usage', 'quota', 'timestamp'] as const
 
 type Row = BytesRow | QuotaRow
 
-function tableRows (result: TruthResult, table: TableName): { columns: readonly string[], rows: Row[] } {
+function tableRows(result: TruthResult, table: TableName): { columns: readonly string[]; rows: Row[] } {
   switch (table) {
-    case 'bytes': return { columns: BYTES_COLUMNS, rows: result.bytes }
-    case 'bytes_hourly': return { columns: BYTES_COLUMNS, rows: result.bytesHourly }
-    case 'user_quota_limit': return { columns: QUOTA_COLUMNS, rows: result.userQuotaLimit }
-    case 'quota_alerts': return { columns: QUOTA_COLUMNS, rows: result.quotaAlerts }
+    case 'bytes':
+      return { columns: BYTES_COLUMNS, rows: result.bytes }
+    case 'bytes_hourly':
+      return { columns: BYTES_COLUMNS, rows: result.bytesHourly }
+    case 'user_quota_limit':
+      return { columns: QUOTA_COLUMNS, rows: result.userQuotaLimit }
+    case 'quota_alerts':
+      return { columns: QUOTA_COLUMNS, rows: result.quotaAlerts }
   }
 }
 
 /** Renders the chosen tables; `json` also carries the summary. */
-export function formatTruth (result: TruthResult, format: Format, tables: readonly TableName[] = TABLES): string {
+export function formatTruth(result: TruthResult, format: Format, tables: readonly TableName[] = TABLES): string {
   if (format === 'json') {
     const out: Record<string, unknown> = { summary: result.summary }
     for (const table of tables) out[table] = tableRows(result, table).rows
@@ -41,21 +45,25 @@ export function formatTruth (result: TruthResult, format: Format, tables: readon
   return [summaryLine(result), ...sections].join('\n')
 }
 
-export function summaryLine (result: TruthResult): string {
+export function summaryLine(result: TruthResult): string {
   const s = result.summary
-  const reasons = Object.entries(s.invalidByReason).map(([reason, n]) => `${reason} ${n}`).join(', ')
+  const reasons = Object.entries(s.invalidByReason)
+    .map(([reason, n]) => `${reason} ${n}`)
+    .join(', ')
   return `${s.records} records: ${s.valid} valid (${s.late} late), ${s.invalid} invalid${reasons === '' ? '' : ` (${reasons})`}\n`
 }
 
-function alignedTable (columns: readonly string[], cells: string[][]): string {
+function alignedTable(columns: readonly string[], cells: string[][]): string {
   const widths = columns.map((c, i) => cells.reduce((w, r) => Math.max(w, r[i]!.length), c.length))
   const numeric = new Set(['value', 'usage', 'quota'])
-  const line = (values: readonly string[]): string => values
-    .map((v, i) => numeric.has(columns[i]!) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))
-    .join('  ').trimEnd()
+  const line = (values: readonly string[]): string =>
+    values
+      .map((v, i) => (numeric.has(columns[i]!) ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()
   return [line(columns), ...cells.map(line)].join('\n') + '\n'
 }
 
-function csvCell (value: string): string {
+function csvCell(value: string): string {
   return /[",\n\r]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value
 }

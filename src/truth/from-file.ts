@@ -12,7 +12,7 @@ export interface FileTruthOptions extends TruthOptions {
   onBytes?: (bytes: number) => void
 }
 
-export async function truthFromFile (path: string, options: FileTruthOptions = {}): Promise<TruthResult> {
+export async function truthFromFile(path: string, options: FileTruthOptions = {}): Promise<TruthResult> {
   const truth = new GroundTruth(options)
   const partitions = options.partitions ?? 1
   let n = 0

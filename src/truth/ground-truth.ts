@@ -26,14 +26,28 @@ export const HOUR_SECONDS = 3600
 export const DEFAULT_GRACE_SECONDS = 60
 
 export const TOTAL_TYPES = ['antenna_total_bytes', 'user_total_bytes', 'app_total_bytes'] as const
-export type TotalType = typeof TOTAL_TYPES[number]
+export type TotalType = (typeof TOTAL_TYPES)[number]
 
 /** A row of `bytes` (timestamp = window start) or `bytes_hourly` (timestamp = hour start). */
-export interface BytesRow { timestamp: string, id: string, value: number, type: TotalType }
+export interface BytesRow {
+  timestamp: string
+  id: string
+  value: number
+  type: TotalType
+}
 /** A row of `user_quota_limit`. */
-export interface QuotaRow { email: string, usage: number, quota: number, timestamp: string }
+export interface QuotaRow {
+  email: string
+  usage: number
+  quota: number
+  timestamp: string
+}
 
-export interface UserQuota { id: string, email: string, quota: number }
+export interface UserQuota {
+  id: string
+  email: string
+  quota: number
+}
 
 export interface TruthSummary {
   records: number
@@ -79,7 +93,7 @@ export class GroundTruth {
   readonly #streamTime = new Map<number, number>()
   readonly #summary: TruthSummary = { records: 0, valid: 0, invalid: 0, late: 0, invalidByReason: {} }
 
-  constructor (options: TruthOptions = {}) {
+  constructor(options: TruthOptions = {}) {
     this.#grace = options.graceSeconds ?? DEFAULT_GRACE_SECONDS
     this.#recordSeconds = options.recordSeconds ?? Math.floor(Date.now() / 1000)
     this.#maxFuture = options.maxFutureSeconds
@@ -87,7 +101,7 @@ export class GroundTruth {
   }
 
   /** Adds one record payload, as read from the topic (with its Kafka timestamp) or a record file. */
-  add (payload: Uint8Array | string, partition = 0, recordSeconds = this.#recordSeconds): void {
+  add(payload: Uint8Array | string, partition = 0, recordSeconds = this.#recordSeconds): void {
     this.#summary.records++
     const validation = validateEvent(payload, { recordSeconds, maxFutureSeconds: this.#maxFuture })
     if (!validation.ok) {
@@ -98,7 +112,7 @@ export class GroundTruth {
     this.#addValid(validation.event, partition)
   }
 
-  #addValid (event: ValidEvent, partition: number): void {
+  #addValid(event: ValidEvent, partition: number): void {
     this.#summary.valid++
     const window = event.timestamp - mod(event.timestamp, WINDOW_SECONDS)
     const hour = event.timestamp - mod(event.timestamp, HOUR_SECONDS)
@@ -112,13 +126,22 @@ export class GroundTruth {
     if (event.timestamp > streamTime) this.#streamTime.set(partition, event.timestamp)
     addEvent(this.#hours, hour, event)
     if (this.#users.has(event.id)) {
-      addTo(slot(this.#usage, hour, () => new Map()), event.id, event.bytes)
-      if (hour + HOUR_SECONDS + this.#grace > streamTime) addTo(slot(this.#liveUsage, hour, () => new Map()), event.id, event.bytes)
+      addTo(
+        slot(this.#usage, hour, () => new Map()),
+        event.id,
+        event.bytes
+      )
+      if (hour + HOUR_SECONDS + this.#grace > streamTime)
+        addTo(
+          slot(this.#liveUsage, hour, () => new Map()),
+          event.id,
+          event.bytes
+        )
     }
   }
 
   /** The three tables, each sorted by timestamp, then type and id (quota rows by email). */
-  result (): TruthResult {
+  result(): TruthResult {
     return {
       bytes: rows(this.#windows),
       bytesHourly: rows(this.#hours),
@@ -128,12 +151,13 @@ export class GroundTruth {
     }
   }
 
-  #overQuota (usage: Map<number, Map<string, number>>): QuotaRow[] {
+  #overQuota(usage: Map<number, Map<string, number>>): QuotaRow[] {
     const quotaRows: QuotaRow[] = []
     for (const [hour, users] of usage) {
       for (const [id, total] of users) {
         const user = this.#users.get(id)!
-        if (total > user.quota) quotaRows.push({ email: user.email, usage: total, quota: user.quota, timestamp: iso(hour) })
+        if (total > user.quota)
+          quotaRows.push({ email: user.email, usage: total, quota: user.quota, timestamp: iso(hour) })
       }
     }
     return quotaRows.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.email, b.email))
@@ -145,20 +169,20 @@ export class GroundTruth {
 // cost more than everything else.
 type Totals = Map<number, [Map<string, number>, Map<string, number>, Map<string, number>]>
 
-function addEvent (totals: Totals, start: number, event: ValidEvent): void {
+function addEvent(totals: Totals, start: number, event: ValidEvent): void {
   const [antennas, users, apps] = slot(totals, start, () => [new Map(), new Map(), new Map()])
   addTo(antennas, event.antenna_id, event.bytes)
   addTo(users, event.id, event.bytes)
   addTo(apps, event.app, event.bytes)
 }
 
-function slot<K, V> (map: Map<K, V>, key: K, create: () => V): V {
+function slot<K, V>(map: Map<K, V>, key: K, create: () => V): V {
   let value = map.get(key)
-  if (value === undefined) map.set(key, value = create())
+  if (value === undefined) map.set(key, (value = create()))
   return value
 }
 
-function rows (totals: Totals): BytesRow[] {
+function rows(totals: Totals): BytesRow[] {
   const out: BytesRow[] = []
   for (const [start, byType] of totals) {
     const timestamp = iso(start)
@@ -169,19 +193,19 @@ function rows (totals: Totals): BytesRow[] {
   return out.sort((a, b) => compare(a.timestamp, b.timestamp) || compare(a.type, b.type) || compare(a.id, b.id))
 }
 
-function addTo (map: Map<string, number>, key: string, value: number): void {
+function addTo(map: Map<string, number>, key: string, value: number): void {
   map.set(key, (map.get(key) ?? 0) + value)
 }
 
-function mod (a: number, n: number): number {
+function mod(a: number, n: number): number {
   return ((a % n) + n) % n
 }
 
-function compare (a: string, b: string): number {
+function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0
 }
 
 /** An epoch second as ISO 8601 UTC without milliseconds: 2020-09-19T20:00:00Z. */
-export function iso (seconds: number): string {
+export function iso(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace('.000Z', 'Z')
 }

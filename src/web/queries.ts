@@ -9,10 +9,13 @@
 import type { InstanceQueries, WindowState } from '../runtime/queries.ts'
 import { UnknownAggregation } from '../runtime/queries.ts'
 
-export interface Answer { status: number, body: unknown }
+export interface Answer {
+  status: number
+  body: unknown
+}
 
 /** What `queries` answers for a GET of `url`, or undefined when the path is not a query. */
-export async function answerQuery (queries: InstanceQueries, url: URL): Promise<Answer | undefined> {
+export async function answerQuery(queries: InstanceQueries, url: URL): Promise<Answer | undefined> {
   if (url.pathname === '/instances') return { status: 200, body: await queries.instances() }
   const match = /^\/windows\/([^/]+)$/.exec(url.pathname)
   if (match === null) return undefined
@@ -29,17 +32,30 @@ export async function answerQuery (queries: InstanceQueries, url: URL): Promise<
   }
 }
 
-async function windowsOfKey (queries: InstanceQueries, aggregation: string, text: string, local: boolean): Promise<Answer> {
+async function windowsOfKey(
+  queries: InstanceQueries,
+  aggregation: string,
+  text: string,
+  local: boolean
+): Promise<Answer> {
   const key = queries.parseKey(aggregation, text)
   const where = await queries.locate(aggregation, key)
   if (where.here) return { status: 200, body: queries.localWindows(aggregation, key) }
   if (local) return { status: 404, body: { error: `this instance does not hold key ${text} of ${aggregation}` } }
-  if (where.url === undefined) return { status: 503, body: { error: `no instance announces the partition of key ${text} of ${aggregation} (the group may be rebalancing); ask again` } }
-  return await forward(`${where.url}/windows/${encodeURIComponent(aggregation)}?key=${encodeURIComponent(text)}&local=1`)
+  if (where.url === undefined)
+    return {
+      status: 503,
+      body: {
+        error: `no instance announces the partition of key ${text} of ${aggregation} (the group may be rebalancing); ask again`
+      }
+    }
+  return await forward(
+    `${where.url}/windows/${encodeURIComponent(aggregation)}?key=${encodeURIComponent(text)}&local=1`
+  )
 }
 
 /** Every instance's windows of the aggregation, merged in window order; an instance that does not answer is named. */
-async function allWindows (queries: InstanceQueries, aggregation: string): Promise<Answer> {
+async function allWindows(queries: InstanceQueries, aggregation: string): Promise<Answer> {
   const windows: WindowState[] = queries.localWindows(aggregation)
   const missing: string[] = []
   const others = (await queries.instances()).filter(instance => !queries.isThis(instance.instance))
@@ -49,14 +65,14 @@ async function allWindows (queries: InstanceQueries, aggregation: string): Promi
       continue
     }
     const answer = await forward(`${instance.url}/windows/${encodeURIComponent(aggregation)}?local=1`)
-    if (answer.status === 200) windows.push(...answer.body as WindowState[])
+    if (answer.status === 200) windows.push(...(answer.body as WindowState[]))
     else missing.push(instance.instance)
   }
   windows.sort((a, b) => a.start - b.start)
   return missing.length === 0 ? { status: 200, body: windows } : { status: 206, body: { windows, missing } }
 }
 
-async function forward (url: string): Promise<Answer> {
+async function forward(url: string): Promise<Answer> {
   try {
     const response = await fetch(url, { signal: AbortSignal.timeout(5000) })
     return { status: response.status, body: await response.json() }

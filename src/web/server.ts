@@ -16,28 +16,41 @@ import { answerQuery } from './queries.ts'
 
 export interface StatusSource {
   /** The two verdicts, and any detail worth showing (sent as JSON). */
-  status (): { live: boolean, ready: boolean, reason?: string }
+  status(): { live: boolean; ready: boolean; reason?: string }
   /** Interactive queries, once the source answers them. */
   readonly queries?: InstanceQueries
 }
 
 export const DEFAULT_HTTP_HOST = '127.0.0.1'
 
-export async function startHttpServer (options: { host?: string, port: number }, registry: Registry, source: StatusSource): Promise<{ server: Server, port: number }> {
+export async function startHttpServer(
+  options: { host?: string; port: number },
+  registry: Registry,
+  source: StatusSource
+): Promise<{ server: Server; port: number }> {
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost')
     const path = url.pathname
-    const json = (code: number, body: unknown): void => { response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body)) }
+    const json = (code: number, body: unknown): void => {
+      response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+    }
     if (request.method === 'GET' && (path === '/instances' || path.startsWith('/windows/'))) {
       const queries = source.queries
       if (queries === undefined) json(503, { error: 'not answering queries yet (starting)' })
-      else answerQuery(queries, url).then(answer => json(answer?.status ?? 404, answer?.body ?? { error: 'not found' }), (error: unknown) => json(500, { error: String(error) }))
+      else
+        answerQuery(queries, url).then(
+          answer => json(answer?.status ?? 404, answer?.body ?? { error: 'not found' }),
+          (error: unknown) => json(500, { error: String(error) })
+        )
     } else if (request.method !== 'GET') {
       response.writeHead(405).end()
     } else if (path === '/metrics') {
-      registry.metrics().then(text => {
-        response.writeHead(200, { 'content-type': registry.contentType }).end(text)
-      }, error => response.writeHead(500).end(String(error)))
+      registry.metrics().then(
+        text => {
+          response.writeHead(200, { 'content-type': registry.contentType }).end(text)
+        },
+        error => response.writeHead(500).end(String(error))
+      )
     } else if (path === '/health') {
       const status = source.status()
       json(status.live ? 200 : 503, status)
@@ -45,7 +58,9 @@ export async function startHttpServer (options: { host?: string, port: number },
       const status = source.status()
       json(status.ready ? 200 : 503, status)
     } else {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /metrics, /health, /ready, /instances or /windows/<aggregation>\n')
+      response
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end('not found: try /metrics, /health, /ready, /instances or /windows/<aggregation>\n')
     }
   })
   await new Promise<void>((resolve, reject) => {

@@ -1,7 +1,17 @@
 import test from 'ava'
 import {
-  compactedFileName, hourDir, hourLabel, hourStart, isDataFile, parseHourDir, parseLinkTarget, parsePartFileName,
-  parseVersionEntry, partFileName, tempName, linkTarget
+  compactedFileName,
+  hourDir,
+  hourLabel,
+  hourStart,
+  isDataFile,
+  parseHourDir,
+  parseLinkTarget,
+  parsePartFileName,
+  parseVersionEntry,
+  partFileName,
+  tempName,
+  linkTarget
 } from '../../src/archive/layout.ts'
 
 const HOUR = Date.parse('2021-02-19T21:00:00Z') / 1000

@@ -13,7 +13,7 @@ import type { EnrichedEvent } from '../../src/traffic/types.ts'
 
 const HOUR = Date.parse('2021-02-19T21:00:00Z') / 1000
 
-function row (timestamp: number, offset: number, partition = 0): ArchiveRow {
+function row(timestamp: number, offset: number, partition = 0): ArchiveRow {
   return {
     bytes: 100 + offset,
     timestamp,
@@ -28,7 +28,7 @@ function row (timestamp: number, offset: number, partition = 0): ArchiveRow {
   }
 }
 
-async function writeRows (dir: string, rows: ArchiveRow[]): Promise<void> {
+async function writeRows(dir: string, rows: ArchiveRow[]): Promise<void> {
   const archive = new ParquetArchive(dir)
   await archive.write(ArchiveBatch.of(rows))
   await archive.close()
@@ -38,8 +38,20 @@ test('rows land in the folder of their UTC event hour, bounds included', async t
   const dir = await tempDir(t)
   await writeRows(dir, [row(HOUR - 1, 0), row(HOUR, 1), row(HOUR + 1800, 2), row(HOUR + 3599, 3), row(HOUR + 3600, 4)])
   t.deepEqual(await listHours(dir), [HOUR - 3600, HOUR, HOUR + 3600])
-  const rows = await queryArchive(dir, source => `SELECT "offset", year, month, day, hour FROM ${source} ORDER BY "offset"`)
-  t.deepEqual(rows.map(r => [Number(r.offset), Number(r.day), Number(r.hour)]), [[0, 19, 20], [1, 19, 21], [2, 19, 21], [3, 19, 21], [4, 19, 22]])
+  const rows = await queryArchive(
+    dir,
+    source => `SELECT "offset", year, month, day, hour FROM ${source} ORDER BY "offset"`
+  )
+  t.deepEqual(
+    rows.map(r => [Number(r.offset), Number(r.day), Number(r.hour)]),
+    [
+      [0, 19, 20],
+      [1, 19, 21],
+      [2, 19, 21],
+      [3, 19, 21],
+      [4, 19, 22]
+    ]
+  )
   t.deepEqual(await readdir(hourDir(dir, HOUR)), ['part-devices-0-1-3.parquet'])
 })
 
@@ -47,13 +59,39 @@ test('files have the archive schema and the rows as given', async t => {
   const dir = await tempDir(t)
   const input = [row(HOUR + 5, 10), row(HOUR + 6, 11)]
   await writeRows(dir, input)
-  const described = await queryArchive(dir, source => `DESCRIBE SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source}`)
-  t.deepEqual(described.map(c => [c.column_name, c.column_type]), [
-    ['bytes', 'BIGINT'], ['timestamp', 'BIGINT'], ['app', 'VARCHAR'], ['id', 'VARCHAR'], ['antenna_id', 'VARCHAR'],
-    ['email', 'VARCHAR'], ['quota', 'BIGINT'], ['topic', 'VARCHAR'], ['partition', 'INTEGER'], ['offset', 'BIGINT']
-  ])
-  const rows = await queryArchive(dir, source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} ORDER BY "offset"`)
-  t.deepEqual(rows.map(r => ({ ...r, bytes: Number(r.bytes), timestamp: Number(r.timestamp), quota: r.quota === null ? null : Number(r.quota), offset: Number(r.offset) })), input)
+  const described = await queryArchive(
+    dir,
+    source => `DESCRIBE SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source}`
+  )
+  t.deepEqual(
+    described.map(c => [c.column_name, c.column_type]),
+    [
+      ['bytes', 'BIGINT'],
+      ['timestamp', 'BIGINT'],
+      ['app', 'VARCHAR'],
+      ['id', 'VARCHAR'],
+      ['antenna_id', 'VARCHAR'],
+      ['email', 'VARCHAR'],
+      ['quota', 'BIGINT'],
+      ['topic', 'VARCHAR'],
+      ['partition', 'INTEGER'],
+      ['offset', 'BIGINT']
+    ]
+  )
+  const rows = await queryArchive(
+    dir,
+    source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} ORDER BY "offset"`
+  )
+  t.deepEqual(
+    rows.map(r => ({
+      ...r,
+      bytes: Number(r.bytes),
+      timestamp: Number(r.timestamp),
+      quota: r.quota === null ? null : Number(r.quota),
+      offset: Number(r.offset)
+    })),
+    input
+  )
 })
 
 test('no temp file remains after a write, one file per partition and hour', async t => {
@@ -95,8 +133,19 @@ test('concurrent writers of different partitions share the hour folders', async 
   await Promise.all(writers.map(w => w.archive.write(w.batch)))
   await Promise.all(writers.map(w => w.archive.close()))
   t.is(await currentVersion(dir, HOUR), 0)
-  const rows = await queryArchive(dir, source => `SELECT partition, count(*) AS n FROM ${source} GROUP BY ALL ORDER BY partition`)
-  t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n)]), [[0, 50], [1, 50], [2, 50], [3, 50]])
+  const rows = await queryArchive(
+    dir,
+    source => `SELECT partition, count(*) AS n FROM ${source} GROUP BY ALL ORDER BY partition`
+  )
+  t.deepEqual(
+    rows.map(r => [Number(r.partition), Number(r.n)]),
+    [
+      [0, 50],
+      [1, 50],
+      [2, 50],
+      [3, 50]
+    ]
+  )
 })
 
 test('text with commas, quotes and line breaks, and empty text, round-trip exactly', async t => {
@@ -107,21 +156,44 @@ test('text with commas, quotes and line breaks, and empty text, round-trip exact
     { ...row(HOUR, 2), app: 'ñandú ✓', email: 'x,"y"@z', quota: 0 }
   ]
   await writeRows(dir, input)
-  const rows = await queryArchive(dir, source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} ORDER BY "offset"`)
-  t.deepEqual(rows.map(r => ({ ...r, bytes: Number(r.bytes), timestamp: Number(r.timestamp), quota: r.quota === null ? null : Number(r.quota), offset: Number(r.offset) })), input)
+  const rows = await queryArchive(
+    dir,
+    source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} ORDER BY "offset"`
+  )
+  t.deepEqual(
+    rows.map(r => ({
+      ...r,
+      bytes: Number(r.bytes),
+      timestamp: Number(r.timestamp),
+      quota: r.quota === null ? null : Number(r.quota),
+      offset: Number(r.offset)
+    })),
+    input
+  )
 })
 
 test('batches written at the same time by one writer all land, each in its files', async t => {
   const dir = await tempDir(t)
   const archive = new ParquetArchive(dir)
-  const batches = [0, 1, 2, 3].map(partition => ArchiveBatch.of(Array.from({ length: 3000 }, (_, i) => ({ ...row(HOUR + i, i, partition), id: `user-${partition}-${i % 7}` }))))
+  const batches = [0, 1, 2, 3].map(partition =>
+    ArchiveBatch.of(
+      Array.from({ length: 3000 }, (_, i) => ({ ...row(HOUR + i, i, partition), id: `user-${partition}-${i % 7}` }))
+    )
+  )
   await Promise.all(batches.map(batch => archive.write(batch)))
   await archive.close()
-  const rows = await queryArchive(dir, source => `SELECT partition, count(*) AS n, count(DISTINCT "offset") AS offsets, bool_and(id LIKE 'user-' || partition || '-%') AS own FROM ${source} GROUP BY ALL ORDER BY partition`)
-  t.deepEqual(rows.map(r => [Number(r.partition), Number(r.n), Number(r.offsets), r.own]), [0, 1, 2, 3].map(p => [p, 3000, 3000, true]))
+  const rows = await queryArchive(
+    dir,
+    source =>
+      `SELECT partition, count(*) AS n, count(DISTINCT "offset") AS offsets, bool_and(id LIKE 'user-' || partition || '-%') AS own FROM ${source} GROUP BY ALL ORDER BY partition`
+  )
+  t.deepEqual(
+    rows.map(r => [Number(r.partition), Number(r.n), Number(r.offsets), r.own]),
+    [0, 1, 2, 3].map(p => [p, 3000, 3000, true])
+  )
 })
 
-test('a written batch\'s blocks are reused by later batches, and no rows mix: every row lands as given, once', async t => {
+test("a written batch's blocks are reused by later batches, and no rows mix: every row lands as given, once", async t => {
   const dir = await tempDir(t)
   const archive = new ParquetArchive(dir, { pooledBlocks: 4 })
   const input: ArchiveRow[] = []
@@ -129,7 +201,11 @@ test('a written batch\'s blocks are reused by later batches, and no rows mix: ev
     const batch = archive.batch()
     for (let i = from; i < from + count; i++) {
       // Values that differ by partition and row, large byte counts and offsets included.
-      const r = { ...row(HOUR + (i % 3600), i * 7 + 2 ** 40, partition), bytes: 2 ** 40 + i * partition, quota: i % 3 === 0 ? null : i }
+      const r = {
+        ...row(HOUR + (i % 3600), i * 7 + 2 ** 40, partition),
+        bytes: 2 ** 40 + i * partition,
+        quota: i % 3 === 0 ? null : i
+      }
       input.push(r)
       t.is(batch.add(r, r), undefined)
     }
@@ -143,12 +219,19 @@ test('a written batch\'s blocks are reused by later batches, and no rows mix: ev
   await archive.write(fill(2, 0, 9000))
   await archive.write(fill(0, 5000, 2500))
   await archive.close()
-  const rows = await queryArchive(dir, source => `SELECT bytes, "timestamp", quota, partition, "offset" FROM ${source} ORDER BY partition, "offset"`)
-  const key = (r: Record<string, unknown>): string => [r.bytes, r.timestamp, r.quota, r.partition, r.offset].map(v => v === null ? 'null' : String(Number(v))).join(' ')
-  t.deepEqual(rows.map(key), input.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset)).map(r => key({ ...r })))
+  const rows = await queryArchive(
+    dir,
+    source => `SELECT bytes, "timestamp", quota, partition, "offset" FROM ${source} ORDER BY partition, "offset"`
+  )
+  const key = (r: Record<string, unknown>): string =>
+    [r.bytes, r.timestamp, r.quota, r.partition, r.offset].map(v => (v === null ? 'null' : String(Number(v)))).join(' ')
+  t.deepEqual(
+    rows.map(key),
+    input.sort((a, b) => a.partition - b.partition || Number(a.offset) - Number(b.offset)).map(r => key({ ...r }))
+  )
 })
 
-function dictionaryRows (): { rowOf: (offset: number) => ArchiveRow, expected: Map<number, string> } {
+function dictionaryRows(): { rowOf: (offset: number) => ArchiveRow; expected: Map<number, string> } {
   const expected = new Map<number, string>()
   const rowOf = (offset: number): ArchiveRow => {
     const id = `user-${offset % 13}-${Math.floor(offset / 40)}`
@@ -158,8 +241,11 @@ function dictionaryRows (): { rowOf: (offset: number) => ArchiveRow, expected: M
   return { rowOf, expected }
 }
 
-async function checkDictionaryRows (t: ExecutionContext, dir: string, expected: Map<number, string>): Promise<void> {
-  const rows = await queryArchive(dir, source => `SELECT "offset", id, email FROM ${source} WHERE partition = 0 ORDER BY "offset"`)
+async function checkDictionaryRows(t: ExecutionContext, dir: string, expected: Map<number, string>): Promise<void> {
+  const rows = await queryArchive(
+    dir,
+    source => `SELECT "offset", id, email FROM ${source} WHERE partition = 0 ORDER BY "offset"`
+  )
   t.is(rows.length, expected.size)
   for (const r of rows) {
     const id = expected.get(Number(r.offset))
@@ -167,7 +253,7 @@ async function checkDictionaryRows (t: ExecutionContext, dir: string, expected: 
   }
 }
 
-test('batches on the archive\'s shared dictionary keep their texts: texts added during writes, batches of other dictionaries between, a write after close', async t => {
+test("batches on the archive's shared dictionary keep their texts: texts added during writes, batches of other dictionaries between, a write after close", async t => {
   const dir = await tempDir(t)
   const archive = new ParquetArchive(dir)
   const { rowOf, expected } = dictionaryRows()
@@ -182,7 +268,8 @@ test('batches on the archive\'s shared dictionary keep their texts: texts added 
       writes.push(archive.write(batch))
       batch = archive.batch()
     }
-    if (offset % 120 === 119) writes.push(archive.write(ArchiveBatch.of([{ ...row(HOUR, 10_000 + offset, 1), id: `other-${offset}` }])))
+    if (offset % 120 === 119)
+      writes.push(archive.write(ArchiveBatch.of([{ ...row(HOUR, 10_000 + offset, 1), id: `other-${offset}` }])))
   }
   await Promise.all(writes)
   await archive.close()
@@ -196,8 +283,14 @@ test('batches on the archive\'s shared dictionary keep their texts: texts added 
   await archive.write(again)
   await archive.close()
   await checkDictionaryRows(t, dir, expected)
-  const others = await queryArchive(dir, source => `SELECT "offset", id FROM ${source} WHERE partition = 1 ORDER BY "offset"`)
-  t.deepEqual(others.map(r => r.id), [119, 239, 359].map(o => `other-${o}`))
+  const others = await queryArchive(
+    dir,
+    source => `SELECT "offset", id FROM ${source} WHERE partition = 1 ORDER BY "offset"`
+  )
+  t.deepEqual(
+    others.map(r => r.id),
+    [119, 239, 359].map(o => `other-${o}`)
+  )
 })
 
 test('a full dictionary is left for a new one, and a batch on the old one written afterwards keeps its texts', async t => {
@@ -222,14 +315,37 @@ test('the archive sink refuses a record Parquet cannot hold as it is (an unpaire
   const archive = new ParquetArchive(dir)
   t.teardown(() => archive.close())
   const sink = new ArchiveSink(archive)
-  const record = (r: ArchiveRow): StreamRecord<unknown, EnrichedEvent> => ({ key: null, value: r, timestamp: r.timestamp * 1000, raw: { key: null, value: null, timestamp: 0, source: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) } } })
-  const bad = [{ ...row(HOUR, 1), app: 'SK\ud800PE' }, { ...row(HOUR, 2), email: 'x\udc00@gmail.com' }, { ...row(HOUR, 3), bytes: 1.5 }]
+  const record = (r: ArchiveRow): StreamRecord<unknown, EnrichedEvent> => ({
+    key: null,
+    value: r,
+    timestamp: r.timestamp * 1000,
+    raw: {
+      key: null,
+      value: null,
+      timestamp: 0,
+      source: { topic: r.topic, partition: r.partition, offset: BigInt(r.offset) }
+    }
+  })
+  const bad = [
+    { ...row(HOUR, 1), app: 'SK\ud800PE' },
+    { ...row(HOUR, 2), email: 'x\udc00@gmail.com' },
+    { ...row(HOUR, 3), bytes: 1.5 }
+  ]
   for (const r of [row(HOUR, 0), ...bad, row(HOUR, 4)]) sink.add(record(r))
-  const refused = await sink.flush() ?? []
-  t.deepEqual(refused.map(r => r.record.raw.source.offset), [1n, 2n, 3n])
+  const refused = (await sink.flush()) ?? []
+  t.deepEqual(
+    refused.map(r => r.record.raw.source.offset),
+    [1n, 2n, 3n]
+  )
   t.regex(refused[0]!.error, /unpaired surrogate/)
   t.regex(refused[2]!.error, /whole number/)
   const rows = await queryArchive(dir, source => `SELECT "offset", app FROM ${source} ORDER BY "offset"`)
-  t.deepEqual(rows.map(r => [Number(r.offset), r.app]), [[0, 'SKYPE'], [4, 'SKYPE']])
+  t.deepEqual(
+    rows.map(r => [Number(r.offset), r.app]),
+    [
+      [0, 'SKYPE'],
+      [4, 'SKYPE']
+    ]
+  )
   t.deepEqual(await sink.flush(), [], 'a refusal is reported once')
 })

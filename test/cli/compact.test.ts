@@ -9,19 +9,40 @@ import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 const EVENING = Date.parse('2026-11-02T20:00:00Z') / 1000
 
 test('compact over a range prints one line per hour and a total, and matches the truth', async t => {
-  const fixture = await archiveFromSimulation(t, { traffic: { seed: 'cli', users: 100 }, from: EVENING, to: EVENING + 2 * HOUR_SECONDS })
+  const fixture = await archiveFromSimulation(t, {
+    traffic: { seed: 'cli', users: 100 },
+    from: EVENING,
+    to: EVENING + 2 * HOUR_SECONDS
+  })
   const { url, db } = await testDatabase(t)
   await provisionUsers(db, fixture.users)
-  const result = await cellstream(['compact', '--from', '2026-11-02T19', '--to', '2026-11-02T22:00', '--archive-dir', fixture.archiveDir], { DATABASE_URL: url })
+  const result = await cellstream(
+    ['compact', '--from', '2026-11-02T19', '--to', '2026-11-02T22:00', '--archive-dir', fixture.archiveDir],
+    { DATABASE_URL: url }
+  )
   t.is(result.code, 0, result.stderr)
   const lines = result.stdout.trim().split('\n')
   t.is(lines.length, 4)
   t.is(lines[0], '2026-11-02T19: no data, nothing written')
-  t.regex(lines[1]!, /^2026-11-02T20: [\d,]+ rows read, 0 duplicates dropped, \d+ files merged, [\d,]+ rows written in [\d.]+ s$/)
+  t.regex(
+    lines[1]!,
+    /^2026-11-02T20: [\d,]+ rows read, 0 duplicates dropped, \d+ files merged, [\d,]+ rows written in [\d.]+ s$/
+  )
   t.regex(lines[3]!, /^3 hours \(1 without data, 0 failed\): [\d,]+ rows read/)
-  t.deepEqual(await hourlyTables(db), { bytesHourly: fixture.truth.bytesHourly, userQuotaLimit: fixture.truth.userQuotaLimit })
+  t.deepEqual(await hourlyTables(db), {
+    bytesHourly: fixture.truth.bytesHourly,
+    userQuotaLimit: fixture.truth.userQuotaLimit
+  })
 
-  const one = await cellstream(['compact', '--hour', '2026-11-02T21', '--archive-dir', fixture.archiveDir, '--database-url', url])
+  const one = await cellstream([
+    'compact',
+    '--hour',
+    '2026-11-02T21',
+    '--archive-dir',
+    fixture.archiveDir,
+    '--database-url',
+    url
+  ])
   t.is(one.code, 0, one.stderr)
   t.regex(one.stdout, /^2026-11-02T21: already one compacted file/)
   t.is((await readdir(hourDir(fixture.archiveDir, EVENING + HOUR_SECONDS))).length, 1)
@@ -47,7 +68,15 @@ test('wrong flags are one line with exit code 2', async t => {
 })
 
 test('an unreachable PostgreSQL is one line with exit code 3', async t => {
-  const result = await cellstream(['compact', '--hour', '2021-02-19T21', '--archive-dir', './data/none', '--database-url', 'postgres://postgres@127.0.0.1:1/cellstream'])
+  const result = await cellstream([
+    'compact',
+    '--hour',
+    '2021-02-19T21',
+    '--archive-dir',
+    './data/none',
+    '--database-url',
+    'postgres://postgres@127.0.0.1:1/cellstream'
+  ])
   t.is(result.code, 3)
   t.regex(result.stderr, /^cellstream: PostgreSQL is not reachable at postgres:\/\/postgres@127\.0\.0\.1:1\/cellstream/)
   t.is(result.stderr.trim().split('\n').length, 1)

@@ -27,5 +27,8 @@ test('db migrate creates a missing database', async t => {
   })
   const result = await cellstream(['db', 'migrate', '--database-url', fresh.toString()])
   t.is(result.code, 0, result.stderr)
-  t.is(result.stdout, 'created the database\napplied 001_tables, 002_user_metadata_notify, 003_quota_alerts, 004_database_identity_and_quota_limit\n')
+  t.is(
+    result.stdout,
+    'created the database\napplied 001_tables, 002_user_metadata_notify, 003_quota_alerts, 004_database_identity_and_quota_limit\n'
+  )
 })

@@ -25,12 +25,21 @@ test('wrong flags are explained in one line with exit code 2', async t => {
     [['simulate', '--from', 'yesterday'], /^cellstream: --from must be an ISO 8601 time/],
     [['simulate', '--from', '1999-01-01', '--to', '1999-02-01'], /^cellstream: --from must be 2000-01-01 or later/],
     [['simulate', '--from', '2026-11-02', '--to', '2026-11-01'], /^cellstream: --to must be after --from/],
-    [['simulate', '--from', '2026-11-02', '--to', '2099-01-01'], /^cellstream: --to must be at most 300 s ahead of now/],
+    [
+      ['simulate', '--from', '2026-11-02', '--to', '2099-01-01'],
+      /^cellstream: --to must be at most 300 s ahead of now/
+    ],
     [['simulate', '--out', 'x.jsonl', '--key', 'user'], /^cellstream: --key applies to Kafka; a file has no keys/],
     [['simulate', '--bogus'], /^cellstream: unknown option '--bogus'/],
     [['truth'], /^cellstream: required option '--in <file.jsonl>' not specified/],
-    [['truth', '--in', 'x.jsonl', '--format', 'xml'], /^cellstream: --format must be one of table, json, csv, got 'xml'/],
-    [['truth', '--in', 'x.jsonl', '--table', 'bytes', 'nope'], /^cellstream: --table must be one of bytes, bytes_hourly, user_quota_limit, quota_alerts, got 'nope'/]
+    [
+      ['truth', '--in', 'x.jsonl', '--format', 'xml'],
+      /^cellstream: --format must be one of table, json, csv, got 'xml'/
+    ],
+    [
+      ['truth', '--in', 'x.jsonl', '--table', 'bytes', 'nope'],
+      /^cellstream: --table must be one of bytes, bytes_hourly, user_quota_limit, quota_alerts, got 'nope'/
+    ]
   ]
   const results = await Promise.all(cases.map(([args]) => cellstream(args)))
   for (const [i, [args, message]] of cases.entries()) {
@@ -47,9 +56,23 @@ test('an unreachable broker or database and a missing file are one line each', a
   t.regex(kafka.stderr, /^cellstream: Kafka is not reachable at 127\.0\.0\.1:1: .*\n$/)
   t.true(oneLine(kafka.stderr))
 
-  const db = await cellstream(['simulate', '--provision', '--database-url', 'postgres://postgres@127.0.0.1:1/cellstream', '--out', '/dev/null', '--events', '0', '--seed', 'x'])
+  const db = await cellstream([
+    'simulate',
+    '--provision',
+    '--database-url',
+    'postgres://postgres@127.0.0.1:1/cellstream',
+    '--out',
+    '/dev/null',
+    '--events',
+    '0',
+    '--seed',
+    'x'
+  ])
   t.is(db.code, 3)
-  t.is(db.stderr, 'cellstream: PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED\n')
+  t.is(
+    db.stderr,
+    'cellstream: PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED\n'
+  )
 
   const missing = await cellstream(['truth', '--in', '/nonexistent/records.jsonl'])
   t.is(missing.code, 1)
@@ -58,7 +81,19 @@ test('an unreachable broker or database and a missing file are one line each', a
 
 test('simulate --out twice with one seed writes identical files, and truth reads them', async t => {
   const dir = await tempDir(t)
-  const args = (name: string): string[] => ['simulate', '--out', join(dir, name), '--from', '2026-11-02', '--to', '2026-11-02T06:00', '--seed', 'cli', '--bad-ratio', '0.02']
+  const args = (name: string): string[] => [
+    'simulate',
+    '--out',
+    join(dir, name),
+    '--from',
+    '2026-11-02',
+    '--to',
+    '2026-11-02T06:00',
+    '--seed',
+    'cli',
+    '--bad-ratio',
+    '0.02'
+  ]
   const first = await cellstream(args('a.jsonl'))
   t.is(first.code, 0, first.stderr)
   t.regex(first.stdout, /^sent \d+ records \(\d+ bad\) to .*a\.jsonl in /)
@@ -82,7 +117,17 @@ test('simulate --out twice with one seed writes identical files, and truth reads
 test('truth prints the hand-computed tables as JSON', async t => {
   const path = join(await tempDir(t), 'hand.jsonl')
   await writeFile(path, HAND_FILE)
-  const result = await cellstream(['truth', '--in', path, '--format', 'json', '--grace', '60', '--record-time', '2026-11-28T00:00:00Z'])
+  const result = await cellstream([
+    'truth',
+    '--in',
+    path,
+    '--format',
+    'json',
+    '--grace',
+    '60',
+    '--record-time',
+    '2026-11-28T00:00:00Z'
+  ])
   t.is(result.code, 0, result.stderr)
   t.deepEqual(JSON.parse(result.stdout), {
     summary: HAND_TRUTH.summary,
@@ -92,20 +137,40 @@ test('truth prints the hand-computed tables as JSON', async t => {
     quota_alerts: HAND_TRUTH.quotaAlerts
   })
   const table = await cellstream(['truth', '--in', path, '--table', 'user_quota_limit'])
-  t.is(table.stdout, [
-    '15 records: 11 valid (1 late), 4 invalid (empty 1, bytes-out-of-range 1, not-json 1, wrong-type 1)',
-    '',
-    'user_quota_limit (1 rows)',
-    'email           usage  quota  timestamp',
-    'fede@gmail.com   5030   5000  2020-09-19T20:00:00Z',
-    ''
-  ].join('\n'))
+  t.is(
+    table.stdout,
+    [
+      '15 records: 11 valid (1 late), 4 invalid (empty 1, bytes-out-of-range 1, not-json 1, wrong-type 1)',
+      '',
+      'user_quota_limit (1 rows)',
+      'email           usage  quota  timestamp',
+      'fede@gmail.com   5030   5000  2020-09-19T20:00:00Z',
+      ''
+    ].join('\n')
+  )
 })
 
 test('simulate --key user produces records keyed by user id to the broker', async t => {
   const brokers = await kafkaBrokers()
   const [topic] = await testTopics(t, [{ prefix: 'cli-simulate', partitions: 2 }])
-  const result = await cellstream(['simulate', '--topic', topic!, '--key', 'user', '--from', '2026-11-02', '--to', '2026-11-03', '--events', '300', '--seed', 'k'], { KAFKA_BROKERS: brokers.join(',') })
+  const result = await cellstream(
+    [
+      'simulate',
+      '--topic',
+      topic!,
+      '--key',
+      'user',
+      '--from',
+      '2026-11-02',
+      '--to',
+      '2026-11-03',
+      '--events',
+      '300',
+      '--seed',
+      'k'
+    ],
+    { KAFKA_BROKERS: brokers.join(',') }
+  )
   t.is(result.code, 0, result.stderr)
   t.regex(result.stdout, new RegExp(`^sent 300 records \\(0 bad\\) to topic ${topic} \\(2 partitions\\) in `))
   const consumer = new Consumer({ clientId: 'test', groupId: uniqueName('group'), bootstrapBrokers: brokers })
@@ -123,7 +188,24 @@ test('simulate creates a missing topic with --partitions', async t => {
   const brokers = await kafkaBrokers()
   const topic = uniqueName('cli-created')
   t.teardown(() => withAdmin(brokers, admin => admin.deleteTopics({ topics: [topic] })).catch(() => {}))
-  const result = await cellstream(['simulate', '--topic', topic, '--partitions', '3', '--from', '2026-11-02', '--to', '2026-11-03', '--events', '10', '--seed', 'c'], { KAFKA_BROKERS: brokers.join(',') })
+  const result = await cellstream(
+    [
+      'simulate',
+      '--topic',
+      topic,
+      '--partitions',
+      '3',
+      '--from',
+      '2026-11-02',
+      '--to',
+      '2026-11-03',
+      '--events',
+      '10',
+      '--seed',
+      'c'
+    ],
+    { KAFKA_BROKERS: brokers.join(',') }
+  )
   t.is(result.code, 0, result.stderr)
   t.regex(result.stdout, /\(3 partitions\)/)
   t.is(await withAdmin(brokers, admin => partitionCount(admin, topic)), 3)
@@ -132,22 +214,48 @@ test('simulate creates a missing topic with --partitions', async t => {
 test('--provision upserts the simulated users', async t => {
   const { url, db } = await testDatabase(t)
   const out = join(await tempDir(t), 'none.jsonl')
-  const result = await cellstream(['simulate', '--provision', '--users', '30', '--events', '0', '--out', out, '--database-url', url, '--seed', 'p'])
+  const result = await cellstream([
+    'simulate',
+    '--provision',
+    '--users',
+    '30',
+    '--events',
+    '0',
+    '--out',
+    out,
+    '--database-url',
+    url,
+    '--seed',
+    'p'
+  ])
   t.is(result.code, 0, result.stderr)
   t.regex(result.stderr, /provisioned 30 users/)
-  t.deepEqual(await db.one('SELECT count(*) AS n, max(email) AS last FROM user_metadata'), { n: 30, last: 'user30@example.com' })
+  t.deepEqual(await db.one('SELECT count(*) AS n, max(email) AS last FROM user_metadata'), {
+    n: 30,
+    last: 'user30@example.com'
+  })
   t.is((await db.one('SELECT quota FROM user_metadata WHERE name = $1', ['fede'])).quota, 5000)
 })
 
 test('a real-time run stops cleanly on Ctrl-C, with what it sent written out', async t => {
   const out = join(await tempDir(t), 'live.jsonl')
   const bin = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
-  const child = spawn(process.execPath, [bin, 'simulate', '--out', out, '--rate', '50', '--seed', 'live'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [bin, 'simulate', '--out', out, '--rate', '50', '--seed', 'live'], {
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
   let stdout = ''
-  child.stdout.on('data', chunk => { stdout += chunk })
+  child.stdout.on('data', chunk => {
+    stdout += chunk
+  })
   const exited = new Promise<number | null>(resolve => child.on('exit', code => resolve(code)))
   // Wait until the first second has been written, then interrupt.
-  while ((await stat(out).then(s => s.size, () => 0)) === 0) await sleep(100)
+  while (
+    (await stat(out).then(
+      s => s.size,
+      () => 0
+    )) === 0
+  )
+    await sleep(100)
   child.kill('SIGINT')
   t.is(await exited, 0)
   const match = /^sent (\d+) records \(0 bad\) to .* stopped\n$/.exec(stdout)

@@ -4,7 +4,22 @@ import { cellstream } from '../helpers/cli.ts'
 const oneLine = (text: string): boolean => text.trim() !== '' && !text.trim().includes('\n')
 
 test('every command has --help', async t => {
-  const commands = [[], ['kafka'], ['kafka', 'start'], ['kafka', 'stop'], ['kafka', 'status'], ['db'], ['db', 'migrate'], ['db', 'provision'], ['simulate'], ['truth'], ['mirror'], ['stream'], ['reset'], ['demo']]
+  const commands = [
+    [],
+    ['kafka'],
+    ['kafka', 'start'],
+    ['kafka', 'stop'],
+    ['kafka', 'status'],
+    ['db'],
+    ['db', 'migrate'],
+    ['db', 'provision'],
+    ['simulate'],
+    ['truth'],
+    ['mirror'],
+    ['stream'],
+    ['reset'],
+    ['demo']
+  ]
   const results = await Promise.all(commands.map(args => cellstream([...args, '--help'])))
   results.forEach((result, i) => {
     t.is(result.code, 0, commands[i]!.join(' '))
@@ -46,7 +61,10 @@ test('a malformed DATABASE_URL is one line, exit code 2', async t => {
 test('an unreachable PostgreSQL is one line, exit code 3', async t => {
   const result = await cellstream(['db', 'provision', '--database-url', 'postgres://postgres@127.0.0.1:1/cellstream'])
   t.is(result.code, 3)
-  t.is(result.stderr, 'cellstream: PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED\n')
+  t.is(
+    result.stderr,
+    'cellstream: PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED\n'
+  )
 })
 
 test('kafka status against brokers that do not answer exits 1', async t => {

@@ -11,7 +11,15 @@ import { compactHours } from '../../src/compactor/run.ts'
 import { dueHours, watchArchive, type WatchOptions } from '../../src/compactor/watch.ts'
 import { type HourResult } from '../../src/compactor/compact-hour.ts'
 import {
-  compactedFileName, hourDir, hourLabel, HOUR_SECONDS, parsePartFileName, partFileName, tempName, versionDir, VERSIONS_DIR
+  compactedFileName,
+  hourDir,
+  hourLabel,
+  HOUR_SECONDS,
+  parsePartFileName,
+  partFileName,
+  tempName,
+  versionDir,
+  VERSIONS_DIR
 } from '../../src/archive/layout.ts'
 import { ensureHourVersion, listHours } from '../../src/archive/versions.ts'
 import { sqlList, sqlString } from '../../src/archive/sql.ts'
@@ -29,11 +37,26 @@ const EVENING = Date.parse('2026-11-02T18:00:00Z') / 1000
 const SMALL: PieceRows = { open: 1500, closed: 300 }
 const CHILD = fileURLToPath(new URL('./ahead-child.ts', import.meta.url))
 
-interface FixtureHour { fixture: ArchiveFixture, hour: number, url: string, db: Db }
+interface FixtureHour {
+  fixture: ArchiveFixture
+  hour: number
+  url: string
+  db: Db
+}
 
 /** A simulated hour of the archive in 100-record commits, and a database with its users. */
-async function fixtureHour (t: ExecutionContext, seed: string, options: { replayEvery?: number } = {}): Promise<FixtureHour> {
-  const fixture = await archiveFromSimulation(t, { traffic: { seed, users: 300 }, from: EVENING, to: EVENING + HOUR_SECONDS, commit: 100, ...options })
+async function fixtureHour(
+  t: ExecutionContext,
+  seed: string,
+  options: { replayEvery?: number } = {}
+): Promise<FixtureHour> {
+  const fixture = await archiveFromSimulation(t, {
+    traffic: { seed, users: 300 },
+    from: EVENING,
+    to: EVENING + HOUR_SECONDS,
+    commit: 100,
+    ...options
+  })
   t.deepEqual(await listHours(fixture.archiveDir), [EVENING])
   const { url, db } = await testDatabase(t)
   await provisionUsers(db, fixture.users)
@@ -41,7 +64,11 @@ async function fixtureHour (t: ExecutionContext, seed: string, options: { replay
 }
 
 /** The same, compacted ahead in one round after the hour's end: at least three pieces. */
-async function fixtureWithPieces (t: ExecutionContext, seed: string, options: { replayEvery?: number } = {}): Promise<FixtureHour & { pieces: Awaited<ReturnType<typeof sidecars>> }> {
+async function fixtureWithPieces(
+  t: ExecutionContext,
+  seed: string,
+  options: { replayEvery?: number } = {}
+): Promise<FixtureHour & { pieces: Awaited<ReturnType<typeof sidecars>> }> {
   const setup = await fixtureHour(t, seed, options)
   await aheadRound(setup.fixture.archiveDir, setup.hour, setup.hour + HOUR_SECONDS + 1)
   const pieces = await sidecars(setup.fixture.archiveDir, setup.hour)
@@ -50,13 +77,13 @@ async function fixtureWithPieces (t: ExecutionContext, seed: string, options: { 
 }
 
 /** A copy of the archive (links stay links), to compact another way. */
-async function copyArchive (t: ExecutionContext, archiveDir: string): Promise<string> {
+async function copyArchive(t: ExecutionContext, archiveDir: string): Promise<string> {
   const copy = join(await tempDir(t), 'archive')
   await cp(archiveDir, copy, { recursive: true, verbatimSymlinks: true })
   return copy
 }
 
-async function query (sql: string): Promise<Array<Record<string, unknown>>> {
+async function query(sql: string): Promise<Array<Record<string, unknown>>> {
   const instance = await DuckDBInstance.create(':memory:')
   const connection = await instance.connect()
   try {
@@ -68,52 +95,79 @@ async function query (sql: string): Promise<Array<Record<string, unknown>>> {
 }
 
 /** Every row of the hour's compacted file, in file order. */
-async function compactedRows (archiveDir: string, hour: number): Promise<Array<Record<string, unknown>>> {
+async function compactedRows(archiveDir: string, hour: number): Promise<Array<Record<string, unknown>>> {
   const path = join(hourDir(archiveDir, hour), compactedFileName(hour))
-  return query(`SELECT * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(path)}, file_row_number = true) ORDER BY file_row_number`)
+  return query(
+    `SELECT * EXCLUDE (file_row_number) FROM read_parquet(${sqlString(path)}, file_row_number = true) ORDER BY file_row_number`
+  )
 }
 
 /** The rows of the given files, each once (the files hold no two different copies of a record), sorted as a compacted file is. */
-async function expectedRows (paths: readonly string[]): Promise<Array<Record<string, unknown>>> {
+async function expectedRows(paths: readonly string[]): Promise<Array<Record<string, unknown>>> {
   return query(`SELECT DISTINCT * FROM read_parquet(${sqlList(paths)}) ORDER BY topic, partition, "offset"`)
 }
 
-async function hourFiles (archiveDir: string, hour: number): Promise<string[]> {
+async function hourFiles(archiveDir: string, hour: number): Promise<string[]> {
   const dir = hourDir(archiveDir, hour)
-  return (await readdir(dir)).filter(name => name.endsWith('.parquet')).sort().map(name => join(dir, name))
+  return (await readdir(dir))
+    .filter(name => name.endsWith('.parquet'))
+    .sort()
+    .map(name => join(dir, name))
 }
 
 /** The hourly tables are the ground truth of the fixture's records. */
-async function assertTruth (t: ExecutionContext, db: Db, fixture: ArchiveFixture): Promise<void> {
+async function assertTruth(t: ExecutionContext, db: Db, fixture: ArchiveFixture): Promise<void> {
   const tables = await hourlyTables(db)
   t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
   t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
 }
 
-async function compactOne (archiveDir: string, url: string, hour: number): Promise<HourResult> {
+async function compactOne(archiveDir: string, url: string, hour: number): Promise<HourResult> {
   const outcome = (await compactHours({ archiveDir, databaseUrl: url, hours: [hour] }))[0]!
   if (!outcome.ok) throw outcome.error
   return outcome.result
 }
 
-async function aheadRound (archiveDir: string, hour: number, now: number, cache = aheadCache()): Promise<AheadHourResult> {
+async function aheadRound(
+  archiveDir: string,
+  hour: number,
+  now: number,
+  cache = aheadCache()
+): Promise<AheadHourResult> {
   const outcome = (await compactAhead({ archiveDir, hours: [hour], now, cache, pieceRows: SMALL }))[0]!
   if (!outcome.ok) throw outcome.error
   return outcome.result
 }
 
 /** Writer files of the hour held by the pieces of its sidecars, by piece. */
-async function sidecars (archiveDir: string, hour: number): Promise<Array<{ piece: string, inputs: string[], offsetMin: bigint, offsetMax: bigint, partition: number }>> {
+async function sidecars(
+  archiveDir: string,
+  hour: number
+): Promise<Array<{ piece: string; inputs: string[]; offsetMin: bigint; offsetMax: bigint; partition: number }>> {
   const dir = aheadDir(archiveDir, hour)
   const names = (await readdir(dir).catch(() => [])).filter(name => name.endsWith('.json'))
-  return Promise.all(names.map(async name => {
-    const s = JSON.parse(await readFile(join(dir, name), 'utf8')) as { piece: string, inputs: Array<{ name: string }>, offsetMin: string, offsetMax: string, partition: number }
-    return { piece: s.piece, inputs: s.inputs.map(i => i.name), offsetMin: BigInt(s.offsetMin), offsetMax: BigInt(s.offsetMax), partition: s.partition }
-  }))
+  return Promise.all(
+    names.map(async name => {
+      const s = JSON.parse(await readFile(join(dir, name), 'utf8')) as {
+        piece: string
+        inputs: Array<{ name: string }>
+        offsetMin: string
+        offsetMax: string
+        partition: number
+      }
+      return {
+        piece: s.piece,
+        inputs: s.inputs.map(i => i.name),
+        offsetMin: BigInt(s.offsetMin),
+        offsetMax: BigInt(s.offsetMax),
+        partition: s.partition
+      }
+    })
+  )
 }
 
 /** Rewrites a writer file as a replay with new metadata would: same records, other emails, a new file renamed over it. */
-async function rewriteEmails (path: string, target = path, where = 'true'): Promise<void> {
+async function rewriteEmails(path: string, target = path, where = 'true'): Promise<void> {
   const temp = join(path, '..', tempName('rewrite'))
   await query(`COPY (SELECT * REPLACE (email || '.replayed' AS email) FROM read_parquet(${sqlString(path)}) WHERE ${where})
     TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy)`)
@@ -128,18 +182,24 @@ test('an hour compacted with pieces made ahead as its files arrived gives the sa
   const dir = hourDir(fixture.archiveDir, hour)
   const held = join(await tempDir(t), 'arriving')
   await mkdir(held)
-  const names = (await readdir(dir)).sort((a, b) => Number(parsePartFileName(a)!.firstOffset - parsePartFileName(b)!.firstOffset))
+  const names = (await readdir(dir)).sort((a, b) =>
+    Number(parsePartFileName(a)!.firstOffset - parsePartFileName(b)!.firstOffset)
+  )
   for (const name of names) await rename(join(dir, name), join(held, name))
   const cache = aheadCache()
   let written = 0
   for (let i = 0; i < names.length; i += 40) {
     for (const name of names.slice(i, i + 40)) await rename(join(held, name), join(dir, name))
     written += (await aheadRound(fixture.archiveDir, hour, hour + 60 + i, cache)).piecesWritten
-    t.deepEqual((await readdir(dir)).sort(), names.slice(0, i + 40).sort(), 'readers see the writer files, nothing else')
+    t.deepEqual(
+      (await readdir(dir)).sort(),
+      names.slice(0, i + 40).sort(),
+      'readers see the writer files, nothing else'
+    )
   }
   const closed = await aheadRound(fixture.archiveDir, hour, hour + HOUR_SECONDS + 1, cache)
   t.true(written > 3, `${written} pieces while the hour was open`)
-  t.true(closed.piecesWritten > 0, 'the closed hour\'s tails become pieces')
+  t.true(closed.piecesWritten > 0, "the closed hour's tails become pieces")
 
   const ahead = await compactOne(fixture.archiveDir, url, hour)
   t.is(ahead.piecesUsed, closed.pieces)
@@ -153,11 +213,14 @@ test('an hour compacted with pieces made ahead as its files arrived gives the sa
   t.deepEqual(await hourlyTables(db), await hourlyTables(plainDb))
   await assertTruth(t, db, fixture)
   t.is(ahead.rowsWritten, fixture.rows)
-  t.deepEqual([ahead.rowsRead, ahead.duplicates, ahead.filesMerged], [reference.rowsRead, reference.duplicates, reference.filesMerged])
-  t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [], 'the hour\'s pieces are gone')
+  t.deepEqual(
+    [ahead.rowsRead, ahead.duplicates, ahead.filesMerged],
+    [reference.rowsRead, reference.duplicates, reference.filesMerged]
+  )
+  t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [], "the hour's pieces are gone")
 })
 
-test('a piece whose file was rewritten, or whose file vanished, is not used: the rows are the files\' as they are now', async t => {
+test("a piece whose file was rewritten, or whose file vanished, is not used: the rows are the files' as they are now", async t => {
   const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-changed')
   const dir = hourDir(fixture.archiveDir, hour)
 
@@ -167,8 +230,16 @@ test('a piece whose file was rewritten, or whose file vanished, is not used: the
   // Another file vanished: its records came again cut differently, in two files.
   const part = parsePartFileName(vanishing)!
   const middle = part.firstOffset + (part.lastOffset - part.firstOffset) / 2n
-  await rewriteEmails(join(dir, vanishing), join(dir, partFileName(part.topic, part.partition, part.firstOffset, middle)), `"offset" <= ${middle}`)
-  await rewriteEmails(join(dir, vanishing), join(dir, partFileName(part.topic, part.partition, middle + 1n, part.lastOffset)), `"offset" > ${middle}`)
+  await rewriteEmails(
+    join(dir, vanishing),
+    join(dir, partFileName(part.topic, part.partition, part.firstOffset, middle)),
+    `"offset" <= ${middle}`
+  )
+  await rewriteEmails(
+    join(dir, vanishing),
+    join(dir, partFileName(part.topic, part.partition, middle + 1n, part.lastOffset)),
+    `"offset" > ${middle}`
+  )
   await rm(join(dir, vanishing))
 
   const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
@@ -187,7 +258,7 @@ test('a piece whose file was rewritten, or whose file vanished, is not used: the
  * Snappy), padded to the old size just before the footer (readers find the footer from the end
  * and the pages by their offsets: the padding is never read).
  */
-async function replaceSameSize (path: string): Promise<void> {
+async function replaceSameSize(path: string): Promise<void> {
   const temp = join(path, '..', tempName('same-size'))
   await query(`COPY (SELECT * REPLACE (CASE WHEN email IS NULL THEN NULL ELSE 'same-size@example.com' END AS email) FROM read_parquet(${sqlString(path)}))
     TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION zstd)`)
@@ -199,7 +270,7 @@ async function replaceSameSize (path: string): Promise<void> {
   await rename(temp, path)
 }
 
-test('a file replaced by one of the same size with other content (renamed over it, as a writer does) is not stood for by its piece: the rows are the new file\'s', async t => {
+test("a file replaced by one of the same size with other content (renamed over it, as a writer does) is not stood for by its piece: the rows are the new file's", async t => {
   const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-same-size')
   const path = join(hourDir(fixture.archiveDir, hour), pieces[0]!.inputs[0]!)
   const before = await stat(path, { bigint: true })
@@ -218,7 +289,7 @@ test('a file replaced by one of the same size with other content (renamed over i
   await assertTruth(t, db, fixture)
 })
 
-test('a replay overlapping a piece\'s offsets is deduplicated exactly, at the close or by the next round ahead', async t => {
+test("a replay overlapping a piece's offsets is deduplicated exactly, at the close or by the next round ahead", async t => {
   const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-replay')
   // Two copies of the archive, with the same pieces (a piece stands only for the very files it was made from).
   const atClose = await copyArchive(t, fixture.archiveDir)
@@ -236,7 +307,9 @@ test('a replay overlapping a piece\'s offsets is deduplicated exactly, at the cl
     WHERE partition = ${piece.partition} AND "offset" BETWEEN ${from} AND ${to} ORDER BY "offset")
     TO ${sqlString(join(hourDir(fixture.archiveDir, hour), name))} (FORMAT parquet, COMPRESSION snappy)`)
   await cp(join(hourDir(fixture.archiveDir, hour), name), join(hourDir(atClose, hour), name))
-  const [copies] = await query(`SELECT count(*) AS n FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), name))})`)
+  const [copies] = await query(
+    `SELECT count(*) AS n FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), name))})`
+  )
   const replayed = Number(copies!.n)
   t.true(replayed > 100)
   const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
@@ -276,11 +349,13 @@ test('what an interrupted round leaves (a temp file, a piece without its sidecar
   t.is(result.piecesUsed, pieces.length - 2)
   await assertTruth(t, db, fixture)
   t.is(result.rowsWritten, fixture.rows)
-  const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`)
+  const [counts] = await query(
+    `SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`
+  )
   t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
 })
 
-test('kill -9 at random moments of compaction ahead, then the hour\'s compaction: exact tables, every event once', async t => {
+test("kill -9 at random moments of compaction ahead, then the hour's compaction: exact tables, every event once", async t => {
   const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-kill', { replayEvery: 5 })
   let killed = 0
   const args = [CHILD, fixture.archiveDir, String(hour), String(SMALL.open), String(SMALL.closed)]
@@ -289,68 +364,94 @@ test('kill -9 at random moments of compaction ahead, then the hour\'s compaction
   t.true(killed > 0)
   // Every sidecar left describes a whole piece.
   for (const piece of await sidecars(fixture.archiveDir, hour)) {
-    const [n] = await query(`SELECT count(*) AS n FROM read_parquet(${sqlString(join(aheadDir(fixture.archiveDir, hour), piece.piece))})`)
+    const [n] = await query(
+      `SELECT count(*) AS n FROM read_parquet(${sqlString(join(aheadDir(fixture.archiveDir, hour), piece.piece))})`
+    )
     t.true(Number(n!.n) > 0)
   }
 
   const result = await compactOne(fixture.archiveDir, url, hour)
   t.is(result.rowsWritten, fixture.rows)
   await assertTruth(t, db, fixture)
-  const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`)
+  const [counts] = await query(
+    `SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(hourDir(fixture.archiveDir, hour), compactedFileName(hour)))})`
+  )
   t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
   t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
 })
 
 // Serial: the kill moments count from when this process sees the lock, so the other tests of
 // the file must not keep its event loop busy meanwhile.
-test.serial('kill -9 at random moments of an hour\'s compaction that uses pieces, then a rerun: exact tables, every event once, readers see the hour\'s files or its compacted file', async t => {
-  const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-compaction-kill', { replayEvery: 5 })
-  const dir = hourDir(fixture.archiveDir, hour)
-  const files = (await readdir(dir)).sort()
-  const compacted = compactedFileName(hour)
-  const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
-  t.is(expected.length, fixture.rows)
-  const args = ['compact', '--hour', hourLabel(hour), '--archive-dir', fixture.archiveDir, '--database-url', url]
-  // Random moments, later with each run, from when the run holds the lock: opening DuckDB,
-  // reading the sidecars, copying the pieces, PostgreSQL, the switch, deleting the files and the
-  // pieces. Each run resumes what the killed ones left.
-  const killed = { before: 0, after: 0 }
-  for (let kill = 0; kill < 8; kill++) {
-    const run = await killAfter([BIN, ...args], (kill + Math.random()) * 45, join(fixture.archiveDir, LOCK_FILE))
-    if (!run.killed) {
-      // The run finished before its moment came: it must have succeeded.
-      t.is(run.code, 0, run.stderr)
-      break
+test.serial(
+  "kill -9 at random moments of an hour's compaction that uses pieces, then a rerun: exact tables, every event once, readers see the hour's files or its compacted file",
+  async t => {
+    const { fixture, hour, url, db, pieces } = await fixtureWithPieces(t, 'ahead-compaction-kill', { replayEvery: 5 })
+    const dir = hourDir(fixture.archiveDir, hour)
+    const files = (await readdir(dir)).sort()
+    const compacted = compactedFileName(hour)
+    const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
+    t.is(expected.length, fixture.rows)
+    const args = ['compact', '--hour', hourLabel(hour), '--archive-dir', fixture.archiveDir, '--database-url', url]
+    // Random moments, later with each run, from when the run holds the lock: opening DuckDB,
+    // reading the sidecars, copying the pieces, PostgreSQL, the switch, deleting the files and the
+    // pieces. Each run resumes what the killed ones left.
+    const killed = { before: 0, after: 0 }
+    for (let kill = 0; kill < 8; kill++) {
+      const run = await killAfter([BIN, ...args], (kill + Math.random()) * 45, join(fixture.archiveDir, LOCK_FILE))
+      if (!run.killed) {
+        // The run finished before its moment came: it must have succeeded.
+        t.is(run.code, 0, run.stderr)
+        break
+      }
+      // A reader looking now sees the writer files as they were, or the compacted file alone, and
+      // every event.
+      const seen = (await readdir(dir)).sort()
+      t.deepEqual(seen, seen.includes(compacted) ? [compacted] : files)
+      const [counts] = await query(
+        `SELECT count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlList(await hourFiles(fixture.archiveDir, hour))})`
+      )
+      t.is(Number(counts!.d), fixture.rows)
+      if (seen.includes(compacted)) {
+        killed.after++
+      } else {
+        killed.before++
+        t.is(
+          (await sidecars(fixture.archiveDir, hour)).length,
+          pieces.length,
+          'before its switch a compaction deletes no piece it can use'
+        )
+      }
     }
-    // A reader looking now sees the writer files as they were, or the compacted file alone, and
-    // every event.
-    const seen = (await readdir(dir)).sort()
-    t.deepEqual(seen, seen.includes(compacted) ? [compacted] : files)
-    const [counts] = await query(`SELECT count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlList(await hourFiles(fixture.archiveDir, hour))})`)
-    t.is(Number(counts!.d), fixture.rows)
-    if (seen.includes(compacted)) {
-      killed.after++
-    } else {
-      killed.before++
-      t.is((await sidecars(fixture.archiveDir, hour)).length, pieces.length, 'before its switch a compaction deletes no piece it can use')
-    }
-  }
-  t.log(`${killed.before} kills before the switch, ${killed.after} after; ${pieces.length} pieces`)
-  t.true(killed.before > 0, 'a run was killed while the pieces stood for the files')
-  const rerun = await cellstream(args)
-  t.is(rerun.code, 0, rerun.stderr)
+    t.log(`${killed.before} kills before the switch, ${killed.after} after; ${pieces.length} pieces`)
+    t.true(killed.before > 0, 'a run was killed while the pieces stood for the files')
+    const rerun = await cellstream(args)
+    t.is(rerun.code, 0, rerun.stderr)
 
-  await assertTruth(t, db, fixture)
-  t.deepEqual(await readdir(dir), [compacted])
-  t.deepEqual(await compactedRows(fixture.archiveDir, hour), expected)
-  const [counts] = await query(`SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(dir, compacted))})`)
-  t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
-  t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
-  t.deepEqual((await readdir(join(fixture.archiveDir, VERSIONS_DIR))).filter(name => name.endsWith('.new') || name.endsWith('.tmp')), [])
-})
+    await assertTruth(t, db, fixture)
+    t.deepEqual(await readdir(dir), [compacted])
+    t.deepEqual(await compactedRows(fixture.archiveDir, hour), expected)
+    const [counts] = await query(
+      `SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM read_parquet(${sqlString(join(dir, compacted))})`
+    )
+    t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
+    t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
+    t.deepEqual(
+      (await readdir(join(fixture.archiveDir, VERSIONS_DIR))).filter(
+        name => name.endsWith('.new') || name.endsWith('.tmp')
+      ),
+      []
+    )
+  }
+)
 
 // Writer-like files of one partition, `rows` each, offsets from 0, written by DuckDB.
-async function writerFiles (archiveDir: string, hour: number, partition: number, files: number, rows: number): Promise<void> {
+async function writerFiles(
+  archiveDir: string,
+  hour: number,
+  partition: number,
+  files: number,
+  rows: number
+): Promise<void> {
   const dir = versionDir(archiveDir, hour, await ensureHourVersion(archiveDir, hour))
   const instance = await DuckDBInstance.create(':memory:')
   const connection = await instance.connect()
@@ -358,7 +459,9 @@ async function writerFiles (archiveDir: string, hour: number, partition: number,
     for (let f = 0; f < files; f++) {
       const first = f * rows
       const path = join(dir, partFileName('devices', partition, BigInt(first), BigInt(first + rows - 1)))
-      await connection.run(`COPY (${partRows(hour, partition, first, first + rows - 1)}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION snappy)`)
+      await connection.run(
+        `COPY (${partRows(hour, partition, first, first + rows - 1)}) TO ${sqlString(path)} (FORMAT parquet, COMPRESSION snappy)`
+      )
     }
   } finally {
     connection.closeSync()
@@ -367,29 +470,41 @@ async function writerFiles (archiveDir: string, hour: number, partition: number,
 }
 
 /** A watcher looking every second, with 10 minutes of lateness, until `controller` aborts. */
-function watching (archiveDir: string, databaseUrl: string, controller: AbortController): Pick<WatchOptions, 'archiveDir' | 'databaseUrl' | 'latenessSeconds' | 'intervalSeconds' | 'signal'> {
+function watching(
+  archiveDir: string,
+  databaseUrl: string,
+  controller: AbortController
+): Pick<WatchOptions, 'archiveDir' | 'databaseUrl' | 'latenessSeconds' | 'intervalSeconds' | 'signal'> {
   return { archiveDir, databaseUrl, latenessSeconds: 600, intervalSeconds: 1, signal: controller.signal }
 }
 
 /** Hashes every row with its position, so that two files agree only with the same rows in the same order. */
-async function orderedHash (sql: string): Promise<{ n: number, h: string }> {
-  const [r] = await query(`SELECT count(*) AS n, sum(hash(rn, bytes, "timestamp", app, id, antenna_id, email, quota, topic, partition, "offset"))::VARCHAR AS h FROM (${sql})`)
+async function orderedHash(sql: string): Promise<{ n: number; h: string }> {
+  const [r] = await query(
+    `SELECT count(*) AS n, sum(hash(rn, bytes, "timestamp", app, id, antenna_id, email, quota, topic, partition, "offset"))::VARCHAR AS h FROM (${sql})`
+  )
   return { n: Number(r!.n), h: String(r!.h) }
 }
 
 /** The hour's compacted file, hashed with the position of each row. */
-async function compactedHash (archiveDir: string, hour: number): Promise<{ n: number, h: string }> {
-  return orderedHash(`SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(join(hourDir(archiveDir, hour), compactedFileName(hour)))}, file_row_number = true)`)
+async function compactedHash(archiveDir: string, hour: number): Promise<{ n: number; h: string }> {
+  return orderedHash(
+    `SELECT *, file_row_number AS rn FROM read_parquet(${sqlString(join(hourDir(archiveDir, hour), compactedFileName(hour)))}, file_row_number = true)`
+  )
 }
 
-type BytesTotal = { type: string, id: string, value: number }
+type BytesTotal = { type: string; id: string; value: number }
 
 /**
  * What compacting writer files (made up, without duplicates) must give, from the files alone: the
  * hash of their rows in compacted order, and their bytes_hourly totals.
  */
-async function expectedFromFiles (raw: readonly string[]): Promise<{ hash: { n: number, h: string }, bytes: BytesTotal[] }> {
-  const hash = await orderedHash(`SELECT *, row_number() OVER (ORDER BY topic, partition, "offset") - 1 AS rn FROM read_parquet(${sqlList(raw)})`)
+async function expectedFromFiles(
+  raw: readonly string[]
+): Promise<{ hash: { n: number; h: string }; bytes: BytesTotal[] }> {
+  const hash = await orderedHash(
+    `SELECT *, row_number() OVER (ORDER BY topic, partition, "offset") - 1 AS rn FROM read_parquet(${sqlList(raw)})`
+  )
   const totals = await query(`SELECT type, id, value FROM (
       SELECT 'antenna_total_bytes' AS type, antenna_id AS id, sum(bytes)::BIGINT AS value FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
       UNION ALL SELECT 'user_total_bytes', id, sum(bytes)::BIGINT FROM read_parquet(${sqlList(raw)}) GROUP BY ALL
@@ -398,11 +513,11 @@ async function expectedFromFiles (raw: readonly string[]): Promise<{ hash: { n: 
   return { hash, bytes: totals.map(r => ({ type: String(r.type), id: String(r.id), value: Number(r.value) })) }
 }
 
-async function bytesHourly (db: Db): Promise<BytesTotal[]> {
+async function bytesHourly(db: Db): Promise<BytesTotal[]> {
   return db.any<BytesTotal>('SELECT type, id, value FROM bytes_hourly ORDER BY type, id')
 }
 
-test('the watcher compacts an open hour ahead without readers noticing, and the hour\'s compaction copies the pieces as they are', async t => {
+test("the watcher compacts an open hour ahead without readers noticing, and the hour's compaction copies the pieces as they are", async t => {
   const archiveDir = join(await tempDir(t), 'archive')
   const hour = EVENING
   // Partition 0 gets more than a piece's rows while the hour is open; partition 1 only once it has closed.
@@ -413,7 +528,10 @@ test('the watcher compacts an open hour ahead without readers noticing, and the 
   const raw = await hourFiles(archiveDir, hour)
   const expected = await expectedFromFiles(raw)
 
-  const watch = async (now: number, stop: 'ahead' | 'hour'): Promise<{ ahead: AheadHourResult[], hours: HourResult[] }> => {
+  const watch = async (
+    now: number,
+    stop: 'ahead' | 'hour'
+  ): Promise<{ ahead: AheadHourResult[]; hours: HourResult[] }> => {
     const controller = new AbortController()
     const seen = { ahead: [] as AheadHourResult[], hours: [] as HourResult[] }
     await watchArchive({
@@ -441,7 +559,7 @@ test('the watcher compacts an open hour ahead without readers noticing, and the 
   t.deepEqual(await dueHours(archiveDir, hour + 1800 - 600), [])
   const closed = await watch(hour + HOUR_SECONDS + 60, 'ahead')
   t.is(closed.hours.length, 0, 'not due within the lateness')
-  t.true(closed.ahead[0]!.piecesWritten >= 1, 'the closed hour\'s partition 1 becomes a piece')
+  t.true(closed.ahead[0]!.piecesWritten >= 1, "the closed hour's partition 1 becomes a piece")
 
   const due = await watch(hour + HOUR_SECONDS + 601, 'hour')
   const result = due.hours[0]!
@@ -467,7 +585,9 @@ test('the watcher waits while another compactor holds the archive, instead of st
   await writerFiles(archiveDir, hour, 0, 2, 100)
   // The other compactor: a live process whose pid is in the lock.
   const other = spawn('sleep', ['60'], { stdio: 'ignore' })
-  t.teardown(() => { other.kill('SIGKILL') })
+  t.teardown(() => {
+    other.kill('SIGKILL')
+  })
   await writeFile(join(archiveDir, LOCK_FILE), String(other.pid))
   const { url } = await testDatabase(t)
   const controller = new AbortController()
@@ -523,7 +643,10 @@ test('a round ahead that fails on something else than data is reported and skipp
   })
   t.is(failures.length, 2)
   for (const message of failures) t.regex(message, /^compacting ahead failed, tried again in 1 s: ENOTDIR/)
-  t.deepEqual(hours.map(r => [r.hour, r.status, r.filesMerged, r.rowsWritten]), [[hour, 'compacted', 5, 5000]])
+  t.deepEqual(
+    hours.map(r => [r.hour, r.status, r.filesMerged, r.rowsWritten]),
+    [[hour, 'compacted', 5, 5000]]
+  )
   t.deepEqual(await compactedHash(archiveDir, hour), expected.hash)
   t.deepEqual(await bytesHourly(db), expected.bytes)
   t.deepEqual((await readdir(hourDir(archiveDir, next))).sort(), nextFiles, 'the next hour is as it was')

@@ -16,21 +16,28 @@ import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 
 const EVENING = Date.parse('2026-11-02T18:00:00Z') / 1000
 
-async function archiveSummary (archiveDir: string): Promise<{ rows: number, distinct: number, unsorted: number }> {
-  const [r] = await queryArchive(archiveDir, source => `
+async function archiveSummary(archiveDir: string): Promise<{ rows: number; distinct: number; unsorted: number }> {
+  const [r] = await queryArchive(
+    archiveDir,
+    source => `
     SELECT count(*) AS n, count(DISTINCT (topic, partition, "offset")) AS d,
       sum(CASE WHEN k < prev THEN 1 ELSE 0 END) AS unsorted
     FROM (SELECT topic, partition, "offset", topic || chr(1) || printf('%010d/%020d', partition, "offset") AS k, filename,
       lag(topic || chr(1) || printf('%010d/%020d', partition, "offset")) OVER (PARTITION BY filename ORDER BY file_row_number) AS prev
-      FROM read_parquet(${source.replace(/^read_parquet\(/, '').replace(/\)$/, '')}, file_row_number = true))`)
+      FROM read_parquet(${source.replace(/^read_parquet\(/, '').replace(/\)$/, '')}, file_row_number = true))`
+  )
   return { rows: Number(r!.n), distinct: Number(r!.d), unsorted: Number(r!.unsorted ?? 0) }
 }
 
-async function fileHashes (archiveDir: string, hours: number[]): Promise<string[]> {
-  return Promise.all(hours.map(async hour => {
-    const file = join(hourDir(archiveDir, hour), compactedFileName(hour))
-    return createHash('sha256').update(await readFile(file)).digest('hex')
-  }))
+async function fileHashes(archiveDir: string, hours: number[]): Promise<string[]> {
+  return Promise.all(
+    hours.map(async hour => {
+      const file = join(hourDir(archiveDir, hour), compactedFileName(hour))
+      return createHash('sha256')
+        .update(await readFile(file))
+        .digest('hex')
+    })
+  )
 }
 
 test('a range with late events and replayed commits compacts to the ground truth, and a rerun changes nothing', async t => {
@@ -60,7 +67,11 @@ test('a range with late events and replayed commits compacts to the ground truth
   for (const hour of hours) t.deepEqual(await readdir(hourDir(fixture.archiveDir, hour)), [compactedFileName(hour)])
   t.deepEqual(await archiveSummary(fixture.archiveDir), { rows: fixture.rows, distinct: fixture.rows, unsorted: 0 })
   const versions = await readdir(join(fixture.archiveDir, VERSIONS_DIR))
-  t.is(versions.filter(name => !name.endsWith('.inputs.json')).length, hours.length, 'one version folder per hour remains')
+  t.is(
+    versions.filter(name => !name.endsWith('.inputs.json')).length,
+    hours.length,
+    'one version folder per hour remains'
+  )
 
   const hashes = await fileHashes(fixture.archiveDir, hours)
   const again = await compactHours({ archiveDir: fixture.archiveDir, databaseUrl: url, hours })
@@ -70,7 +81,12 @@ test('a range with late events and replayed commits compacts to the ground truth
 })
 
 test('an archive whose files were all written twice compacts to one row per event', async t => {
-  const fixture = await archiveFromSimulation(t, { traffic: { seed: 'twice', users: 50 }, from: EVENING, to: EVENING + 1800, commit: 200 })
+  const fixture = await archiveFromSimulation(t, {
+    traffic: { seed: 'twice', users: 50 },
+    from: EVENING,
+    to: EVENING + 1800,
+    commit: 200
+  })
   const [hour] = await listHours(fixture.archiveDir)
   const dir = hourDir(fixture.archiveDir, hour!)
   for (const name of await readdir(dir)) {
@@ -91,7 +107,12 @@ test('an archive whose files were all written twice compacts to one row per even
 })
 
 test('late files after a compaction make the hour due again, and the second compaction counts them once', async t => {
-  const fixture = await archiveFromSimulation(t, { traffic: { seed: 'late-files', users: 60 }, from: EVENING, to: EVENING + HOUR_SECONDS, partitions: 2 })
+  const fixture = await archiveFromSimulation(t, {
+    traffic: { seed: 'late-files', users: 60 },
+    from: EVENING,
+    to: EVENING + HOUR_SECONDS,
+    partitions: 2
+  })
   const { url, db } = await testDatabase(t)
   await provisionUsers(db, fixture.users)
   const [hour] = await listHours(fixture.archiveDir)
@@ -101,34 +122,65 @@ test('late files after a compaction make the hour due again, and the second comp
   t.deepEqual(await dueHours(fixture.archiveDir, hour! + HOUR_SECONDS), [])
 
   // Late records of another topic, and a replay of records already compacted.
-  const [existing] = await queryArchive(fixture.archiveDir, source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} LIMIT 1`)
-  const replayed = { ...existing, bytes: Number(existing!.bytes), timestamp: Number(existing!.timestamp), quota: existing!.quota === null ? null : Number(existing!.quota), offset: Number(existing!.offset) } as ArchiveRow
+  const [existing] = await queryArchive(
+    fixture.archiveDir,
+    source => `SELECT * EXCLUDE (filename, year, month, day, hour) FROM ${source} LIMIT 1`
+  )
+  const replayed = {
+    ...existing,
+    bytes: Number(existing!.bytes),
+    timestamp: Number(existing!.timestamp),
+    quota: existing!.quota === null ? null : Number(existing!.quota),
+    offset: Number(existing!.offset)
+  } as ArchiveRow
   const late = { ...replayed, topic: 'devices-late', partition: 0, offset: 0, bytes: 1234 }
   const writer = new ParquetArchive(fixture.archiveDir)
   await writer.write(ArchiveBatch.of([replayed, late]))
   await writer.close()
   t.deepEqual(await dueHours(fixture.archiveDir, hour! + HOUR_SECONDS), [hour!])
   const outcome = (await compactHours({ archiveDir: fixture.archiveDir, databaseUrl: url, hours: [hour!] }))[0]!
-  t.true(outcome.ok && outcome.result.status === 'compacted' && outcome.result.duplicates === 1 && outcome.result.rowsWritten === fixture.rows + 1)
+  t.true(
+    outcome.ok &&
+      outcome.result.status === 'compacted' &&
+      outcome.result.duplicates === 1 &&
+      outcome.result.rowsWritten === fixture.rows + 1
+  )
   const expected = fixture.truth.bytesHourly.map(row => {
-    const touched = (row.type === 'antenna_total_bytes' && row.id === late.antenna_id) ||
-      (row.type === 'user_total_bytes' && row.id === late.id) || (row.type === 'app_total_bytes' && row.id === late.app)
+    const touched =
+      (row.type === 'antenna_total_bytes' && row.id === late.antenna_id) ||
+      (row.type === 'user_total_bytes' && row.id === late.id) ||
+      (row.type === 'app_total_bytes' && row.id === late.app)
     return touched ? { ...row, value: row.value + 1234 } : row
   })
   t.deepEqual((await hourlyTables(db)).bytesHourly, expected)
-  t.deepEqual(await archiveSummary(fixture.archiveDir), { rows: fixture.rows + 1, distinct: fixture.rows + 1, unsorted: 0 })
+  t.deepEqual(await archiveSummary(fixture.archiveDir), {
+    rows: fixture.rows + 1,
+    distinct: fixture.rows + 1,
+    unsorted: 0
+  })
 })
 
 test('an hour without data says so and writes nothing', async t => {
-  const fixture = await archiveFromSimulation(t, { traffic: { seed: 'empty', users: 20 }, from: EVENING, to: EVENING + 600 })
+  const fixture = await archiveFromSimulation(t, {
+    traffic: { seed: 'empty', users: 20 },
+    from: EVENING,
+    to: EVENING + 600
+  })
   const { url, db } = await testDatabase(t)
-  const outcome = (await compactHours({ archiveDir: fixture.archiveDir, databaseUrl: url, hours: [EVENING - 5 * HOUR_SECONDS] }))[0]!
+  const outcome = (
+    await compactHours({ archiveDir: fixture.archiveDir, databaseUrl: url, hours: [EVENING - 5 * HOUR_SECONDS] })
+  )[0]!
   t.true(outcome.ok && outcome.result.status === 'empty')
   t.deepEqual(await hourlyTables(db), { bytesHourly: [], userQuotaLimit: [] })
 })
 
 test('a corrupt file is named, and the hour and the tables are left as they were', async t => {
-  const fixture = await archiveFromSimulation(t, { traffic: { seed: 'corrupt', users: 20 }, from: EVENING, to: EVENING + 1200, commit: 100 })
+  const fixture = await archiveFromSimulation(t, {
+    traffic: { seed: 'corrupt', users: 20 },
+    from: EVENING,
+    to: EVENING + 1200,
+    commit: 100
+  })
   const { url, db } = await testDatabase(t)
   const [hour] = await listHours(fixture.archiveDir)
   const dir = hourDir(fixture.archiveDir, hour!)
@@ -147,7 +199,11 @@ test('a corrupt file is named, and the hour and the tables are left as they were
 })
 
 test('an hour whose version folder is missing is reported, not compacted', async t => {
-  const fixture = await archiveFromSimulation(t, { traffic: { seed: 'missing', users: 20 }, from: EVENING, to: EVENING + 600 })
+  const fixture = await archiveFromSimulation(t, {
+    traffic: { seed: 'missing', users: 20 },
+    from: EVENING,
+    to: EVENING + 600
+  })
   const { url } = await testDatabase(t)
   const [hour] = await listHours(fixture.archiveDir)
   const { rm } = await import('node:fs/promises')

@@ -23,8 +23,17 @@ test('kill -9 at random moments of a compaction, then a rerun: exact tables, eve
   const { url, db } = await testDatabase(t)
   await provisionUsers(db, fixture.users)
   const hours = await listHours(fixture.archiveDir)
-  const args = ['compact', '--from', hourLabel(hours[0]!), '--to', hourLabel(hours.at(-1)! + HOUR_SECONDS),
-    '--archive-dir', fixture.archiveDir, '--database-url', url]
+  const args = [
+    'compact',
+    '--from',
+    hourLabel(hours[0]!),
+    '--to',
+    hourLabel(hours.at(-1)! + HOUR_SECONDS),
+    '--archive-dir',
+    fixture.archiveDir,
+    '--database-url',
+    url
+  ]
   // Random moments: startup, merging, the PostgreSQL write, the link switch, cleanup. Each run
   // resumes what the killed ones left.
   let midway = 0
@@ -43,8 +52,13 @@ test('kill -9 at random moments of a compaction, then a rerun: exact tables, eve
   t.deepEqual(tables.bytesHourly, fixture.truth.bytesHourly)
   t.deepEqual(tables.userQuotaLimit, fixture.truth.userQuotaLimit)
   for (const hour of hours) t.deepEqual(await readdir(hourDir(fixture.archiveDir, hour)), [compactedFileName(hour)])
-  const [counts] = await queryArchive(fixture.archiveDir, source => `SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM ${source}`)
+  const [counts] = await queryArchive(
+    fixture.archiveDir,
+    source => `SELECT count(*) AS n, count(DISTINCT (partition, "offset")) AS d FROM ${source}`
+  )
   t.deepEqual([Number(counts!.n), Number(counts!.d)], [fixture.rows, fixture.rows])
-  const left = (await readdir(join(fixture.archiveDir, VERSIONS_DIR))).filter(name => name.endsWith('.new') || name.endsWith('.tmp'))
+  const left = (await readdir(join(fixture.archiveDir, VERSIONS_DIR))).filter(
+    name => name.endsWith('.new') || name.endsWith('.tmp')
+  )
   t.deepEqual(left, [])
 })

@@ -12,16 +12,26 @@ export const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.
  * child holds that compactor lock (its pid in it): startup is most of a small compaction, and
  * the lock is taken when the work begins.
  */
-export function killAfter (args: readonly string[], ms: number, lockFile?: string): Promise<{ killed: boolean, code: number | null, stdout: string, stderr: string }> {
+export function killAfter(
+  args: readonly string[],
+  ms: number,
+  lockFile?: string
+): Promise<{ killed: boolean; code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
     child.on('error', reject)
     let stdout = ''
     let stderr = ''
-    child.stdout.on('data', chunk => { stdout += chunk })
-    child.stderr.on('data', chunk => { stderr += chunk })
+    child.stdout.on('data', chunk => {
+      stdout += chunk
+    })
+    child.stderr.on('data', chunk => {
+      stderr += chunk
+    })
     let timer: NodeJS.Timeout | undefined
-    const arm = (): void => { timer = setTimeout(() => child.kill('SIGKILL'), ms) }
+    const arm = (): void => {
+      timer = setTimeout(() => child.kill('SIGKILL'), ms)
+    }
     const locked = (): boolean => {
       try {
         return readFileSync(lockFile!, 'utf8') === String(child.pid)
@@ -29,11 +39,14 @@ export function killAfter (args: readonly string[], ms: number, lockFile?: strin
         return false
       }
     }
-    const poll = lockFile === undefined ? undefined : setInterval(() => {
-      if (!locked()) return
-      clearInterval(poll)
-      arm()
-    }, 1)
+    const poll =
+      lockFile === undefined
+        ? undefined
+        : setInterval(() => {
+            if (!locked()) return
+            clearInterval(poll)
+            arm()
+          }, 1)
     if (lockFile === undefined) arm()
     child.on('close', (code, signal) => {
       clearInterval(poll)

@@ -1,6 +1,6 @@
 // The rows of a writer-like file made up by DuckDB: one partition, offsets [first, last], event
 // times in the hour, a few apps, antennas and users (every seventh row without metadata).
-export function partRows (hour: number, partition: number, first: number, last: number): string {
+export function partRows(hour: number, partition: number, first: number, last: number): string {
   return `SELECT (hash(o, ${partition}) % 10000)::BIGINT AS bytes, (${hour} + o % 3600)::BIGINT AS timestamp,
       ['SKYPE', 'TELEGRAM', 'FACETIME'][(hash(o, 1) % 3)::INTEGER + 1] AS app,
       printf('00000000-0000-0000-0000-%012d', hash(o, 2) % 5000) AS id,

@@ -7,12 +7,16 @@ import { testDatabase } from '../helpers/db.ts'
 
 test('migrations create the reference tables with UTC timestamps and idempotent keys', async t => {
   const { db } = await testDatabase(t)
-  const keys = await db.map(`
+  const keys = await db.map(
+    `
     SELECT tc.table_name, string_agg(kcu.column_name, ',' ORDER BY kcu.ordinal_position) AS columns
     FROM information_schema.table_constraints tc
     JOIN information_schema.key_column_usage kcu ON kcu.constraint_name = tc.constraint_name
     WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_schema = 'public'
-    GROUP BY tc.table_name ORDER BY tc.table_name`, [], row => `${row.table_name}(${row.columns})`)
+    GROUP BY tc.table_name ORDER BY tc.table_name`,
+    [],
+    row => `${row.table_name}(${row.columns})`
+  )
   t.deepEqual(keys, [
     'bytes(timestamp,id,type)',
     'bytes_hourly(timestamp,id,type)',
@@ -22,9 +26,18 @@ test('migrations create the reference tables with UTC timestamps and idempotent 
     'user_metadata(id)',
     'user_quota_limit(email,timestamp)'
   ])
-  const types = await db.map(`SELECT table_name, data_type FROM information_schema.columns
-    WHERE table_schema = 'public' AND column_name = 'timestamp' ORDER BY table_name`, [], row => `${row.table_name}:${row.data_type}`)
-  t.deepEqual(types, ['bytes:timestamp with time zone', 'bytes_hourly:timestamp with time zone', 'quota_alerts:timestamp with time zone', 'user_quota_limit:timestamp with time zone'])
+  const types = await db.map(
+    `SELECT table_name, data_type FROM information_schema.columns
+    WHERE table_schema = 'public' AND column_name = 'timestamp' ORDER BY table_name`,
+    [],
+    row => `${row.table_name}:${row.data_type}`
+  )
+  t.deepEqual(types, [
+    'bytes:timestamp with time zone',
+    'bytes_hourly:timestamp with time zone',
+    'quota_alerts:timestamp with time zone',
+    'user_quota_limit:timestamp with time zone'
+  ])
 })
 
 test('re-running migrations applies nothing', async t => {
@@ -39,13 +52,30 @@ test('provisioning twice leaves exactly the 20 reference users', async t => {
   await upsertUsers(db, REFERENCE_USERS)
   const rows = await db.any('SELECT id, name, email, quota FROM user_metadata ORDER BY id')
   t.is(rows.length, 20)
-  t.deepEqual(rows[3], { id: '00000000-0000-0000-0000-000000000004', name: 'fede', email: 'fede@gmail.com', quota: 5000 })
+  t.deepEqual(rows[3], {
+    id: '00000000-0000-0000-0000-000000000004',
+    name: 'fede',
+    email: 'fede@gmail.com',
+    quota: 5000
+  })
 })
 
 test('quotas that a JSON number cannot hold exactly (above 2^53) are refused by the schema', async t => {
   const { db } = await testDatabase(t)
-  await db.none('INSERT INTO user_metadata (id, name, email, quota) VALUES ($1, $2, $3, $4)', ['a', 'a', 'a@x', '9007199254740991'])
-  const error = await t.throwsAsync(db.none('INSERT INTO user_metadata (id, name, email, quota) VALUES ($1, $2, $3, $4)', ['b', 'b', 'b@x', '9007199254740992']))
+  await db.none('INSERT INTO user_metadata (id, name, email, quota) VALUES ($1, $2, $3, $4)', [
+    'a',
+    'a',
+    'a@x',
+    '9007199254740991'
+  ])
+  const error = await t.throwsAsync(
+    db.none('INSERT INTO user_metadata (id, name, email, quota) VALUES ($1, $2, $3, $4)', [
+      'b',
+      'b',
+      'b@x',
+      '9007199254740992'
+    ])
+  )
   t.regex(error.message, /quota_fits_a_json_number/)
 })
 
@@ -60,6 +90,8 @@ test('each database has one identity of its own', async t => {
 })
 
 test('an unreachable PostgreSQL gives a one-line UnavailableError', async t => {
-  const error = await t.throwsAsync(migrate('postgres://postgres@127.0.0.1:1/cellstream'), { instanceOf: UnavailableError })
+  const error = await t.throwsAsync(migrate('postgres://postgres@127.0.0.1:1/cellstream'), {
+    instanceOf: UnavailableError
+  })
   t.is(error.message, 'PostgreSQL is not reachable at postgres://postgres@127.0.0.1:1/cellstream: ECONNREFUSED')
 })

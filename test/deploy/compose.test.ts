@@ -3,7 +3,15 @@
 import test from 'ava'
 import { readFile } from 'node:fs/promises'
 import { parse } from 'yaml'
-import { PENDING, PENDING_ROLES, ROLES, cliEnvironment, dockerfile, invocationProblems, roleOf } from './image-contract.ts'
+import {
+  PENDING,
+  PENDING_ROLES,
+  ROLES,
+  cliEnvironment,
+  dockerfile,
+  invocationProblems,
+  roleOf
+} from './image-contract.ts'
 
 interface Service {
   image?: string
@@ -15,14 +23,24 @@ interface Service {
   stop_grace_period?: string
 }
 
-interface Compose { services: Record<string, Service>, volumes: Record<string, unknown> }
+interface Compose {
+  services: Record<string, Service>
+  volumes: Record<string, unknown>
+}
 
-const compose = parse(await readFile(new URL('../../compose.yaml', import.meta.url), 'utf8'), { merge: true }) as Compose
+const compose = parse(await readFile(new URL('../../compose.yaml', import.meta.url), 'utf8'), {
+  merge: true
+}) as Compose
 const cellstream = Object.entries(compose.services).filter(([, s]) => s.build === '.')
 const imageEnv = (await dockerfile()).env
 
 test('compose.yaml runs Kafka, PostgreSQL and, from the image built here, the roles the image test starts', t => {
-  t.deepEqual(Object.keys(compose.services).filter(name => compose.services[name]!.build !== '.').sort(), ['kafka', 'postgres'])
+  t.deepEqual(
+    Object.keys(compose.services)
+      .filter(name => compose.services[name]!.build !== '.')
+      .sort(),
+    ['kafka', 'postgres']
+  )
   t.true(cellstream.every(([, s]) => s.image === 'cellstream:latest'))
   const roles = [...new Set(cellstream.map(([name]) => roleOf(name)))].sort()
   t.deepEqual(roles, [...Object.keys(ROLES), ...PENDING_ROLES].sort())
@@ -39,19 +57,31 @@ test('every command and flag compose.yaml gives the image exists in the CLI', t 
 
 test('every variable compose.yaml and the Dockerfile set for the CLI is one it reads', t => {
   const known = cliEnvironment()
-  const used = new Set([...cellstream.flatMap(([, s]) => Object.keys(s.environment ?? {})), ...Object.keys(imageEnv).filter(k => k !== 'NODE_ENV')])
-  t.deepEqual([...used].filter(name => !known.has(name)), [])
+  const used = new Set([
+    ...cellstream.flatMap(([, s]) => Object.keys(s.environment ?? {})),
+    ...Object.keys(imageEnv).filter(k => k !== 'NODE_ENV')
+  ])
+  t.deepEqual(
+    [...used].filter(name => !known.has(name)),
+    []
+  )
   t.true(used.has('KAFKA_BROKERS') && used.has('DATABASE_URL'))
 })
 
 test('three stream replicas, each with its own state volume, share the archive volume with the compactor', t => {
   const streams = cellstream.filter(([name]) => roleOf(name) === 'stream')
   t.is(streams.length, 3)
-  const mounts = (s: Service): Map<string, string> => new Map((s.volumes ?? []).map(v => v.split(':') as [string, string]).map(([volume, path]) => [path, volume]))
+  const mounts = (s: Service): Map<string, string> =>
+    new Map((s.volumes ?? []).map(v => v.split(':') as [string, string]).map(([volume, path]) => [path, volume]))
   const stateVolumes = streams.map(([, s]) => mounts(s).get(imageEnv.CELLSTREAM_STATE_DIR!))
   t.is(new Set(stateVolumes).size, 3)
-  t.true(stateVolumes.every(v => v !== undefined && v in compose.volumes), 'named volumes')
-  const archives = [...streams, ...cellstream.filter(([name]) => name === 'compactor')].map(([, s]) => mounts(s).get(imageEnv.CELLSTREAM_ARCHIVE_DIR!))
+  t.true(
+    stateVolumes.every(v => v !== undefined && v in compose.volumes),
+    'named volumes'
+  )
+  const archives = [...streams, ...cellstream.filter(([name]) => name === 'compactor')].map(([, s]) =>
+    mounts(s).get(imageEnv.CELLSTREAM_ARCHIVE_DIR!)
+  )
   t.deepEqual(new Set(archives), new Set(['archive']))
   t.true('archive' in compose.volumes)
   // SIGTERM gives a stream time to commit and leave its group.
@@ -60,7 +90,8 @@ test('three stream replicas, each with its own state volume, share the archive v
 
 test('services start in order: migrations first, once PostgreSQL is healthy', t => {
   for (const [name, service] of Object.entries(compose.services)) {
-    for (const dependency of Object.keys(service.depends_on ?? {})) t.true(dependency in compose.services, `${name} depends on ${dependency}`)
+    for (const dependency of Object.keys(service.depends_on ?? {}))
+      t.true(dependency in compose.services, `${name} depends on ${dependency}`)
   }
   t.deepEqual(compose.services.migrate!.depends_on, { postgres: { condition: 'service_healthy' } })
   for (const [name, service] of cellstream.filter(([name]) => name !== 'migrate')) {

@@ -21,7 +21,7 @@ export const PENDING_ROLES = ['web']
 export const ROLES: Record<string, readonly string[]> = IMAGE_TEST_SERVICES
 
 /** Every environment variable that an option of some command reads. */
-export function cliEnvironment (): Set<string> {
+export function cliEnvironment(): Set<string> {
   const names = new Set<string>()
   const visit = (command: Command): void => {
     for (const option of command.options) if (option.envVar !== undefined) names.add(option.envVar)
@@ -32,7 +32,7 @@ export function cliEnvironment (): Set<string> {
 }
 
 /** What is wrong with running the image with these arguments: unknown commands or flags. */
-export function invocationProblems (args: readonly string[]): string[] {
+export function invocationProblems(args: readonly string[]): string[] {
   let command = buildProgram()
   let i = 0
   while (i < args.length && !args[i]!.startsWith('-') && command.commands.length > 0) {
@@ -59,7 +59,7 @@ export function invocationProblems (args: readonly string[]): string[] {
 }
 
 /** What the Dockerfile sets for the image: its `ENV` settings and its `USER` (uid:gid). */
-export async function dockerfile (): Promise<{ env: Record<string, string>, user: string }> {
+export async function dockerfile(): Promise<{ env: Record<string, string>; user: string }> {
   const text = (await readFile(new URL('../../Dockerfile', import.meta.url), 'utf8')).replace(/\\\n/g, ' ')
   const env: Record<string, string> = {}
   let user = 'root'
@@ -76,6 +76,6 @@ export async function dockerfile (): Promise<{ env: Record<string, string>, user
 }
 
 /** The role of a deployed service: its name without a replica number (`stream-2` → `stream`). */
-export function roleOf (service: string): string {
+export function roleOf(service: string): string {
   return service.replace(/-\d+$/, '')
 }

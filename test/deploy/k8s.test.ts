@@ -5,7 +5,14 @@ import test from 'ava'
 import { execFile } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
-import { ConfigMap, PersistentVolumeClaim, Secret, Service, type IContainer, type IPodTemplateSpec } from 'kubernetes-models/v1'
+import {
+  ConfigMap,
+  PersistentVolumeClaim,
+  Secret,
+  Service,
+  type IContainer,
+  type IPodTemplateSpec
+} from 'kubernetes-models/v1'
 import { Deployment, StatefulSet } from 'kubernetes-models/apps/v1'
 import { Job } from 'kubernetes-models/batch/v1'
 import { HorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2'
@@ -14,7 +21,12 @@ import { ScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1'
 import { buildProgram } from '../../src/cli/main.ts'
 import { PENDING, PENDING_ROLES, ROLES, cliEnvironment, dockerfile, invocationProblems } from './image-contract.ts'
 
-interface K8sObject { apiVersion: string, kind: string, metadata: { name: string, labels?: Record<string, string> }, [field: string]: unknown }
+interface K8sObject {
+  apiVersion: string
+  kind: string
+  metadata: { name: string; labels?: Record<string, string> }
+  [field: string]: unknown
+}
 
 const MODELS: Record<string, new (data: never) => { validate: () => void }> = {
   'v1/ConfigMap': ConfigMap,
@@ -29,13 +41,19 @@ const MODELS: Record<string, new (data: never) => { validate: () => void }> = {
   'keda.sh/v1alpha1/ScaledObject': ScaledObject
 }
 
-function kustomize (overlay: string): Promise<K8sObject[]> {
+function kustomize(overlay: string): Promise<K8sObject[]> {
   const dir = fileURLToPath(new URL(`../../deploy/k8s/overlays/${overlay}`, import.meta.url))
   return new Promise((resolve, reject) => {
     execFile('kubectl', ['kustomize', dir], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       if (error !== null) {
         const missing = (error as NodeJS.ErrnoException).code === 'ENOENT'
-        reject(new Error(missing ? 'kubectl is needed: its built-in kustomize renders deploy/k8s' : `kubectl kustomize ${overlay}: ${stderr.trim()}`))
+        reject(
+          new Error(
+            missing
+              ? 'kubectl is needed: its built-in kustomize renders deploy/k8s'
+              : `kubectl kustomize ${overlay}: ${stderr.trim()}`
+          )
+        )
       } else {
         resolve(parseAllDocuments(stdout).map(doc => doc.toJS() as K8sObject))
       }
@@ -45,8 +63,11 @@ function kustomize (overlay: string): Promise<K8sObject[]> {
 
 const workloadKinds = new Set(['Deployment', 'StatefulSet', 'Job'])
 const podTemplate = (o: K8sObject): IPodTemplateSpec => (o.spec as { template: IPodTemplateSpec }).template
-const cellstreamContainers = (o: K8sObject): IContainer[] => (podTemplate(o).spec?.containers ?? []).filter(c => /^cellstream(:|$)/.test(c.image ?? ''))
-const streamInputTopic = buildProgram().commands.find(c => c.name() === 'stream')!.options.find(o => o.long === '--input-topic')!.defaultValue as string
+const cellstreamContainers = (o: K8sObject): IContainer[] =>
+  (podTemplate(o).spec?.containers ?? []).filter(c => /^cellstream(:|$)/.test(c.image ?? ''))
+const streamInputTopic = buildProgram()
+  .commands.find(c => c.name() === 'stream')!
+  .options.find(o => o.long === '--input-topic')!.defaultValue as string
 
 for (const overlay of ['small', 'large']) {
   const rendered = kustomize(overlay)
@@ -92,45 +113,72 @@ for (const overlay of ['small', 'large']) {
       t.truthy(container, `${workload.metadata.name} runs the cellstream image`)
       t.is(others.length, 0)
       const expected = ROLES[workload.metadata.name] ?? [workload.metadata.name]
-      t.deepEqual(container!.args?.slice(0, expected.length), [...expected], `${workload.metadata.name} runs ${expected.join(' ')}`)
-      t.is(container!.command, undefined, 'the image\'s entrypoint (tini) stays')
+      t.deepEqual(
+        container!.args?.slice(0, expected.length),
+        [...expected],
+        `${workload.metadata.name} runs ${expected.join(' ')}`
+      )
+      t.is(container!.command, undefined, "the image's entrypoint (tini) stays")
       problems.push(...invocationProblems(container!.args ?? []))
       const env = await environment(container!)
       // A variable only there to be expanded into another one, as $(NAME), is Kubernetes' business.
       const expanded = new Set(Object.values(env).flatMap(value => [...value.matchAll(/\$\((\w+)\)/g)].map(m => m[1]!)))
-      t.deepEqual(Object.keys(env).filter(name => !known.has(name) && !expanded.has(name)), [], `${workload.metadata.name}: variables the CLI reads`)
+      t.deepEqual(
+        Object.keys(env).filter(name => !known.has(name) && !expanded.has(name)),
+        [],
+        `${workload.metadata.name}: variables the CLI reads`
+      )
       t.truthy(env.KAFKA_BROKERS)
       t.truthy(env.DATABASE_URL)
       const pod = podTemplate(workload).spec!
-      t.like(pod.securityContext, { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid }, `${workload.metadata.name} runs as the image's user`)
+      t.like(
+        pod.securityContext,
+        { runAsNonRoot: true, runAsUser: uid, runAsGroup: gid },
+        `${workload.metadata.name} runs as the image's user`
+      )
     }
     t.deepEqual(problems.sort(), Object.keys(PENDING).sort(), `pending: ${JSON.stringify(PENDING)}`)
   })
 
   test(`${overlay}: the stream StatefulSet has a state volume per pod, the shared archive, probes on /ready and /health, and time to commit`, async t => {
     const stream = await named('StatefulSet', 'stream')
-    const spec = stream.spec as { podManagementPolicy: string, volumeClaimTemplates: Array<{ metadata: { name: string }, spec: { accessModes: string[] } }> }
+    const spec = stream.spec as {
+      podManagementPolicy: string
+      volumeClaimTemplates: Array<{ metadata: { name: string }; spec: { accessModes: string[] } }>
+    }
     const [container] = cellstreamContainers(stream)
     const env = await environment(container!)
     const pod = podTemplate(stream).spec!
     t.is(spec.podManagementPolicy, 'Parallel')
-    t.deepEqual(spec.volumeClaimTemplates.map(v => [v.metadata.name, v.spec.accessModes]), [['state', ['ReadWriteOnce']]])
+    t.deepEqual(
+      spec.volumeClaimTemplates.map(v => [v.metadata.name, v.spec.accessModes]),
+      [['state', ['ReadWriteOnce']]]
+    )
     const mounts = new Map(container!.volumeMounts!.map(m => [m.mountPath, m.name]))
     t.is(mounts.get(env.CELLSTREAM_STATE_DIR!), 'state')
     t.is(mounts.get(env.CELLSTREAM_ARCHIVE_DIR!), 'archive')
     t.is(pod.volumes!.find(v => v.name === 'archive')?.persistentVolumeClaim?.claimName, 'archive')
 
-    t.is(env.CELLSTREAM_HTTP_HOST, '0.0.0.0', 'probes reach the pod\'s address')
+    t.is(env.CELLSTREAM_HTTP_HOST, '0.0.0.0', "probes reach the pod's address")
     const service = await named('Service', (stream.spec as { serviceName: string }).serviceName)
     t.is((service.spec as { clusterIP: string }).clusterIP, 'None', 'a headless Service names each pod')
-    t.is(env.CELLSTREAM_ADVERTISED_URL, `http://$(POD_NAME).${service.metadata.name}:$(CELLSTREAM_HTTP_PORT)`, 'instances reach each other by pod name')
-    t.deepEqual(container!.env!.find(v => v.name === 'POD_NAME')?.valueFrom, { fieldRef: { fieldPath: 'metadata.name' } })
+    t.is(
+      env.CELLSTREAM_ADVERTISED_URL,
+      `http://$(POD_NAME).${service.metadata.name}:$(CELLSTREAM_HTTP_PORT)`,
+      'instances reach each other by pod name'
+    )
+    t.deepEqual(container!.env!.find(v => v.name === 'POD_NAME')?.valueFrom, {
+      fieldRef: { fieldPath: 'metadata.name' }
+    })
     const port = container!.ports!.find(p => p.name === 'http')
     t.is(String(port?.containerPort), env.CELLSTREAM_HTTP_PORT ?? 'unset')
     t.like(container!.readinessProbe?.httpGet, { path: '/ready', port: 'http' })
     t.like(container!.livenessProbe?.httpGet, { path: '/health', port: 'http' })
     t.true((pod.terminationGracePeriodSeconds ?? 30) >= 30, 'longer than a commit and a sink flush')
-    t.deepEqual(pod.topologySpreadConstraints?.map(c => c.topologyKey), ['kubernetes.io/hostname'])
+    t.deepEqual(
+      pod.topologySpreadConstraints?.map(c => c.topologyKey),
+      ['kubernetes.io/hostname']
+    )
 
     const budget = await named('PodDisruptionBudget', 'stream')
     t.deepEqual((budget.spec as { selector: unknown }).selector, { matchLabels: podTemplate(stream).metadata!.labels })
@@ -147,26 +195,34 @@ for (const overlay of ['small', 'large']) {
     t.like(mirror!.readinessProbe?.httpGet, { path: '/ready', port: 'http' })
     t.like(mirror!.livenessProbe?.httpGet, { path: '/health', port: 'http' })
     for (const name of ['mirror', 'compactor']) {
-      const spec = (await named('Deployment', name)).spec as { replicas: number, strategy: { type: string } }
+      const spec = (await named('Deployment', name)).spec as { replicas: number; strategy: { type: string } }
       t.is(spec.replicas, 1, name)
       t.is(spec.strategy.type, 'Recreate', name)
     }
-    t.is((await byKind('Job')).map(j => j.metadata.name).sort().join(), 'migrate,simulator')
+    t.is(
+      (await byKind('Job'))
+        .map(j => j.metadata.name)
+        .sort()
+        .join(),
+      'migrate,simulator'
+    )
   })
 
   test(`${overlay}: one autoscaler scales the stream StatefulSet`, async t => {
-    const scalers = [...await byKind('HorizontalPodAutoscaler'), ...await byKind('ScaledObject')]
+    const scalers = [...(await byKind('HorizontalPodAutoscaler')), ...(await byKind('ScaledObject'))]
     t.is(scalers.length, 1)
     const [scaler] = scalers
     t.like(scaler!.spec, { scaleTargetRef: { apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'stream' } })
     if (scaler!.kind === 'ScaledObject') {
       const env = await environment(cellstreamContainers(await named('StatefulSet', 'stream'))[0]!)
-      const [trigger, ...others] = (scaler!.spec as { triggers: Array<{ type: string, metadata: Record<string, string> }> }).triggers
+      const [trigger, ...others] = (
+        scaler!.spec as { triggers: Array<{ type: string; metadata: Record<string, string> }> }
+      ).triggers
       t.is(others.length, 0)
       t.is(trigger!.type, 'kafka', 'scales on consumer lag')
       t.is(trigger!.metadata.topic, streamInputTopic)
-      t.truthy(env[trigger!.metadata.bootstrapServersFromEnv!], 'brokers from the pods\' environment')
-      t.truthy(env[trigger!.metadata.consumerGroupFromEnv!], 'group from the pods\' environment')
+      t.truthy(env[trigger!.metadata.bootstrapServersFromEnv!], "brokers from the pods' environment")
+      t.truthy(env[trigger!.metadata.consumerGroupFromEnv!], "group from the pods' environment")
     }
   })
 }
@@ -175,7 +231,7 @@ test('the small overlay scales with a plain HPA, the large one on lag with KEDA 
   const [small, large] = await Promise.all([kustomize('small'), kustomize('large')])
   const max = (objects: K8sObject[]): number => {
     const scaler = objects.find(o => o.kind === 'HorizontalPodAutoscaler' || o.kind === 'ScaledObject')!
-    const spec = scaler.spec as { maxReplicas?: number, maxReplicaCount?: number }
+    const spec = scaler.spec as { maxReplicas?: number; maxReplicaCount?: number }
     return spec.maxReplicas ?? spec.maxReplicaCount!
   }
   t.true(small.some(o => o.kind === 'HorizontalPodAutoscaler'))

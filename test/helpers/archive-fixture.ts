@@ -37,7 +37,7 @@ export interface FixtureOptions {
   replayEvery?: number
 }
 
-export async function archiveFromSimulation (t: ExecutionContext, options: FixtureOptions): Promise<ArchiveFixture> {
+export async function archiveFromSimulation(t: ExecutionContext, options: FixtureOptions): Promise<ArchiveFixture> {
   const { path } = await simulateToFile(t, options.traffic, { from: options.from, to: options.to })
   const archiveDir = join(await tempDir(t), 'archive')
   const partitions = options.partitions ?? 3
@@ -66,7 +66,14 @@ export async function archiveFromSimulation (t: ExecutionContext, options: Fixtu
     if (!validation.ok) continue
     const event = validation.event
     const user = metadata.get(event.id)
-    pending[p]!.push({ ...event, email: user?.email ?? null, quota: user?.quota ?? null, topic: 'devices', partition: p, offset })
+    pending[p]!.push({
+      ...event,
+      email: user?.email ?? null,
+      quota: user?.quota ?? null,
+      topic: 'devices',
+      partition: p,
+      offset
+    })
     rows++
     if (pending[p]!.length >= commit) await flush(p)
   }

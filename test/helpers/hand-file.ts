@@ -10,23 +10,24 @@ const STRANGER = '99999999-9999-9999-9999-999999999999'
 const A0 = '00000000-0000-0000-0000-000000000000'
 const A1 = '11111111-1111-1111-1111-111111111111'
 
-export const HAND_FILE = [
-  `{"bytes":1000,"timestamp":1600545610,"app":"SKYPE","id":"${U1}","antenna_id":"${A0}"}`, // 20:00:10
-  `{"bytes":3000,"timestamp":1600545670,"app":"WHATSAPP","id":"${U4}","antenna_id":"${A0}"}`, // 20:01:10
-  `{"bytes":1950,"timestamp":1600545899,"app":"WHATSAPP","id":"${U4}","antenna_id":"${A1}"}`, // 20:04:59
-  `{"bytes":400,"timestamp":1600545900,"app":"TELEGRAM","id":"${U1}","antenna_id":"${A1}"}`, // 20:05:00
-  '', // empty payload: invalid
-  `{"bytes":-5,"timestamp":1600545905,"app":"SKYPE","id":"${U1}","antenna_id":"${A1}"}`, // invalid
-  '{"bytes":12,"timest', // truncated: invalid
-  `{"bytes":700,"timestamp":1600545930,"app":"SKYPE","id":"${U3}","antenna_id":"${A1}"}`, // 20:05:30, stream time T0+330
-  `{"bytes":50,"timestamp":1600545850,"app":"SKYPE","id":"${U3}","antenna_id":"${A0}"}`, // 20:04:10: 20:05 + 60 s > 20:05:30, on time
-  `{"bytes":9000,"timestamp":1600546020,"app":"FACETIME","id":"${U1}","antenna_id":"${A0}"}`, // 20:07:00, stream time T0+420
-  `{"bytes":80,"timestamp":1600545700,"app":"WHATSAPP","id":"${U4}","antenna_id":"${A0}"}`, // 20:01:40: 20:06 ≤ 20:07, LATE
-  `{"bytes":200,"timestamp":1600549205,"app":"NEWAPP","id":"${U1}","antenna_id":"${A1}","extra":"ignored"}`, // 21:00:05
-  `{"bytes":6000,"timestamp":1600549300,"app":"FACEBOOK","id":"${STRANGER}","antenna_id":"${A1}"}`, // 21:01:40, no metadata
-  `{"bytes":"5","timestamp":1600549310,"app":"SKYPE","id":"${U1}","antenna_id":"${A1}"}`, // invalid
-  `{"bytes":5000,"timestamp":1600549500,"app":"SKYPE","id":"${U4}","antenna_id":"${A0}"}` // 21:05:00
-].join('\n') + '\n'
+export const HAND_FILE =
+  [
+    `{"bytes":1000,"timestamp":1600545610,"app":"SKYPE","id":"${U1}","antenna_id":"${A0}"}`, // 20:00:10
+    `{"bytes":3000,"timestamp":1600545670,"app":"WHATSAPP","id":"${U4}","antenna_id":"${A0}"}`, // 20:01:10
+    `{"bytes":1950,"timestamp":1600545899,"app":"WHATSAPP","id":"${U4}","antenna_id":"${A1}"}`, // 20:04:59
+    `{"bytes":400,"timestamp":1600545900,"app":"TELEGRAM","id":"${U1}","antenna_id":"${A1}"}`, // 20:05:00
+    '', // empty payload: invalid
+    `{"bytes":-5,"timestamp":1600545905,"app":"SKYPE","id":"${U1}","antenna_id":"${A1}"}`, // invalid
+    '{"bytes":12,"timest', // truncated: invalid
+    `{"bytes":700,"timestamp":1600545930,"app":"SKYPE","id":"${U3}","antenna_id":"${A1}"}`, // 20:05:30, stream time T0+330
+    `{"bytes":50,"timestamp":1600545850,"app":"SKYPE","id":"${U3}","antenna_id":"${A0}"}`, // 20:04:10: 20:05 + 60 s > 20:05:30, on time
+    `{"bytes":9000,"timestamp":1600546020,"app":"FACETIME","id":"${U1}","antenna_id":"${A0}"}`, // 20:07:00, stream time T0+420
+    `{"bytes":80,"timestamp":1600545700,"app":"WHATSAPP","id":"${U4}","antenna_id":"${A0}"}`, // 20:01:40: 20:06 ≤ 20:07, LATE
+    `{"bytes":200,"timestamp":1600549205,"app":"NEWAPP","id":"${U1}","antenna_id":"${A1}","extra":"ignored"}`, // 21:00:05
+    `{"bytes":6000,"timestamp":1600549300,"app":"FACEBOOK","id":"${STRANGER}","antenna_id":"${A1}"}`, // 21:01:40, no metadata
+    `{"bytes":"5","timestamp":1600549310,"app":"SKYPE","id":"${U1}","antenna_id":"${A1}"}`, // invalid
+    `{"bytes":5000,"timestamp":1600549500,"app":"SKYPE","id":"${U4}","antenna_id":"${A0}"}` // 21:05:00
+  ].join('\n') + '\n'
 
 const W2000 = '2020-09-19T20:00:00Z'
 const W2005 = '2020-09-19T20:05:00Z'
@@ -84,14 +85,10 @@ export const HAND_TRUTH: TruthResult = {
   ],
   // fede: 3000 + 1950 = 4950 on time, over 5000 only with the late 80. At 21:00 exactly 5000:
   // not over (strictly greater). The stranger has no quota.
-  userQuotaLimit: [
-    { email: 'fede@gmail.com', usage: 5030, quota: 5000, timestamp: W2000 }
-  ],
+  userQuotaLimit: [{ email: 'fede@gmail.com', usage: 5030, quota: 5000, timestamp: W2000 }],
   // Live alerts leave out only events late for their hour: the 80 is late for its 5-minute
   // window but not for the 20:00 hour (21:00 + 60 s is after 20:07), so fede alerts too.
-  quotaAlerts: [
-    { email: 'fede@gmail.com', usage: 5030, quota: 5000, timestamp: W2000 }
-  ],
+  quotaAlerts: [{ email: 'fede@gmail.com', usage: 5030, quota: 5000, timestamp: W2000 }],
   summary: {
     records: 15,
     valid: 11,

@@ -17,32 +17,49 @@ const LOCK = './data/kafka-start.lock'
 let brokers: Promise<string[]> | undefined
 
 /** The brokers every test talks to; starts the local cluster if nothing answers. */
-export function kafkaBrokers (): Promise<string[]> {
+export function kafkaBrokers(): Promise<string[]> {
   brokers ??= ensureBroker()
   return brokers
 }
 
-async function ensureBroker (): Promise<string[]> {
+async function ensureBroker(): Promise<string[]> {
   const external = process.env.KAFKA_BROKERS
   const list = parseBrokers(external ?? DEFAULT_KAFKA_BROKERS)
-  if (await pingKafka(list).then(() => true, () => false)) return list
+  if (
+    await pingKafka(list).then(
+      () => true,
+      () => false
+    )
+  )
+    return list
   if (external !== undefined) throw new Error(`KAFKA_BROKERS=${external} does not answer`)
   // Test files run in parallel processes: only one of them may start the broker.
   await withLock(async () => {
-    if (await pingKafka(list).then(() => true, () => false)) return
+    if (
+      await pingKafka(list).then(
+        () => true,
+        () => false
+      )
+    )
+      return
     await new LocalKafka({ dataDir: './data/kafka' }).start(1)
   })
   return list
 }
 
-async function withLock (fn: () => Promise<void>): Promise<void> {
+async function withLock(fn: () => Promise<void>): Promise<void> {
   await mkdir('./data', { recursive: true })
   for (;;) {
     try {
       await mkdir(LOCK)
       break
     } catch {
-      const age = Date.now() - (await stat(LOCK).then(s => s.mtimeMs, () => Date.now()))
+      const age =
+        Date.now() -
+        (await stat(LOCK).then(
+          s => s.mtimeMs,
+          () => Date.now()
+        ))
       if (age > 180_000) await rm(LOCK, { recursive: true, force: true })
       await sleep(200)
     }
@@ -55,12 +72,15 @@ async function withLock (fn: () => Promise<void>): Promise<void> {
 }
 
 /** A name no other test uses. */
-export function uniqueName (prefix: string): string {
+export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`
 }
 
 /** Creates fresh topics for one test and deletes them when it ends. Returns their names in order. */
-export async function testTopics (t: ExecutionContext, specs: Array<Omit<TopicSpec, 'name'> & { prefix: string }>): Promise<string[]> {
+export async function testTopics(
+  t: ExecutionContext,
+  specs: Array<Omit<TopicSpec, 'name'> & { prefix: string }>
+): Promise<string[]> {
   const list = await kafkaBrokers()
   const named = specs.map(({ prefix, ...spec }) => ({ ...spec, name: uniqueName(prefix) }))
   await withAdmin(list, admin => ensureTopics(admin, named))
@@ -73,7 +93,7 @@ export async function testTopics (t: ExecutionContext, specs: Array<Omit<TopicSp
  * `prefixes`: what a stream application creates for itself under its group and input names
  * (internal topics, `<input>-dlq`, `<input>-late`, the groups of its tables and readers).
  */
-export function cleanUpAfter (t: ExecutionContext, prefixes: string[]): void {
+export function cleanUpAfter(t: ExecutionContext, prefixes: string[]): void {
   t.teardown(async () => {
     const list = await kafkaBrokers()
     const matches = (name: string): boolean => prefixes.some(prefix => name.startsWith(prefix))
@@ -91,11 +111,11 @@ export function cleanUpAfter (t: ExecutionContext, prefixes: string[]): void {
  * n to partition n % partitions, in file order, so `truth --partitions` sees the same streams.
  * `first` numbers the file's first record, for a file that continues another one.
  */
-export async function produceRecordFile (topic: string, path: string, partitions: number, first = 0): Promise<number> {
+export async function produceRecordFile(topic: string, path: string, partitions: number, first = 0): Promise<number> {
   const producer = createProducer(await kafkaBrokers(), uniqueName('file-producer'))
   let n = first
   try {
-    let messages: Array<{ topic: string, partition: number, value: Buffer }> = []
+    let messages: Array<{ topic: string; partition: number; value: Buffer }> = []
     let bytes = 0
     for await (const payload of readRecordFile(path)) {
       // A large record goes alone: one request's batch per partition stays under the limit.
@@ -115,13 +135,14 @@ export async function produceRecordFile (topic: string, path: string, partitions
 }
 
 /** Every record of `topic` up to its end now (read_committed), in partition order. */
-export async function readTopic (topic: string): Promise<RawRecord[]> {
+export async function readTopic(topic: string): Promise<RawRecord[]> {
   const consumer = createConsumer(await kafkaBrokers(), 'reader', uniqueName('reader'))
   try {
     const fetcher = new Fetcher(consumer)
     const partitions = await fetcher.partitions(topic)
     const records: RawRecord[] = []
-    for await (const batch of readToEnd(fetcher, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, 0n])))) records.push(...batch)
+    for await (const batch of readToEnd(fetcher, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, 0n]))))
+      records.push(...batch)
     return records
   } finally {
     await consumer.close(true)

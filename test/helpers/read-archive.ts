@@ -4,7 +4,10 @@ import { sqlString } from '../../src/archive/sql.ts'
 
 export const ARCHIVE_GLOB = 'year=*/month=*/day=*/hour=*/*.parquet'
 
-export async function queryArchive (archiveDir: string, sql: (source: string) => string): Promise<Array<Record<string, unknown>>> {
+export async function queryArchive(
+  archiveDir: string,
+  sql: (source: string) => string
+): Promise<Array<Record<string, unknown>>> {
   const instance = await DuckDBInstance.create(':memory:')
   const connection = await instance.connect()
   try {

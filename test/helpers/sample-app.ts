@@ -14,24 +14,43 @@ import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from './kafka.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
 import type { Windows } from '../../src/topology/index.ts'
 
-export interface Setup { brokers: string[], topics: SampleTopics, stateDir: string, applicationId: string }
+export interface Setup {
+  brokers: string[]
+  topics: SampleTopics
+  stateDir: string
+  applicationId: string
+}
 
-export async function setup (t: ExecutionContext, partitions: number): Promise<Setup> {
+export async function setup(t: ExecutionContext, partitions: number): Promise<Setup> {
   const brokers = await kafkaBrokers()
   const [input, output, enriched, plans, dlq, late] = await testTopics(t, [
-    { prefix: 'usage', partitions }, { prefix: 'user-bytes', partitions }, { prefix: 'enriched', partitions },
-    { prefix: 'plans', partitions: 1, config: { 'cleanup.policy': 'compact' } }, { prefix: 'dlq', partitions }, { prefix: 'late', partitions }
+    { prefix: 'usage', partitions },
+    { prefix: 'user-bytes', partitions },
+    { prefix: 'enriched', partitions },
+    { prefix: 'plans', partitions: 1, config: { 'cleanup.policy': 'compact' } },
+    { prefix: 'dlq', partitions },
+    { prefix: 'late', partitions }
   ])
   const stateDir = await mkdtemp(join(tmpdir(), 'cellstream-state-'))
   t.teardown(() => rm(stateDir, { recursive: true, force: true }))
   const applicationId = uniqueName('app')
   // The application's internal topics and groups go when the test ends.
   cleanUpAfter(t, [applicationId])
-  return { brokers, topics: { input: input!, output: output!, enriched: enriched!, plans: plans!, dlq: dlq!, late: late! }, stateDir, applicationId }
+  return {
+    brokers,
+    topics: { input: input!, output: output!, enriched: enriched!, plans: plans!, dlq: dlq!, late: late! },
+    stateDir,
+    applicationId
+  }
 }
 
 /** Every window on the output topic (read_committed), as "startMs|user" → values in order of arrival. */
-export async function readWindows (brokers: string[], topic: string, until: (windows: Map<string, number[]>) => boolean, timeoutMs = 120_000): Promise<Map<string, number[]>> {
+export async function readWindows(
+  brokers: string[],
+  topic: string,
+  until: (windows: Map<string, number[]>) => boolean,
+  timeoutMs = 120_000
+): Promise<Map<string, number[]>> {
   const consumer = createConsumer(brokers, 'reader', uniqueName('reader'))
   try {
     const fetcher = new Fetcher(consumer)
@@ -39,7 +58,11 @@ export async function readWindows (brokers: string[], topic: string, until: (win
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const windows = new Map<string, number[]>()
-      for await (const batch of readToEnd(fetcher, topic, new Map(Array.from({ length: partitions }, (_, p) => [p, 0n])))) {
+      for await (const batch of readToEnd(
+        fetcher,
+        topic,
+        new Map(Array.from({ length: partitions }, (_, p) => [p, 0n]))
+      )) {
         for (const r of batch) {
           const id = `${headerValue(r, WINDOW_HEADERS.start)}|${r.key!.toString()}`
           windows.set(id, [...(windows.get(id) ?? []), Number(r.value!.readBigInt64BE())])
@@ -53,7 +76,11 @@ export async function readWindows (brokers: string[], topic: string, until: (win
   }
 }
 
-export function app (s: Setup, instance: string, options: Partial<StreamAppOptions> & { windows?: Windows } = {}): StreamApp {
+export function app(
+  s: Setup,
+  instance: string,
+  options: Partial<StreamAppOptions> & { windows?: Windows } = {}
+): StreamApp {
   const { windows, ...rest } = options
   return new StreamApp({
     topology: sampleTopology({ topics: s.topics, sink: false, windows }),
@@ -67,12 +94,12 @@ export function app (s: Setup, instance: string, options: Partial<StreamAppOptio
 }
 
 /** "windowStart|user=value" lines, sorted, for comparing results. */
-export function lines (entries: Iterable<[string, number]>): string[] {
+export function lines(entries: Iterable<[string, number]>): string[] {
   return [...entries].map(([id, value]) => `${id}=${value}`).sort()
 }
 
 /** Waits until the group has committed `total` input offsets over all partitions of `topic`. */
-export async function waitForCommitted (s: Setup, topic: string, total: bigint, timeoutMs = 60_000): Promise<void> {
+export async function waitForCommitted(s: Setup, topic: string, total: bigint, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     const groups = await withAdmin(s.brokers, admin => admin.listConsumerGroupOffsets({ groups: [s.applicationId] }))

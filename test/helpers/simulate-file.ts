@@ -9,9 +9,18 @@ import { tempDir } from './temp-dir.ts'
 
 export const DAY = Date.parse('2026-11-02T00:00:00Z') / 1000
 
-export interface FileRun { path: string, badLog: string, result: SimulateResult, traffic: Traffic }
+export interface FileRun {
+  path: string
+  badLog: string
+  result: SimulateResult
+  traffic: Traffic
+}
 
-export async function simulateToFile (t: ExecutionContext, traffic: TrafficOptions, period: { from?: number, to?: number, events?: number, speed?: number } = {}): Promise<FileRun> {
+export async function simulateToFile(
+  t: ExecutionContext,
+  traffic: TrafficOptions,
+  period: { from?: number; to?: number; events?: number; speed?: number } = {}
+): Promise<FileRun> {
   const dir = await tempDir(t)
   const path = join(dir, 'records.jsonl')
   const badLog = join(dir, 'records.bad.jsonl')
@@ -19,7 +28,15 @@ export async function simulateToFile (t: ExecutionContext, traffic: TrafficOptio
   const sink = await FileSink.open(path, new EventEncoder(model.population))
   const log = await new BufferedFile(badLog).open()
   const from = period.from ?? DAY
-  const result = await simulate({ traffic: model, sink, from, to: period.to ?? from + 86_400, events: period.events, speed: period.speed, badLog: log })
+  const result = await simulate({
+    traffic: model,
+    sink,
+    from,
+    to: period.to ?? from + 86_400,
+    events: period.events,
+    speed: period.speed,
+    badLog: log
+  })
   await sink.close()
   await log.close()
   return { path, badLog, result, traffic: model }

@@ -17,10 +17,15 @@ export interface StreamProcess {
 }
 
 /** Starts `cellstream stream …`; killed when the test ends. */
-export function startStream (t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): StreamProcess {
-  const child = spawn(process.execPath, [BIN, 'stream', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+export function startStream(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): StreamProcess {
+  const child = spawn(process.execPath, [BIN, 'stream', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe']
+  })
   let log = ''
-  child.stderr!.on('data', chunk => { log += chunk })
+  child.stderr!.on('data', chunk => {
+    log += chunk
+  })
   t.teardown(() => child.kill('SIGKILL'))
   return {
     child,
@@ -40,7 +45,10 @@ export function startStream (t: ExecutionContext, args: string[], env: NodeJS.Pr
 const iso = (value: unknown): string => (value as Date).toISOString().replace('.000Z', 'Z')
 
 /** The rows of one of the tables the pipeline writes, as sorted text lines (detected_at left out). */
-export async function tableLines (db: Db, table: 'bytes' | 'bytes_hourly' | 'user_quota_limit' | 'quota_alerts' | 'user_metadata'): Promise<string[]> {
+export async function tableLines(
+  db: Db,
+  table: 'bytes' | 'bytes_hourly' | 'user_quota_limit' | 'quota_alerts' | 'user_metadata'
+): Promise<string[]> {
   const query = {
     bytes: 'SELECT "timestamp", type, id, value FROM bytes',
     bytes_hourly: 'SELECT "timestamp", type, id, value FROM bytes_hourly',
@@ -48,12 +56,16 @@ export async function tableLines (db: Db, table: 'bytes' | 'bytes_hourly' | 'use
     quota_alerts: 'SELECT "timestamp", email, usage, quota FROM quota_alerts',
     user_metadata: 'SELECT id, name, email, quota FROM user_metadata'
   }[table]
-  const lines = await db.map(query, [], row => Object.values(row as Record<string, unknown>).map(v => v instanceof Date ? iso(v) : String(v)).join(' '))
+  const lines = await db.map(query, [], row =>
+    Object.values(row as Record<string, unknown>)
+      .map(v => (v instanceof Date ? iso(v) : String(v)))
+      .join(' ')
+  )
   return lines.sort()
 }
 
 /** Polls until `check` holds or the deadline passes; returns whether it held. */
-export async function eventually (check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     if (await check()) return true
@@ -63,10 +75,11 @@ export async function eventually (check: () => Promise<boolean>, timeoutMs: numb
 }
 
 /** Stops a stream with SIGTERM (a commit, then it leaves its group) and returns its exit code. */
-export async function stopStream (stream: StreamProcess): Promise<number | null> {
-  const exited = stream.child.exitCode !== null || stream.child.signalCode !== null
-    ? Promise.resolve()
-    : new Promise<void>(resolve => stream.child.once('exit', () => resolve()))
+export async function stopStream(stream: StreamProcess): Promise<number | null> {
+  const exited =
+    stream.child.exitCode !== null || stream.child.signalCode !== null
+      ? Promise.resolve()
+      : new Promise<void>(resolve => stream.child.once('exit', () => resolve()))
   stream.child.kill('SIGTERM')
   await exited
   return stream.child.exitCode

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
 
-export async function tempDir (t: ExecutionContext): Promise<string> {
+export async function tempDir(t: ExecutionContext): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-stores-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   return dir

@@ -4,19 +4,32 @@
 // event time seen before on the same partition".
 import type { Producer } from '@platformatic/kafka'
 
-export interface UsageEvent { partition: number, user: string, bytes: number, ts: number }
+export interface UsageEvent {
+  partition: number
+  user: string
+  bytes: number
+  ts: number
+}
 
 const WINDOW_S = 300
 const GRACE_S = 60
 
 /** Deterministic events: `count` events spread round-robin over partitions, time mostly increasing, some out of order. */
-export function usageEvents (count: number, partitions: number, startS = 1613768400): UsageEvent[] {
+export function usageEvents(count: number, partitions: number, startS = 1613768400): UsageEvent[] {
   let seed = 42
-  const random = (): number => { seed = (seed * 1103515245 + 12345) % 2147483648; return seed / 2147483648 }
+  const random = (): number => {
+    seed = (seed * 1103515245 + 12345) % 2147483648
+    return seed / 2147483648
+  }
   const events: UsageEvent[] = []
   for (let i = 0; i < count; i++) {
     const jitter = random() < 0.05 ? -Math.floor(random() * 600) : 0 // some events arrive up to 10 min late
-    events.push({ partition: i % partitions, user: `user-${Math.floor(random() * 12)}`, bytes: Math.floor(random() * 10_000), ts: startS + Math.floor(i / 5) + jitter })
+    events.push({
+      partition: i % partitions,
+      user: `user-${Math.floor(random() * 12)}`,
+      bytes: Math.floor(random() * 10_000),
+      ts: startS + Math.floor(i / 5) + jitter
+    })
   }
   return events
 }
@@ -26,7 +39,10 @@ export function usageEvents (count: number, partitions: number, startS = 1613768
  * least one of their windows. Windows of `sizeS` seconds start every `advanceS` seconds
  * (equal: tumbling).
  */
-export function expectedTotals (events: UsageEvent[], { sizeS = WINDOW_S, advanceS = sizeS }: { sizeS?: number, advanceS?: number } = {}): { totals: Map<string, number>, late: number } {
+export function expectedTotals(
+  events: UsageEvent[],
+  { sizeS = WINDOW_S, advanceS = sizeS }: { sizeS?: number; advanceS?: number } = {}
+): { totals: Map<string, number>; late: number } {
   const streamTime = new Map<number, number>()
   const totals = new Map<string, number>()
   let late = 0
@@ -47,10 +63,18 @@ export function expectedTotals (events: UsageEvent[], { sizeS = WINDOW_S, advanc
   return { totals, late }
 }
 
-export async function produceUsage (producer: Producer<Buffer, Buffer, Buffer, Buffer>, topic: string, events: UsageEvent[]): Promise<void> {
+export async function produceUsage(
+  producer: Producer<Buffer, Buffer, Buffer, Buffer>,
+  topic: string,
+  events: UsageEvent[]
+): Promise<void> {
   for (let i = 0; i < events.length; i += 5000) {
     await producer.send({
-      messages: events.slice(i, i + 5000).map(e => ({ topic, partition: e.partition, value: Buffer.from(JSON.stringify({ user: e.user, bytes: e.bytes, ts: e.ts })) }))
+      messages: events.slice(i, i + 5000).map(e => ({
+        topic,
+        partition: e.partition,
+        value: Buffer.from(JSON.stringify({ user: e.user, bytes: e.bytes, ts: e.ts }))
+      }))
     })
   }
 }

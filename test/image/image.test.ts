@@ -7,11 +7,11 @@ import { podman } from './podman.ts'
 const IMAGE = process.env.CELLSTREAM_IMAGE ?? 'localhost/cellstream:test'
 
 interface ImageConfig {
-  Config: { User: string, Entrypoint: string[], Cmd: string[], Env: string[] }
+  Config: { User: string; Entrypoint: string[]; Cmd: string[]; Env: string[] }
   Healthcheck?: { Test: string[] }
 }
 
-async function inside (script: string): Promise<string> {
+async function inside(script: string): Promise<string> {
   const result = await podman(['run', '--rm', '--read-only', '--entrypoint', 'sh', IMAGE, '-c', script])
   if (result.code !== 0) throw new Error(`${script}: ${result.stderr.trim()}`)
   return result.stdout.trim()
@@ -28,8 +28,18 @@ test('the image runs Node 24 as a non-root user, under tini, with a health check
 })
 
 test('the image holds the production dependencies and none of the development ones', async t => {
-  const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string>, devDependencies: Record<string, string> }
-  const present = async (names: string[]): Promise<string[]> => (await inside(`cd node_modules && for p in ${names.join(' ')}; do [ -e "$p/package.json" ] && echo "$p"; done; true`)).split('\n').filter(Boolean)
+  const manifest = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    dependencies: Record<string, string>
+    devDependencies: Record<string, string>
+  }
+  const present = async (names: string[]): Promise<string[]> =>
+    (
+      await inside(
+        `cd node_modules && for p in ${names.join(' ')}; do [ -e "$p/package.json" ] && echo "$p"; done; true`
+      )
+    )
+      .split('\n')
+      .filter(Boolean)
   t.deepEqual(await present(Object.keys(manifest.dependencies)), Object.keys(manifest.dependencies))
   t.deepEqual(await present(Object.keys(manifest.devDependencies)), [])
   const help = await podman(['run', '--rm', '--read-only', IMAGE, 'stream', '--help'])

@@ -18,13 +18,28 @@ import { type Container, exitCode, freePort, isRunning, logs, podman, runOnce, s
 import { IMAGE_TEST_SERVICES } from './services.ts'
 
 const IMAGE = process.env.CELLSTREAM_IMAGE ?? 'localhost/cellstream:test'
-const TRAFFIC = ['--seed', 'image-test', '--from', '2021-02-19T20:00', '--to', '2021-02-19T23:00', '--users', '200', '--rate', '20', '--late-ratio', '0.01', '--bad-ratio', '0.01']
+const TRAFFIC = [
+  '--seed',
+  'image-test',
+  '--from',
+  '2021-02-19T20:00',
+  '--to',
+  '2021-02-19T23:00',
+  '--users',
+  '200',
+  '--rate',
+  '20',
+  '--late-ratio',
+  '0.01',
+  '--bad-ratio',
+  '0.01'
+]
 
 interface Truth {
-  bytes: Array<{ timestamp: string, id: string, value: number, type: string }>
-  bytes_hourly: Array<{ timestamp: string, id: string, value: number, type: string }>
-  user_quota_limit: Array<{ email: string, usage: number, quota: number, timestamp: string }>
-  quota_alerts: Array<{ email: string, usage: number, quota: number, timestamp: string }>
+  bytes: Array<{ timestamp: string; id: string; value: number; type: string }>
+  bytes_hourly: Array<{ timestamp: string; id: string; value: number; type: string }>
+  user_quota_limit: Array<{ email: string; usage: number; quota: number; timestamp: string }>
+  quota_alerts: Array<{ email: string; usage: number; quota: number; timestamp: string }>
 }
 
 test('the pipeline runs from the image and fills every table exactly, with a stream container killed mid-run', async t => {
@@ -58,7 +73,12 @@ test('the pipeline runs from the image and fills every table exactly, with a str
   const truth = JSON.parse(truthRun.stdout) as Truth
 
   const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url, CELLSTREAM_GROUP: group }
-  const container = (service: keyof typeof IMAGE_TEST_SERVICES, name: string, args: string[], extra: Partial<Container> = {}): Container => {
+  const container = (
+    service: keyof typeof IMAGE_TEST_SERVICES,
+    name: string,
+    args: string[],
+    extra: Partial<Container> = {}
+  ): Container => {
     containers.push(`${prefix}-${name}`)
     return { name: `${prefix}-${name}`, args: [...IMAGE_TEST_SERVICES[service], ...args], env, ...extra }
   }
@@ -68,20 +88,54 @@ test('the pipeline runs from the image and fills every table exactly, with a str
   t.regex(migrate.stdout, /created the database/)
 
   const archive = `${prefix}-archive:/data/archive`
-  const streams = await Promise.all(['a', 'b', 'c'].map(async (id, i) => container('stream', `stream-${id}`,
-    ['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', alerts!, '--idle-timeout', '3', '--commit-interval', '300'],
-    { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) }, volumes: [`${volumes[i]}:/data/state`, archive] })))
-  const mirror = container('mirror', 'mirror', ['--topic', metadata!], { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) } })
+  const streams = await Promise.all(
+    ['a', 'b', 'c'].map(async (id, i) =>
+      container(
+        'stream',
+        `stream-${id}`,
+        [
+          '--input-topic',
+          input!,
+          '--metadata-topic',
+          metadata!,
+          '--alerts-topic',
+          alerts!,
+          '--idle-timeout',
+          '3',
+          '--commit-interval',
+          '300'
+        ],
+        {
+          env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) },
+          volumes: [`${volumes[i]}:/data/state`, archive]
+        }
+      )
+    )
+  )
+  const mirror = container('mirror', 'mirror', ['--topic', metadata!], {
+    env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) }
+  })
   // Containers share the host's network here: give each its own port, even one that serves nothing.
-  const compactor = container('compactor', 'compactor', ['--lateness', '0', '--interval', '5'], { env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) }, volumes: [archive], tmpfs: ['/tmp'] })
-  const simulator = container('simulator', 'simulator', [...TRAFFIC, '--speed', '180', '--topic', input!, '--provision'])
+  const compactor = container('compactor', 'compactor', ['--lateness', '0', '--interval', '5'], {
+    env: { ...env, CELLSTREAM_HTTP_PORT: String(await freePort()) },
+    volumes: [archive],
+    tmpfs: ['/tmp']
+  })
+  const simulator = container('simulator', 'simulator', [
+    ...TRAFFIC,
+    '--speed',
+    '180',
+    '--topic',
+    input!,
+    '--provision'
+  ])
   for (const c of [mirror, ...streams, compactor, simulator]) await start(IMAGE, c)
 
   const victim = streams[1]!.name
   try {
     // Kill one stream container once windows reach the table, while traffic still arrives,
     // and start it again as its orchestrator would: it resumes from its volume and the changelog.
-    t.true(await until(async () => await count(db, 'bytes') > 0, 180_000), 'windows reach the bytes table')
+    t.true(await until(async () => (await count(db, 'bytes')) > 0, 180_000), 'windows reach the bytes table')
     t.true(await isRunning(simulator.name), 'the simulator is still sending when the stream container is killed')
     t.is((await podman(['kill', '--signal', 'KILL', victim])).code, 0)
     t.is(await exitCode(victim), 137)
@@ -106,14 +160,23 @@ test('the pipeline runs from the image and fills every table exactly, with a str
       return JSON.stringify(actual) === JSON.stringify(expected)
     }, 300_000)
     t.deepEqual(actual.bytes, expected.bytes, 'bytes: the speed layer, from three stream containers')
-    t.deepEqual(actual.bytes_hourly, expected.bytes_hourly, 'bytes_hourly: the compactor container, over the archive volume the streams share')
+    t.deepEqual(
+      actual.bytes_hourly,
+      expected.bytes_hourly,
+      'bytes_hourly: the compactor container, over the archive volume the streams share'
+    )
     t.deepEqual(actual.user_quota_limit, expected.user_quota_limit, 'user_quota_limit: the compactor container')
     t.true(expected.quota_alerts.length > 0, 'the traffic has users over quota')
-    t.deepEqual(actual.quota_alerts, expected.quota_alerts, 'quota_alerts: live alerts from the stream containers, each hour\'s usage once it closed')
+    t.deepEqual(
+      actual.quota_alerts,
+      expected.quota_alerts,
+      "quota_alerts: live alerts from the stream containers, each hour's usage once it closed"
+    )
 
     // What Kubernetes probes, from outside the containers: readiness and liveness.
     for (const c of [streams[0]!, mirror]) {
-      for (const path of ['/ready', '/health']) t.is((await fetch(`http://127.0.0.1:${c.env!.CELLSTREAM_HTTP_PORT!}${path}`)).status, 200, `${c.name} ${path}`)
+      for (const path of ['/ready', '/health'])
+        t.is((await fetch(`http://127.0.0.1:${c.env!.CELLSTREAM_HTTP_PORT!}${path}`)).status, 200, `${c.name} ${path}`)
     }
 
     // The image's HEALTHCHECK, inside: /health of the roles that serve HTTP, nothing to probe in the others.
@@ -128,7 +191,10 @@ test('the pipeline runs from the image and fills every table exactly, with a str
       t.is(await exitCode(c.name), 0, `${c.name} exits 0 on SIGTERM`)
     }
     for (const c of streams) t.regex(await logs(c.name), /stopped after \d+ commits/)
-    const members = await withAdmin(brokers, async admin => (await admin.describeGroups({ groups: [group] })).get(group)?.members.size ?? 0)
+    const members = await withAdmin(
+      brokers,
+      async admin => (await admin.describeGroups({ groups: [group] })).get(group)?.members.size ?? 0
+    )
     t.is(members, 0, 'no member is left in the group')
   } finally {
     if (!t.passed) {
@@ -141,7 +207,7 @@ test('the pipeline runs from the image and fills every table exactly, with a str
 })
 
 /** A database name of this test, created by the migrate container, dropped at the end. */
-async function freshDatabase (t: ExecutionContext): Promise<{ url: string, db: Db }> {
+async function freshDatabase(t: ExecutionContext): Promise<{ url: string; db: Db }> {
   const name = `cellstream_test_${randomUUID().replaceAll('-', '').slice(0, 12)}`
   const url = serverUrl(name)
   const db = openDb(url)
@@ -157,7 +223,7 @@ async function freshDatabase (t: ExecutionContext): Promise<{ url: string, db: D
   return { url, db }
 }
 
-async function until (check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+async function until(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (await check().catch(() => false)) return true
@@ -166,18 +232,30 @@ async function until (check: () => Promise<boolean>, timeoutMs: number): Promise
   return false
 }
 
-function count (db: Db, table: string): Promise<number> {
+function count(db: Db, table: string): Promise<number> {
   return db.one('SELECT count(*)::int AS n FROM $1:name', [table], row => row.n as number)
 }
 
-async function totals (db: Db, table: string): Promise<string[]> {
-  return (await db.map('SELECT "timestamp", id, value, type FROM $1:name', [table], row => `${iso(row.timestamp as Date)} ${row.type} ${row.id} ${row.value}`)).sort()
+async function totals(db: Db, table: string): Promise<string[]> {
+  return (
+    await db.map(
+      'SELECT "timestamp", id, value, type FROM $1:name',
+      [table],
+      row => `${iso(row.timestamp as Date)} ${row.type} ${row.id} ${row.value}`
+    )
+  ).sort()
 }
 
-async function quotaRows (db: Db, table: string): Promise<string[]> {
-  return (await db.map('SELECT email, usage, quota, "timestamp" FROM $1:name', [table], row => `${row.email} ${row.usage} ${row.quota} ${iso(row.timestamp as Date)}`)).sort()
+async function quotaRows(db: Db, table: string): Promise<string[]> {
+  return (
+    await db.map(
+      'SELECT email, usage, quota, "timestamp" FROM $1:name',
+      [table],
+      row => `${row.email} ${row.usage} ${row.quota} ${iso(row.timestamp as Date)}`
+    )
+  ).sort()
 }
 
-function iso (date: Date): string {
+function iso(date: Date): string {
   return date.toISOString().replace('.000Z', 'Z')
 }

@@ -23,7 +23,10 @@ test('kafka start is idempotent, status reports it, stop stops it', async t => {
 
   const status = await cellstream(['kafka', 'status', ...flags])
   t.is(status.code, 0)
-  t.regex(status.stdout, /^node 1: running \(pid \d+\) on 127\.0\.0\.1:29092\nKafka answers at 127\.0\.0\.1:29092 \(1 broker\(s\)\)\n$/)
+  t.regex(
+    status.stdout,
+    /^node 1: running \(pid \d+\) on 127\.0\.0\.1:29092\nKafka answers at 127\.0\.0\.1:29092 \(1 broker\(s\)\)\n$/
+  )
 
   const stop = await cellstream(['kafka', 'stop', ...flags])
   t.is(stop.stdout, 'stopped 1 node(s)\n')
@@ -35,7 +38,9 @@ test('kafka start is idempotent, status reports it, stop stops it', async t => {
 test('a missing Java or Maven is one clear line', async t => {
   const bin = await mkdtemp(join(tmpdir(), 'cellstream-bin-'))
   const cache = await mkdtemp(join(tmpdir(), 'cellstream-cache-'))
-  t.teardown(() => Promise.all([rm(bin, { recursive: true, force: true }), rm(cache, { recursive: true, force: true })]))
+  t.teardown(() =>
+    Promise.all([rm(bin, { recursive: true, force: true }), rm(cache, { recursive: true, force: true })])
+  )
   const flags = ['kafka', 'start', '--data-dir', join(cache, 'data'), '--port', '39092']
 
   const noJava = await cellstream(flags, { PATH: bin, XDG_CACHE_HOME: cache })
@@ -48,10 +53,16 @@ test('a missing Java or Maven is one clear line', async t => {
   t.is(noMaven.stderr, "cellstream: Apache Maven is required but 'mvn' was not found on PATH\n")
 })
 
-async function realJava (): Promise<string> {
+async function realJava(): Promise<string> {
   for (const dir of (process.env.PATH ?? '').split(':')) {
     const candidate = join(dir, 'java')
-    if (await access(candidate).then(() => true, () => false)) return realpath(candidate)
+    if (
+      await access(candidate).then(
+        () => true,
+        () => false
+      )
+    )
+      return realpath(candidate)
   }
   throw new Error('java is not on PATH')
 }

@@ -11,7 +11,12 @@ test('a record produced to the real broker is consumed back unchanged', async t 
   await producer.send({ messages: [{ topic: topic!, key: 'k', value: '{"bytes":1}' }] })
   await producer.close()
 
-  const consumer = new Consumer({ clientId: 'test', groupId: uniqueName('group'), bootstrapBrokers: brokers, deserializers: stringDeserializers })
+  const consumer = new Consumer({
+    clientId: 'test',
+    groupId: uniqueName('group'),
+    bootstrapBrokers: brokers,
+    deserializers: stringDeserializers
+  })
   t.teardown(() => consumer.close(true))
   const stream = await consumer.consume({ topics: [topic!], mode: 'earliest' })
   for await (const message of stream) {

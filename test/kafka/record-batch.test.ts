@@ -10,7 +10,7 @@ const buffers: PayloadWriter<Buffer> = {
 test('a batch decodes with the client library: keys, values, offsets, timestamp and CRC', t => {
   // Lengths around the varint boundaries (63/64 and 8191/8192 bytes), which move the value.
   const values = [0, 1, 10, 63, 64, 150, 8191, 8192, 20_000].map((n, i) => Buffer.alloc(n, 97 + i))
-  const keys = values.map((_, i) => i % 2 === 0 ? null : Buffer.from(`key-${i}`))
+  const keys = values.map((_, i) => (i % 2 === 0 ? null : Buffer.from(`key-${i}`)))
   const builder = new RecordBatchBuilder(64 * 1024)
   values.forEach((value, i) => t.true(builder.add(keys[i]!, buffers, value)))
   const batch = builder.seal(1_700_000_000_123)

@@ -4,12 +4,27 @@ import { cellstream } from '../helpers/cli.ts'
 
 const REPORT = fileURLToPath(new URL('./report-settings.ts', import.meta.url))
 
-interface Settings { pid: number, execArgv: string[], arenas: string | null }
+interface Settings {
+  pid: number
+  execArgv: string[]
+  arenas: string | null
+}
 
 /** What the process reported at each start, with report-settings.ts preloaded through NODE_OPTIONS. */
-async function startsOf (args: string[], { nodeOptions = '', env = {} }: { nodeOptions?: string, env?: NodeJS.ProcessEnv } = {}): Promise<Settings[]> {
-  const { stderr } = await cellstream(args, { CELLSTREAM_MEMORY_SETTINGS: undefined, MALLOC_ARENA_MAX: undefined, ...env, NODE_OPTIONS: `--import ${REPORT} ${nodeOptions}` })
-  return stderr.split('\n').filter(line => line.startsWith('settings: ')).map(line => JSON.parse(line.slice('settings: '.length)) as Settings)
+async function startsOf(
+  args: string[],
+  { nodeOptions = '', env = {} }: { nodeOptions?: string; env?: NodeJS.ProcessEnv } = {}
+): Promise<Settings[]> {
+  const { stderr } = await cellstream(args, {
+    CELLSTREAM_MEMORY_SETTINGS: undefined,
+    MALLOC_ARENA_MAX: undefined,
+    ...env,
+    NODE_OPTIONS: `--import ${REPORT} ${nodeOptions}`
+  })
+  return stderr
+    .split('\n')
+    .filter(line => line.startsWith('settings: '))
+    .map(line => JSON.parse(line.slice('settings: '.length)) as Settings)
 }
 
 // An unreachable broker ends `stream` right after its start.
@@ -32,7 +47,10 @@ test('a flag in NODE_OPTIONS and a variable already set win over the defaults', 
 })
 
 test('CELLSTREAM_MEMORY_SETTINGS=off, and any other command, run as started', async t => {
-  for (const [args, env] of [[STREAM, { CELLSTREAM_MEMORY_SETTINGS: 'off' }], [['simulate', '--help'], {}]] as const) {
+  for (const [args, env] of [
+    [STREAM, { CELLSTREAM_MEMORY_SETTINGS: 'off' }],
+    [['simulate', '--help'], {}]
+  ] as const) {
     const starts = await startsOf([...args], { env })
     t.is(starts.length, 1)
     t.deepEqual(starts[0]!.execArgv, [])

@@ -1,8 +1,18 @@
 import test from 'ava'
 import { DataError } from '../../src/lib/errors.ts'
-import { binaryString, bigint64Serde, bufferSerde, int64Serde, jsonSerde, stringSerde, tupleSerde, uuidSerde, type Serde } from '../../src/lib/serdes.ts'
+import {
+  binaryString,
+  bigint64Serde,
+  bufferSerde,
+  int64Serde,
+  jsonSerde,
+  stringSerde,
+  tupleSerde,
+  uuidSerde,
+  type Serde
+} from '../../src/lib/serdes.ts'
 
-function roundTrip<T> (serde: Serde<T>, value: T): T {
+function roundTrip<T>(serde: Serde<T>, value: T): T {
   return serde.deserialize(serde.serialize(value))
 }
 
@@ -10,7 +20,7 @@ test('string, buffer and json values read back equal', t => {
   t.is(roundTrip(stringSerde, 'héllo ✓'), 'héllo ✓')
   t.is(roundTrip(stringSerde, ''), '')
   t.deepEqual(roundTrip(bufferSerde, Buffer.from([0, 255])), Buffer.from([0, 255]))
-  const json = jsonSerde<{ bytes: number, apps: string[] }>()
+  const json = jsonSerde<{ bytes: number; apps: string[] }>()
   t.deepEqual(roundTrip(json, { bytes: 42, apps: ['a', 'b'] }), { bytes: 42, apps: ['a', 'b'] })
 })
 
@@ -20,7 +30,16 @@ test('json says what it could not parse', t => {
 })
 
 test('int64 keeps every safe integer and refuses the rest', t => {
-  for (const value of [0, 1, -1, 2 ** 32, -(2 ** 32) - 1, 1_764_300_000_000, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]) {
+  for (const value of [
+    0,
+    1,
+    -1,
+    2 ** 32,
+    -(2 ** 32) - 1,
+    1_764_300_000_000,
+    Number.MAX_SAFE_INTEGER,
+    Number.MIN_SAFE_INTEGER
+  ]) {
     t.is(roundTrip(int64Serde, value), value)
     t.is(int64Serde.serialize(value).readBigInt64BE(0), BigInt(value))
   }
@@ -33,7 +52,10 @@ test('int64 keeps every safe integer and refuses the rest', t => {
 test('int64 bytes of non-negative numbers sort numerically', t => {
   const values = [300_000, 0, 2 ** 40, 5, 2 ** 32 - 1, 2 ** 32]
   const byBytes = [...values].sort((a, b) => Buffer.compare(int64Serde.serialize(a), int64Serde.serialize(b)))
-  t.deepEqual(byBytes, [...values].sort((a, b) => a - b))
+  t.deepEqual(
+    byBytes,
+    [...values].sort((a, b) => a - b)
+  )
 })
 
 test('bigint64 round-trips the whole signed range', t => {
@@ -61,13 +83,27 @@ test('the binary-string fast path equals the serialized bytes', t => {
   const tuple = tupleSerde<[string, number, string]>(stringSerde, int64Serde, stringSerde)
   const cases: Array<[Serde<never>, unknown[]]> = [
     [stringSerde as Serde<never>, ['', 'plain ascii', 'héllo ✓', '\u0000\u007f\u0080']],
-    [int64Serde as Serde<never>, [0, 255, 256, -1, 2 ** 32, -(2 ** 40) - 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]],
-    [tuple as Serde<never>, [['a', 1, 'b'], ['é', -5, ''], ['', 2 ** 33, 'x'.repeat(300)]]]
+    [
+      int64Serde as Serde<never>,
+      [0, 255, 256, -1, 2 ** 32, -(2 ** 40) - 7, Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER]
+    ],
+    [
+      tuple as Serde<never>,
+      [
+        ['a', 1, 'b'],
+        ['é', -5, ''],
+        ['', 2 ** 33, 'x'.repeat(300)]
+      ]
+    ]
   ]
   for (const [serde, values] of cases) {
     t.truthy(serde.toBinaryString)
-    for (const value of values) t.is(serde.toBinaryString!(value as never), serde.serialize(value as never).toString('latin1'))
+    for (const value of values)
+      t.is(serde.toBinaryString!(value as never), serde.serialize(value as never).toString('latin1'))
   }
   t.is(tupleSerde<[string, string]>(stringSerde, uuidSerde).toBinaryString, undefined)
-  t.is(binaryString(uuidSerde, '9f1c2b3a-4d5e-4f60-8a7b-1c2d3e4f5a6b'), Buffer.from('9f1c2b3a4d5e4f608a7b1c2d3e4f5a6b', 'hex').toString('latin1'))
+  t.is(
+    binaryString(uuidSerde, '9f1c2b3a-4d5e-4f60-8a7b-1c2d3e4f5a6b'),
+    Buffer.from('9f1c2b3a4d5e4f608a7b1c2d3e4f5a6b', 'hex').toString('latin1')
+  )
 })

@@ -6,7 +6,7 @@ import { encodeHeartbeat, MAX_PACKED_BYTES, partialsCodec, type Partial } from '
 
 const codec = partialsCodec(stringSerde, int64Serde)
 
-function decodeAll (records: Array<{ key: Buffer, value: Buffer }>): Array<Partial<string, number>> {
+function decodeAll(records: Array<{ key: Buffer; value: Buffer }>): Array<Partial<string, number>> {
   const partials: Array<Partial<string, number>> = []
   for (const record of records) {
     const decoded = codec.decode(record.key, record.value)
@@ -17,11 +17,16 @@ function decodeAll (records: Array<{ key: Buffer, value: Buffer }>): Array<Parti
 }
 
 test('partials are packed per owner partition, each on the partition of its key', t => {
-  const partials = Array.from({ length: 500 }, (_, i) => ({ start: 300_000 * (i % 7), key: `user-${i}`, value: i * 1000 }))
+  const partials = Array.from({ length: 500 }, (_, i) => ({
+    start: 300_000 * (i % 7),
+    key: `user-${i}`,
+    value: i * 1000
+  }))
   const records = codec.encodePartials('usage:3', partials, 4)
   t.true(records.length <= 4)
   for (const record of records) {
-    for (const partial of decodeAll([record])) t.is(record.partition, partitionForKey(stringSerde.serialize(partial.key), 4))
+    for (const partial of decodeAll([record]))
+      t.is(record.partition, partitionForKey(stringSerde.serialize(partial.key), 4))
   }
   const decoded = decodeAll(records).sort((a, b) => a.value - b.value)
   t.deepEqual(decoded, partials)
@@ -42,10 +47,17 @@ test('records of one partial each (the earlier format) and heartbeats still read
   writeInt64(value, 8, 42)
   t.deepEqual(codec.decode(key, value), { kind: 'partials', partials: [{ start: 600_000, key: 'user-1', value: 42 }] })
   const heartbeat = encodeHeartbeat('usage:2', 123_000, true)
-  t.deepEqual(codec.decode(heartbeat.key, heartbeat.value), { kind: 'heartbeat', source: 'usage:2', streamTime: 123_000, idle: true })
+  t.deepEqual(codec.decode(heartbeat.key, heartbeat.value), {
+    kind: 'heartbeat',
+    source: 'usage:2',
+    streamTime: 123_000,
+    idle: true
+  })
 })
 
 test('a truncated packed record is a data error', t => {
   const [record] = codec.encodePartials('usage:0', [{ start: 0, key: 'k', value: 1 }], 1)
-  t.throws(() => codec.decode(record!.key, record!.value.subarray(0, record!.value.length - 3)), { instanceOf: DataError })
+  t.throws(() => codec.decode(record!.key, record!.value.subarray(0, record!.value.length - 3)), {
+    instanceOf: DataError
+  })
 })

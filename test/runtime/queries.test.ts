@@ -8,10 +8,15 @@ import { eventually } from '../helpers/stream.ts'
 
 const T0 = 1613768400
 
-test('interactive queries: any instance answers a key\'s open window from the instance that holds it, and all windows from all instances', async t => {
+test("interactive queries: any instance answers a key's open window from the instance that holds it, and all windows from all instances", async t => {
   const s = await setup(t, 4)
   // One 5-minute window, never closed during the test (a long idle timeout).
-  const events: UsageEvent[] = Array.from({ length: 2000 }, (_, i) => ({ partition: i % 4, user: `user-${i % 10}`, bytes: i, ts: T0 + (i % 290) }))
+  const events: UsageEvent[] = Array.from({ length: 2000 }, (_, i) => ({
+    partition: i % 4,
+    user: `user-${i % 10}`,
+    bytes: i,
+    ts: T0 + (i % 290)
+  }))
   const expected = new Map<string, number>()
   for (const e of events) expected.set(e.user, (expected.get(e.user) ?? 0) + e.bytes)
   const producer = createProducer(s.brokers, 'queries')
@@ -21,11 +26,15 @@ test('interactive queries: any instance answers a key\'s open window from the in
   const instances = ['a', 'b'].map(name => app(s, name, { idleTimeoutMs: 600_000 }))
   t.teardown(() => Promise.all(instances.map(instance => instance.stop())))
   const servers = await Promise.all(instances.map(instance => startHttpServer({ port: 0 }, new Registry(), instance)))
-  t.teardown(() => { for (const { server } of servers) server.close() })
-  instances.forEach((instance, i) => { instance.advertise(`http://127.0.0.1:${servers[i]!.port}`) })
+  t.teardown(() => {
+    for (const { server } of servers) server.close()
+  })
+  instances.forEach((instance, i) => {
+    instance.advertise(`http://127.0.0.1:${servers[i]!.port}`)
+  })
   await Promise.all(instances.map(instance => instance.start()))
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the answers' shapes are what the test checks
-  const get = async (i: number, path: string): Promise<{ status: number, body: any }> => {
+  const get = async (i: number, path: string): Promise<{ status: number; body: any }> => {
     const response = await fetch(`http://127.0.0.1:${servers[i]!.port}${path}`)
     return { status: response.status, body: await response.json() }
   }
@@ -33,7 +42,9 @@ test('interactive queries: any instance answers a key\'s open window from the in
   // Both instances hold some owner partitions, and each announced them.
   const settled = await eventually(async () => {
     const { body } = await get(0, '/instances')
-    return body.length === 2 && body.every((i: { partitions: string[] }) => i.partitions.some(p => p.includes('-partials:')))
+    return (
+      body.length === 2 && body.every((i: { partitions: string[] }) => i.partitions.some(p => p.includes('-partials:')))
+    )
   }, 60_000)
   t.true(settled, 'both instances announced their partitions')
 
@@ -47,14 +58,21 @@ test('interactive queries: any instance answers a key\'s open window from the in
   }, 60_000)
   t.true(answered, 'every key answered through instance a, with its total')
   const { body: one } = await get(0, '/windows/user-bytes?key=user-3')
-  t.deepEqual(one, [{ key: 'user-3', start: T0 * 1000, end: (T0 + 300) * 1000, value: expected.get('user-3'), emitted: false }])
+  t.deepEqual(one, [
+    { key: 'user-3', start: T0 * 1000, end: (T0 + 300) * 1000, value: expected.get('user-3'), emitted: false }
+  ])
 
   // Some keys live on b: a forwards them. Locally, each instance holds only its own.
-  const local = await Promise.all([0, 1].map(async i => (await get(i, '/windows/user-bytes?local=1')).body as Array<{ key: string }>))
+  const local = await Promise.all(
+    [0, 1].map(async i => (await get(i, '/windows/user-bytes?local=1')).body as Array<{ key: string }>)
+  )
   t.true(local[0]!.length > 0 && local[1]!.length > 0, 'both instances hold windows')
   t.is(local[0]!.length + local[1]!.length, expected.size)
   const { status, body: all } = await get(1, '/windows/user-bytes')
   t.is(status, 200, JSON.stringify(all))
-  t.deepEqual((all as Array<{ key: string, value: number }>).map(w => `${w.key}=${w.value}`).sort(), [...expected].map(([key, value]) => `${key}=${value}`).sort())
+  t.deepEqual(
+    (all as Array<{ key: string; value: number }>).map(w => `${w.key}=${w.value}`).sort(),
+    [...expected].map(([key, value]) => `${key}=${value}`).sort()
+  )
   t.is((await get(0, '/windows/nope?key=x')).status, 404)
 })

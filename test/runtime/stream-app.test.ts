@@ -17,7 +17,7 @@ import { uniqueName } from '../helpers/kafka.ts'
 import { join } from 'node:path'
 
 /** The end offset of partition 0 of `topic` (read_committed). */
-async function endOffset (s: Setup, topic: string): Promise<bigint> {
+async function endOffset(s: Setup, topic: string): Promise<bigint> {
   const consumer = createConsumer(s.brokers, 'offsets', uniqueName('offsets'))
   try {
     return (await new Fetcher(consumer).endOffsets(topic))[0]!
@@ -26,7 +26,11 @@ async function endOffset (s: Setup, topic: string): Promise<bigint> {
   }
 }
 
-async function runInstances (t: ExecutionContext, instances: number, options: Partial<StreamAppOptions> & { windows?: Windows, hopping?: { sizeS: number, advanceS: number } } = {}): Promise<void> {
+async function runInstances(
+  t: ExecutionContext,
+  instances: number,
+  options: Partial<StreamAppOptions> & { windows?: Windows; hopping?: { sizeS: number; advanceS: number } } = {}
+): Promise<void> {
   const s = await setup(t, 6)
   const events = usageEvents(30_000, 6)
   const { totals, late } = expectedTotals(events, options.hopping)
@@ -57,7 +61,10 @@ test('the same input processed by three instances gives the same exact totals', 
 })
 
 test('hopping windows on the broker: every window a record falls in, each emitted once with its exact total', async t => {
-  await runInstances(t, 2, { windows: TimeWindows.ofSizeAndGrace(10 * 60_000, 60_000).advanceBy(5 * 60_000), hopping: { sizeS: 600, advanceS: 300 } })
+  await runInstances(t, 2, {
+    windows: TimeWindows.ofSizeAndGrace(10 * 60_000, 60_000).advanceBy(5 * 60_000),
+    hopping: { sizeS: 600, advanceS: 300 }
+  })
 })
 
 test('a partition with records still to read is never idle: with a 1 ms idle timeout, each window is still emitted once', async t => {
@@ -84,7 +91,13 @@ test('an instance on a new machine restores open windows from the changelog', as
   t.teardown(() => second.stop())
   await second.start()
   const windows = await readWindows(s.brokers, s.topics.output, w => w.size >= totals.size)
-  t.true(metrics.get('restored:user-bytes-windows-0') + metrics.get('restored:user-bytes-windows-1') + metrics.get('restored:user-bytes-windows-2') > 0, 'window stores were restored from their changelogs')
+  t.true(
+    metrics.get('restored:user-bytes-windows-0') +
+      metrics.get('restored:user-bytes-windows-1') +
+      metrics.get('restored:user-bytes-windows-2') >
+      0,
+    'window stores were restored from their changelogs'
+  )
   t.deepEqual(lines([...windows].map(([id, values]) => [id, values[0]!])), lines(totals))
 })
 
@@ -106,7 +119,9 @@ test('after a clean stop, a restart reuses local state instead of replaying the 
     await restarted.start()
     while (restarted.assignment.length === 0) await sleep(100)
     await restarted.stop()
-    return [...metrics.counts].filter(([name]) => name.startsWith('restored:')).reduce((sum, [, count]) => sum + count, 0)
+    return [...metrics.counts]
+      .filter(([name]) => name.startsWith('restored:'))
+      .reduce((sum, [, count]) => sum + count, 0)
   }
   const fromCheckpoint = await restoredBy('same')
   const fromScratch = await restoredBy('elsewhere')
@@ -126,18 +141,39 @@ test('a checkpoint claims only the changelog records this instance wrote: what a
   t.teardown(() => first.stop())
   await first.start()
   await waitForCommitted(s, s.topics.input, 1500n)
-  await waitForCommitted(s, partialsTopic(s.applicationId, 'user-bytes'), await endOffset(s, partialsTopic(s.applicationId, 'user-bytes')))
+  await waitForCommitted(
+    s,
+    partialsTopic(s.applicationId, 'user-bytes'),
+    await endOffset(s, partialsTopic(s.applicationId, 'user-bytes'))
+  )
   // Windows stay open and no more input comes: wait until the last changes are committed.
   const changelog = changelogTopic(s.applicationId, 'user-bytes', 'windows')
-  for (let last = -1n, now = await endOffset(s, changelog); now !== last; last = now, now = await endOffset(s, changelog)) await sleep(1500)
+  for (
+    let last = -1n, now = await endOffset(s, changelog);
+    now !== last;
+    last = now, now = await endOffset(s, changelog)
+  )
+    await sleep(1500)
 
   // What another instance commits when a rebalance moved the partition to it before this
   // instance closed its stores: a window, already due, that this instance never saw.
   const intruder = { start: (events[0]!.ts - 300) * 1000, key: 'intruder' }
-  const written = await producer.send({ messages: [{ topic: changelog, partition: 0, key: windowedSerde(stringSerde).serialize(intruder), value: ownedWindowSerde(int64Serde).serialize({ value: 42, emitted: false, changed: true }) }] })
+  const written = await producer.send({
+    messages: [
+      {
+        topic: changelog,
+        partition: 0,
+        key: windowedSerde(stringSerde).serialize(intruder),
+        value: ownedWindowSerde(int64Serde).serialize({ value: 42, emitted: false, changed: true })
+      }
+    ]
+  })
   await first.stop()
   const checkpoint = await readCheckpoint(join(s.stateDir, 'same', s.applicationId, 'user-bytes-0', 'windows'))
-  t.true(checkpoint !== undefined && checkpoint <= written.offsets![0]!.offset, `the checkpoint (${checkpoint}) is not past the other instance's record`)
+  t.true(
+    checkpoint !== undefined && checkpoint <= written.offsets![0]!.offset,
+    `the checkpoint (${checkpoint}) is not past the other instance's record`
+  )
 
   const metrics = new CountingMetrics()
   const second = app(s, 'same', { metrics })
@@ -145,8 +181,11 @@ test('a checkpoint claims only the changelog records this instance wrote: what a
   await second.start()
   await produceUsage(producer, s.topics.input, events.slice(1500))
   const windows = await readWindows(s.brokers, s.topics.output, w => w.size > totals.size, 60_000)
-  t.is(metrics.get('restored:user-bytes-windows-0'), 1, 'the restart replayed the other instance\'s record only')
-  t.deepEqual(lines([...windows].map(([id, values]) => [id, values[0]!])), lines([...totals, [`${intruder.start}|intruder`, 42]]))
+  t.is(metrics.get('restored:user-bytes-windows-0'), 1, "the restart replayed the other instance's record only")
+  t.deepEqual(
+    lines([...windows].map(([id, values]) => [id, values[0]!])),
+    lines([...totals, [`${intruder.start}|intruder`, 42]])
+  )
 })
 
 test('closed windows reach their sink between commits, not only at the next commit', async t => {
@@ -157,11 +196,13 @@ test('closed windows reach their sink between commits, not only at the next comm
   await produceUsage(producer, s.topics.input, events)
   await producer.close()
 
-  const flushes: Array<{ windows: number, duringCommit: boolean }> = []
+  const flushes: Array<{ windows: number; duringCommit: boolean }> = []
   const sink = (): WindowSink<string, number> => {
     let pending = 0
     return {
-      add: records => { pending += records.length },
+      add: records => {
+        pending += records.length
+      },
       flush: async () => {
         if (pending > 0) flushes.push({ windows: pending, duringCommit: instance.committing })
         pending = 0
@@ -183,5 +224,8 @@ test('closed windows reach their sink between commits, not only at the next comm
   while (flushes.reduce((sum, f) => sum + f.windows, 0) < totals.size && Date.now() < deadline) await sleep(100)
   await instance.stop()
   t.true(flushes.reduce((sum, f) => sum + f.windows, 0) >= totals.size, 'every window reached the sink')
-  t.true(flushes.some(f => !f.duringCommit), 'windows were flushed while no commit ran')
+  t.true(
+    flushes.some(f => !f.duringCommit),
+    'windows were flushed while no commit ran'
+  )
 })

@@ -29,11 +29,15 @@ const RECORDS = 20_000
 const RATIO = 0.2
 
 test('bad records of every kind appear at the requested ratio, each listed and each invalid for its reason', async t => {
-  const { path, badLog, result } = await simulateToFile(t, { seed: 'bad', users: 200, rate: 10, badRatio: RATIO }, { events: RECORDS })
+  const { path, badLog, result } = await simulateToFile(
+    t,
+    { seed: 'bad', users: 200, rate: 10, badRatio: RATIO },
+    { events: RECORDS }
+  )
   t.is(result.records, RECORDS)
   const listed = new Map<number, BadKind>()
   for (const line of (await readFile(badLog, 'utf8')).trim().split('\n')) {
-    const { index, kind } = JSON.parse(line) as { index: number, kind: BadKind }
+    const { index, kind } = JSON.parse(line) as { index: number; kind: BadKind }
     listed.set(index, kind)
   }
   t.is(listed.size, result.bad)
@@ -55,9 +59,12 @@ test('bad records of every kind appear at the requested ratio, each listed and e
     const validation = validateEvent(payload, { recordSeconds: now })
     const kind = listed.get(index)
     if (kind === undefined) {
-      if (!validation.ok) t.fail(`record ${index} is not listed as bad but is ${validation.reason}: ${payload.toString()}`)
+      if (!validation.ok)
+        t.fail(`record ${index} is not listed as bad but is ${validation.reason}: ${payload.toString()}`)
     } else if (validation.ok || validation.reason !== REASON[kind]) {
-      t.fail(`record ${index} (${kind}) should be ${REASON[kind]}, is ${validation.ok ? 'valid' : validation.reason}: ${payload.toString('hex')}`)
+      t.fail(
+        `record ${index} (${kind}) should be ${REASON[kind]}, is ${validation.ok ? 'valid' : validation.reason}: ${payload.toString('hex')}`
+      )
     }
     index++
   }

@@ -11,15 +11,28 @@ import { simulateToFile } from '../helpers/simulate-file.ts'
 
 const FROM = Date.parse('2021-03-01T00:00:00Z') / 1000
 
-async function produce (brokers: string[], topic: string, options: TrafficOptions, events: number, keyed: boolean): Promise<number> {
+async function produce(
+  brokers: string[],
+  topic: string,
+  options: TrafficOptions,
+  events: number,
+  keyed: boolean
+): Promise<number> {
   const traffic = new Traffic(options)
-  const sink = await KafkaSink.open({ brokers, topic, partitions: 1, keyed, encoder: new EventEncoder(traffic.population), batchBytes: 16 * 1024 })
+  const sink = await KafkaSink.open({
+    brokers,
+    topic,
+    partitions: 1,
+    keyed,
+    encoder: new EventEncoder(traffic.population),
+    batchBytes: 16 * 1024
+  })
   const result = await simulate({ traffic, sink, from: FROM, to: FROM + 86_400, events })
   await sink.close()
   return result.records
 }
 
-async function consumeAll (brokers: string[], topic: string, count: number): Promise<Message[]> {
+async function consumeAll(brokers: string[], topic: string, count: number): Promise<Message[]> {
   const consumer = new Consumer({ clientId: 'test', groupId: uniqueName('group'), bootstrapBrokers: brokers })
   try {
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest' })
@@ -48,15 +61,21 @@ test('records reach the broker with null keys, round-robin, exactly as the file 
   for await (const payload of readRecordFile(file.path)) expected.push(payload)
   const byPartition: Message[][] = [[], [], []]
   for (const message of messages) byPartition[message.partition]!.push(message)
-  t.deepEqual(byPartition.map(list => list.length), [2000, 2000, 2000])
-  byPartition.forEach((list, partition) => list.forEach((message, i) => {
-    // Record n goes to partition n % 3, in order.
-    const want = expected[i * 3 + partition]!
-    if (!(message.value ?? Buffer.alloc(0)).equals(want)) t.fail(`partition ${partition} offset ${i}`)
-    t.true(message.key === null || message.key === undefined || message.key.length === 0)
-    // The Kafka timestamp is the time of sending, not the 2021 event time (retention).
-    if (message.timestamp < BigInt(Date.parse('2025-01-01'))) t.fail(`record stamped with its event time: ${message.timestamp}`)
-  }))
+  t.deepEqual(
+    byPartition.map(list => list.length),
+    [2000, 2000, 2000]
+  )
+  byPartition.forEach((list, partition) =>
+    list.forEach((message, i) => {
+      // Record n goes to partition n % 3, in order.
+      const want = expected[i * 3 + partition]!
+      if (!(message.value ?? Buffer.alloc(0)).equals(want)) t.fail(`partition ${partition} offset ${i}`)
+      t.true(message.key === null || message.key === undefined || message.key.length === 0)
+      // The Kafka timestamp is the time of sending, not the 2021 event time (retention).
+      if (message.timestamp < BigInt(Date.parse('2025-01-01')))
+        t.fail(`record stamped with its event time: ${message.timestamp}`)
+    })
+  )
 })
 
 test('with keys by user, each record is keyed by its id and partitioned like the Java client', async t => {
@@ -77,7 +96,14 @@ test('with keys by user, each record is keyed by its id and partitioned like the
 
 test('an unreachable broker is a one-line UnavailableError', async t => {
   const traffic = new Traffic({ seed: 'x' })
-  const error = await t.throwsAsync(KafkaSink.open({ brokers: ['127.0.0.1:1'], topic: 'devices', partitions: 1, encoder: new EventEncoder(traffic.population) }))
+  const error = await t.throwsAsync(
+    KafkaSink.open({
+      brokers: ['127.0.0.1:1'],
+      topic: 'devices',
+      partitions: 1,
+      encoder: new EventEncoder(traffic.population)
+    })
+  )
   t.regex(error.message, /^Kafka is not reachable at 127\.0\.0\.1:1: /)
   t.false(error.message.includes('\n'))
 })

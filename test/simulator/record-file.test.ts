@@ -26,12 +26,20 @@ test('a record file is read line by line: empty lines are empty payloads, CRLF a
   await writeFile(path, 'a\n\n#base64:/wBB\r\nlast')
   const payloads: Buffer[] = []
   for await (const payload of readRecordFile(path)) payloads.push(payload)
-  t.deepEqual(payloads.map(p => p.toString('hex')), ['61', '', 'ff0041', Buffer.from('last').toString('hex')])
+  t.deepEqual(
+    payloads.map(p => p.toString('hex')),
+    ['61', '', 'ff0041', Buffer.from('last').toString('hex')]
+  )
 })
 
 test('a missing file is a DataError', async t => {
-  const error = await t.throwsAsync(async () => {
-    for await (const _ of readRecordFile('/nonexistent/records.jsonl')) { /* nothing */ }
-  }, { instanceOf: DataError })
+  const error = await t.throwsAsync(
+    async () => {
+      for await (const _ of readRecordFile('/nonexistent/records.jsonl')) {
+        /* nothing */
+      }
+    },
+    { instanceOf: DataError }
+  )
   t.regex(error.message, /^cannot read \/nonexistent\/records\.jsonl: /)
 })

@@ -8,12 +8,20 @@ import { DAY, simulateToFile } from '../helpers/simulate-file.ts'
 
 // The exact shape of the reference line: field order, no whitespace, integers, UUIDs.
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
-const LINE = new RegExp(`^\\{"bytes":(0|[1-9]\\d*),"timestamp":([1-9]\\d*),"app":"([A-Z]+)","id":"(${UUID})","antenna_id":"(${UUID})"\\}$`)
+const LINE = new RegExp(
+  `^\\{"bytes":(0|[1-9]\\d*),"timestamp":([1-9]\\d*),"app":"([A-Z]+)","id":"(${UUID})","antenna_id":"(${UUID})"\\}$`
+)
 const APPS = ['SKYPE', 'TELEGRAM', 'FACETIME', 'FACEBOOK', 'WHATSAPP']
 
-interface Parsed { bytes: number, timestamp: number, app: string, id: string, antenna: string }
+interface Parsed {
+  bytes: number
+  timestamp: number
+  app: string
+  id: string
+  antenna: string
+}
 
-function parseLine (line: string): Parsed | undefined {
+function parseLine(line: string): Parsed | undefined {
   const m = LINE.exec(line)
   if (m === null) return undefined
   return { bytes: Number(m[1]), timestamp: Number(m[2]), app: m[3]!, id: m[4]!, antenna: m[5]! }
@@ -32,10 +40,18 @@ test('every record of a default run has the exact reference format and values', 
   for (const line of lines) {
     const event = parseLine(line)
     if (event === undefined) return t.fail(`not in the reference format: ${line}`)
-    t.deepEqual(JSON.parse(line), { bytes: event.bytes, timestamp: event.timestamp, app: event.app, id: event.id, antenna_id: event.antenna })
+    t.deepEqual(JSON.parse(line), {
+      bytes: event.bytes,
+      timestamp: event.timestamp,
+      app: event.app,
+      id: event.id,
+      antenna_id: event.antenna
+    })
     if (event.bytes > 9999) return t.fail(`bytes beyond the original range: ${line}`)
-    if (event.timestamp < DAY || event.timestamp >= DAY + 86_400 || event.timestamp < previous) return t.fail(`timestamp out of order or range: ${line}`)
-    if (!APPS.includes(event.app) || !users.has(event.id) || !antennas.has(event.antenna)) return t.fail(`unknown app, user or antenna: ${line}`)
+    if (event.timestamp < DAY || event.timestamp >= DAY + 86_400 || event.timestamp < previous)
+      return t.fail(`timestamp out of order or range: ${line}`)
+    if (!APPS.includes(event.app) || !users.has(event.id) || !antennas.has(event.antenna))
+      return t.fail(`unknown app, user or antenna: ${line}`)
     previous = event.timestamp
   }
   t.pass()
@@ -43,7 +59,10 @@ test('every record of a default run has the exact reference format and values', 
 
 test('all five apps appear, WHATSAPP included, and every user sends', async t => {
   const { path } = await simulateToFile(t, { seed: 'apps' })
-  const events = (await readFile(path, 'utf8')).trim().split('\n').map(line => parseLine(line)!)
+  const events = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map(line => parseLine(line)!)
   const perApp = new Map<string, number>()
   for (const e of events) perApp.set(e.app, (perApp.get(e.app) ?? 0) + 1)
   t.deepEqual([...perApp.keys()].sort(), [...APPS].sort())
@@ -53,7 +72,10 @@ test('all five apps appear, WHATSAPP included, and every user sends', async t =>
 
 test('users move between antennas over a day, mostly to nearby ones', async t => {
   const { path } = await simulateToFile(t, { seed: 'moves' })
-  const events = (await readFile(path, 'utf8')).trim().split('\n').map(line => parseLine(line)!)
+  const events = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map(line => parseLine(line)!)
   const index = new Map(REFERENCE_ANTENNAS.map((a, i) => [a.id, i]))
   const neighbours = nearestNeighbours(REFERENCE_ANTENNAS, 4)
   const at = new Map<string, string>()
@@ -77,7 +99,10 @@ test('users move between antennas over a day, mostly to nearby ones', async t =>
 
 test('the daily rhythm shows: evenings busier than nights, in events and in bytes', async t => {
   const { path } = await simulateToFile(t, { seed: 'rhythm' })
-  const events = (await readFile(path, 'utf8')).trim().split('\n').map(line => parseLine(line)!)
+  const events = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map(line => parseLine(line)!)
   const hourOf = (e: Parsed): number => Math.floor((e.timestamp - DAY) / 3600)
   const night = events.filter(e => hourOf(e) >= 2 && hourOf(e) < 5)
   const evening = events.filter(e => hourOf(e) >= 17 && hourOf(e) < 20)
@@ -95,8 +120,16 @@ test('--users and --antennas extend the reference population with generated ones
   t.deepEqual(users.slice(0, 20), [...REFERENCE_USERS])
   t.is(new Set(users.map(u => u.id)).size, 1000)
   t.is(new Set(users.map(u => u.email)).size, 1000)
-  t.deepEqual(users[20], { id: '00000000-0000-0000-0000-000000000021', name: 'user21', email: 'user21@example.com', quota: 200000 })
-  t.deepEqual(makeUsers(3).map(u => u.name), ['andres', 'paco', 'juan'])
+  t.deepEqual(users[20], {
+    id: '00000000-0000-0000-0000-000000000021',
+    name: 'user21',
+    email: 'user21@example.com',
+    quota: 200000
+  })
+  t.deepEqual(
+    makeUsers(3).map(u => u.name),
+    ['andres', 'paco', 'juan']
+  )
   const antennas = makeAntennas(50)
   t.deepEqual(antennas.slice(0, 5), [...REFERENCE_ANTENNAS])
   t.is(new Set(antennas.map(a => a.id)).size, 50)
@@ -107,7 +140,10 @@ test('--users and --antennas extend the reference population with generated ones
 
 test('a scaled run uses the generated users and antennas', async t => {
   const { path } = await simulateToFile(t, { seed: 'scaled', users: 500, antennas: 40, rate: 20 }, { events: 20_000 })
-  const events = (await readFile(path, 'utf8')).trim().split('\n').map(line => parseLine(line))
+  const events = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map(line => parseLine(line))
   t.true(events.every(e => e !== undefined))
   t.true(new Set(events.map(e => e!.id)).size > 400)
   t.true(new Set(events.map(e => e!.antenna)).size > 30)
@@ -115,7 +151,10 @@ test('a scaled run uses the generated users and antennas', async t => {
 
 test('--late-ratio sends some events 5 to 60 minutes late, which the truth counts as late', async t => {
   const { path, result } = await simulateToFile(t, { seed: 'late', lateRatio: 0.05 })
-  const events = (await readFile(path, 'utf8')).trim().split('\n').map(line => parseLine(line)!)
+  const events = (await readFile(path, 'utf8'))
+    .trim()
+    .split('\n')
+    .map(line => parseLine(line)!)
   let latest = 0
   let behind = 0
   for (const e of events) {

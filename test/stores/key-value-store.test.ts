@@ -9,11 +9,18 @@ import { tempDir } from '../helpers/temp-dir.ts'
 type Open = (t: ExecutionContext) => Promise<KeyValueStore<string, number>>
 
 const kinds: Array<[string, Open]> = [
-  ['in memory', async () => new InMemoryKeyValueStore({ name: 'counts', keySerde: stringSerde, valueSerde: int64Serde })],
-  ['LevelDB', async t => new LevelKeyValueStore({ name: 'counts', dir: await tempDir(t), keySerde: stringSerde, valueSerde: int64Serde })]
+  [
+    'in memory',
+    async () => new InMemoryKeyValueStore({ name: 'counts', keySerde: stringSerde, valueSerde: int64Serde })
+  ],
+  [
+    'LevelDB',
+    async t =>
+      new LevelKeyValueStore({ name: 'counts', dir: await tempDir(t), keySerde: stringSerde, valueSerde: int64Serde })
+  ]
 ]
 
-async function opened (t: ExecutionContext, open: Open): Promise<KeyValueStore<string, number>> {
+async function opened(t: ExecutionContext, open: Open): Promise<KeyValueStore<string, number>> {
   const store = await open(t)
   await store.open()
   t.teardown(() => store.close())
@@ -41,17 +48,28 @@ for (const [kind, open] of kinds) {
     const store = await opened(t, open)
     for (const key of ['b', 'é', 'a', 'ab', 'B', '']) store.put(key, key.length)
     const expected = ['', 'B', 'a', 'ab', 'b', 'é']
-    t.deepEqual([...store.entries()].map(([key]) => key), expected)
+    t.deepEqual(
+      [...store.entries()].map(([key]) => key),
+      expected
+    )
     store.put('aa', 0)
     store.delete('B')
-    t.deepEqual([...store.entries()].map(([key]) => key), ['', 'a', 'aa', 'ab', 'b', 'é'])
+    t.deepEqual(
+      [...store.entries()].map(([key]) => key),
+      ['', 'a', 'aa', 'ab', 'b', 'é']
+    )
   })
 
   test(`${kind}: keyRange takes serialized bounds, from inclusive, to exclusive`, async t => {
     const store = await opened(t, open)
     for (const key of ['a1', 'a2', 'b1', 'b2', 'c1']) store.put(key, 0)
     const keys = (from?: string, to?: string): string[] =>
-      [...store.keyRange(from === undefined ? undefined : Buffer.from(from), to === undefined ? undefined : Buffer.from(to))].map(([key]) => key)
+      [
+        ...store.keyRange(
+          from === undefined ? undefined : Buffer.from(from),
+          to === undefined ? undefined : Buffer.from(to)
+        )
+      ].map(([key]) => key)
     t.deepEqual(keys('b', 'c'), ['b1', 'b2'])
     t.deepEqual(keys(undefined, 'b1'), ['a1', 'a2'])
     t.deepEqual(keys('b2'), ['b2', 'c1'])

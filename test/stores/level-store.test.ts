@@ -3,9 +3,12 @@ import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
 import { LevelKeyValueStore } from '../../src/stores/level-store.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 
-interface Usage { bytes: number, apps: string[] }
+interface Usage {
+  bytes: number
+  apps: string[]
+}
 
-function usageStore (dir: string): LevelKeyValueStore<string, Usage> {
+function usageStore(dir: string): LevelKeyValueStore<string, Usage> {
   return new LevelKeyValueStore({ name: 'usage', dir, keySerde: stringSerde, valueSerde: jsonSerde<Usage>() })
 }
 
@@ -25,7 +28,13 @@ test('flushed entries survive a close and reopen, in order', async t => {
   const reopened = usageStore(dir)
   await reopened.open()
   t.teardown(() => reopened.close())
-  t.deepEqual([...reopened.entries()], [['u1', { bytes: 10, apps: ['a', 'c'] }], ['u2', { bytes: 2, apps: ['b'] }]])
+  t.deepEqual(
+    [...reopened.entries()],
+    [
+      ['u1', { bytes: 10, apps: ['a', 'c'] }],
+      ['u2', { bytes: 2, apps: ['b'] }]
+    ]
+  )
 })
 
 test('changes not flushed before close are dropped', async t => {
@@ -40,7 +49,10 @@ test('changes not flushed before close are dropped', async t => {
 
   await store.open()
   t.teardown(() => store.close())
-  t.deepEqual([...store.entries()].map(([key]) => key), ['kept'])
+  t.deepEqual(
+    [...store.entries()].map(([key]) => key),
+    ['kept']
+  )
 })
 
 test('wipe on a closed store removes its files', async t => {

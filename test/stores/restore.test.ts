@@ -7,15 +7,25 @@ import { InMemoryChangelog } from '../../src/stores/in-memory-changelog.ts'
 import { LoggedStore } from '../../src/stores/logged-store.ts'
 import { closeStore, recoverStore, restoreStore } from '../../src/stores/restore.ts'
 import { levelDbStores } from '../../src/stores/supplier.ts'
-import { type ChangelogEntry, type ChangelogReader, type LocalStore, type RestoreProgress } from '../../src/stores/types.ts'
+import {
+  type ChangelogEntry,
+  type ChangelogReader,
+  type LocalStore,
+  type RestoreProgress
+} from '../../src/stores/types.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 
-function countsStore (dir?: string): LocalStore<string, number> {
+function countsStore(dir?: string): LocalStore<string, number> {
   return levelDbStores.keyValue({ name: 'counts', keySerde: stringSerde, valueSerde: int64Serde, dir })
 }
 
 /** Writes `commits` rounds of puts and deletes, each committed through the changelog as the runtime commits. */
-async function history (store: LocalStore<string, number>, changelog: InMemoryChangelog, commits: number, keys = 50): Promise<void> {
+async function history(
+  store: LocalStore<string, number>,
+  changelog: InMemoryChangelog,
+  commits: number,
+  keys = 50
+): Promise<void> {
   const logged = new LoggedStore(store, { topic: 'counts-changelog', partition: 0 })
   for (let c = 0; c < commits; c++) {
     for (let i = 0; i < 20; i++) {
@@ -29,7 +39,7 @@ async function history (store: LocalStore<string, number>, changelog: InMemoryCh
 }
 
 /** Records where each read started. */
-function spy (reader: ChangelogReader): ChangelogReader & { reads: bigint[] } {
+function spy(reader: ChangelogReader): ChangelogReader & { reads: bigint[] } {
   const reads: bigint[] = []
   return {
     reads,
@@ -59,8 +69,18 @@ test('restore from the changelog rebuilds identical contents, compacted or not',
     t.is(result.records, changelog.records.length)
     t.is(result.endOffset, await changelog.endOffset())
     t.is(progress.length, Math.ceil(changelog.records.length / 64) + 1)
-    t.deepEqual(progress.at(-1), { store: 'counts', records: changelog.records.length, fromOffset: 0n, position: result.endOffset, endOffset: result.endOffset })
-    t.true(progress.every((p, i) => i === 0 || (p.records >= progress[i - 1]!.records && p.position >= progress[i - 1]!.position)))
+    t.deepEqual(progress.at(-1), {
+      store: 'counts',
+      records: changelog.records.length,
+      fromOffset: 0n,
+      position: result.endOffset,
+      endOffset: result.endOffset
+    })
+    t.true(
+      progress.every(
+        (p, i) => i === 0 || (p.records >= progress[i - 1]!.records && p.position >= progress[i - 1]!.position)
+      )
+    )
   }
 })
 
@@ -137,7 +157,9 @@ test('restore stops between batches when aborted', async t => {
   const restoring = restoreStore(store, changelog, {
     batchSize: 10,
     signal: controller.signal,
-    onProgress: p => { if (p.records === 30) controller.abort() }
+    onProgress: p => {
+      if (p.records === 30) controller.abort()
+    }
   })
   await t.throwsAsync(restoring, { name: 'AbortError' })
   t.is(store.size, 30)
@@ -148,7 +170,7 @@ test('restore ends at the end offset taken when it started', async t => {
   changelog.append([{ key: Buffer.from('a'), value: int64Serde.serialize(1) }])
   const growing: ChangelogReader = {
     endOffset: () => changelog.endOffset(),
-    async * read (from: bigint): AsyncIterable<ChangelogEntry> {
+    async *read(from: bigint): AsyncIterable<ChangelogEntry> {
       // A reader that keeps going past the end it was given.
       changelog.append([{ key: Buffer.from('b'), value: int64Serde.serialize(2) }])
       for (const entry of changelog.records) if (entry.offset >= from) yield entry

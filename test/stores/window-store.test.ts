@@ -14,13 +14,13 @@ type Key = [string, string]
 
 const keySerde = tupleSerde<Key>(stringSerde, stringSerde)
 
-async function bytesStore (dir?: string): Promise<WindowStore<Key, number>> {
+async function bytesStore(dir?: string): Promise<WindowStore<Key, number>> {
   const store = windowStore(levelDbStores, { name: 'bytes', dir, keySerde, valueSerde: int64Serde })
   await store.open()
   return store
 }
 
-function starts (store: WindowStore<Key, number>, end = Number.MAX_SAFE_INTEGER): Array<[number, string]> {
+function starts(store: WindowStore<Key, number>, end = Number.MAX_SAFE_INTEGER): Array<[number, string]> {
   return [...store.windowsUpTo(end)].map(e => [e.start - T0, e.key.join(':')])
 }
 
@@ -46,13 +46,25 @@ test('entries come in window-start order, then key order, whatever the insertion
   // 2^32 ms apart: the low word alone would sort them the other way round.
   store.put(2 ** 32, ['user', 'u1'], 1)
   store.put(2 ** 32 - 1, ['user', 'u1'], 1)
-  t.deepEqual([...store.entries()].map(e => e.start), [2 ** 32 - 1, 2 ** 32, T0, T0, T0, T0 + FIVE_MINUTES, T0 + 2 * FIVE_MINUTES])
-  t.deepEqual(starts(store).slice(2), [[0, 'app:web'], [0, 'user:u1'], [0, 'user:u2'], [FIVE_MINUTES, 'antenna:a1'], [2 * FIVE_MINUTES, 'app:mail']])
+  t.deepEqual(
+    [...store.entries()].map(e => e.start),
+    [2 ** 32 - 1, 2 ** 32, T0, T0, T0, T0 + FIVE_MINUTES, T0 + 2 * FIVE_MINUTES]
+  )
+  t.deepEqual(starts(store).slice(2), [
+    [0, 'app:web'],
+    [0, 'user:u1'],
+    [0, 'user:u2'],
+    [FIVE_MINUTES, 'antenna:a1'],
+    [2 * FIVE_MINUTES, 'app:mail']
+  ])
 })
 
 test('windowsUpTo yields the windows that started before the bound; taking them deletes them', async t => {
   const changelog = new InMemoryChangelog()
-  const logged = new LoggedStore(levelDbStores.keyValue({ name: 'bytes', keySerde: windowedSerde(keySerde), valueSerde: int64Serde }), { topic: 'bytes-changelog', partition: 0 })
+  const logged = new LoggedStore(
+    levelDbStores.keyValue({ name: 'bytes', keySerde: windowedSerde(keySerde), valueSerde: int64Serde }),
+    { topic: 'bytes-changelog', partition: 0 }
+  )
   await logged.recover(changelog)
   const store = new TimeWindowStore(logged)
   const commit = async (): Promise<void> => {
@@ -65,18 +77,42 @@ test('windowsUpTo yields the windows that started before the bound; taking them 
   }
   await commit()
   t.deepEqual(starts(store, T0), [])
-  t.deepEqual(starts(store, T0 + 1), [[0, 'app:web'], [0, 'user:u1']])
-  t.deepEqual(starts(store, T0 + FIVE_MINUTES), [[0, 'app:web'], [0, 'user:u1']])
+  t.deepEqual(starts(store, T0 + 1), [
+    [0, 'app:web'],
+    [0, 'user:u1']
+  ])
+  t.deepEqual(starts(store, T0 + FIVE_MINUTES), [
+    [0, 'app:web'],
+    [0, 'user:u1']
+  ])
 
   const closed = store.takeWindowsUpTo(T0 + 2 * FIVE_MINUTES)
-  t.deepEqual(closed.map(e => [e.start - T0, e.key.join(':'), e.value]), [[0, 'app:web', 0], [0, 'user:u1', 0], [FIVE_MINUTES, 'app:web', 1], [FIVE_MINUTES, 'user:u1', 1]])
-  t.deepEqual(starts(store), [[2 * FIVE_MINUTES, 'app:web'], [2 * FIVE_MINUTES, 'user:u1'], [3 * FIVE_MINUTES, 'app:web'], [3 * FIVE_MINUTES, 'user:u1']])
+  t.deepEqual(
+    closed.map(e => [e.start - T0, e.key.join(':'), e.value]),
+    [
+      [0, 'app:web', 0],
+      [0, 'user:u1', 0],
+      [FIVE_MINUTES, 'app:web', 1],
+      [FIVE_MINUTES, 'user:u1', 1]
+    ]
+  )
+  t.deepEqual(starts(store), [
+    [2 * FIVE_MINUTES, 'app:web'],
+    [2 * FIVE_MINUTES, 'user:u1'],
+    [3 * FIVE_MINUTES, 'app:web'],
+    [3 * FIVE_MINUTES, 'user:u1']
+  ])
 
   await commit()
   const tombstones = changelog.records.slice(8)
   t.is(tombstones.length, 4)
   t.true(tombstones.every(r => r.value === null))
-  t.deepEqual(tombstones.map(r => windowedSerde(keySerde).deserialize(r.key).start - T0).sort(), [0, 0, FIVE_MINUTES, FIVE_MINUTES])
+  t.deepEqual(tombstones.map(r => windowedSerde(keySerde).deserialize(r.key).start - T0).sort(), [
+    0,
+    0,
+    FIVE_MINUTES,
+    FIVE_MINUTES
+  ])
 })
 
 test('deleting while iterating windowsUpTo is safe', async t => {
@@ -115,5 +151,11 @@ test('a LevelDB window store keeps its windows across a reopen', async t => {
   await store.close()
   const reopened = await bytesStore(dir)
   t.teardown(() => reopened.close())
-  t.deepEqual([...reopened.entries()], [{ start: T0, key: ['user', 'u1'], value: 3 }, { start: T0 + FIVE_MINUTES, key: ['user', 'u1'], value: 7 }])
+  t.deepEqual(
+    [...reopened.entries()],
+    [
+      { start: T0, key: ['user', 'u1'], value: 3 },
+      { start: T0 + FIVE_MINUTES, key: ['user', 'u1'], value: 7 }
+    ]
+  )
 })

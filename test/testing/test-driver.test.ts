@@ -13,7 +13,11 @@ import { tempDir } from '../helpers/temp-dir.ts'
 const T0 = 1613768400
 
 const totals = (driver: TopologyTestDriver) =>
-  driver.sinkRecords<string, number>('user-bytes', 'totals').map(r => `${new Date(r.start).toISOString().slice(11, 16)} ${r.key}=${r.value}${r.correction ? ' (correction)' : ''}`)
+  driver
+    .sinkRecords<string, number>('user-bytes', 'totals')
+    .map(
+      r => `${new Date(r.start).toISOString().slice(11, 16)} ${r.key}=${r.value}${r.correction ? ' (correction)' : ''}`
+    )
 
 test('windows are [start, end): an event at end - 1 s is in, one at end is in the next window', async t => {
   const driver = await TopologyTestDriver.create(sampleTopology())
@@ -80,7 +84,11 @@ test('a key spread over all partitions is summed exactly (two-phase aggregation)
 })
 
 test('an idle partition stops holding the watermark after the idle timeout', async t => {
-  const driver = await TopologyTestDriver.create(sampleTopology(), { partitions: { usage: 2 }, idleTimeoutMs: 10_000, now: Date.UTC(2026, 0, 1) })
+  const driver = await TopologyTestDriver.create(sampleTopology(), {
+    partitions: { usage: 2 },
+    idleTimeoutMs: 10_000,
+    now: Date.UTC(2026, 0, 1)
+  })
   driver.pipe('usage', { partition: 0, value: event('a', 5, T0 + 10) })
   await driver.commit()
   t.deepEqual(totals(driver), [], 'partition 1 has not reported yet')
@@ -93,7 +101,11 @@ test('an idle partition stops holding the watermark after the idle timeout', asy
 })
 
 test('an event after an idle close re-emits its window with the corrected total', async t => {
-  const driver = await TopologyTestDriver.create(sampleTopology(), { partitions: { usage: 2 }, idleTimeoutMs: 10_000, now: Date.UTC(2026, 0, 1) })
+  const driver = await TopologyTestDriver.create(sampleTopology(), {
+    partitions: { usage: 2 },
+    idleTimeoutMs: 10_000,
+    now: Date.UTC(2026, 0, 1)
+  })
   driver.advanceWallClock(10_000) // partition 1 has had no record since the start: idle
   driver.pipe('usage', { partition: 0, value: event('a', 5, T0 + 10) })
   driver.pipe('usage', { partition: 0, value: event('a', 1, T0 + 1000) })
@@ -125,7 +137,7 @@ test('a late event goes to the late topic and the metric, and is not counted', a
   t.is(record?.headers?.['cellstream.window.start'], String(T0 * 1000))
 })
 
-test('lateness is decided by the event\'s own partition, not by others', async t => {
+test("lateness is decided by the event's own partition, not by others", async t => {
   const driver = await TopologyTestDriver.create(sampleTopology(), { partitions: { usage: 2 } })
   driver.pipe('usage', { partition: 0, value: event('a', 1, T0 + 1000) })
   driver.pipe('usage', { partition: 1, value: event('a', 5, T0 + 10) }) // old, but partition 1 has seen nothing newer
@@ -141,7 +153,10 @@ test('left join: a hit carries the table value, a miss goes on with undefined', 
   driver.pipe('usage', { value: event('a', 1, T0) })
   driver.pipe('usage', { value: event('b', 2, T0) })
   await driver.commit()
-  t.deepEqual(driver.readOutput('usage-enriched').map(r => JSON.parse(r.value!.toString()).plan), ['gold', 'unknown'])
+  t.deepEqual(
+    driver.readOutput('usage-enriched').map(r => JSON.parse(r.value!.toString()).plan),
+    ['gold', 'unknown']
+  )
 })
 
 test('inner join drops misses; a tombstone deletes the table entry', async t => {
@@ -152,7 +167,10 @@ test('inner join drops misses; a tombstone deletes the table entry', async t => 
   driver.pipeTable('plans', 'a', null)
   driver.pipe('usage', { value: event('a', 4, T0) })
   await driver.commit()
-  t.deepEqual(driver.readOutput('usage-enriched').map(r => JSON.parse(r.value!.toString())), [{ user: 'a', bytes: 1, ts: T0, plan: 'gold' }])
+  t.deepEqual(
+    driver.readOutput('usage-enriched').map(r => JSON.parse(r.value!.toString())),
+    [{ user: 'a', bytes: 1, ts: T0, plan: 'gold' }]
+  )
 })
 
 test('dead letters keep the original bytes, the reason and the source coordinates', async t => {
@@ -165,7 +183,16 @@ test('dead letters keep the original bytes, the reason and the source coordinate
   driver.pipe('usage', { partition: 1, value: Buffer.from([0xff, 0x00, 0xfe]) })
   await driver.commit()
   const letters = driver.deadLetters()
-  t.deepEqual(letters.map(l => [l.partition, Number(l.offset)]), [[1, 1], [1, 2], [1, 3], [1, 4], [1, 5]])
+  t.deepEqual(
+    letters.map(l => [l.partition, Number(l.offset)]),
+    [
+      [1, 1],
+      [1, 2],
+      [1, 3],
+      [1, 4],
+      [1, 5]
+    ]
+  )
   t.regex(letters[0]!.reason, /^deserialize: .*JSON/)
   t.is(letters[1]!.reason, 'deserialize: not a usage event')
   t.is(letters[2]!.reason, 'map-values-1: negative bytes')
@@ -189,14 +216,22 @@ test('windows after a quiet period still close once the stream moves on (no data
   t.is(MINUTE, 60_000)
 })
 
-test('toSink hands every record to the task\'s sink, flushed at the commit', async t => {
+test("toSink hands every record to the task's sink, flushed at the commit", async t => {
   const builder = new TopologyBuilder()
   const flushed: string[] = []
   let pending: string[] = []
-  builder.stream('in', { value: stringSerde }).filter((_k, v) => v !== 'skip').toSink('archive', () => ({
-    add: record => { pending.push(`${record.value}@${record.raw.source.partition}:${record.raw.source.offset}`) },
-    flush: async () => { flushed.push(...pending); pending = [] }
-  }))
+  builder
+    .stream('in', { value: stringSerde })
+    .filter((_k, v) => v !== 'skip')
+    .toSink('archive', () => ({
+      add: record => {
+        pending.push(`${record.value}@${record.raw.source.partition}:${record.raw.source.offset}`)
+      },
+      flush: async () => {
+        flushed.push(...pending)
+        pending = []
+      }
+    }))
   const driver = await TopologyTestDriver.create(builder.build(), { partitions: { in: 2 } })
   driver.pipe('in', { partition: 1, value: 'a' })
   driver.pipe('in', { partition: 1, value: 'skip' })
@@ -209,7 +244,11 @@ test('toSink hands every record to the task\'s sink, flushed at the commit', asy
 test('a record late for several aggregations goes to the late topic once', async t => {
   const builder = new TopologyBuilder().lateRecords('late')
   const stream = builder.stream('in', { value: stringSerde, timestamp: v => Number(v) * 1000 })
-  for (const name of ['first', 'second']) stream.groupBy(() => 'k', stringSerde).windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0)).count({ name })
+  for (const name of ['first', 'second'])
+    stream
+      .groupBy(() => 'k', stringSerde)
+      .windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0))
+      .count({ name })
   const driver = await TopologyTestDriver.create(builder.build())
   driver.pipe('in', { value: '1000' })
   driver.pipe('in', { value: '10' })
@@ -220,13 +259,18 @@ test('a record late for several aggregations goes to the late topic once', async
 
 test('hopping windows: every window a record falls in gets it, and each closes with its exact total', async t => {
   const windows = TimeWindows.ofSizeAndGrace(10 * MINUTE, MINUTE).advanceBy(5 * MINUTE)
-  const driver = await TopologyTestDriver.create(sampleTopology({ windows }), { partitions: { usage: 3 }, now: (T0 + 86_400) * 1000 })
+  const driver = await TopologyTestDriver.create(sampleTopology({ windows }), {
+    partitions: { usage: 3 },
+    now: (T0 + 86_400) * 1000
+  })
   const events = usageEvents(3000, 3, T0)
   for (const e of events) driver.pipe('usage', { partition: e.partition, value: event(e.user, e.bytes, e.ts) })
   await driver.commit()
   driver.advanceWallClock(60_000) // every partition idle: every window closes
   await driver.commit()
-  const got = new Map(driver.sinkRecords<string, number>('user-bytes', 'totals').map(r => [`${r.start}|${r.key}`, r.value]))
+  const got = new Map(
+    driver.sinkRecords<string, number>('user-bytes', 'totals').map(r => [`${r.start}|${r.key}`, r.value])
+  )
   const { totals, late } = expectedTotals(events, { sizeS: 600, advanceS: 300 })
   t.true(late > 0)
   t.deepEqual(lines(got), lines(totals))
@@ -234,10 +278,15 @@ test('hopping windows: every window a record falls in gets it, and each closes w
 
 test('count, sum and reduce are aggregations with their options', async t => {
   const builder = new TopologyBuilder()
-  const grouped = builder.stream('in', { value: jsonSerde<{ n: number }>(), timestamp: v => v.n * 1000 }).groupBy(() => 'k', stringSerde).windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0))
+  const grouped = builder
+    .stream('in', { value: jsonSerde<{ n: number }>(), timestamp: v => v.n * 1000 })
+    .groupBy(() => 'k', stringSerde)
+    .windowedBy(TimeWindows.ofSizeAndGrace(300_000, 0))
   grouped.count({ name: 'count' }).toSink('out', () => new CollectingSink())
   grouped.sum({ name: 'sum', of: v => v.n }).toSink('out', () => new CollectingSink())
-  grouped.reduce({ name: 'max', reducer: (a, b) => (a.n >= b.n ? a : b), serde: jsonSerde() }).toSink('out', () => new CollectingSink())
+  grouped
+    .reduce({ name: 'max', reducer: (a, b) => (a.n >= b.n ? a : b), serde: jsonSerde() })
+    .toSink('out', () => new CollectingSink())
   const driver = await TopologyTestDriver.create(builder.build(), { partitions: { in: 2 }, now: 86_400_000 })
   for (const n of [3, 9, 4, 600]) driver.pipe('in', { partition: n % 2, value: JSON.stringify({ n }) })
   await driver.commit()
@@ -259,7 +308,11 @@ test('a restart rebuilds every task from what was committed, owner stores from t
     t.is(driver.openWindows('user-bytes').length, 1)
     driver.pipe('usage', { partition: 0, value: event('ana', 1000, T0 + 20) }) // never committed
     await driver.restart()
-    t.deepEqual(driver.openWindows('user-bytes').map(w => w.value), [12], `${stores.name}: the committed state, restored`)
+    t.deepEqual(
+      driver.openWindows('user-bytes').map(w => w.value),
+      [12],
+      `${stores.name}: the committed state, restored`
+    )
     driver.pipe('usage', { partition: 0, value: event('ana', 1, T0 + 20) })
     for (let p = 0; p < 2; p++) driver.pipe('usage', { partition: p, value: event('bob', 0, T0 + 400) })
     await driver.commit()
@@ -267,12 +320,14 @@ test('a restart rebuilds every task from what was committed, owner stores from t
   }
 })
 
-test('a record a sink refuses goes to dead letters with the sink\'s name and error, and the others are written', async t => {
+test("a record a sink refuses goes to dead letters with the sink's name and error, and the others are written", async t => {
   const builder = new TopologyBuilder().deadLetters('dlq')
   const written: string[] = []
   let pending: Array<StreamRecord<unknown, string>> = []
   builder.stream('in', { value: stringSerde }).toSink('archive', () => ({
-    add: record => { pending.push(record) },
+    add: record => {
+      pending.push(record)
+    },
     flush: async () => {
       const refused = pending.filter(r => r.value === 'poison').map(record => ({ record, error: 'cannot hold it' }))
       written.push(...pending.filter(r => r.value !== 'poison').map(r => r.value))

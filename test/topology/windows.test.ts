@@ -4,16 +4,32 @@ import { closesAt } from '../../src/topology/windows/windows.ts'
 
 // The reference in BigInt arithmetic, where division is exact: the largest multiple of the
 // size at or below the timestamp.
-function referenceStart (timestamp: number, size: number): number {
+function referenceStart(timestamp: number, size: number): number {
   const t = BigInt(timestamp)
   const s = BigInt(size)
   const remainder = ((t % s) + s) % s
   return Number(t - remainder)
 }
 
-function timestamps (): number[] {
-  const list = [0, 1, -1, 299_999, 300_000, 300_001, -300_000, -300_001, 1_613_768_400_000, 1_613_768_699_999,
-    2 ** 52 - 1, 2 ** 52, 2 ** 52 + 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 53 - 300_001]
+function timestamps(): number[] {
+  const list = [
+    0,
+    1,
+    -1,
+    299_999,
+    300_000,
+    300_001,
+    -300_000,
+    -300_001,
+    1_613_768_400_000,
+    1_613_768_699_999,
+    2 ** 52 - 1,
+    2 ** 52,
+    2 ** 52 + 1,
+    Number.MAX_SAFE_INTEGER,
+    -Number.MAX_SAFE_INTEGER,
+    2 ** 53 - 300_001
+  ]
   let seed = 42
   const random = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32
   for (let i = 0; i < 20_000; i++) {
@@ -31,7 +47,10 @@ test('a tumbling window starts at the largest multiple of its size at or below t
     const windows = TimeWindows.ofSizeAndGrace(size, 0)
     for (const timestamp of all) {
       const count = windows.startsOf(timestamp, out)
-      if (count !== 1 || out[0] !== referenceStart(timestamp, size)) t.fail(`size ${size}, timestamp ${timestamp}: ${out.slice(0, count).join(',')}, expected ${referenceStart(timestamp, size)}`)
+      if (count !== 1 || out[0] !== referenceStart(timestamp, size))
+        t.fail(
+          `size ${size}, timestamp ${timestamp}: ${out.slice(0, count).join(',')}, expected ${referenceStart(timestamp, size)}`
+        )
     }
   }
   t.pass()
@@ -39,7 +58,13 @@ test('a tumbling window starts at the largest multiple of its size at or below t
 
 test('hopping windows: a record is in every window whose [start, start + size) holds it, newest first', t => {
   const out: number[] = []
-  for (const [size, advance] of [[600_000, 300_000], [3_600_000, 300_000], [10, 3], [7, 7], [1000, 1]]) {
+  for (const [size, advance] of [
+    [600_000, 300_000],
+    [3_600_000, 300_000],
+    [10, 3],
+    [7, 7],
+    [1000, 1]
+  ]) {
     const windows = TimeWindows.ofSizeAndGrace(size!, 60_000).advanceBy(advance!)
     for (const timestamp of [0, 1, -1, 299_999, 300_000, 1_613_768_699_999, 2 ** 52 + 1]) {
       const expected: number[] = []
@@ -65,6 +90,8 @@ test('a window closes at its end plus grace; the last closed start follows the w
 test('bad sizes, advances and graces are refused', t => {
   t.throws(() => TimeWindows.ofSizeAndGrace(0, 0), { message: /size must be a positive/ })
   t.throws(() => TimeWindows.ofSizeAndGrace(1000, -1), { message: /grace must be/ })
-  t.throws(() => TimeWindows.ofSizeAndGrace(1000, 0).advanceBy(1001), { message: /advance must be a whole number of ms from 1 to the size/ })
+  t.throws(() => TimeWindows.ofSizeAndGrace(1000, 0).advanceBy(1001), {
+    message: /advance must be a whole number of ms from 1 to the size/
+  })
   t.throws(() => TimeWindows.ofSizeAndGrace(1000, 0).advanceBy(0.5), { message: /advance/ })
 })

@@ -3,15 +3,24 @@ import { decodeEvent, decodeEventGeneric } from '../../src/traffic/event-codec.t
 
 // The traffic event decoder has a fast path without JSON.parse; every input must get
 // the result (value or rejection) the general decoder gives.
-const reference = '{"bytes":9082,"timestamp":1600545287,"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}'
+const reference =
+  '{"bytes":9082,"timestamp":1600545287,"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}'
 
 /** Both decoders give the same event, or the same rejection. */
-function assertSameDecoding (t: ExecutionContext, text: string): void {
+function assertSameDecoding(t: ExecutionContext, text: string): void {
   const bytes = Buffer.from(text)
   let expected: unknown
   let actual: unknown
-  try { expected = decodeEventGeneric(bytes) } catch (error) { expected = String(error) }
-  try { actual = decodeEvent(bytes) } catch (error) { actual = String(error) }
+  try {
+    expected = decodeEventGeneric(bytes)
+  } catch (error) {
+    expected = String(error)
+  }
+  try {
+    actual = decodeEvent(bytes)
+  } catch (error) {
+    actual = String(error)
+  }
   t.deepEqual(actual, expected, text)
 }
 
@@ -69,20 +78,47 @@ test('the fast path agrees with JSON.parse on near-miss forms', t => {
 test('the fast path agrees with JSON.parse on near-miss ids, alone and with other rules broken', t => {
   const good = '00000000-0000-0000-0000-000000000001'
   const ids = [
-    good, good.toUpperCase().replace('0001', 'ABCD'), good.replace('0001', 'AbCd'), good.replace('0001', 'abcd'), good.slice(0, -1), good + '0', good + 'g',
-    good.replace('0001', '000g'), good.replace('0001', '000G'), good.replace('0001', '000-'), good.replace('-', '0').replace('00000000', '0000000-'),
-    good.replaceAll('-', ''), good.replace('-0000-0000-', '-00000000-'), good.replace('0001', '00\\u0031'), good.replace('0001', '00"1'),
-    good.replace('0001', '00 1'), ''
+    good,
+    good.toUpperCase().replace('0001', 'ABCD'),
+    good.replace('0001', 'AbCd'),
+    good.replace('0001', 'abcd'),
+    good.slice(0, -1),
+    good + '0',
+    good + 'g',
+    good.replace('0001', '000g'),
+    good.replace('0001', '000G'),
+    good.replace('0001', '000-'),
+    good.replace('-', '0').replace('00000000', '0000000-'),
+    good.replaceAll('-', ''),
+    good.replace('-0000-0000-', '-00000000-'),
+    good.replace('0001', '00\\u0031'),
+    good.replace('0001', '00"1'),
+    good.replace('0001', '00 1'),
+    ''
   ]
-  const breakers = [(text: string) => text, (text: string) => text.replace('9082', '1000000001'), (text: string) => text.replace('1600545287', '946684799'),
-    (text: string) => text.replace('SKYPE', ''), (text: string) => text.replace(/"}$/, ''),
+  const breakers = [
+    (text: string) => text,
+    (text: string) => text.replace('9082', '1000000001'),
+    (text: string) => text.replace('1600545287', '946684799'),
+    (text: string) => text.replace('SKYPE', ''),
+    (text: string) => text.replace(/"}$/, ''),
     // A 36-character id whose closing quote is something else.
-    (text: string) => text.replace(/("id":"[^"]{36})"/, '$1x'), (text: string) => text.replace(/("antenna_id":"[^"]{36})"/, '$1 ')]
+    (text: string) => text.replace(/("id":"[^"]{36})"/, '$1x'),
+    (text: string) => text.replace(/("antenna_id":"[^"]{36})"/, '$1 ')
+  ]
   let checked = 0
   for (const id of ids) {
     for (const field of ['id', 'antenna_id']) {
       for (const breaker of breakers) {
-        assertSameDecoding(t, breaker(reference.replace(`"${field}":"${field === 'id' ? good : '00000000-0000-0000-0000-000000000000'}"`, `"${field}":"${id}"`)))
+        assertSameDecoding(
+          t,
+          breaker(
+            reference.replace(
+              `"${field}":"${field === 'id' ? good : '00000000-0000-0000-0000-000000000000'}"`,
+              `"${field}":"${id}"`
+            )
+          )
+        )
         checked++
       }
     }

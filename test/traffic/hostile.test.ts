@@ -17,13 +17,21 @@ import { sleep } from '../../src/lib/processes.ts'
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 const PARTITIONS = 6
 
-interface Total { timestamp: string, id: string, value: number, type: string }
-interface Truth { bytes: Total[], summary: { records: number, valid: number, invalid: number, late: number, invalidByReason: Record<string, number> } }
+interface Total {
+  timestamp: string
+  id: string
+  value: number
+  type: string
+}
+interface Truth {
+  bytes: Total[]
+  summary: { records: number; valid: number; invalid: number; late: number; invalidByReason: Record<string, number> }
+}
 
 /** Records that stalled or corrupted the pipeline before, and other hostile shapes, made from a valid record. */
-function hostileRecords (valid: string): Array<string | Buffer> {
+function hostileRecords(valid: string): Array<string | Buffer> {
   const now = Math.floor(Date.now() / 1000)
-  const event = JSON.parse(valid) as { bytes: number, timestamp: number, app: string, id: string, antenna_id: string }
+  const event = JSON.parse(valid) as { bytes: number; timestamp: number; app: string; id: string; antenna_id: string }
   const with_ = (fields: Record<string, unknown>): string => JSON.stringify({ ...event, ...fields })
   const [before, after] = with_({ app: '@@' }).split('@@') as [string, string]
   return [
@@ -52,7 +60,10 @@ function hostileRecords (valid: string): Array<string | Buffer> {
 test('a stream fed hostile records among independent input stays up, counts every valid event exactly and sends every bad one to <input>-dlq', async t => {
   const brokers = await kafkaBrokers()
   const { url, db } = await testDatabase(t)
-  const [input, metadata] = await testTopics(t, [{ prefix: 'devices', partitions: PARTITIONS }, { prefix: 'user-metadata', partitions: 1, config: { 'cleanup.policy': 'compact' } }])
+  const [input, metadata] = await testTopics(t, [
+    { prefix: 'devices', partitions: PARTITIONS },
+    { prefix: 'user-metadata', partitions: 1, config: { 'cleanup.policy': 'compact' } }
+  ])
   const group = uniqueName('group')
   cleanUpAfter(t, [group, `${input}-`])
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-hostile-'))
@@ -62,9 +73,33 @@ test('a stream fed hostile records among independent input stays up, counts ever
   // Simulated traffic with every kind of bad record the simulator makes, then the hostile
   // records spread through it, one every 400 records.
   const simulated = join(dir, 'simulated.jsonl')
-  const made = await cellstream(['simulate', '--seed', 'hostile', '--from', '2021-02-19T20:00', '--to', '2021-02-19T22:00', '--rate', '4', '--bad-ratio', '0.05', '--late-ratio', '0.02', '--out', simulated, '--provision'], env)
+  const made = await cellstream(
+    [
+      'simulate',
+      '--seed',
+      'hostile',
+      '--from',
+      '2021-02-19T20:00',
+      '--to',
+      '2021-02-19T22:00',
+      '--rate',
+      '4',
+      '--bad-ratio',
+      '0.05',
+      '--late-ratio',
+      '0.02',
+      '--out',
+      simulated,
+      '--provision'
+    ],
+    env
+  )
   t.is(made.code, 0, made.stderr)
-  const lines = (await readFile(simulated)).toString('latin1').split('\n').filter(line => line !== '').map(line => decodeLine(Buffer.from(line, 'latin1')))
+  const lines = (await readFile(simulated))
+    .toString('latin1')
+    .split('\n')
+    .filter(line => line !== '')
+    .map(line => decodeLine(Buffer.from(line, 'latin1')))
   const hostile = hostileRecords(lines.find(line => line.toString().startsWith('{"bytes"'))!.toString())
   const records: Buffer[] = []
   lines.forEach((line, i) => {
@@ -79,21 +114,54 @@ test('a stream fed hostile records among independent input stays up, counts ever
   await writeFile(file, records.map(r => encodeLine(r) + '\n').join(''))
   t.is(await produceRecordFile(input!, file, PARTITIONS), records.length)
 
-  const truthRun = await cellstream(['truth', '--in', file, '--partitions', String(PARTITIONS), '--format', 'json'], env)
+  const truthRun = await cellstream(
+    ['truth', '--in', file, '--partitions', String(PARTITIONS), '--format', 'json'],
+    env
+  )
   t.is(truthRun.code, 0, truthRun.stderr)
   const truth = JSON.parse(truthRun.stdout) as Truth
   t.true(truth.summary.invalid > 100 && truth.summary.late > 10)
 
-  const stream = spawn(process.execPath, [BIN, 'stream', '--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`, '--group', group,
-    '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive'), '--idle-timeout', '3', '--mirror'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const stream = spawn(
+    process.execPath,
+    [
+      BIN,
+      'stream',
+      '--input-topic',
+      input!,
+      '--metadata-topic',
+      metadata!,
+      '--alerts-topic',
+      `${group}-alerts`,
+      '--group',
+      group,
+      '--state-dir',
+      join(dir, 'state'),
+      '--archive-dir',
+      join(dir, 'archive'),
+      '--idle-timeout',
+      '3',
+      '--mirror'
+    ],
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] }
+  )
   let log = ''
-  stream.stderr.on('data', chunk => { log += chunk })
+  stream.stderr.on('data', chunk => {
+    log += chunk
+  })
   t.teardown(() => stream.kill('SIGKILL'))
   const line = (r: Total): string => `${r.timestamp} ${r.type} ${r.id} ${r.value}`
   const deadline = Date.now() + 180_000
   let rows: string[] = []
   while (Date.now() < deadline && stream.exitCode === null) {
-    rows = await db.map('SELECT "timestamp", id, value, type FROM bytes', [], row => line({ timestamp: (row.timestamp as Date).toISOString().replace('.000Z', 'Z'), id: row.id, value: Number(row.value), type: row.type }))
+    rows = await db.map('SELECT "timestamp", id, value, type FROM bytes', [], row =>
+      line({
+        timestamp: (row.timestamp as Date).toISOString().replace('.000Z', 'Z'),
+        id: row.id,
+        value: Number(row.value),
+        type: row.type
+      })
+    )
     if (rows.length >= truth.bytes.length) break
     await sleep(500)
   }
@@ -112,7 +180,8 @@ test('a stream fed hostile records among independent input stays up, counts ever
     reasons[reason] = (reasons[reason] ?? 0) + 1
     const partition = Number(headerValue(letter, DEAD_LETTER_HEADERS.partition))
     const offset = Number(headerValue(letter, DEAD_LETTER_HEADERS.offset))
-    if (!records[offset * PARTITIONS + partition]!.equals(letter.value ?? Buffer.alloc(0))) t.fail(`dead letter ${partition}/${offset} does not hold the original bytes`)
+    if (!records[offset * PARTITIONS + partition]!.equals(letter.value ?? Buffer.alloc(0)))
+      t.fail(`dead letter ${partition}/${offset} does not hold the original bytes`)
   }
   t.deepEqual(reasons, truth.summary.invalidByReason)
   t.is((await readTopic(`${input}-late`)).length, truth.summary.late, 'every late event is on the late topic')
@@ -121,7 +190,9 @@ test('a stream fed hostile records among independent input stays up, counts ever
   const instance = await DuckDBInstance.create()
   const connection = await instance.connect()
   try {
-    const reader = await connection.runAndReadAll(`SELECT count(DISTINCT ("partition", "offset")) AS events FROM read_parquet('${join(dir, 'archive')}/year=*/month=*/day=*/hour=*/*.parquet', hive_partitioning = true)`)
+    const reader = await connection.runAndReadAll(
+      `SELECT count(DISTINCT ("partition", "offset")) AS events FROM read_parquet('${join(dir, 'archive')}/year=*/month=*/day=*/hour=*/*.parquet', hive_partitioning = true)`
+    )
     t.is(Number(reader.getRowObjectsJS()[0]!.events), truth.summary.valid)
   } finally {
     connection.closeSync()

@@ -10,11 +10,15 @@ import { HAND_FILE, HAND_TRUTH } from '../helpers/hand-file.ts'
 test('the truth of a hand-written file equals the totals computed by hand', async t => {
   const path = join(await tempDir(t), 'hand.jsonl')
   await writeFile(path, HAND_FILE)
-  const result = await truthFromFile(path, { graceSeconds: 60, users: makeUsers(20), recordSeconds: Date.parse('2026-11-28T00:00:00Z') / 1000 })
+  const result = await truthFromFile(path, {
+    graceSeconds: 60,
+    users: makeUsers(20),
+    recordSeconds: Date.parse('2026-11-28T00:00:00Z') / 1000
+  })
   t.deepEqual(result, HAND_TRUTH)
 })
 
-test('lateness is decided per partition, by that partition\'s own stream time', t => {
+test("lateness is decided per partition, by that partition's own stream time", t => {
   const line = (timestamp: number): string =>
     `{"bytes":10,"timestamp":${timestamp},"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}`
   const t0 = 1600545600 // 2020-09-19T20:00:00Z
@@ -25,11 +29,27 @@ test('lateness is decided per partition, by that partition\'s own stream time', 
   truth.add(line(t0 + 250), 0) // still late: the rule depends on the window, not the record
   const result = truth.result()
   t.is(result.summary.late, 2)
-  t.deepEqual(result.bytes.filter(r => r.type === 'user_total_bytes'), [
-    { timestamp: '2020-09-19T20:00:00Z', id: '00000000-0000-0000-0000-000000000001', value: 10, type: 'user_total_bytes' },
-    { timestamp: '2020-09-19T20:05:00Z', id: '00000000-0000-0000-0000-000000000001', value: 10, type: 'user_total_bytes' }
-  ])
-  t.deepEqual(result.bytesHourly.filter(r => r.type === 'user_total_bytes').map(r => r.value), [40])
+  t.deepEqual(
+    result.bytes.filter(r => r.type === 'user_total_bytes'),
+    [
+      {
+        timestamp: '2020-09-19T20:00:00Z',
+        id: '00000000-0000-0000-0000-000000000001',
+        value: 10,
+        type: 'user_total_bytes'
+      },
+      {
+        timestamp: '2020-09-19T20:05:00Z',
+        id: '00000000-0000-0000-0000-000000000001',
+        value: 10,
+        type: 'user_total_bytes'
+      }
+    ]
+  )
+  t.deepEqual(
+    result.bytesHourly.filter(r => r.type === 'user_total_bytes').map(r => r.value),
+    [40]
+  )
 })
 
 test('a window stays open until exactly end + grace', t => {

@@ -9,10 +9,17 @@ const event = (fields: Record<string, unknown>): string =>
   JSON.stringify({ bytes: 9082, timestamp: 1600545287, app: 'SKYPE', id: ID, antenna_id: ANTENNA, ...fields })
 
 test('the reference line is valid', t => {
-  const line = '{"bytes":9082,"timestamp":1600545287,"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}'
+  const line =
+    '{"bytes":9082,"timestamp":1600545287,"app":"SKYPE","id":"00000000-0000-0000-0000-000000000001","antenna_id":"00000000-0000-0000-0000-000000000000"}'
   t.deepEqual(validateEvent(Buffer.from(line), SENT), {
     ok: true,
-    event: { bytes: 9082, timestamp: 1600545287, app: 'SKYPE', id: ID, antenna_id: '00000000-0000-0000-0000-000000000000' }
+    event: {
+      bytes: 9082,
+      timestamp: 1600545287,
+      app: 'SKYPE',
+      id: ID,
+      antenna_id: '00000000-0000-0000-0000-000000000000'
+    }
   })
 })
 
@@ -74,7 +81,11 @@ test('upper-case UUIDs count in lower case', t => {
   t.true(result.ok && result.event.id === ID.replaceAll('0', 'a'))
 })
 
-test('the future rule is measured from the record\'s Kafka timestamp, with a configurable limit', t => {
-  t.true(validateEvent(event({ timestamp: 1600545287 + 3600 }), { recordSeconds: 1600545287, maxFutureSeconds: 3600 }).ok)
-  t.false(validateEvent(event({ timestamp: 1600545287 + 3601 }), { recordSeconds: 1600545287, maxFutureSeconds: 3600 }).ok)
+test("the future rule is measured from the record's Kafka timestamp, with a configurable limit", t => {
+  t.true(
+    validateEvent(event({ timestamp: 1600545287 + 3600 }), { recordSeconds: 1600545287, maxFutureSeconds: 3600 }).ok
+  )
+  t.false(
+    validateEvent(event({ timestamp: 1600545287 + 3601 }), { recordSeconds: 1600545287, maxFutureSeconds: 3600 }).ok
+  )
 })

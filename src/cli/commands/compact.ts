@@ -20,23 +20,34 @@ interface CompactFlags {
   interval: string
 }
 
-export function compactCommand (): Command {
+export function compactCommand(): Command {
   return new Command('compact')
-    .description('batch layer: merge each UTC hour of the archive into one deduplicated Parquet file and write bytes_hourly and user_quota_limit')
+    .description(
+      'batch layer: merge each UTC hour of the archive into one deduplicated Parquet file and write bytes_hourly and user_quota_limit'
+    )
     .option('--hour <hour>', 'one UTC hour, e.g. 2021-02-19T21')
     .option('--from <time>', 'first hour of a range, ISO 8601 UTC')
     .option('--to <time>', 'end of the range (exclusive), ISO 8601 UTC')
-    .option('--watch', 'keep running: compact every hour once it has closed, and again when late files arrive; compact the hours not yet due ahead')
+    .option(
+      '--watch',
+      'keep running: compact every hour once it has closed, and again when late files arrive; compact the hours not yet due ahead'
+    )
     .addOption(archiveDirOption())
     .addOption(databaseUrlOption())
     .option('--lateness <seconds>', 'with --watch: seconds after an hour ends before it is compacted', '600')
     .option('--interval <seconds>', 'with --watch: seconds between looks at the archive', '30')
-    .action(async (flags: CompactFlags) => { await runCompact(flags) })
+    .action(async (flags: CompactFlags) => {
+      await runCompact(flags)
+    })
 }
 
-async function runCompact (flags: CompactFlags): Promise<void> {
+async function runCompact(flags: CompactFlags): Promise<void> {
   parseDatabaseUrl(flags.databaseUrl)
-  const modes = [flags.hour !== undefined, flags.from !== undefined || flags.to !== undefined, flags.watch === true].filter(Boolean).length
+  const modes = [
+    flags.hour !== undefined,
+    flags.from !== undefined || flags.to !== undefined,
+    flags.watch === true
+  ].filter(Boolean).length
   if (modes !== 1) throw new UsageError('give exactly one of --hour, --from/--to or --watch')
   if (flags.watch === true) {
     await watch(flags)
@@ -52,26 +63,38 @@ async function runCompact (flags: CompactFlags): Promise<void> {
     onHour: (outcome, index, total) => {
       if (live) process.stderr.write('\r\u001b[K')
       report(outcome)
-      if (live && index + 1 < total) process.stderr.write(`hour ${index + 2} of ${total} (${hourLabel(hours[index + 1]!)})…`)
+      if (live && index + 1 < total)
+        process.stderr.write(`hour ${index + 2} of ${total} (${hourLabel(hours[index + 1]!)})…`)
     }
   })
   const failed = outcomes.filter(o => !o.ok)
   if (hours.length > 1) process.stdout.write(totalLine(outcomes, (performance.now() - started) / 1000))
   if (failed.length === 1 && hours.length === 1) throw failed[0]!.error
-  if (failed.length > 0) throw new DataError(`${failed.length} of ${hours.length} hours failed and were left as they were (see above)`)
+  if (failed.length > 0)
+    throw new DataError(`${failed.length} of ${hours.length} hours failed and were left as they were (see above)`)
 }
 
-async function watch (flags: CompactFlags): Promise<void> {
+async function watch(flags: CompactFlags): Promise<void> {
   const latenessSeconds = parseInteger('--lateness', flags.lateness, { min: 0, max: 30 * 86_400 })
   const intervalSeconds = parseInteger('--interval', flags.interval, { min: 1, max: 86_400 })
   const controller = new AbortController()
-  const stop = (): void => { controller.abort() }
+  const stop = (): void => {
+    controller.abort()
+  }
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
-  progress(`watching ${flags.archiveDir}: compacting hours ${latenessSeconds} s after they end, every ${intervalSeconds} s`)
+  progress(
+    `watching ${flags.archiveDir}: compacting hours ${latenessSeconds} s after they end, every ${intervalSeconds} s`
+  )
   try {
     await watchArchive({
-      archiveDir: flags.archiveDir, databaseUrl: flags.databaseUrl, latenessSeconds, intervalSeconds, signal: controller.signal, onHour: report, onAhead: reportAhead
+      archiveDir: flags.archiveDir,
+      databaseUrl: flags.databaseUrl,
+      latenessSeconds,
+      intervalSeconds,
+      signal: controller.signal,
+      onHour: report,
+      onAhead: reportAhead
     })
   } finally {
     process.off('SIGINT', stop)
@@ -79,14 +102,14 @@ async function watch (flags: CompactFlags): Promise<void> {
   }
 }
 
-function report (outcome: HourOutcome): void {
+function report(outcome: HourOutcome): void {
   if (outcome.ok) process.stdout.write(hourLine(outcome.result))
   else progress(`cellstream: ${outcome.error.message}`)
 }
 
 // Rounds that wrote nothing stay quiet: the watcher runs one every interval. So do rounds
 // skipped while another compactor (`compact --hour`, say) holds the archive: that is expected.
-function reportAhead (outcome: AheadReport): void {
+function reportAhead(outcome: AheadReport): void {
   if (outcome.ok) {
     if (outcome.result.piecesWritten > 0) progress(aheadLine(outcome.result))
   } else if (outcome.hour !== undefined || !outcome.locked) {
@@ -94,17 +117,21 @@ function reportAhead (outcome: AheadReport): void {
   }
 }
 
-function aheadLine (r: AheadHourResult): string {
-  return `${hourLabel(r.hour)}: compacted ahead ${count(r.filesEncoded)} files into ${count(r.piecesWritten)} pieces (${count(r.rowsEncoded)} rows) in ${r.seconds.toFixed(2)} s; ` +
+function aheadLine(r: AheadHourResult): string {
+  return (
+    `${hourLabel(r.hour)}: compacted ahead ${count(r.filesEncoded)} files into ${count(r.piecesWritten)} pieces (${count(r.rowsEncoded)} rows) in ${r.seconds.toFixed(2)} s; ` +
     `${count(r.pieces)} pieces so far, ${count(r.filesLeft)} files not in one`
+  )
 }
 
-export function hourLine (r: HourResult): string {
+export function hourLine(r: HourResult): string {
   const label = hourLabel(r.hour)
   const time = `${r.seconds.toFixed(2)} s`
   switch (r.status) {
-    case 'empty': return `${label}: no data, nothing written\n`
-    case 'unchanged': return `${label}: already one compacted file; ${count(r.rowsWritten)} rows aggregated into the tables in ${time}\n`
+    case 'empty':
+      return `${label}: no data, nothing written\n`
+    case 'unchanged':
+      return `${label}: already one compacted file; ${count(r.rowsWritten)} rows aggregated into the tables in ${time}\n`
     case 'compacted': {
       const ahead = r.piecesUsed > 0 ? ` (${count(r.piecesUsed)} pieces compacted ahead)` : ''
       return `${label}: ${count(r.rowsRead)} rows read, ${count(r.duplicates)} duplicates dropped, ${count(r.filesMerged)} files merged${ahead}, ${count(r.rowsWritten)} rows written in ${time}\n`
@@ -112,32 +139,34 @@ export function hourLine (r: HourResult): string {
   }
 }
 
-function totalLine (outcomes: readonly HourOutcome[], seconds: number): string {
+function totalLine(outcomes: readonly HourOutcome[], seconds: number): string {
   const done = outcomes.filter(o => o.ok).map(o => o.result)
-  const sum = (key: 'rowsRead' | 'duplicates' | 'filesMerged' | 'rowsWritten'): string => count(done.reduce((s, r) => s + r[key], 0))
+  const sum = (key: 'rowsRead' | 'duplicates' | 'filesMerged' | 'rowsWritten'): string =>
+    count(done.reduce((s, r) => s + r[key], 0))
   const empty = done.filter(r => r.status === 'empty').length
   return `${outcomes.length} hours (${empty} without data, ${outcomes.length - done.length} failed): ${sum('rowsRead')} rows read, ${sum('duplicates')} duplicates dropped, ${sum('filesMerged')} files merged, ${sum('rowsWritten')} rows written in ${seconds.toFixed(2)} s\n`
 }
 
-function count (n: number): string {
+function count(n: number): string {
   return n.toLocaleString('en-US')
 }
 
 const HOUR_ONLY = /^(\d{4}-\d{2}-\d{2})T(\d{2})$/
 
 /** `2021-02-19T21`, or any ISO time that is the start of an hour. */
-export function parseHour (name: string, raw: string): number {
+export function parseHour(name: string, raw: string): number {
   const seconds = parseTime(name, raw)
-  if (hourStart(seconds) !== seconds) throw new UsageError(`${name} must be the start of an hour such as 2021-02-19T21, got '${raw}'`)
+  if (hourStart(seconds) !== seconds)
+    throw new UsageError(`${name} must be the start of an hour such as 2021-02-19T21, got '${raw}'`)
   return seconds
 }
 
-function parseTime (name: string, raw: string): number {
+function parseTime(name: string, raw: string): number {
   const match = HOUR_ONLY.exec(raw.trim())
   return parseUtcSeconds(name, match === null ? raw : `${match[1]}T${match[2]}:00Z`)
 }
 
-function hourRange (flags: CompactFlags): number[] {
+function hourRange(flags: CompactFlags): number[] {
   if (flags.from === undefined || flags.to === undefined) throw new UsageError('--from and --to go together')
   const from = hourStart(parseTime('--from', flags.from))
   const to = parseTime('--to', flags.to)

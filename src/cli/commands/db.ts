@@ -5,7 +5,7 @@ import { upsertUsers } from '../../db/provision.ts'
 import { REFERENCE_USERS } from '../../lib/reference.ts'
 import { databaseUrlOption } from '../shared-options.ts'
 
-export function dbCommand (): Command {
+export function dbCommand(): Command {
   const db = new Command('db').description('PostgreSQL schema and user metadata')
 
   db.command('migrate')

@@ -5,52 +5,72 @@ import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { brokersOption, kafkaDataDirOption, progress } from '../shared-options.ts'
 
 const portOption = (): Option =>
-  new Option('--port <port>', 'port of the first broker (node i listens on port + i - 1, its controller 10000 above)').default('9092')
+  new Option(
+    '--port <port>',
+    'port of the first broker (node i listens on port + i - 1, its controller 10000 above)'
+  ).default('9092')
 
-function localKafka (opts: { dataDir: string, port: string }, log?: (line: string) => void): LocalKafka {
-  return new LocalKafka({ dataDir: opts.dataDir, basePort: parseInteger('--port', opts.port, { min: 1024, max: 55_000 }), log })
+function localKafka(opts: { dataDir: string; port: string }, log?: (line: string) => void): LocalKafka {
+  return new LocalKafka({
+    dataDir: opts.dataDir,
+    basePort: parseInteger('--port', opts.port, { min: 1024, max: 55_000 }),
+    log
+  })
 }
 
-export function kafkaCommand (): Command {
+export function kafkaCommand(): Command {
   const kafka = new Command('kafka').description('run a local Apache Kafka cluster (KRaft) from Maven Central')
 
-  kafka.command('start')
-    .description('start a local cluster on 127.0.0.1:9092 (or 9092-9094) and wait until it answers; a no-op when it runs already')
+  kafka
+    .command('start')
+    .description(
+      'start a local cluster on 127.0.0.1:9092 (or 9092-9094) and wait until it answers; a no-op when it runs already'
+    )
     .addOption(new Option('--nodes <n>', 'number of nodes').choices(['1', '3']).default('1'))
     .addOption(kafkaDataDirOption())
     .addOption(portOption())
-    .action(async (opts: { nodes: '1' | '3', dataDir: string, port: string }) => {
+    .action(async (opts: { nodes: '1' | '3'; dataDir: string; port: string }) => {
       const local = localKafka(opts, progress)
       const { started, brokers } = await local.start(Number(opts.nodes) as 1 | 3)
       console.log(`${started ? 'started' : 'already running'}: Kafka at ${brokers.join(',')}`)
     })
 
-  kafka.command('stop')
+  kafka
+    .command('stop')
     .description('stop the local cluster (its data is kept)')
     .addOption(kafkaDataDirOption())
     .addOption(portOption())
     .option('--wipe', 'also delete its data (topics, offsets)')
-    .action(async (opts: { dataDir: string, port: string, wipe?: boolean }) => {
+    .action(async (opts: { dataDir: string; port: string; wipe?: boolean }) => {
       const local = localKafka(opts)
       const stopped = await local.stop()
       if (opts.wipe === true) await local.wipe()
       console.log(stopped > 0 ? `stopped ${stopped} node(s)` : 'not running')
     })
 
-  kafka.command('status')
-    .description('show the local nodes and whether the brokers answer (KAFKA_BROKERS when no local cluster exists); exits 1 when none does')
+  kafka
+    .command('status')
+    .description(
+      'show the local nodes and whether the brokers answer (KAFKA_BROKERS when no local cluster exists); exits 1 when none does'
+    )
     .addOption(kafkaDataDirOption())
     .addOption(portOption())
     .addOption(brokersOption())
-    .action(async (opts: { dataDir: string, port: string, brokers: string }) => {
+    .action(async (opts: { dataDir: string; port: string; brokers: string }) => {
       const nodes = await localKafka(opts).status()
       for (const node of nodes) {
-        console.log(`node ${node.id}: ${node.alive ? `running (pid ${node.pid})` : 'stopped'} on 127.0.0.1:${node.port}`)
+        console.log(
+          `node ${node.id}: ${node.alive ? `running (pid ${node.pid})` : 'stopped'} on 127.0.0.1:${node.port}`
+        )
       }
       // A local cluster is checked at its own ports; otherwise KAFKA_BROKERS is.
       const brokers = nodes.length > 0 ? nodes.map(n => `127.0.0.1:${n.port}`) : parseBrokers(opts.brokers)
       const count = await pingKafka(brokers).catch(() => 0)
-      console.log(count > 0 ? `Kafka answers at ${brokers.join(',')} (${count} broker(s))` : `Kafka does not answer at ${brokers.join(',')}`)
+      console.log(
+        count > 0
+          ? `Kafka answers at ${brokers.join(',')} (${count} broker(s))`
+          : `Kafka does not answer at ${brokers.join(',')}`
+      )
       if (count === 0) process.exitCode = 1
     })
 

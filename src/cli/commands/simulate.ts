@@ -36,15 +36,22 @@ interface SimulateFlags {
   provision?: boolean
 }
 
-export function simulateCommand (): Command {
+export function simulateCommand(): Command {
   return new Command('simulate')
-    .description('send simulated antenna traffic to Kafka (or a file): real time, replayed faster, or a historic backfill')
+    .description(
+      'send simulated antenna traffic to Kafka (or a file): real time, replayed faster, or a historic backfill'
+    )
     .addOption(brokersOption())
     .option('--topic <name>', 'topic to produce to (created if missing)', 'devices')
     .option('--partitions <n>', 'partitions of the topic when it is created', '6')
-    .addOption(new Option('--key <key>', 'record key: none (null, like the original) or user (the user id)').default('none'))
+    .addOption(
+      new Option('--key <key>', 'record key: none (null, like the original) or user (the user id)').default('none')
+    )
     .option('--out <file.jsonl>', 'write the records to this file instead of Kafka')
-    .option('--bad-log <file>', 'where to list the bad records (default with --out: FILE.bad.jsonl when --bad-ratio > 0)')
+    .option(
+      '--bad-log <file>',
+      'where to list the bad records (default with --out: FILE.bad.jsonl when --bad-ratio > 0)'
+    )
     .option('--users <n>', `number of users (the 20 reference users first, up to ${MAX_USERS})`, '20')
     .option('--antennas <n>', `number of antennas (the 5 reference antennas first, up to ${MAX_ANTENNAS})`, '5')
     .option('--rate <events/s>', 'mean events per second of event time (default: one per user per minute)')
@@ -52,15 +59,20 @@ export function simulateCommand (): Command {
     .option('--to <time>', 'end of event time (exclusive); without --speed, backfill [from, to) as fast as possible')
     .option('--speed <x>', 'event time runs this many times faster than the wall clock (default 1: real time)')
     .option('--events <n>', 'stop after this many records')
-    .option('--seed <text>', 'seed of the random generator: the same seed and flags give the same records (default: random, printed)')
+    .option(
+      '--seed <text>',
+      'seed of the random generator: the same seed and flags give the same records (default: random, printed)'
+    )
     .option('--bad-ratio <r>', 'share of malformed records, 0..1', '0')
     .option('--late-ratio <r>', 'share of valid events stamped 5 to 60 minutes in the past, 0..1', '0')
     .option('--provision', 'upsert the simulated users into user_metadata first')
     .addOption(databaseUrlOption())
-    .action(async (flags: SimulateFlags) => { await runSimulate(flags) })
+    .action(async (flags: SimulateFlags) => {
+      await runSimulate(flags)
+    })
 }
 
-async function runSimulate (flags: SimulateFlags): Promise<void> {
+async function runSimulate(flags: SimulateFlags): Promise<void> {
   const users = parseInteger('--users', flags.users, { min: 1, max: MAX_USERS })
   const antennas = parseInteger('--antennas', flags.antennas, { min: 1, max: MAX_ANTENNAS })
   const key = parseChoice('--key', flags.key, ['none', 'user'] as const)
@@ -74,11 +86,16 @@ async function runSimulate (flags: SimulateFlags): Promise<void> {
   const to = flags.to === undefined ? undefined : parseUtcSeconds('--to', flags.to)
   const now = Math.floor(Date.now() / 1000)
   if (to !== undefined && from === undefined) throw new UsageError('--to needs --from')
-  if (speed !== undefined && speed > 1 && from === undefined) throw new UsageError('--speed above 1 needs --from: starting now, event time would run ahead of the clock')
-  if (from !== undefined && from < MIN_TIMESTAMP) throw new UsageError('--from must be 2000-01-01 or later: older events are invalid')
+  if (speed !== undefined && speed > 1 && from === undefined)
+    throw new UsageError('--speed above 1 needs --from: starting now, event time would run ahead of the clock')
+  if (from !== undefined && from < MIN_TIMESTAMP)
+    throw new UsageError('--from must be 2000-01-01 or later: older events are invalid')
   if (from !== undefined && to !== undefined && to <= from) throw new UsageError('--to must be after --from')
   // Records are stamped with the time they are sent: events further ahead are invalid.
-  if (to !== undefined && to > now + DEFAULT_MAX_FUTURE_SECONDS) throw new UsageError(`--to must be at most ${DEFAULT_MAX_FUTURE_SECONDS} s ahead of now: events further ahead of the time they are sent are invalid`)
+  if (to !== undefined && to > now + DEFAULT_MAX_FUTURE_SECONDS)
+    throw new UsageError(
+      `--to must be at most ${DEFAULT_MAX_FUTURE_SECONDS} s ahead of now: events further ahead of the time they are sent are invalid`
+    )
   if (flags.out !== undefined && key !== 'none') throw new UsageError('--key applies to Kafka; a file has no keys')
   const brokers = flags.out === undefined ? parseBrokers(flags.brokers) : []
   const seed = flags.seed ?? randomBytes(6).toString('hex')
@@ -120,7 +137,11 @@ async function runSimulate (flags: SimulateFlags): Promise<void> {
       events,
       badLog,
       signal: controller.signal,
-      onProgress: live ? p => { process.stderr.write(`\r${progressLine(p)}\u001b[K`) } : undefined
+      onProgress: live
+        ? p => {
+            process.stderr.write(`\r${progressLine(p)}\u001b[K`)
+          }
+        : undefined
     })
     await sink.close()
     await badLog?.close()
@@ -135,11 +156,13 @@ async function runSimulate (flags: SimulateFlags): Promise<void> {
   }
   const seconds = result.elapsedMs / 1000
   const perSecond = seconds > 0 ? `, ${Math.round(result.records / seconds)}/s` : ''
-  console.log(`sent ${result.records} records (${result.bad} bad) to ${where} in ${seconds.toFixed(1)} s${perSecond}${result.interrupted ? '; stopped' : ''}`)
+  console.log(
+    `sent ${result.records} records (${result.bad} bad) to ${where} in ${seconds.toFixed(1)} s${perSecond}${result.interrupted ? '; stopped' : ''}`
+  )
   if (badLogPath !== undefined) console.log(`bad records listed in ${badLogPath}`)
 }
 
-async function provision (url: string, traffic: Traffic): Promise<void> {
+async function provision(url: string, traffic: Traffic): Promise<void> {
   const db = openDb(url)
   try {
     const count = await upsertUsers(db, traffic.population.users)
@@ -152,11 +175,11 @@ async function provision (url: string, traffic: Traffic): Promise<void> {
 }
 
 /** `traffic.jsonl` → `traffic.bad.jsonl`. */
-export function badLogFor (out: string): string {
+export function badLogFor(out: string): string {
   return out.endsWith('.jsonl') ? `${out.slice(0, -'.jsonl'.length)}.bad.jsonl` : `${out}.bad.jsonl`
 }
 
-function progressLine (p: SimulateProgress): string {
-  const rate = p.elapsedMs > 0 ? Math.round(p.records / p.elapsedMs * 1000) : 0
+function progressLine(p: SimulateProgress): string {
+  const rate = p.elapsedMs > 0 ? Math.round((p.records / p.elapsedMs) * 1000) : 0
   return `${p.records} records (${p.bad} bad), event time ${iso(p.second)}, ${rate}/s`
 }

@@ -10,7 +10,7 @@ import type { StreamRecord } from '../records.ts'
 import type { Aggregation } from '../aggregation.ts'
 import { closesAt } from '../windows/windows.ts'
 
-export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): NodeSpec {
+export function aggregateNode<K, V, A>(aggregation: Aggregation<K, V, A>): NodeSpec {
   const { name, windows, init, adder, keyOf } = aggregation
   return {
     name,
@@ -20,7 +20,7 @@ export function aggregateNode<K, V, A> (aggregation: Aggregation<K, V, A>): Node
       const partials = ctx.partials<K, A>(name)
       const starts: number[] = []
       return {
-        process (record: StreamRecord<unknown, unknown>) {
+        process(record: StreamRecord<unknown, unknown>) {
           const key = attempt(ctx, name, record, keyOf, record.key, record.value as V)
           if (key === FAILED) return
           if (record.timestamp > ctx.streamTime) ctx.streamTime = record.timestamp

@@ -4,7 +4,7 @@
 import { attempt, FAILED, forward, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
 import type { StreamRecord } from '../records.ts'
 
-export function joinNode<K, V, TK, TV, R> (
+export function joinNode<K, V, TK, TV, R>(
   name: string,
   table: string,
   keyOf: (key: K, value: V) => TK,
@@ -19,11 +19,12 @@ export function joinNode<K, V, TK, TV, R> (
       // Made once, not per record.
       const lookup = (k: K, v: V): TV | undefined => view.get(keyOf(k, v))
       return {
-        process (record: StreamRecord<unknown, unknown>) {
+        process(record: StreamRecord<unknown, unknown>) {
           const match = attempt(ctx, name, record, lookup, record.key as K, record.value as V)
           if (match === FAILED || (match === undefined && !left)) return
           const value = attempt(ctx, name, record, joiner, record.value as V, match)
-          if (value !== FAILED) forward(children, { key: record.key, value, timestamp: record.timestamp, raw: record.raw })
+          if (value !== FAILED)
+            forward(children, { key: record.key, value, timestamp: record.timestamp, raw: record.raw })
         }
       }
     }

@@ -3,14 +3,15 @@
 import { attempt, FAILED, forward, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
 import type { StreamRecord } from '../records.ts'
 
-export function mapNode<K, V, K2, V2> (name: string, mapper: (key: K, value: V) => { key: K2, value: V2 }): NodeSpec {
+export function mapNode<K, V, K2, V2>(name: string, mapper: (key: K, value: V) => { key: K2; value: V2 }): NodeSpec {
   return {
     name,
     children: [],
     create: (ctx: TaskContext, children: Processor<unknown, unknown>[]) => ({
-      process (record: StreamRecord<unknown, unknown>) {
+      process(record: StreamRecord<unknown, unknown>) {
         const result = attempt(ctx, name, record, mapper, record.key as K, record.value as V)
-        if (result !== FAILED) forward(children, { key: result.key, value: result.value, timestamp: record.timestamp, raw: record.raw })
+        if (result !== FAILED)
+          forward(children, { key: result.key, value: result.value, timestamp: record.timestamp, raw: record.raw })
       }
     })
   }

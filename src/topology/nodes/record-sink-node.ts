@@ -4,14 +4,14 @@
 import type { NodeSpec, Processor, RecordSink, TaskContext } from '../processor.ts'
 import type { StreamRecord } from '../records.ts'
 
-export function recordSinkNode<K, V> (name: string, create: () => RecordSink<K, V>): NodeSpec {
+export function recordSinkNode<K, V>(name: string, create: () => RecordSink<K, V>): NodeSpec {
   return {
     name,
     children: [],
     create: (ctx: TaskContext, _children: Processor<unknown, unknown>[]) => {
       const sink = ctx.recordSink(name, create)
       return {
-        process (record: StreamRecord<unknown, unknown>) {
+        process(record: StreamRecord<unknown, unknown>) {
           sink.add(record as StreamRecord<K, V>)
         }
       }

@@ -9,16 +9,23 @@ export interface SinkSerdes<K, V> {
   value: Serde<V>
 }
 
-export function sinkNode<K, V> (name: string, topic: string, serdes: SinkSerdes<K, V>): NodeSpec {
+export function sinkNode<K, V>(name: string, topic: string, serdes: SinkSerdes<K, V>): NodeSpec {
   return {
     name,
     children: [],
     create: (ctx: TaskContext, _children: Processor<unknown, unknown>[]) => ({
-      process (record: StreamRecord<unknown, unknown>) {
-        const result = attempt(ctx, name, record, (k: unknown, v: V) => ({
-          key: k === null || k === undefined || serdes.key === undefined ? null : serdes.key.serialize(k as K),
-          value: serdes.value.serialize(v)
-        }), record.key, record.value as V)
+      process(record: StreamRecord<unknown, unknown>) {
+        const result = attempt(
+          ctx,
+          name,
+          record,
+          (k: unknown, v: V) => ({
+            key: k === null || k === undefined || serdes.key === undefined ? null : serdes.key.serialize(k as K),
+            value: serdes.value.serialize(v)
+          }),
+          record.key,
+          record.value as V
+        )
         if (result !== FAILED) ctx.send({ topic, ...result })
       }
     })

@@ -11,16 +11,21 @@ export class HoppingWindows implements Windows {
   readonly advanceMs: number
   readonly graceMs: number
 
-  constructor (sizeMs: number, advanceMs: number, graceMs: number) {
-    if (!Number.isSafeInteger(sizeMs) || sizeMs <= 0) throw new UsageError(`window size must be a positive whole number of ms, got ${sizeMs}`)
-    if (!Number.isSafeInteger(advanceMs) || advanceMs <= 0 || advanceMs > sizeMs) throw new UsageError(`window advance must be a whole number of ms from 1 to the size (${sizeMs}), got ${advanceMs}`)
-    if (!Number.isSafeInteger(graceMs) || graceMs < 0) throw new UsageError(`window grace must be a whole number of ms ≥ 0, got ${graceMs}`)
+  constructor(sizeMs: number, advanceMs: number, graceMs: number) {
+    if (!Number.isSafeInteger(sizeMs) || sizeMs <= 0)
+      throw new UsageError(`window size must be a positive whole number of ms, got ${sizeMs}`)
+    if (!Number.isSafeInteger(advanceMs) || advanceMs <= 0 || advanceMs > sizeMs)
+      throw new UsageError(
+        `window advance must be a whole number of ms from 1 to the size (${sizeMs}), got ${advanceMs}`
+      )
+    if (!Number.isSafeInteger(graceMs) || graceMs < 0)
+      throw new UsageError(`window grace must be a whole number of ms ≥ 0, got ${graceMs}`)
     this.sizeMs = sizeMs
     this.advanceMs = advanceMs
     this.graceMs = graceMs
   }
 
-  startsOf (timestamp: number, out: number[]): number {
+  startsOf(timestamp: number, out: number[]): number {
     // Division and floor rather than `%`: on numbers beyond 31 bits V8 makes `%` a call to
     // fmod, several times slower, and this runs for every record of every windowed
     // aggregation. Exact: below 2^53 the quotient's rounding error is under 1/advance, so it
@@ -31,11 +36,11 @@ export class HoppingWindows implements Windows {
     return n
   }
 
-  endOf (start: number): number {
+  endOf(start: number): number {
     return start + this.sizeMs
   }
 
-  lastClosedStart (watermark: number): number {
+  lastClosedStart(watermark: number): number {
     return watermark - this.sizeMs - this.graceMs
   }
 }

@@ -4,7 +4,7 @@
 import { TumblingWindows } from './tumbling-windows.ts'
 
 export const TimeWindows = {
-  ofSizeAndGrace (sizeMs: number, graceMs: number): TumblingWindows {
+  ofSizeAndGrace(sizeMs: number, graceMs: number): TumblingWindows {
     return new TumblingWindows(sizeMs, graceMs)
   }
 }

@@ -5,17 +5,17 @@ import { HoppingWindows } from './hopping-windows.ts'
 export class TumblingWindows extends HoppingWindows {
   override readonly kind = 'tumbling'
 
-  constructor (sizeMs: number, graceMs: number) {
+  constructor(sizeMs: number, graceMs: number) {
     super(sizeMs, sizeMs, graceMs)
   }
 
-  override startsOf (timestamp: number, out: number[]): number {
+  override startsOf(timestamp: number, out: number[]): number {
     out[0] = Math.floor(timestamp / this.sizeMs) * this.sizeMs
     return 1
   }
 
   /** The same windows, starting every `advanceMs` instead: hopping windows. */
-  advanceBy (advanceMs: number): HoppingWindows {
+  advanceBy(advanceMs: number): HoppingWindows {
     return new HoppingWindows(this.sizeMs, advanceMs, this.graceMs)
   }
 }

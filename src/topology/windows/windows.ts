@@ -13,14 +13,14 @@ export interface Windows {
    * first, written into `out` (reused for every record: this runs once per record); returns
    * how many.
    */
-  startsOf (timestamp: number, out: number[]): number
+  startsOf(timestamp: number, out: number[]): number
   /** The end (exclusive) of the window that starts at `start`. */
-  endOf (start: number): number
+  endOf(start: number): number
   /** The latest start of a window closed by `watermark` (its end + grace ≤ watermark): windows up to it are final. */
-  lastClosedStart (watermark: number): number
+  lastClosedStart(watermark: number): number
 }
 
 /** The watermark at which the window starting at `start` closes. */
-export function closesAt (windows: Windows, start: number): number {
+export function closesAt(windows: Windows, start: number): number {
   return windows.endOf(start) + windows.graceMs
 }
