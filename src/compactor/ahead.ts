@@ -20,11 +20,13 @@ import {
 import { currentVersion } from '../archive/versions.ts'
 import { openEngine, type Engine } from './duckdb-engine.ts'
 import { lockArchive } from './lock.ts'
-import { CHUNK_ROWS, fileStats, mergeFiles, ROW_GROUP_ROWS } from './merge.ts'
+import { fileStats, mergeFiles, ROW_GROUP_ROWS } from './merge.ts'
 import {
-  AHEAD_DIR,
   aheadDir,
   fileIdentities,
+  inputStats,
+  overlaps,
+  prunePieces,
   publishPiece,
   removeHourPieces,
   removePiece,
@@ -33,7 +35,8 @@ import {
   type FileIdentity,
   type Piece
 } from './pieces.ts'
-import { compare, compareBig, isSimple, type FileStats } from './plan.ts'
+import { isSimple, type FileStats } from './plan.ts'
+import { cutRuns } from './runs.ts'
 import { SCRATCH_DIR } from './run.ts'
 
 /**
@@ -276,65 +279,6 @@ async function compactAheadHour(context: AheadContext, hour: number, closed: boo
 }
 
 /**
- * Splits a partition's small files into the runs to encode now. A run is files in offset order
- * that no bound's offsets fall among. A run ends once it holds `openRows` and its last row group
- * (as DuckDB will cut them) is empty or at least half full, and never between two files that
- * overlap; what is left waits for more files. Once the hour has closed (`closedRows` given),
- * what is left becomes a run too if it holds `closedRows`.
- */
-function cutRuns(
-  files: readonly FileStats[],
-  bounds: readonly FileStats[],
-  closedRows: number | undefined,
-  openRows: number
-): FileStats[][] {
-  const sorted = [...files].sort((a, b) => compareBig(a.offsetMin!, b.offsetMin!) || compare(a.path, b.path))
-  const blocked = (from: bigint, to: bigint): boolean => bounds.some(b => b.offsetMin! <= to && from <= b.offsetMax!)
-  const runs: FileStats[][] = []
-  let run: FileStats[] = []
-  let rows = 0
-  let groupRows = 0
-  let end = 0n
-  // (A run of less than one row group, with thresholds that small, is one row group anyway.)
-  const ready = (): boolean =>
-    rows >= openRows && (groupRows === 0 || 2 * groupRows >= ROW_GROUP_ROWS || rows < ROW_GROUP_ROWS)
-  const close = (keep: boolean): void => {
-    if (keep) runs.push(run)
-    run = []
-    rows = 0
-    groupRows = 0
-  }
-  const worthAPiece = (): boolean => ready() || (closedRows !== undefined && rows >= closedRows)
-  for (const file of sorted) {
-    if (run.length > 0 && ready() && file.offsetMin! > end) close(true)
-    if (blocked(file.offsetMin!, file.offsetMax!)) {
-      close(worthAPiece())
-      continue
-    }
-    if (run.length > 0 && blocked(run[0]!.offsetMin!, file.offsetMax!)) close(worthAPiece())
-    end = run.length === 0 || file.offsetMax! > end ? file.offsetMax! : end
-    run.push(file)
-    rows += file.rows
-    groupRows = afterFile(groupRows, file.rows)
-  }
-  if (run.length > 0) close(worthAPiece())
-  return runs
-}
-
-// DuckDB reads a file in chunks of at most CHUNK_ROWS rows and ends a row group at the first
-// chunk that brings it to ROW_GROUP_ROWS: the rows in the open row group after one more file.
-function afterFile(groupRows: number, fileRows: number): number {
-  let open = groupRows
-  for (let left = fileRows; left > 0;) {
-    const chunk = Math.min(left, CHUNK_ROWS)
-    left -= chunk
-    open += chunk
-    if (open >= ROW_GROUP_ROWS) open = 0
-  }
-  return open
-}
-
-/**
  * Encodes the files into a piece with the hour's merge (mergeFiles), and publishes it: their rows
  * in the compacted format, as the merge would write them, but in row groups that end with the
  * piece, so the compacted file's row groups end where its pieces did.
@@ -385,40 +329,4 @@ async function encodePiece(
     await rm(temp, { force: true })
     await rm(work, { recursive: true, force: true })
   }
-}
-
-/** Deletes the pieces of hours not in `active` that are gone or hold their compacted file. */
-async function prunePieces(archiveDir: string, active: readonly number[]): Promise<void> {
-  const root = join(archiveDir, AHEAD_DIR)
-  for (const label of await readdir(root).catch(() => [])) {
-    const hour = Date.parse(`${label}:00:00Z`) / 1000
-    if (active.includes(hour)) continue
-    if (!Number.isInteger(hour) || hourLabel(hour) !== label) {
-      await rm(join(root, label), { recursive: true, force: true })
-      continue
-    }
-    const version = await currentVersion(archiveDir, hour).catch(() => undefined)
-    const names = version === undefined ? [] : await readdir(versionDir(archiveDir, hour, version)).catch(() => [])
-    if (version === undefined || names.includes(compactedFileName(hour))) await removeHourPieces(archiveDir, hour)
-  }
-}
-
-function inputStats(dir: string, piece: Piece, input: Piece['inputs'][number]): FileStats {
-  return {
-    ...piece.stats,
-    path: join(dir, input.name),
-    rows: input.rows,
-    offsetMin: BigInt(input.offsetMin),
-    offsetMax: BigInt(input.offsetMax)
-  }
-}
-
-function overlaps(a: FileStats, b: FileStats): boolean {
-  return (
-    isSimple(a) &&
-    a.topicMin === b.topicMin &&
-    a.partitionMin === b.partitionMin &&
-    a.offsetMin! <= b.offsetMax! &&
-    b.offsetMin! <= a.offsetMax!
-  )
 }

@@ -15,10 +15,10 @@ import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { hourLabel, isTempName, tempName } from '../archive/layout.ts'
-import { publishFile } from '../archive/versions.ts'
+import { compactedFileName, hourLabel, isTempName, tempName, versionDir } from '../archive/layout.ts'
+import { currentVersion, publishFile } from '../archive/versions.ts'
 import { FS_PARALLELISM, forEachParallel } from './parallel.ts'
-import { type FileStats } from './plan.ts'
+import { isSimple, type FileStats } from './plan.ts'
 import { ignoreMissing } from './sweep.ts'
 
 export const AHEAD_DIR = '.compactor-ahead'
@@ -206,4 +206,42 @@ async function readSidecar(path: string): Promise<Sidecar | undefined> {
 
 async function removeEntries(dir: string, names: readonly string[]): Promise<void> {
   await forEachParallel(names, FS_PARALLELISM, name => rm(join(dir, name), { recursive: true, force: true }))
+}
+
+/** Deletes the pieces of hours not in `active` that are gone or hold their compacted file. */
+export async function prunePieces(archiveDir: string, active: readonly number[]): Promise<void> {
+  const root = join(archiveDir, AHEAD_DIR)
+  for (const label of await readdir(root).catch(() => [])) {
+    const hour = Date.parse(`${label}:00:00Z`) / 1000
+    if (active.includes(hour)) continue
+    if (!Number.isInteger(hour) || hourLabel(hour) !== label) {
+      await rm(join(root, label), { recursive: true, force: true })
+      continue
+    }
+    const version = await currentVersion(archiveDir, hour).catch(() => undefined)
+    const names = version === undefined ? [] : await readdir(versionDir(archiveDir, hour, version)).catch(() => [])
+    if (version === undefined || names.includes(compactedFileName(hour))) await removeHourPieces(archiveDir, hour)
+  }
+}
+
+/** A piece's input file as the merge sees it. */
+export function inputStats(dir: string, piece: Piece, input: Piece['inputs'][number]): FileStats {
+  return {
+    ...piece.stats,
+    path: join(dir, input.name),
+    rows: input.rows,
+    offsetMin: BigInt(input.offsetMin),
+    offsetMax: BigInt(input.offsetMax)
+  }
+}
+
+/** Whether two files of one partition share offsets. */
+export function overlaps(a: FileStats, b: FileStats): boolean {
+  return (
+    isSimple(a) &&
+    a.topicMin === b.topicMin &&
+    a.partitionMin === b.partitionMin &&
+    a.offsetMin! <= b.offsetMax! &&
+    b.offsetMin! <= a.offsetMax!
+  )
 }

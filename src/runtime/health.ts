@@ -3,6 +3,7 @@
 //          not live when it has not turned for `stuckAfterMs`, or has stopped
 //   ready  processing and committing: not while starting, restoring state, failing (with
 //          the reason), or stopped
+import { errorMessage } from '../lib/errors.ts'
 import { Failures, type FailurePolicy } from './failures.ts'
 
 /** What a running instance reports to health checks and balancers. */
@@ -23,6 +24,10 @@ export class InstanceHealth {
   readonly failures: Failures
   readonly #stuckAfterMs: number
   phase: Phase = 'starting'
+  /** No work before this time (epoch ms): the back-off after a failure. */
+  pausedUntil = 0
+  /** Set when failures lasted past the limit, or on a bug: the loop ends with it. */
+  fatal: Error | undefined
   /** When the loop last turned. */
   #beat = Date.now()
 
@@ -34,6 +39,20 @@ export class InstanceHealth {
   /** The loop turned (or made progress inside a long step, such as a restore). */
   beat(now = Date.now()): void {
     this.#beat = now
+  }
+
+  /** Records a failure: the loop pauses for the back-off, or ends when failures lasted past the limit. */
+  failed(what: string, error: unknown, log: (level: 'warn', message: string) => void): void {
+    try {
+      const wait = this.failures.failed(what, error)
+      this.pausedUntil = Date.now() + wait
+      log(
+        'warn',
+        `${what} failed, redoing from the last commit in ${(wait / 1000).toFixed(1)} s: ${errorMessage(error)}`
+      )
+    } catch (fatal) {
+      this.fatal = fatal as Error
+    }
   }
 
   status(commits: number, assignment: string[], now = Date.now()): InstanceStatus {

@@ -77,6 +77,49 @@ export function announcement(applicationId: string, instance: string, info: Inst
   }
 }
 
+/**
+ * What this instance has to announce at its next commit: its partitions after each rebuild
+ * (or a new URL), its leaving at the last commit. An announcement is done once a commit
+ * carrying it went through.
+ */
+export class Announcer {
+  readonly #applicationId: string
+  readonly #instance: string
+  #url: string | undefined
+  #pending: 'assignment' | 'leaving' | undefined
+
+  constructor(applicationId: string, instance: string) {
+    this.#applicationId = applicationId
+    this.#instance = instance
+  }
+
+  /** The base URL this instance answers queries on. */
+  advertise(url: string): void {
+    this.#url = url
+    this.#pending = 'assignment'
+  }
+
+  assigned(): void {
+    this.#pending = 'assignment'
+  }
+
+  leaving(): void {
+    this.#pending = 'leaving'
+  }
+
+  /** The record for the next commit, if any, and a token to pass to `done` once it committed. */
+  take(partitions: string[], generation: number): { record: OutgoingRecord; token: string } | undefined {
+    const what = this.#pending
+    if (what === undefined) return undefined
+    const info = what === 'leaving' ? undefined : { instance: this.#instance, url: this.#url, partitions, generation }
+    return { record: announcement(this.#applicationId, this.#instance, info), token: what }
+  }
+
+  done(token: string): void {
+    if (this.#pending === token) this.#pending = undefined
+  }
+}
+
 /** Every instance announced and not gone, newest generation first. */
 export async function announcedInstances(fetcher: Fetcher, applicationId: string): Promise<InstanceInfo[]> {
   const instances = new Map<string, InstanceInfo>()

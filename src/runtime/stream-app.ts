@@ -14,60 +14,33 @@
 // group's committed offsets), so work is redone, never lost or counted twice. Failures (the
 // broker or a sink unreachable) are retried after a capped, jittered back-off for as long as
 // they last (failures.ts); status() tells a balancer meanwhile that the instance is not ready.
-import { positionsAfter, type FetchedPartition, type Position } from '../kafka/fetcher.ts'
+import { positionsAfter, type FetchedPartition } from '../kafka/fetcher.ts'
 import type { GroupMembership } from '../kafka/group.ts'
-import type { Offset } from '../kafka/transactions.ts'
 import { errorMessage } from '../lib/errors.ts'
-import { topicPartition } from '../lib/records.ts'
 import { sleep } from '../lib/processes.ts'
-import { levelDbStores, type StoreSupplier } from '../stores/index.ts'
-import type { Topology } from '../topology/topology.ts'
-import { noMetrics, type EngineMetrics } from './metrics.ts'
 import { changelogReader } from './kafka-changelog.ts'
 import { DEFAULT_FAILURE_POLICY, isBug } from './failures.ts'
 import { InstanceHealth, type InstanceStatus } from './health.ts'
 import { committedPositions, committedStreamTimes, instanceId } from './committed-state.ts'
 import { sourceTimesTopic } from './internal-topics.ts'
-import { announcement, InstanceQueries } from './queries.ts'
+import { Announcer, InstanceQueries } from './queries.ts'
 import { Connections } from './connections.ts'
+import { Positions } from './positions.ts'
+import { withDefaults, type Options, type StreamAppOptions } from './stream-app-options.ts'
 import { TaskManager } from './task-manager.ts'
 
-export interface StreamAppOptions {
-  topology: Topology
-  /** Names the consumer group and prefixes internal topics. */
-  applicationId: string
-  brokers: string[]
-  /** This instance's own folder: local stores and its instance id. Never shared by two instances. */
-  stateDir: string
-  /** Where local stores come from; LevelDB by default. */
-  stores?: StoreSupplier
-  commitIntervalMs?: number
-  idleTimeoutMs?: number
-  /** Partitions of each partials topic and changelog; defaults to the largest input. */
-  partialsPartitions?: number
-  metrics?: EngineMetrics
-  log?: (level: 'info' | 'warn' | 'error', message: string) => void
-  /** Give up (the loop ends with an UnavailableError) after failing this long; default: never. */
-  giveUpAfterMs?: number
-  /** The loop counts as stuck (not live) when it has not turned for this long. Default 180 s. */
-  stuckAfterMs?: number
-}
-
+export type { StreamAppOptions } from './stream-app-options.ts'
 export type { InstanceStatus } from './health.ts'
 
 /** How often owners look for windows to close between commits. */
 const CLOSE_INTERVAL_MS = 100
-
-type Options = Required<Omit<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>> &
-  Pick<StreamAppOptions, 'partialsPartitions' | 'giveUpAfterMs'>
 
 export class StreamApp {
   readonly #options: Options
   #io: Connections | undefined
   #tasks: TaskManager | undefined
   /** Next offset to fetch per assigned partition, and as of the last commit. */
-  readonly #positions = new Map<string, Position>()
-  readonly #committed = new Map<string, bigint>()
+  readonly #positions = new Positions()
   /** The tasks must be rebuilt from committed state: the group moved, or a turn or commit failed. */
   #rebuild = true
   #stopping = false
@@ -77,10 +50,6 @@ export class StreamApp {
   #lastClose = 0
   /** Liveness and readiness; failures in a row (rebalances aside) and the back-off they call for. */
   readonly #health: InstanceHealth
-  /** No work before this time (epoch ms): the back-off after a failure. */
-  #pausedUntil = 0
-  /** Set when failures lasted past giveUpAfterMs, or a bug: the loop ends with it. */
-  #fatal: Error | undefined
   /**
    * The group membership the tasks were built for. Every offset commit names it, so once the
    * group has moved to another generation the broker refuses the commit, even if this
@@ -89,23 +58,15 @@ export class StreamApp {
   #membership: GroupMembership | undefined
   /** This instance's id (per state folder), and the base URL it answers queries on. */
   #instanceId = ''
-  #url: string | undefined
   #queries: InstanceQueries | undefined
-  /** The next commit announces this instance's partitions (after a rebuild), or its leaving. */
-  #announce: 'assignment' | 'leaving' | undefined
+  /** What the next commit tells the group of this instance (for interactive queries). */
+  #announcer: Announcer | undefined
+  #url: string | undefined
   /** Commits done, for tests and metrics. */
   commits = 0
 
   constructor(options: StreamAppOptions) {
-    this.#options = {
-      commitIntervalMs: 1000,
-      idleTimeoutMs: 30_000,
-      metrics: noMetrics,
-      log: () => {},
-      stuckAfterMs: 180_000,
-      stores: levelDbStores,
-      ...options
-    }
+    this.#options = withDefaults(options)
     this.#health = new InstanceHealth(
       { ...DEFAULT_FAILURE_POLICY, giveUpAfterMs: options.giveUpAfterMs },
       this.#options.stuckAfterMs
@@ -128,7 +89,7 @@ export class StreamApp {
 
   /** Partitions this instance works on now. */
   get assignment(): string[] {
-    return [...this.#positions.keys()].sort()
+    return this.#positions.assignment
   }
 
   /** Joins the group and starts processing; resolves once global tables are loaded and the loop runs. */
@@ -136,6 +97,8 @@ export class StreamApp {
     const { topology, applicationId, brokers, partialsPartitions, stores, stateDir, metrics, idleTimeoutMs, log } =
       this.#options
     this.#instanceId = await instanceId(stateDir, applicationId)
+    this.#announcer = new Announcer(applicationId, this.#instanceId)
+    if (this.#url !== undefined) this.#announcer.advertise(this.#url)
     const io = (this.#io = await Connections.open({
       topology,
       applicationId,
@@ -188,10 +151,10 @@ export class StreamApp {
       while (!this.#stopping) {
         const now = Date.now()
         this.#health.beat(now)
-        if (this.#fatal !== undefined) throw this.#fatal
-        if (now < this.#pausedUntil) {
+        if (this.#health.fatal !== undefined) throw this.#health.fatal
+        if (now < this.#health.pausedUntil) {
           // Waiting out an outage: short naps, so a stop is not held up.
-          await sleep(Math.min(250, this.#pausedUntil - now))
+          await sleep(Math.min(250, this.#health.pausedUntil - now))
           continue
         }
         try {
@@ -199,7 +162,7 @@ export class StreamApp {
             prefetch = undefined
             await this.#reassign()
           }
-          const positions = [...this.#positions.values()]
+          const positions = [...this.#positions.next.values()]
           if (positions.length === 0) {
             await sleep(100)
           } else {
@@ -211,7 +174,7 @@ export class StreamApp {
               prefetch.catch(() => {}) // awaited (or dropped) on the next turn
               await this.#tasks!.process(
                 fetched,
-                this.#positions,
+                this.#positions.next,
                 () => this.#rebuild,
                 () => {
                   this.#health.beat()
@@ -239,32 +202,18 @@ export class StreamApp {
           // A bug ends the loop at once: no wait makes it go away.
           if (isBug(error)) throw error
           this.#health.phase = 'running'
-          this.#failed('processing', error)
+          this.#health.failed('processing', error, this.#options.log)
           prefetch = undefined
           this.#rebuild = true
         }
       }
       await prefetch?.catch(() => {})
       await this.#committing
-      this.#announce = 'leaving'
+      this.#announcer!.leaving()
       if (!this.#rebuild) await this.#commitOrReset()
     } finally {
       this.#health.phase = 'stopped'
       await this.#shutdown()
-    }
-  }
-
-  /** Records a failure: the loop pauses for the back-off, or ends when failures lasted past the limit. */
-  #failed(what: string, error: unknown): void {
-    try {
-      const wait = this.#health.failures.failed(what, error)
-      this.#pausedUntil = Date.now() + wait
-      this.#options.log(
-        'warn',
-        `${what} failed, redoing from the last commit in ${(wait / 1000).toFixed(1)} s: ${errorMessage(error)}`
-      )
-    } catch (fatal) {
-      this.#fatal = fatal as Error
     }
   }
 
@@ -277,10 +226,10 @@ export class StreamApp {
       if (error instanceof RebalancedDuringCommit) {
         this.#options.log('info', 'the group rebalanced during a commit; redoing from the last commit')
       } else if (isBug(error)) {
-        this.#fatal = error as Error
+        this.#health.fatal = error as Error
       } else {
         this.#options.metrics.commitFailed()
-        this.#failed('commit', error)
+        this.#health.failed('commit', error, this.#options.log)
       }
       await this.#io!.producer!.reset()
       this.#rebuild = true
@@ -292,23 +241,12 @@ export class StreamApp {
     this.#lastCommit = now
     const tasks = this.#tasks!
     const commit = tasks.takeCommit(now)
-    const announcing = this.#announce
-    if (announcing !== undefined) commit.records.push(this.#announcement(announcing))
+    const announcing = this.#announcer!.take(this.assignment, this.#membership!.generationId)
+    if (announcing !== undefined) commit.records.push(announcing.record)
     // Processing goes on during the commit: take the positions of now.
-    const moved = [...this.#positions]
-      .filter(([id, p]) => this.#committed.get(id) !== p.offset)
-      .map(([id, p]) => ({ id, ...p }))
+    const moved = this.#positions.moved()
     if (commit.records.length === 0 && moved.length === 0 && (await commit.sinks).length === 0) return
-    // Offsets carry the group generation, which the broker checks: a transaction that writes
-    // carries at least one (an unmoved one if need be, as committed), so an instance that lost
-    // its partitions cannot commit.
-    const offsets: Array<Offset & { id: string }> =
-      moved.length > 0
-        ? moved
-        : [...this.#positions]
-            .filter(([id]) => this.#committed.has(id))
-            .slice(0, 1)
-            .map(([id, p]) => ({ id, ...p, offset: this.#committed.get(id)! }))
+    const offsets = this.#positions.toCommit(moved)
     const lastOffsets = await this.#io!.committer!.commit({
       records: commit.records,
       sinks: commit.sinks,
@@ -318,8 +256,8 @@ export class StreamApp {
       assertMembership: () => this.#assertMembership()
     })
     this.commits++
-    if (this.#announce === announcing) this.#announce = undefined
-    for (const p of moved) this.#committed.set(p.id, p.offset)
+    if (announcing !== undefined) this.#announcer!.done(announcing.token)
+    this.#positions.committed(moved)
     await tasks.committed(commit, lastOffsets)
   }
 
@@ -352,33 +290,16 @@ export class StreamApp {
       () => this.#rebuild
     )
     if (this.#rebuild) return
-    for (const { topic, partition } of assigned) {
-      const id = topicPartition(topic, partition)
-      this.#positions.set(id, { topic, partition, offset: committed.get(id)! })
-      this.#committed.set(id, committed.get(id)!)
-    }
+    this.#positions.assign(assigned, committed)
     this.#lastCommit = Date.now()
-    this.#announce = 'assignment'
+    this.#announcer!.assigned()
     this.#health.phase = 'running'
-  }
-
-  #announcement(what: 'assignment' | 'leaving'): ReturnType<typeof announcement> {
-    const info =
-      what === 'leaving'
-        ? undefined
-        : {
-            instance: this.#instanceId,
-            url: this.#url,
-            partitions: this.assignment,
-            generation: this.#membership!.generationId
-          }
-    return announcement(this.#options.applicationId, this.#instanceId, info)
   }
 
   /** The base URL this instance answers queries on (its HTTP server), announced to the group with its partitions. */
   advertise(url: string): void {
     this.#url = url
-    this.#announce = 'assignment'
+    this.#announcer?.advertise(url)
   }
 
   /** Interactive queries of this instance's state; undefined until it has started. */
@@ -398,7 +319,6 @@ export class StreamApp {
   async #closeTasks(): Promise<void> {
     await this.#tasks?.close()
     this.#positions.clear()
-    this.#committed.clear()
   }
 
   async #shutdown(): Promise<void> {

@@ -12,25 +12,16 @@
 //                        waits for (their refusals become dead letters in it)
 //   committed(commit)    the transaction committed: stores write the changes locally
 //   close()              stores keep their files as of the last commit, with a checkpoint
-import { join } from 'node:path'
 import { stringSerde, int64Serde } from '../lib/serdes.ts'
 import { topicPartition, type OutgoingRecord } from '../lib/records.ts'
-import {
-  LoggedStore,
-  TimeWindowStore,
-  windowedSerde,
-  type ChangeRecord,
-  type ChangelogReader,
-  type StoreSupplier
-} from '../stores/index.ts'
+import type { ChangeRecord, ChangelogReader, LoggedStore, StoreSupplier } from '../stores/index.ts'
 import type { TableView } from '../topology/processor.ts'
 import { SourceTask } from './source-task.ts'
-import { OwnerTask, ownedWindowSerde, sourceTimeSerde } from './owner-task.ts'
-import type { AggregationPlan, Plan } from './plan.ts'
+import type { Plan } from './plan.ts'
 import type { EngineMetrics } from './metrics.ts'
-import { WindowOutputs } from './window-outputs.ts'
 import { NO_TIME } from './partials-codec.ts'
-import { changelogTopic, sourceTimesTopic } from './internal-topics.ts'
+import { sourceTimesTopic } from './internal-topics.ts'
+import { openOwner, type Owner } from './owner.ts'
 import type { FetchedPartition, Position } from '../kafka/fetcher.ts'
 
 /** Records processed between two turns of the event loop. */
@@ -51,13 +42,7 @@ export interface TaskManagerOptions {
   onProgress?: () => void
 }
 
-/** An owner task with its logged stores and where its windows go. */
-export interface Owner {
-  plan: AggregationPlan
-  task: OwnerTask<unknown, unknown>
-  stores: Array<LoggedStore<unknown, unknown>>
-  outputs: WindowOutputs<unknown, unknown>
-}
+export type { Owner } from './owner.ts'
 
 /** What one commit carries and makes durable. */
 export interface Commit {
@@ -122,7 +107,7 @@ export class TaskManager {
           })
         )
       } else {
-        this.owners.set(id, await this.#openOwner(aggregation, partition))
+        this.owners.set(id, await openOwner(aggregation, partition, this.#options))
       }
     }
   }
@@ -167,66 +152,6 @@ export class TaskManager {
         source.fetched(part.next >= part.end, now)
       }
       position.offset = part.next
-    }
-  }
-
-  async #openOwner(plan: AggregationPlan, partition: number): Promise<Owner> {
-    const {
-      plan: { applicationId, topology },
-      stateDir,
-      stores: supplier,
-      metrics,
-      log,
-      onProgress
-    } = this.#options
-    const name = plan.aggregation.name
-    const dir = join(stateDir, applicationId, `${name}-${partition}`)
-    const windowsLocal = supplier.keyValue({
-      name: `${name}-windows-${partition}`,
-      dir: join(dir, 'windows'),
-      keySerde: windowedSerde(plan.aggregation.key),
-      valueSerde: ownedWindowSerde(plan.aggregation.value)
-    })
-    const sourcesLocal = supplier.keyValue({
-      name: `${name}-sources-${partition}`,
-      dir: join(dir, 'sources'),
-      keySerde: stringSerde,
-      valueSerde: sourceTimeSerde
-    })
-    const windows = new LoggedStore(windowsLocal, { topic: changelogTopic(applicationId, name, 'windows'), partition })
-    const sources = new LoggedStore(sourcesLocal, { topic: changelogTopic(applicationId, name, 'sources'), partition })
-    const recovered: Array<LoggedStore<unknown, unknown>> = []
-    try {
-      for (const store of [windows, sources] as Array<LoggedStore<unknown, unknown>>) {
-        const result = await store.recover(this.#options.changelog(store.changelog.topic, partition), { onProgress })
-        recovered.push(store)
-        metrics.restored(store.name, result.records)
-        if (result.records > 0)
-          log(
-            'info',
-            `restored ${result.records} records into ${store.name} ${result.fromCheckpoint ? 'after its checkpoint' : 'from its changelog'}`
-          )
-      }
-    } catch (error) {
-      // Let go of the files' locks. A store already restored keeps its checkpoint; the one
-      // whose restore failed gets none, and the next attempt restores it again.
-      for (const store of recovered) await store.close().catch(() => {})
-      for (const store of [windows, sources]) await store.release().catch(() => {})
-      throw error
-    }
-    const task = new OwnerTask({
-      aggregation: plan.aggregation,
-      partition,
-      windows: new TimeWindowStore(windows),
-      sourceTimes: sources,
-      sources: plan.sources,
-      metrics
-    })
-    return {
-      plan,
-      task,
-      stores: [windows, sources] as Array<LoggedStore<unknown, unknown>>,
-      outputs: new WindowOutputs(plan.aggregation, metrics, topology.deadLetterTopic)
     }
   }
 

@@ -1,7 +1,14 @@
 // The antenna domain's records, as the application and its sinks see them.
-import type { TrafficEvent } from './event-codec.ts'
 
-export type { TrafficEvent } from './event-codec.ts'
+/** A valid antenna event (event-codec.ts says what valid is). */
+export interface TrafficEvent {
+  bytes: number
+  /** Epoch seconds. */
+  timestamp: number
+  app: string
+  id: string
+  antenna_id: string
+}
 
 /** A row of user_metadata, as the metadata topic carries it. */
 export interface UserMetadata {

@@ -70,13 +70,11 @@ export async function produceUsage(
 ): Promise<void> {
   for (let i = 0; i < events.length; i += 5000) {
     await producer.send({
-      messages: events
-        .slice(i, i + 5000)
-        .map(e => ({
-          topic,
-          partition: e.partition,
-          value: Buffer.from(JSON.stringify({ user: e.user, bytes: e.bytes, ts: e.ts }))
-        }))
+      messages: events.slice(i, i + 5000).map(e => ({
+        topic,
+        partition: e.partition,
+        value: Buffer.from(JSON.stringify({ user: e.user, bytes: e.bytes, ts: e.ts }))
+      }))
     })
   }
 }
