@@ -7,14 +7,9 @@
 // their logs are in ./data/logs.
 // A second run resumes: it backfills only from the last event the topic holds to now, so no
 // hour is sent twice and the tables stay consistent; `--fresh` starts over from empty.
-import { rm } from 'node:fs/promises'
 import { Command, Option } from 'commander'
 import { LocalKafka } from '../../infra/local-kafka.ts'
-import { pingKafka, withAdmin } from '../../kafka/admin.ts'
-import { createConsumer } from '../../kafka/clients.ts'
-import { Fetcher, readToEnd } from '../../kafka/fetcher.ts'
-import { resetApplication } from '../../runtime/reset.ts'
-import { decodeEvent } from '../../traffic/event-codec.ts'
+import { pingKafka } from '../../kafka/admin.ts'
 import { migrate } from '../../db/migrate.ts'
 import { closeDb, openDb, safeUrl } from '../../db/pool.ts'
 import { parseBrokers, parseInteger } from '../../lib/options.ts'
@@ -23,6 +18,7 @@ import { sleep } from '../../lib/processes.ts'
 import type { Snapshot } from '../../web/snapshot.ts'
 import { statusLine } from '../../web/status-line.ts'
 import { ChildCommands } from '../child-command.ts'
+import { demoNames, endOffsets, lastEventSecond, startOver, waitForCommitted } from './demo-state.ts'
 import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
 
 // About one message per user every three minutes: with the reference quotas that puts about
@@ -41,17 +37,6 @@ interface DemoFlags {
   httpPort: string
   fresh?: boolean
   namespace?: string
-}
-
-/** The topics and group a demo uses: the standard names, or each prefixed with `<namespace>-`. */
-function demoNames(namespace: string | undefined): { input: string; group: string; metadata: string; alerts: string } {
-  const name = (base: string): string => (namespace === undefined ? base : `${namespace}-${base}`)
-  return {
-    input: name('devices'),
-    group: name('cellstream'),
-    metadata: name('user-metadata'),
-    alerts: name('quota-alerts')
-  }
 }
 
 export function demoCommand(): Command {
@@ -291,77 +276,5 @@ async function status(dashboard: string): Promise<string> {
     return statusLine((await response.json()) as Snapshot)
   } catch (error) {
     return `status: the dashboard does not answer (${error instanceof Error ? error.message : String(error)})`
-  }
-}
-
-async function endOffsets(brokers: string[], topic: string): Promise<bigint[]> {
-  const consumer = createConsumer(brokers, 'cellstream-demo', 'cellstream-demo')
-  try {
-    return await new Fetcher(consumer).endOffsets(topic)
-  } finally {
-    await consumer.close(true)
-  }
-}
-
-/** Waits until `group` has committed at least `ends` on every partition of `topic`, or `cancelled`. */
-async function waitForCommitted(
-  brokers: string[],
-  group: string,
-  topic: string,
-  ends: bigint[],
-  cancelled: () => boolean
-): Promise<void> {
-  while (!cancelled()) {
-    const groups = await withAdmin(brokers, admin => admin.listConsumerGroupOffsets({ groups: [group] }))
-    const committed = groups[0]?.topics.find(t => t.name === topic)?.partitions ?? []
-    if (ends.every((end, p) => (committed.find(c => c.partitionIndex === p)?.committedOffset ?? -1n) >= end)) return
-    await sleep(1000)
-  }
-}
-
-/** The latest event time (epoch seconds) among the last records of each partition of `topic`; undefined when it has none. */
-async function lastEventSecond(brokers: string[], topic: string): Promise<number | undefined> {
-  const exists = await withAdmin(brokers, async admin => (await admin.listTopics()).includes(topic))
-  if (!exists) return undefined
-  const consumer = createConsumer(brokers, 'cellstream-demo', 'cellstream-demo')
-  try {
-    const fetcher = new Fetcher(consumer)
-    const ends = await fetcher.endOffsets(topic)
-    let latest: number | undefined
-    const from = new Map(ends.map((end, partition) => [partition, end > 200n ? end - 200n : 0n]))
-    for await (const batch of readToEnd(fetcher, topic, from)) {
-      for (const record of batch) {
-        try {
-          const { timestamp } = decodeEvent(record.value ?? Buffer.alloc(0))
-          if (latest === undefined || timestamp > latest) latest = timestamp
-        } catch {
-          // a bad record says nothing of where the traffic stopped
-        }
-      }
-    }
-    return latest
-  } finally {
-    await consumer.close(true)
-  }
-}
-
-/** Deletes what earlier demo runs left: its topics, the stream's group and state, the archive, the tables' rows. */
-async function startOver(brokers: string[], databaseUrl: string, names: ReturnType<typeof demoNames>): Promise<void> {
-  progress("    --fresh: deleting the demo's topics, state, archive and table rows")
-  await withAdmin(brokers, async admin => {
-    await resetApplication(admin, names.group, ['./data/state'])
-    const topics = (await admin.listTopics()).filter(topic =>
-      [names.input, `${names.input}-dlq`, `${names.input}-late`, names.alerts].includes(topic)
-    )
-    if (topics.length > 0) await admin.deleteTopics({ topics })
-    // Deletion completes in the background: the backfill must not find the old topic.
-    while ((await admin.listTopics()).some(topic => topics.includes(topic))) await sleep(200)
-  })
-  await rm('./data/archive', { recursive: true, force: true })
-  const db = openDb(databaseUrl)
-  try {
-    await db.none('TRUNCATE bytes, bytes_hourly, user_quota_limit, quota_alerts')
-  } finally {
-    await closeDb(db)
   }
 }
