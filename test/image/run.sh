@@ -39,8 +39,9 @@ CONF
 export CONTAINERS_CONF="$work/containers.conf"
 
 # On a hybrid cgroup host the OCI runtime refuses controllers bound to the unified (v2)
-# hierarchy: give each of them a v1 hierarchy of its own.
-if mountpoint -q /sys/fs/cgroup/unified && [ -s /sys/fs/cgroup/unified/cgroup.controllers ]; then
+# hierarchy: give each of them a v1 hierarchy of its own. (cgroup files report a size of 0,
+# so their content is read rather than tested with -s.)
+if mountpoint -q /sys/fs/cgroup/unified; then
   for controller in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
     mkdir -p "/sys/fs/cgroup/$controller"
     mountpoint -q "/sys/fs/cgroup/$controller" || mount -t cgroup -o "$controller" cgroup "/sys/fs/cgroup/$controller"
