@@ -8,6 +8,8 @@ import { createAdmin, ensureTopics, leafMessage, type KafkaAdmin } from './admin
 import { UnavailableError } from '../lib/errors.ts'
 import { sleep } from '../lib/processes.ts'
 
+const TOPIC_READY_TIMEOUT_MS = 30_000
+
 /** A partition's sealed record batch and how many records it holds. */
 export type SealedBatch = [partition: number, batch: Buffer, records: number]
 
@@ -77,7 +79,7 @@ export class BatchProducer {
     const producer = new BatchProducer(options)
     try {
       await ensureTopics(producer.#admin, [{ name: options.topic, partitions: options.partitions }])
-      await producer.#refreshLeaders()
+      await producer.#learnLeaders()
     } catch (error) {
       await producer.close()
       if (error instanceof UnavailableError) throw error
@@ -136,6 +138,20 @@ export class BatchProducer {
       await this.#refreshLeaders().catch(() => {})
       // Leaders may have moved: regroup before trying again.
       await Promise.all(this.#byLeader(batches).map(group => this.#send(group, attempt + 1)))
+    }
+  }
+
+  // A topic just created is unknown to the broker's metadata, or has no leaders, for a moment
+  // (seconds on a loaded machine): ask again until it is known.
+  async #learnLeaders(): Promise<void> {
+    const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS
+    for (;;) {
+      try {
+        return await this.#refreshLeaders()
+      } catch (error) {
+        if (Date.now() >= deadline) throw error
+        await sleep(250)
+      }
     }
   }
 
