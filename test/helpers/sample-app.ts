@@ -8,7 +8,6 @@ import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.t
 import { createConsumer } from '../../src/kafka/clients.ts'
 import { Fetcher, headerValue, readToEnd } from '../../src/kafka/fetcher.ts'
 import { WINDOW_HEADERS } from '../../src/runtime/window-outputs.ts'
-import { sleep } from '../../src/lib/processes.ts'
 import { waitFor } from './wait.ts'
 import { sampleTopology, type SampleTopics } from './sample-topology.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from './kafka.ts'
@@ -42,21 +41,6 @@ export async function setup(t: ExecutionContext, partitions: number): Promise<Se
     topics: { input: input!, output: output!, enriched: enriched!, plans: plans!, dlq: dlq!, late: late! },
     stateDir,
     applicationId
-  }
-}
-
-/** Every window on the output topic (read_committed), as "startMs|user" → values in order of arrival. */
-export async function readWindows(
-  brokers: string[],
-  topic: string,
-  until: (windows: Map<string, number[]>) => boolean,
-  timeoutMs = 120_000
-): Promise<Map<string, number[]>> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const windows = await readAllWindows(brokers, topic)
-    if (until(windows) || Date.now() > deadline) return windows
-    await sleep(500)
   }
 }
 

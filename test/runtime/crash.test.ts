@@ -234,7 +234,7 @@ async function stableOffsets(s: Setup): Promise<void> {
     )
   } catch (error) {
     // The client nests the broker's answer in layers of retries.
-    throw new Error(leafMessage(error))
+    throw new Error(leafMessage(error), { cause: error })
   }
 }
 
