@@ -49,8 +49,18 @@ export function collect(stream: NodeJS.ReadableStream): () => string {
   return () => text
 }
 
-/** Waits for a child's exit, with a deadline; returns its exit code (null when a signal ended it). */
+/**
+ * Waits, with a deadline, until a child has exited and its piped output is all read; returns
+ * its exit code (null when a signal ended it).
+ */
 export async function waitForExit(what: string, child: ChildProcess, deadlineMs: number): Promise<number | null> {
-  await waitFor(what, () => exited(child), { deadlineMs })
+  await waitFor(
+    what,
+    () => exited(child) && child.stdio.every(stream => stream === null || stream === undefined || stream.closed),
+    {
+      deadlineMs,
+      intervalMs: 50
+    }
+  )
   return child.exitCode
 }
