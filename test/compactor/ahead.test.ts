@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
 import { cp, mkdir, readdir, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,7 +29,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { archiveFromSimulation, type ArchiveFixture } from '../helpers/archive-fixture.ts'
-import { BIN, killAfter } from './kill-after.ts'
+import { BIN, holdsLock, killAfter } from './kill-after.ts'
 import { partRows } from './part-rows.ts'
 import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 
@@ -357,11 +358,18 @@ test('what an interrupted round leaves (a temp file, a piece without its sidecar
 
 test("kill -9 at random moments of compaction ahead, then the hour's compaction: exact tables, every event once", async t => {
   const { fixture, hour, url, db } = await fixtureHour(t, 'ahead-kill', { replayEvery: 5 })
-  let killed = 0
   const args = [CHILD, fixture.archiveDir, String(hour), String(SMALL.open), String(SMALL.closed)]
-  for (let kill = 0; kill < 5; kill++) if ((await killAfter(args, 800 + Math.random() * 2500)).killed) killed++
-  t.log(`${killed} rounds killed; ${(await sidecars(fixture.archiveDir, hour)).length} pieces left`)
-  t.true(killed > 0)
+  // The child runs rounds until it is killed: each kill comes a random moment after its k-th
+  // round, in a later round (writing pieces) or in the deletion of the pieces.
+  let landed = 0
+  for (let kill = 0; kill < 5; kill++) {
+    const after = 1 + Math.floor(Math.random() * 3)
+    const run = await killAfter(args, Math.random() * 300, ({ stdout }) => rounds(stdout) >= after)
+    t.true(run.killed, `the child ended by itself: ${run.stderr}`)
+    if (run.killed && rounds(run.stdout) >= after) landed++
+  }
+  t.log(`${landed} kills landed after a round; ${(await sidecars(fixture.archiveDir, hour)).length} pieces left`)
+  t.is(landed, 5, 'every kill landed once the child had written pieces')
   // Every sidecar left describes a whole piece.
   for (const piece of await sidecars(fixture.archiveDir, hour)) {
     const [n] = await query(
@@ -380,7 +388,47 @@ test("kill -9 at random moments of compaction ahead, then the hour's compaction:
   t.deepEqual(await readdir(join(fixture.archiveDir, AHEAD_DIR)), [])
 })
 
-// Serial: the kill moments count from when this process sees the lock, so the other tests of
+const rounds = (stdout: string): number => stdout.split('\n').filter(line => line.startsWith('round ')).length
+
+/**
+ * Steps of an hour's compaction a test can see from outside, in order: it holds the lock, it
+ * builds the next version, the merged file is in it, the tables are written (the version is
+ * renamed, its manifest beside it), the hour's link shows the compacted file. Each kill waits
+ * for one of them, in a run that holds the lock.
+ */
+const STAGES: Array<{ name: string; reached: (archiveDir: string, hour: number) => boolean }> = [
+  { name: 'locked', reached: () => true },
+  { name: 'building', reached: (archiveDir, hour) => building(archiveDir, hour) !== undefined },
+  {
+    name: 'merged',
+    reached: (archiveDir, hour) => {
+      const dir = building(archiveDir, hour)
+      return dir !== undefined && existsSync(join(dir, compactedFileName(hour)))
+    }
+  },
+  {
+    name: 'stored',
+    reached: (archiveDir, hour) =>
+      building(archiveDir, hour) === undefined && versions(archiveDir, hour).some(name => name.endsWith('.inputs.json'))
+  },
+  {
+    name: 'switched',
+    reached: (archiveDir, hour) => existsSync(join(hourDir(archiveDir, hour), compactedFileName(hour)))
+  }
+]
+
+/** The entries of the versions folder that belong to `hour`. */
+function versions(archiveDir: string, hour: number): string[] {
+  return readdirSync(join(archiveDir, VERSIONS_DIR)).filter(name => name.startsWith(`${hourLabel(hour)}.`))
+}
+
+/** The version folder a compaction of `hour` is building, if any. */
+function building(archiveDir: string, hour: number): string | undefined {
+  const name = versions(archiveDir, hour).find(n => n.endsWith('.new'))
+  return name === undefined ? undefined : join(archiveDir, VERSIONS_DIR, name)
+}
+
+// Serial: the kills wait on the child's progress polled from this process, so the other tests of
 // the file must not keep its event loop busy meanwhile.
 test.serial(
   "kill -9 at random moments of an hour's compaction that uses pieces, then a rerun: exact tables, every event once, readers see the hour's files or its compacted file",
@@ -392,17 +440,24 @@ test.serial(
     const expected = await expectedRows(await hourFiles(fixture.archiveDir, hour))
     t.is(expected.length, fixture.rows)
     const args = ['compact', '--hour', hourLabel(hour), '--archive-dir', fixture.archiveDir, '--database-url', url]
-    // Random moments, later with each run, from when the run holds the lock: opening DuckDB,
-    // reading the sidecars, copying the pieces, PostgreSQL, the switch, deleting the files and the
-    // pieces. Each run resumes what the killed ones left.
+    // One run killed at each stage, a random moment after the run reached it: opening DuckDB and
+    // reading the sidecars, copying the pieces, PostgreSQL, the switch, deleting the files and
+    // the pieces. Each run resumes what the killed ones left.
     const killed = { before: 0, after: 0 }
-    for (let kill = 0; kill < 8; kill++) {
-      const run = await killAfter([BIN, ...args], (kill + Math.random()) * 45, join(fixture.archiveDir, LOCK_FILE))
+    const reached: Record<string, number> = {}
+    const lock = join(fixture.archiveDir, LOCK_FILE)
+    for (const stage of STAGES) {
+      const run = await killAfter(
+        [BIN, ...args],
+        Math.random() * 20,
+        ({ pid }) => holdsLock(lock, pid) && stage.reached(fixture.archiveDir, hour)
+      )
       if (!run.killed) {
         // The run finished before its moment came: it must have succeeded.
         t.is(run.code, 0, run.stderr)
-        break
+        continue
       }
+      reached[stage.name] = (reached[stage.name] ?? 0) + 1
       // A reader looking now sees the writer files as they were, or the compacted file alone, and
       // every event.
       const seen = (await readdir(dir)).sort()
@@ -422,7 +477,9 @@ test.serial(
         )
       }
     }
-    t.log(`${killed.before} kills before the switch, ${killed.after} after; ${pieces.length} pieces`)
+    t.log(
+      `${killed.before} kills before the switch, ${killed.after} after, by stage reached ${JSON.stringify(reached)}; ${pieces.length} pieces`
+    )
     t.true(killed.before > 0, 'a run was killed while the pieces stood for the files')
     const rerun = await cellstream(args)
     t.is(rerun.code, 0, rerun.stderr)

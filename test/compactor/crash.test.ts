@@ -7,7 +7,8 @@ import { testDatabase } from '../helpers/db.ts'
 import { cellstream } from '../helpers/cli.ts'
 import { queryArchive } from '../helpers/read-archive.ts'
 import { archiveFromSimulation } from '../helpers/archive-fixture.ts'
-import { BIN, killAfter } from './kill-after.ts'
+import { BIN, holdsLock, killAfter } from './kill-after.ts'
+import { LOCK_FILE } from '../../src/compactor/lock.ts'
 import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 
 const EVENING = Date.parse('2026-11-02T17:00:00Z') / 1000
@@ -34,17 +35,29 @@ test('kill -9 at random moments of a compaction, then a rerun: exact tables, eve
     '--database-url',
     url
   ]
-  // Random moments: startup, merging, the PostgreSQL write, the link switch, cleanup. Each run
-  // resumes what the killed ones left.
-  let midway = 0
-  for (let kill = 0; kill < 6; kill++) {
-    const run = await killAfter([BIN, ...args], 500 + Math.random() * 4000)
-    if (!run.killed) break
-    // Each hour done printed a line.
-    const hoursDone = run.stdout.split('\n').filter(line => /^\d{4}-/.test(line)).length
-    if (hoursDone > 0 && hoursDone < hours.length) midway++
+  // Each run is killed at a random moment of one hour's work: the first hour (once it holds the
+  // lock), or the hour after the k-th one it reported done, so the kill lands after it wrote
+  // output. Each run resumes what the killed ones left; a run that ends first must succeed, and
+  // runs after a complete one still rewrite every hour's tables.
+  const hoursDone = (stdout: string): number => stdout.split('\n').filter(line => /^\d{4}-/.test(line)).length
+  const lock = join(fixture.archiveDir, LOCK_FILE)
+  let landed = 0
+  let inFirstHour = 0
+  for (let kill = 0; kill < 2 * hours.length; kill++) {
+    const after = kill % hours.length
+    const run = await killAfter([BIN, ...args], Math.random() * 200, ({ pid, stdout }) =>
+      after === 0 ? holdsLock(lock, pid) : hoursDone(stdout) >= after
+    )
+    if (!run.killed) {
+      t.is(run.code, 0, `a run that ended before its kill failed: ${run.stderr}`)
+      continue
+    }
+    const done = hoursDone(run.stdout)
+    if (done >= 1 && done < hours.length) landed++
+    else if (done === 0 && run.armed) inFirstHour++
   }
-  t.log(`${midway} kills landed between two hours of the range`)
+  t.log(`${landed} kills landed between two hours of the range, ${inFirstHour} in its first hour`)
+  t.true(landed > 0, 'a run was killed after it had compacted an hour and before it compacted the last')
   const rerun = await cellstream(args)
   t.is(rerun.code, 0, rerun.stderr)
 

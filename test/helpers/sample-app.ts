@@ -8,7 +8,7 @@ import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.t
 import { createConsumer } from '../../src/kafka/clients.ts'
 import { Fetcher, headerValue, readToEnd } from '../../src/kafka/fetcher.ts'
 import { WINDOW_HEADERS } from '../../src/runtime/window-outputs.ts'
-import { sleep } from '../../src/lib/processes.ts'
+import { waitFor } from './wait.ts'
 import { sampleTopology, type SampleTopics } from './sample-topology.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from './kafka.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
@@ -44,35 +44,50 @@ export async function setup(t: ExecutionContext, partitions: number): Promise<Se
   }
 }
 
-/** Every window on the output topic (read_committed), as "startMs|user" → values in order of arrival. */
-export async function readWindows(
-  brokers: string[],
-  topic: string,
-  until: (windows: Map<string, number[]>) => boolean,
-  timeoutMs = 120_000
-): Promise<Map<string, number[]>> {
+/**
+ * Every window on the output topic up to its end offsets now (read_committed), as
+ * "startMs|user" → values in order of arrival. Read after the writers' last commit, it holds
+ * everything they wrote, duplicates included.
+ */
+export async function readAllWindows(brokers: string[], topic: string): Promise<Map<string, number[]>> {
   const consumer = createConsumer(brokers, 'reader', uniqueName('reader'))
   try {
     const fetcher = new Fetcher(consumer)
     const partitions = await fetcher.partitions(topic)
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const windows = new Map<string, number[]>()
-      for await (const batch of readToEnd(
-        fetcher,
-        topic,
-        new Map(Array.from({ length: partitions }, (_, p) => [p, 0n]))
-      )) {
-        for (const r of batch) {
-          const id = `${headerValue(r, WINDOW_HEADERS.start)}|${r.key!.toString()}`
-          windows.set(id, [...(windows.get(id) ?? []), Number(r.value!.readBigInt64BE())])
-        }
+    const windows = new Map<string, number[]>()
+    for await (const batch of readToEnd(
+      fetcher,
+      topic,
+      new Map(Array.from({ length: partitions }, (_, p) => [p, 0n]))
+    )) {
+      for (const r of batch) {
+        const id = `${headerValue(r, WINDOW_HEADERS.start)}|${r.key!.toString()}`
+        windows.set(id, [...(windows.get(id) ?? []), Number(r.value!.readBigInt64BE())])
       }
-      if (until(windows) || Date.now() > deadline) return windows
-      await sleep(500)
     }
+    return windows
   } finally {
     await consumer.close(true)
+  }
+}
+
+/** Waits until the output topic holds at least `count` distinct windows; throws at the deadline. */
+export async function waitForWindows(s: Setup, count: number, deadlineMs: number): Promise<void> {
+  await waitFor(
+    `${count} windows on ${s.topics.output}`,
+    async () => (await readAllWindows(s.brokers, s.topics.output)).size >= count,
+    { deadlineMs, intervalMs: 500 }
+  )
+}
+
+/**
+ * The windows as "windowStart|user=value" lines, each value once, with the windows emitted
+ * more than once apart: what the exactness checks compare.
+ */
+export function emitted(windows: Map<string, number[]>): { lines: string[]; duplicates: Array<[string, number[]]> } {
+  return {
+    lines: lines([...windows].map(([id, values]) => [id, values[0]!])),
+    duplicates: [...windows].filter(([, values]) => values.length > 1)
   }
 }
 
@@ -100,12 +115,13 @@ export function lines(entries: Iterable<[string, number]>): string[] {
 
 /** Waits until the group has committed `total` input offsets over all partitions of `topic`. */
 export async function waitForCommitted(s: Setup, topic: string, total: bigint, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    const groups = await withAdmin(s.brokers, admin => admin.listConsumerGroupOffsets({ groups: [s.applicationId] }))
-    const partitions = groups[0]?.topics.find(entry => entry.name === topic)?.partitions ?? []
-    if (partitions.reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n) >= total) return
-    await sleep(200)
-  }
-  throw new Error(`the group did not commit ${total} offsets of ${topic} in time`)
+  await waitFor(
+    `the group to commit ${total} offsets of ${topic}`,
+    async () => {
+      const groups = await withAdmin(s.brokers, admin => admin.listConsumerGroupOffsets({ groups: [s.applicationId] }))
+      const partitions = groups[0]?.topics.find(entry => entry.name === topic)?.partitions ?? []
+      return partitions.reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n) >= total
+    },
+    { deadlineMs: timeoutMs }
+  )
 }

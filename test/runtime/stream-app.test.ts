@@ -1,13 +1,22 @@
 import test, { type ExecutionContext } from 'ava'
 import { createConsumer, createProducer } from '../../src/kafka/clients.ts'
-import { expectedTotals, produceUsage, usageEvents } from '../helpers/usage-data.ts'
-import { app, lines, readWindows, setup, waitForCommitted, type Setup } from '../helpers/sample-app.ts'
+import { expectedTotals, produceUsage, usageEvents, type UsageEvent } from '../helpers/usage-data.ts'
+import {
+  app,
+  emitted,
+  lines,
+  readAllWindows,
+  setup,
+  waitForCommitted,
+  waitForWindows,
+  type Setup
+} from '../helpers/sample-app.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { CountingMetrics } from '../../src/runtime/metrics.ts'
 import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.ts'
 import type { WindowSink } from '../../src/topology/index.ts'
 import { sampleTopology } from '../helpers/sample-topology.ts'
 import { TimeWindows, type Windows } from '../../src/topology/index.ts'
-import { sleep } from '../../src/lib/processes.ts'
 import { changelogTopic, partialsTopic } from '../../src/runtime/internal-topics.ts'
 import { readCheckpoint, windowedSerde } from '../../src/stores/index.ts'
 import { ownedWindowSerde } from '../../src/runtime/owner-task.ts'
@@ -15,6 +24,16 @@ import { int64Serde, stringSerde } from '../../src/lib/serdes.ts'
 import { Fetcher } from '../../src/kafka/fetcher.ts'
 import { uniqueName } from '../helpers/kafka.ts'
 import { join } from 'node:path'
+
+/**
+ * How many windows the events close on one partition, by the largest event time among them: a
+ * window closes once its end plus the minute of grace is reached.
+ */
+function closedWindows(events: UsageEvent[]): number {
+  const streamTimeMs = Math.max(...events.map(e => e.ts)) * 1000
+  return [...expectedTotals(events).totals.keys()].filter(id => Number(id.split('|')[0]) + 360_000 <= streamTimeMs)
+    .length
+}
 
 /** The end offset of partition 0 of `topic` (read_committed). */
 async function endOffset(s: Setup, topic: string): Promise<bigint> {
@@ -43,13 +62,13 @@ async function runInstances(
   const apps = Array.from({ length: instances }, (_, i) => app(s, `instance-${i}`, appOptions))
   t.teardown(() => Promise.all(apps.map(a => a.stop())))
   await Promise.all(apps.map(a => a.start()))
-  const windows = await readWindows(s.brokers, s.topics.output, w => w.size >= totals.size)
+  await waitForWindows(s, totals.size, 120_000)
+  // Stopped, the instances made their last commit: the output read to its end then holds every
+  // window they ever emitted.
   await Promise.all(apps.map(a => a.stop()))
-
-  t.is(windows.size, totals.size)
-  const duplicates = [...windows].filter(([, values]) => values.length > 1)
+  const { lines: output, duplicates } = emitted(await readAllWindows(s.brokers, s.topics.output))
   t.deepEqual(duplicates, [], 'each window emitted exactly once')
-  t.deepEqual(lines([...windows].map(([id, values]) => [id, values[0]!])), lines(totals))
+  t.deepEqual(output, lines(totals))
 }
 
 test('a 6-partition null-keyed input processed by one instance gives the exact totals', async t => {
@@ -90,7 +109,9 @@ test('an instance on a new machine restores open windows from the changelog', as
   const second = app(s, 'second', { metrics })
   t.teardown(() => second.stop())
   await second.start()
-  const windows = await readWindows(s.brokers, s.topics.output, w => w.size >= totals.size)
+  await waitForWindows(s, totals.size, 120_000)
+  await second.stop()
+  const { lines: output, duplicates } = emitted(await readAllWindows(s.brokers, s.topics.output))
   t.true(
     metrics.get('restored:user-bytes-windows-0') +
       metrics.get('restored:user-bytes-windows-1') +
@@ -98,7 +119,8 @@ test('an instance on a new machine restores open windows from the changelog', as
       0,
     'window stores were restored from their changelogs'
   )
-  t.deepEqual(lines([...windows].map(([id, values]) => [id, values[0]!])), lines(totals))
+  t.deepEqual(duplicates, [], 'each window emitted exactly once')
+  t.deepEqual(output, lines(totals))
 })
 
 test('after a clean stop, a restart reuses local state instead of replaying the changelog', async t => {
@@ -117,7 +139,9 @@ test('after a clean stop, a restart reuses local state instead of replaying the 
     const metrics = new CountingMetrics()
     const restarted = app(s, instance, { idleTimeoutMs: 3_600_000, metrics })
     await restarted.start()
-    while (restarted.assignment.length === 0) await sleep(100)
+    await waitFor(`instance ${instance} to be assigned partitions`, () => restarted.assignment.length > 0, {
+      deadlineMs: 60_000
+    })
     await restarted.stop()
     return [...metrics.counts]
       .filter(([name]) => name.startsWith('restored:'))
@@ -146,14 +170,11 @@ test('a checkpoint claims only the changelog records this instance wrote: what a
     partialsTopic(s.applicationId, 'user-bytes'),
     await endOffset(s, partialsTopic(s.applicationId, 'user-bytes'))
   )
-  // Windows stay open and no more input comes: wait until the last changes are committed.
+  // Windows stay open and no more input comes. Every merge is committed (the partials are); once
+  // the windows the input closed are out, committed with their changelog deletes, the instance
+  // has nothing left to write to the changelog.
+  await waitForWindows(s, closedWindows(events.slice(0, 1500)), 60_000)
   const changelog = changelogTopic(s.applicationId, 'user-bytes', 'windows')
-  for (
-    let last = -1n, now = await endOffset(s, changelog);
-    now !== last;
-    last = now, now = await endOffset(s, changelog)
-  )
-    await sleep(1500)
 
   // What another instance commits when a rebalance moved the partition to it before this
   // instance closed its stores: a window, already due, that this instance never saw.
@@ -180,12 +201,12 @@ test('a checkpoint claims only the changelog records this instance wrote: what a
   t.teardown(() => second.stop())
   await second.start()
   await produceUsage(producer, s.topics.input, events.slice(1500))
-  const windows = await readWindows(s.brokers, s.topics.output, w => w.size > totals.size, 60_000)
+  await waitForWindows(s, totals.size + 1, 60_000)
+  await second.stop()
   t.is(metrics.get('restored:user-bytes-windows-0'), 1, "the restart replayed the other instance's record only")
-  t.deepEqual(
-    lines([...windows].map(([id, values]) => [id, values[0]!])),
-    lines([...totals, [`${intruder.start}|intruder`, 42]])
-  )
+  const { lines: output, duplicates } = emitted(await readAllWindows(s.brokers, s.topics.output))
+  t.deepEqual(duplicates, [], 'each window emitted exactly once')
+  t.deepEqual(output, lines([...totals, [`${intruder.start}|intruder`, 42]]))
 })
 
 test('closed windows reach their sink between commits, not only at the next commit', async t => {
@@ -220,10 +241,11 @@ test('closed windows reach their sink between commits, not only at the next comm
   })
   t.teardown(() => instance.stop())
   await instance.start()
-  const deadline = Date.now() + 60_000
-  while (flushes.reduce((sum, f) => sum + f.windows, 0) < totals.size && Date.now() < deadline) await sleep(100)
+  await waitFor('every window to reach the sink', () => flushes.reduce((sum, f) => sum + f.windows, 0) >= totals.size, {
+    deadlineMs: 60_000,
+    intervalMs: 100
+  })
   await instance.stop()
-  t.true(flushes.reduce((sum, f) => sum + f.windows, 0) >= totals.size, 'every window reached the sink')
   t.true(
     flushes.some(f => !f.duringCommit),
     'windows were flushed while no commit ran'
