@@ -27,11 +27,33 @@ export class GroupMember {
     return new Fetcher(this.consumer, options)
   }
 
+  /** Why the client left the group on its own (a rejoin that failed), until it joins again. */
+  #lost: Error | undefined
+
   /** Joins the group for `topics`; `onChange` is called at every group event from then on. */
   async join(topics: string[], onChange: () => void): Promise<void> {
     for (const event of GROUP_EVENTS) this.consumer.on(event, onChange)
+    // The client reports a rejoin that failed (the broker gone, or the client closing) as an
+    // 'error' event, which ends the process when nobody listens. The member is then out of the
+    // group until it joins again: rejoinIfLost() does that on the next rebuild.
+    this.consumer.on('error', (error: Error) => {
+      this.#lost = error
+      onChange()
+    })
     this.consumer.topics.trackAll(...topics)
     await this.consumer.joinGroup({})
+  }
+
+  /** The error that took the member out of the group, if it is out. */
+  get lost(): Error | undefined {
+    return this.#lost
+  }
+
+  /** Joins the group again if a rejoin failed since the last join; throws while that fails. */
+  async rejoinIfLost(): Promise<void> {
+    if (this.#lost === undefined) return
+    await this.consumer.joinGroup({})
+    this.#lost = undefined
   }
 
   /** The partitions the group gave this member. */

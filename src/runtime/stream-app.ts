@@ -275,6 +275,7 @@ export class StreamApp {
     await this.#closeTasks()
     this.#io!.limits!.clear()
     const member = this.#io!.member!
+    await member.rejoinIfLost()
     const assigned = member.assigned()
     this.#membership = member.membership()
     this.#options.log('info', `assigned ${assigned.length} partitions (generation ${this.#membership.generationId})`)
