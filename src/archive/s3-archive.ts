@@ -15,6 +15,7 @@ import { S3Bucket, type ObjectInfo } from './s3-bucket.ts'
 
 export const MANIFEST_NAME = '_manifest.json'
 const VERSION_PREFIX = /^v=(\d+)\/(.+)$/
+const HOUR_KEY = /^(year=\d{4}\/month=\d{2}\/day=\d{2}\/hour=\d{2})\//
 
 export interface Manifest {
   hour: string
@@ -109,21 +110,19 @@ export class S3Archive {
     return view
   }
 
-  /** Every hour of the archive, as UTC hour starts, oldest first. */
+  /**
+   * Every hour of the archive, as UTC hour starts, oldest first. One listing of the whole
+   * archive (a request per 1,000 objects): listing by delimiter, level by level, would take
+   * fewer requests, but not every S3-compatible server answers it for nested prefixes.
+   */
   async listHours(): Promise<number[]> {
-    const hours: number[] = []
-    for (const year of await this.#folders(this.prefix, /^year=\d{4}\/$/))
-      for (const month of await this.#folders(year, /^month=\d{2}\/$/))
-        for (const day of await this.#folders(month, /^day=\d{2}\/$/))
-          for (const hour of await this.#folders(day, /^hour=\d{2}\/$/)) {
-            const start = parseHourDir(hour.slice(this.prefix.length))
-            if (start !== undefined) hours.push(start)
-          }
-    return hours.sort((a, b) => a - b)
-  }
-
-  async #folders(prefix: string, pattern: RegExp): Promise<string[]> {
-    return (await this.bucket.listPrefixes(prefix)).filter(p => pattern.test(p.slice(prefix.length)))
+    const hours = new Set<number>()
+    for (const { key } of await this.bucket.list(this.prefix)) {
+      const match = HOUR_KEY.exec(key.slice(this.prefix.length))
+      const start = match === null ? undefined : parseHourDir(match[1]!)
+      if (start !== undefined) hours.add(start)
+    }
+    return [...hours].sort((a, b) => a - b)
   }
 
   close(): void {

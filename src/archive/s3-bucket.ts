@@ -39,6 +39,10 @@ export class S3Bucket {
     this.#client = new S3Client({
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(endpoint === undefined || endpoint === '' ? {} : { endpoint, forcePathStyle: true }),
+      // The SDK's default chain reads the process's environment; a caller's own `env` is read here.
+      ...(env !== process.env && env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined
+        ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }
+        : {}),
       // Checksums only where S3 requires them: stores that speak the S3 API but not its newer
       // streaming checksums (several do) refuse uploads that carry them.
       requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -102,22 +106,6 @@ export class S3Bucket {
       token = page.IsTruncated === true ? page.NextContinuationToken : undefined
     } while (token !== undefined)
     return objects
-  }
-
-  /** The next level of "folders" under `prefix` (ending with `/`). */
-  async listPrefixes(prefix: string): Promise<string[]> {
-    const prefixes: string[] = []
-    let token: string | undefined
-    do {
-      const page = await this.#guard(`listing ${prefix}`, () =>
-        this.#client.send(
-          new ListObjectsV2Command({ Bucket: this.bucket, Prefix: prefix, Delimiter: '/', ContinuationToken: token })
-        )
-      )
-      for (const p of page.CommonPrefixes ?? []) prefixes.push(p.Prefix!)
-      token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-    } while (token !== undefined)
-    return prefixes
   }
 
   /** Deletes the objects, a few requests at a time; deleting a missing object succeeds. */
