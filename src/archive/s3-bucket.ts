@@ -35,7 +35,7 @@ export class S3Bucket {
   constructor(bucket: string, env: NodeJS.ProcessEnv = process.env) {
     this.bucket = bucket
     const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL
-    this.#where = `bucket ${bucket}${endpoint === undefined || endpoint === '' ? '' : ` at ${endpoint}`}`
+    this.#where = `bucket ${bucket}${endpoint === undefined || endpoint === '' ? '' : ` at ${withoutLogin(endpoint)}`}`
     this.#client = new S3Client({
       region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(endpoint === undefined || endpoint === '' ? {} : { endpoint, forcePathStyle: true }),
@@ -143,6 +143,15 @@ export class S3Bucket {
       )
     }
   }
+}
+
+/** An endpoint for messages: a login written into the URL stays out of them. */
+function withoutLogin(endpoint: string): string {
+  if (!URL.canParse(endpoint)) return '(an endpoint that is not a URL)'
+  const url = new URL(endpoint)
+  url.username = ''
+  url.password = ''
+  return url.origin + (url.pathname === '/' ? '' : url.pathname)
 }
 
 function isMissing(error: unknown): boolean {
