@@ -17,6 +17,18 @@ import { pipeline } from 'node:stream/promises'
 import type { Readable } from 'node:stream'
 import { errorMessage, UnavailableError } from '../lib/errors.ts'
 
+/** The variables through which the SDK finds the store and its credentials (docs/archive.md). */
+export const AWS_VARIABLES = [
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_PROFILE'
+] as const
+
 export interface ObjectInfo {
   key: string
   size: number
@@ -34,11 +46,14 @@ export class S3Bucket {
 
   constructor(bucket: string, env: NodeJS.ProcessEnv = process.env) {
     this.bucket = bucket
-    const endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL
-    this.#where = `bucket ${bucket}${endpoint === undefined || endpoint === '' ? '' : ` at ${withoutLogin(endpoint)}`}`
+    // Empty variables count as unset: compose files pass them through as `${NAME:-}`.
+    const set = (name: (typeof AWS_VARIABLES)[number]): string | undefined =>
+      env[name] === undefined || env[name] === '' ? undefined : env[name]
+    const endpoint = set('AWS_ENDPOINT_URL_S3') ?? set('AWS_ENDPOINT_URL')
+    this.#where = `bucket ${bucket}${endpoint === undefined ? '' : ` at ${withoutLogin(endpoint)}`}`
     this.#client = new S3Client({
-      region: env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
-      ...(endpoint === undefined || endpoint === '' ? {} : { endpoint, forcePathStyle: true }),
+      region: set('AWS_REGION') ?? set('AWS_DEFAULT_REGION') ?? 'us-east-1',
+      ...(endpoint === undefined ? {} : { endpoint, forcePathStyle: true }),
       // The SDK's default chain reads the process's environment; a caller's own `env` is read here.
       ...(env !== process.env && env.AWS_ACCESS_KEY_ID !== undefined && env.AWS_SECRET_ACCESS_KEY !== undefined
         ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } }

@@ -46,7 +46,9 @@ export const archiveUrlOption = (): Option =>
  */
 export function archiveLocation(flags: { archiveUrl?: string; archiveDir: string }, command: Command): ArchiveLocation {
   const url = flags.archiveUrl
-  if (url === undefined) return { kind: 'local', dir: flags.archiveDir }
+  // An empty variable is an unset one: compose files pass ARCHIVE_URL through as `${ARCHIVE_URL:-}`.
+  if (url === undefined || (url.trim() === '' && command.getOptionValueSource('archiveUrl') === 'env'))
+    return { kind: 'local', dir: flags.archiveDir }
   if (command.getOptionValueSource('archiveDir') === 'cli' && command.getOptionValueSource('archiveUrl') === 'env')
     return { kind: 'local', dir: flags.archiveDir }
   return parseArchiveUrl(url)

@@ -1,6 +1,7 @@
 // The archive's hours in object storage: what readers count from the manifest and a listing,
 // and what the sweep deletes.
 import test from 'ava'
+import { Command } from 'commander'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +9,7 @@ import { parseArchiveUrl } from '../../src/archive/archive-url.ts'
 import { hourStart } from '../../src/archive/layout.ts'
 import { ABANDONED_UPLOAD_MS, sweepS3Hour } from '../../src/compactor/s3-compact.ts'
 import { UsageError } from '../../src/lib/errors.ts'
+import { archiveDirOption, archiveLocation, archiveUrlOption } from '../../src/cli/shared-options.ts'
 import { openS3Archive } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
 
@@ -29,6 +31,27 @@ test('--archive-url takes a folder, a file:// URL or s3://bucket/prefix, and ref
   t.throws(() => parseArchiveUrl('gs://my-bucket/a'), { instanceOf: UsageError })
   t.throws(() => parseArchiveUrl('s3://B/a'), { instanceOf: UsageError })
   t.throws(() => parseArchiveUrl(' '), { instanceOf: UsageError })
+})
+
+test('--archive-url or ARCHIVE_URL names the archive; --archive-dir given on the command line wins over the variable, and an empty variable is unset', t => {
+  const location = (argv: string[], env: Record<string, string>): unknown => {
+    const saved = { ...process.env }
+    Object.assign(process.env, env)
+    try {
+      const command = new Command('x').addOption(archiveDirOption()).addOption(archiveUrlOption()).exitOverride()
+      command.parse(argv, { from: 'user' })
+      return archiveLocation(command.opts<{ archiveDir: string; archiveUrl?: string }>(), command)
+    } finally {
+      for (const name of Object.keys(env)) if (saved[name] === undefined) delete process.env[name]
+      Object.assign(process.env, saved)
+    }
+  }
+  const bucket = { kind: 's3', bucket: 'b-1', prefix: 'p/', url: 's3://b-1/p/' }
+  t.deepEqual(location(['--archive-url', 's3://b-1/p'], {}), bucket)
+  t.deepEqual(location([], { ARCHIVE_URL: 's3://b-1/p' }), bucket)
+  t.deepEqual(location(['--archive-dir', '/a'], { ARCHIVE_URL: 's3://b-1/p' }), { kind: 'local', dir: '/a' })
+  t.deepEqual(location(['--archive-dir', '/a', '--archive-url', 's3://b-1/p'], {}), bucket)
+  t.deepEqual(location([], { ARCHIVE_URL: '' }), { kind: 'local', dir: './data/archive' })
 })
 
 test('an hour is its manifest: the compacted file it names plus the writer files it did not replace; the sweep deletes the rest, uploads of no manifest once abandoned', async t => {
