@@ -9,7 +9,7 @@ import { openEngine } from './duckdb-engine.ts'
 import { compactHour, type HourResult } from './compact-hour.ts'
 import { snapshotUsers } from './hourly-tables.ts'
 import { lockArchive } from './lock.ts'
-import { compactS3Hour } from './s3-compact.ts'
+import { clearWorkDir, compactS3Hour } from './s3-compact.ts'
 
 /** Files passed between DuckDB and PostgreSQL; hidden from readers of the archive. */
 export const SCRATCH_DIR = '.compactor-scratch'
@@ -43,6 +43,7 @@ export async function compactHours(options: RunOptions): Promise<HourOutcome[]> 
   const db = openDb(options.databaseUrl, { max: 2 })
   try {
     const release = await lockArchive(options.archiveDir)
+    if (options.s3 !== undefined) await clearWorkDir(options.archiveDir)
     const engine = await openEngine(join(options.archiveDir, SCRATCH_DIR))
     lap('open')
     try {

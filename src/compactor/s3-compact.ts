@@ -10,7 +10,7 @@
 //  5. sweep again: the replaced files and the old version go.
 // A run killed before step 4's PUT leaves the hour as readers saw it, plus an upload no manifest
 // names (swept once abandoned); after it, the next run only tidies up.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { compactedFileName, hourLabel, tempName } from '../archive/layout.ts'
 import type { HourView, S3Archive } from '../archive/s3-archive.ts'
@@ -28,6 +28,8 @@ import { forEachParallel } from './parallel.ts'
  */
 export const ABANDONED_UPLOAD_MS = 3600_000
 const PARALLEL_DOWNLOADS = 8
+/** An hour's downloads and merged file, in the work folder. */
+const HOUR_DIR_PREFIX = 'hour-'
 
 export interface S3CompactContext {
   archive: S3Archive
@@ -64,7 +66,7 @@ export async function compactS3Hour(context: S3CompactContext, hour: number): Pr
   lap('sweep')
   if (view.files.length === 0) return result('empty')
 
-  const dir = await mkdtemp(join(context.workDir, 'hour-'))
+  const dir = await mkdtemp(join(context.workDir, HOUR_DIR_PREFIX))
   try {
     const compacted = compactedFileName(hour)
     const local = new Map(view.files.map((name, i) => [name, join(dir, `${i}-${name.replaceAll('/', '_')}`)]))
@@ -103,6 +105,13 @@ export async function compactS3Hour(context: S3CompactContext, hour: number): Pr
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** Removes the hour folders a killed run left in the work folder; call it holding the lock. */
+export async function clearWorkDir(workDir: string): Promise<void> {
+  const names = await readdir(workDir).catch(() => [])
+  for (const name of names)
+    if (name.startsWith(HOUR_DIR_PREFIX)) await rm(join(workDir, name), { recursive: true, force: true })
 }
 
 /**
