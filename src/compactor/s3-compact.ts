@@ -10,7 +10,9 @@
 //  5. sweep again: the replaced files and the old version go.
 // A run killed before step 4's PUT leaves the hour as readers saw it, plus an upload no manifest
 // names (swept once abandoned); after it, the next run only tidies up.
+import { createHash } from 'node:crypto'
 import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { compactedFileName, hourLabel, tempName } from '../archive/layout.ts'
 import type { HourView, S3Archive } from '../archive/s3-archive.ts'
@@ -105,6 +107,11 @@ export async function compactS3Hour(context: S3CompactContext, hour: number): Pr
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** The compactor's local folder for an archive in object storage: its lock, scratch files and downloads. */
+export function s3WorkDir(url: string): string {
+  return join(tmpdir(), `cellstream-compactor-${createHash('sha256').update(url).digest('hex').slice(0, 12)}`)
 }
 
 /** Removes the hour folders a killed run left in the work folder; call it holding the lock. */

@@ -5,7 +5,7 @@
 import test from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +16,8 @@ import { hourlyTables } from '../helpers/hourly-tables.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { hourViews, openS3Archive, queryS3Archive } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
+import { LOCK_FILE } from '../../src/compactor/lock.ts'
+import { s3WorkDir } from '../../src/compactor/s3-compact.ts'
 import { tableLines } from '../helpers/stream.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import type { BytesRow, QuotaRow } from '../../src/truth/ground-truth.ts'
@@ -115,9 +117,14 @@ test('stream instances and the compactor killed with -9 mid-upload to S3: exact 
   await Promise.all([...instances.values()].map(child => (child.exitCode === null ? once(child, 'exit') : null)))
 
   const range = ['compact', '--from', '2021-02-19T19:00', '--to', '2021-02-19T23:00']
+  // The compactor's lock is in its work folder, named after the archive's URL: kills are timed
+  // from the moment it holds the lock, so they land in the work (downloads, merges, uploads,
+  // switches, sweeps), not in the startup.
+  const lock = join(s3WorkDir(openS3Archive(t, archiveUrl, s3.env).url), LOCK_FILE)
   let killed = 0
-  for (let kill = 0; kill < 6; kill++) if (await runKilledAfter(range, env, 800 + Math.random() * 5000)) killed++
-  t.log(`${killed} compactor runs killed`)
+  for (let kill = 0; kill < 8; kill++) if (await runKilledAfter(range, env, Math.random() * 4000, lock)) killed++
+  t.log(`${killed} compactor runs killed while working`)
+  t.true(killed > 0)
   const rerun = await cellstream(range, env)
   t.is(rerun.code, 0, rerun.stderr)
 
@@ -134,13 +141,29 @@ test('stream instances and the compactor killed with -9 mid-upload to S3: exact 
   t.deepEqual(counts, { n: expected.summary.valid, events: expected.summary.valid })
 })
 
-/** Runs `cellstream …args` and kills it with -9 after `ms`; whether it was still running then. */
-async function runKilledAfter(args: string[], env: NodeJS.ProcessEnv, ms: number): Promise<boolean> {
+/**
+ * Runs `cellstream …args` and kills it with -9 `ms` after it took the compactor lock (its pid
+ * in `lock`); whether it was still running then.
+ */
+async function runKilledAfter(args: string[], env: NodeJS.ProcessEnv, ms: number, lock: string): Promise<boolean> {
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: 'ignore' })
-  const timer = setTimeout(() => child.kill('SIGKILL'), ms)
+  let timer: NodeJS.Timeout | undefined
+  const poll = setInterval(() => {
+    if (timer !== undefined || lockHolder(lock) !== String(child.pid)) return
+    timer = setTimeout(() => child.kill('SIGKILL'), ms)
+  }, 5)
   const [, signal] = (await once(child, 'exit')) as [number | null, string | null]
+  clearInterval(poll)
   clearTimeout(timer)
   return signal === 'SIGKILL'
+}
+
+function lockHolder(lock: string): string | undefined {
+  try {
+    return readFileSync(lock, 'utf8').trim()
+  } catch {
+    return undefined
+  }
 }
 
 const bytesLine = (r: BytesRow): string => `${r.timestamp} ${r.type} ${r.id} ${Number(r.value)}`

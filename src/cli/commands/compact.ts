@@ -1,12 +1,10 @@
 import { Command } from 'commander'
-import { createHash } from 'node:crypto'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { S3Archive } from '../../archive/s3-archive.ts'
 import { HOUR_SECONDS, hourLabel, hourStart } from '../../archive/layout.ts'
 import { type AheadHourResult } from '../../compactor/ahead.ts'
 import { type HourResult } from '../../compactor/compact-hour.ts'
 import { compactHours, type HourOutcome } from '../../compactor/run.ts'
+import { s3WorkDir } from '../../compactor/s3-compact.ts'
 import { watchArchive, type AheadReport } from '../../compactor/watch.ts'
 import { DataError, UsageError } from '../../lib/errors.ts'
 import { parseInteger, parseDatabaseUrl } from '../../lib/options.ts'
@@ -51,11 +49,7 @@ export function compactCommand(): Command {
       }
       const s3 = new S3Archive(location)
       try {
-        // The compactor's lock, scratch files and downloads: a local folder per archive.
-        const workDir = join(
-          tmpdir(),
-          `cellstream-compactor-${createHash('sha256').update(location.url).digest('hex').slice(0, 12)}`
-        )
+        const workDir = s3WorkDir(location.url)
         await runCompact({ ...flags, archiveDir: workDir }, s3)
       } finally {
         s3.close()
