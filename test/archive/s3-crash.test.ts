@@ -122,7 +122,7 @@ test('stream instances and the compactor killed with -9 mid-upload to S3: exact 
   // switches, sweeps), not in the startup.
   const lock = join(s3WorkDir(openS3Archive(t, archiveUrl, s3.env).url), LOCK_FILE)
   let killed = 0
-  for (let kill = 0; kill < 8; kill++) if (await runKilledAfter(range, env, Math.random() * 4000, lock)) killed++
+  for (let kill = 0; kill < 8; kill++) if (await runKilledAfter(range, env, Math.random() * 1500, lock)) killed++
   t.log(`${killed} compactor runs killed while working`)
   t.true(killed > 0)
   const rerun = await cellstream(range, env)
