@@ -10,6 +10,7 @@ import { hourStart } from '../../src/archive/layout.ts'
 import { ABANDONED_UPLOAD_MS, sweepS3Hour } from '../../src/compactor/s3-compact.ts'
 import { UsageError } from '../../src/lib/errors.ts'
 import { archiveDirOption, archiveLocation, archiveUrlOption } from '../../src/cli/shared-options.ts'
+import { readArchive } from '../../src/web/archive-source.ts'
 import { openS3Archive } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
 
@@ -113,6 +114,8 @@ test('an hour is its manifest: the compacted file it names plus the writer files
   ])
   t.deepEqual((await archive.manifest(hour))?.replaced, [])
   t.deepEqual(view.files, ['part-devices-0-10-19.parquet', 'v=2/compacted-2021-02-19T21.parquet'])
+  // The dashboard's view of it: compacted, and a writer file that arrived since.
+  t.deepEqual(await readArchive(archive, 24, hour + 7200), [{ hour, files: 2, state: 'late files' }])
   // An upload of no manifest, once abandoned, goes too.
   await sweepS3Hour(archive, hour, Date.now() + ABANDONED_UPLOAD_MS + 60_000)
   t.deepEqual(await keys(), ['_manifest.json', 'part-devices-0-10-19.parquet', 'v=2/compacted-2021-02-19T21.parquet'])
