@@ -62,10 +62,14 @@ export class S3Target implements ArchiveTarget {
   }
 
   async publish(hour: number, name: string, write: (path: string) => Promise<void>): Promise<string> {
+    // A killed process's temp files go when the next one first writes; a failure is tried again.
     this.#ready ??= rm(this.#tempDir, { recursive: true, force: true }).then(() =>
       mkdir(this.#tempDir, { recursive: true })
     )
-    await this.#ready
+    await this.#ready.catch((error: unknown) => {
+      this.#ready = undefined
+      throw error
+    })
     const temp = join(this.#tempDir, tempName(name))
     try {
       await write(temp)
