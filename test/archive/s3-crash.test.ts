@@ -14,7 +14,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { hourlyTables } from '../helpers/hourly-tables.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { hourViews, openS3Archive, queryS3Archive } from '../helpers/s3-archive.ts'
+import { hourViews, openS3Archive, queryS3Archive, s3ArchiveUrl } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
 import { LOCK_FILE } from '../../src/compactor/lock.ts'
 import { s3WorkDir } from '../../src/compactor/s3-compact.ts'
@@ -34,7 +34,7 @@ test('stream instances and the compactor killed with -9 mid-upload to S3: exact 
   ])
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-s3-crash-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const archiveUrl = s3.url('crash')
+  const archiveUrl = s3ArchiveUrl(t, s3.url('crash'))
   const env = {
     ...process.env,
     KAFKA_BROKERS: brokers.join(','),

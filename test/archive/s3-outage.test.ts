@@ -14,7 +14,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { hourlyTables } from '../helpers/hourly-tables.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { hourViews, openS3Archive, queryS3Archive } from '../helpers/s3-archive.ts'
+import { hourViews, openS3Archive, queryS3Archive, s3ArchiveUrl } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
 import { startStream, tableLines } from '../helpers/stream.ts'
 import { sleep } from '../../src/lib/processes.ts'
@@ -35,7 +35,7 @@ test('the object store unreachable for 60 s is waited out by the stream and the 
   cleanUpAfter(t, [group, `${input}-`])
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-s3-outage-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const archiveUrl = s3.url('outage')
+  const archiveUrl = s3ArchiveUrl(t, s3.url('outage'))
   const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url, ...s3.env, ARCHIVE_URL: archiveUrl }
 
   // Two hours of traffic: the first goes in before the outage, the second during it.

@@ -11,7 +11,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { hourlyTables } from '../helpers/hourly-tables.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { hourViews, openS3Archive, queryS3Archive } from '../helpers/s3-archive.ts'
+import { hourViews, openS3Archive, queryS3Archive, s3ArchiveUrl } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
 import { tableLines } from '../helpers/stream.ts'
 import { sleep } from '../../src/lib/processes.ts'
@@ -29,7 +29,7 @@ test('stream and compact with --archive-url s3://…: bytes and the hourly table
   ])
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-s3-pipeline-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const archiveUrl = s3.url('archive/one')
+  const archiveUrl = s3ArchiveUrl(t, s3.url('archive/one'))
   const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url, ...s3.env, ARCHIVE_URL: archiveUrl }
   const traffic = ['--seed', 's3-test', '--from', '2021-02-19T20:00', '--to', '2021-02-19T22:00']
   const more = ['--users', '200', '--rate', '5', '--bad-ratio', '0.02', '--late-ratio', '0.02']

@@ -10,6 +10,15 @@ import { parseArchiveUrl } from '../../src/archive/archive-url.ts'
 import { hourLabel } from '../../src/archive/layout.ts'
 import { S3Archive, type HourView } from '../../src/archive/s3-archive.ts'
 import { sqlList } from '../../src/archive/sql.ts'
+import { s3WorkDir } from '../../src/compactor/s3-compact.ts'
+
+/** The archive's URL; the local folder its compactor runs keep (s3-compact.ts) goes when the test ends. */
+export function s3ArchiveUrl(t: ExecutionContext, url: string): string {
+  const location = parseArchiveUrl(url)
+  if (location.kind !== 's3') throw new Error(`not an s3:// URL: ${url}`)
+  t.teardown(() => rm(s3WorkDir(location.url), { recursive: true, force: true }))
+  return url
+}
 
 export function openS3Archive(t: ExecutionContext, url: string, env: Record<string, string>): S3Archive {
   const location = parseArchiveUrl(url)
