@@ -4,10 +4,10 @@
 // as one Parquet file with DuckDB: the columns go into a table a vector at a time (one copy per
 // column per 2,048 rows, where an appender would take a native call per value), the texts new
 // since the last write go into DuckDB's copy of the dictionary, and DuckDB, on its own thread,
-// puts the texts back and writes the file to a hidden temp name in the hour's current
-// version, flushed to disk, then renamed to its final name. A crash leaves at most a temp file
-// no reader counts; a replay of the same records rewrites the same name. Several writers may
-// share the hour folders as long as each owns its partitions.
+// puts the texts back and writes the file to a local temp name, which the target publishes
+// (targets.ts): renamed into the hour's current version on disk, or uploaded to object storage.
+// A crash leaves at most a temp file no reader counts; a replay of the same records rewrites
+// the same name. Several writers may share the hours as long as each owns its partitions.
 import {
   DuckDBDataChunk,
   DuckDBDoubleType,
@@ -17,8 +17,7 @@ import {
   type DuckDBDoubleVector,
   type DuckDBIntegerVector
 } from '@duckdb/node-api'
-import { join } from 'node:path'
-import { ARCHIVE_COLUMNS, partFileName, tempName, versionDir } from './layout.ts'
+import { ARCHIVE_COLUMNS, partFileName } from './layout.ts'
 import {
   ArchiveBatch,
   BLOCK_ROWS,
@@ -28,7 +27,7 @@ import {
   TextDictionary,
   type Group
 } from './batch.ts'
-import { currentVersion, ensureHourVersion, publishFile, settleFile } from './versions.ts'
+import { LocalTarget, type ArchiveTarget } from './targets.ts'
 import { sqlString } from './sql.ts'
 
 const ROWS_TABLE = 'archive_rows'
@@ -56,7 +55,7 @@ export interface ArchiveFile {
 
 /** Writes batches as Parquet files into the archive; one DuckDB thread, beside the processing. */
 export class ParquetArchive {
-  readonly archiveDir: string
+  readonly target: ArchiveTarget
   #connection: Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> | undefined
   /** Writes share the connection's tables, so they run one after another. */
   #writing: Promise<unknown> = Promise.resolve()
@@ -66,8 +65,9 @@ export class ParquetArchive {
   /** The dictionary DuckDB's texts table holds, and how many of its texts. */
   #loaded: { dictionary: TextDictionary; texts: number } | undefined
 
-  constructor(archiveDir: string, options: { maxDictionaryTexts?: number; pooledBlocks?: number } = {}) {
-    this.archiveDir = archiveDir
+  /** `target`: a local archive folder, or where to publish files (targets.ts). */
+  constructor(target: string | ArchiveTarget, options: { maxDictionaryTexts?: number; pooledBlocks?: number } = {}) {
+    this.target = typeof target === 'string' ? new LocalTarget(target) : target
     this.#maxDictionaryTexts = options.maxDictionaryTexts ?? MAX_DICTIONARY_TEXTS
     this.#pool = new BlockPool(options.pooledBlocks ?? POOLED_BLOCKS)
   }
@@ -142,25 +142,15 @@ export class ParquetArchive {
     const name = partFileName(group.topic, group.partition, BigInt(group.first), BigInt(group.last))
     await fillRows(connection, group)
     const query = rowsQuery(group)
-    for (let attempt = 1; ; attempt++) {
-      const version = await ensureHourVersion(this.archiveDir, group.hour)
-      const dir = versionDir(this.archiveDir, group.hour, version)
-      const temp = join(dir, tempName(name))
-      try {
-        // Snappy, not ZSTD: cheaper for the stream process, and the file only lives until
-        // the compactor rewrites the hour. DuckDB holds a row group in memory while it writes
-        // it: small ones keep the stream process's memory down (docs/memory.md).
-        await connection.run(
-          `COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${WRITER_ROW_GROUP_ROWS})`
-        )
-        await publishFile(temp, join(dir, name))
-      } catch (error) {
-        if (attempt < MAX_ATTEMPTS && (await versionChanged(this.archiveDir, group.hour, version))) continue
-        throw error
-      }
-      await settleFile(this.archiveDir, group.hour, version, name)
-      return { path: join(dir, name), hour: group.hour, rows: group.rows }
-    }
+    // Snappy, not ZSTD: cheaper for the stream process, and the file only lives until the
+    // compactor rewrites the hour. DuckDB holds a row group in memory while it writes it: small
+    // ones keep the stream process's memory down (docs/memory.md).
+    const path = await this.target.publish(group.hour, name, async temp => {
+      await connection.run(
+        `COPY (${query}) TO ${sqlString(temp)} (FORMAT parquet, COMPRESSION snappy, ROW_GROUP_SIZE ${WRITER_ROW_GROUP_ROWS})`
+      )
+    })
+    return { path, hour: group.hour, rows: group.rows }
   }
 
   #open(): Promise<{ instance: DuckDBInstance; connection: DuckDBConnection }> {
@@ -215,14 +205,6 @@ async function fillRows(connection: DuckDBConnection, group: Group): Promise<voi
   } finally {
     appender.closeSync()
   }
-}
-
-// A writer that loses the race with a compaction (the version it resolved was swapped and
-// removed) resolves the hour again; more than a few losses in a row means something else.
-const MAX_ATTEMPTS = 5
-
-async function versionChanged(archiveDir: string, hour: number, version: number): Promise<boolean> {
-  return (await currentVersion(archiveDir, hour).catch(() => version)) !== version
 }
 
 /**

@@ -1,5 +1,6 @@
 // Options that several commands share, each with its env var and default.
-import { Option } from 'commander'
+import { Option, type Command } from 'commander'
+import { parseArchiveUrl, type ArchiveLocation } from '../archive/archive-url.ts'
 import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS } from '../lib/config.ts'
 import { DEFAULT_HTTP_HOST } from '../web/server.ts'
 import { logger } from './logger.ts'
@@ -31,6 +32,27 @@ export const archiveDirOption = (): Option =>
   new Option('--archive-dir <dir>', 'root of the Parquet archive of every valid event (year=/month=/day=/hour=)')
     .env('CELLSTREAM_ARCHIVE_DIR')
     .default('./data/archive')
+
+export const archiveUrlOption = (): Option =>
+  new Option(
+    '--archive-url <url>',
+    'the Parquet archive: a local folder, or s3://bucket/prefix on an S3-compatible store (endpoint, region and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE); overrides --archive-dir'
+  ).env('ARCHIVE_URL')
+
+/**
+ * The archive a command works on: `--archive-url` (or ARCHIVE_URL) if given, else
+ * `--archive-dir`. A flag beats a variable: `--archive-dir` on the command line wins over
+ * ARCHIVE_URL from the environment.
+ */
+export function archiveLocation(flags: { archiveUrl?: string; archiveDir: string }, command: Command): ArchiveLocation {
+  const url = flags.archiveUrl
+  // An empty variable is an unset one: compose files pass ARCHIVE_URL through as `${ARCHIVE_URL:-}`.
+  if (url === undefined || (url.trim() === '' && command.getOptionValueSource('archiveUrl') === 'env'))
+    return { kind: 'local', dir: flags.archiveDir }
+  if (command.getOptionValueSource('archiveDir') === 'cli' && command.getOptionValueSource('archiveUrl') === 'env')
+    return { kind: 'local', dir: flags.archiveDir }
+  return parseArchiveUrl(url)
+}
 
 /** `defaultPort` null: no HTTP server unless a port is given (by flag or variable). */
 export const httpPortOption = (description: string, defaultPort: string | null = '0'): Option => {

@@ -157,8 +157,8 @@ export async function compactHour(context: CompactContext, hour: number): Promis
 }
 
 /** `check` runs while PostgreSQL loads the rows; they are committed only if it passes. */
-async function aggregateAndStore(
-  context: CompactContext,
+export async function aggregateAndStore(
+  context: Pick<CompactContext, 'db' | 'engine'>,
   hour: number,
   file: string,
   lap: (phase: Phase) => void,

@@ -3,17 +3,22 @@
 import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { closeDb, describeDbError, openDb } from '../db/pool.ts'
-import { DataError } from '../lib/errors.ts'
+import type { S3Archive } from '../archive/s3-archive.ts'
+import { DataError, UnavailableError } from '../lib/errors.ts'
 import { openEngine } from './duckdb-engine.ts'
 import { compactHour, type HourResult } from './compact-hour.ts'
 import { snapshotUsers } from './hourly-tables.ts'
 import { lockArchive } from './lock.ts'
+import { clearWorkDir, compactS3Hour } from './s3-compact.ts'
 
 /** Files passed between DuckDB and PostgreSQL; hidden from readers of the archive. */
 export const SCRATCH_DIR = '.compactor-scratch'
 
 export interface RunOptions {
+  /** The archive; with `s3`, a local folder of this compactor's own (its lock, scratch and downloads). */
   archiveDir: string
+  /** An archive in object storage (s3-compact.ts) instead of the folder. */
+  s3?: S3Archive
   databaseUrl: string
   hours: readonly number[]
   /** Called after each hour, done or failed. */
@@ -38,6 +43,7 @@ export async function compactHours(options: RunOptions): Promise<HourOutcome[]> 
   const db = openDb(options.databaseUrl, { max: 2 })
   try {
     const release = await lockArchive(options.archiveDir)
+    if (options.s3 !== undefined) await clearWorkDir(options.archiveDir)
     const engine = await openEngine(join(options.archiveDir, SCRATCH_DIR))
     lap('open')
     try {
@@ -49,8 +55,13 @@ export async function compactHours(options: RunOptions): Promise<HourOutcome[]> 
       for (const [index, hour] of options.hours.entries()) {
         let outcome: HourOutcome
         try {
-          outcome = { ok: true, result: await compactHour({ archiveDir: options.archiveDir, db, engine }, hour) }
+          const result =
+            options.s3 === undefined
+              ? await compactHour({ archiveDir: options.archiveDir, db, engine }, hour)
+              : await compactS3Hour({ archive: options.s3, db, engine, workDir: options.archiveDir }, hour)
+          outcome = { ok: true, result }
         } catch (error) {
+          if (error instanceof UnavailableError) throw error
           if (!(error instanceof DataError)) throw describeDbError(error, options.databaseUrl)
           outcome = { ok: false, hour, error }
         }

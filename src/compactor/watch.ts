@@ -7,11 +7,14 @@ import { readdir } from 'node:fs/promises'
 import { compactedFileName, HOUR_SECONDS, isDataFile, versionDir } from '../archive/layout.ts'
 import { CellstreamError, errorMessage } from '../lib/errors.ts'
 import { currentVersion, listHours } from '../archive/versions.ts'
+import type { S3Archive } from '../archive/s3-archive.ts'
 import { aheadCache, compactAhead, type AheadCache, type AheadOutcome } from './ahead.ts'
 import { compactHours, type HourOutcome } from './run.ts'
 
 export interface WatchOptions {
+  /** The archive; with `s3`, the compactor's local folder (run.ts). */
   archiveDir: string
+  s3?: S3Archive
   databaseUrl: string
   latenessSeconds: number
   intervalSeconds: number
@@ -40,6 +43,10 @@ export type AheadReport = AheadOutcome | AheadSkipped
 export async function watchArchive(options: WatchOptions): Promise<void> {
   const now = options.now ?? (() => Date.now() / 1000)
   const cache = aheadCache()
+  if (options.s3 !== undefined) {
+    await watchS3(options, options.s3, now)
+    return
+  }
   while (!options.signal.aborted) {
     const due = await dueHours(options.archiveDir, now() - options.latenessSeconds)
     if (due.length > 0) {
@@ -76,6 +83,48 @@ async function roundAhead(options: WatchOptions, now: () => number, cache: Ahead
         })
     return [{ ok: false, hour: undefined, locked, error: skipped }]
   }
+}
+
+/**
+ * The watcher on object storage: the due hours only (compacting ahead keeps its pieces beside a
+ * local archive). A round that cannot reach the store or PostgreSQL is reported and tried again
+ * at the next interval, so an outage is waited out.
+ */
+async function watchS3(options: WatchOptions, archive: S3Archive, now: () => number): Promise<void> {
+  while (!options.signal.aborted) {
+    try {
+      const due = await dueS3Hours(archive, now() - options.latenessSeconds)
+      if (due.length > 0) {
+        await compactHours({
+          archiveDir: options.archiveDir,
+          s3: archive,
+          databaseUrl: options.databaseUrl,
+          hours: due,
+          onHour: outcome => options.onHour?.(outcome)
+        })
+      }
+    } catch (error) {
+      if (!(error instanceof CellstreamError)) throw error
+      const locked = error.code === 'CS_LOCKED'
+      const skipped = new Error(
+        `compacting failed, tried again in ${options.intervalSeconds} s: ${errorMessage(error)}`,
+        { cause: error }
+      )
+      options.onAhead?.({ ok: false, hour: undefined, locked, error: locked ? error : skipped })
+    }
+    await pause(options.intervalSeconds * 1000, options.signal)
+  }
+}
+
+/** Closed hours of an archive in object storage that hold anything but their compacted file. */
+export async function dueS3Hours(archive: S3Archive, closedBy: number): Promise<number[]> {
+  const due: number[] = []
+  for (const hour of await archive.listHours()) {
+    if (hour + HOUR_SECONDS > closedBy) continue
+    const { files, manifest } = await archive.view(hour)
+    if (files.length > 0 && !(files.length === 1 && files[0] === manifest?.compacted)) due.push(hour)
+  }
+  return due
 }
 
 /** Closed hours (ending at or before `closedBy`) whose folder holds anything but the compacted file. */

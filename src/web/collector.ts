@@ -9,6 +9,7 @@ import { errorMessage } from '../lib/errors.ts'
 import { reasonLabel } from '../runtime/metrics.ts'
 import type { TotalType } from '../traffic/types.ts'
 import { readArchive, type ArchiveHour } from './archive-source.ts'
+import type { S3Archive } from '../archive/s3-archive.ts'
 import { readGroup, type GroupView } from './group-source.ts'
 import { readInstances } from './instances-source.ts'
 import type { OpenWindow, OpenWindowsSource } from './open-windows.ts'
@@ -25,8 +26,8 @@ export interface CollectorOptions {
   inputTopic: string
   /** Base URLs of the stream instances' HTTP servers (/health, /metrics), asked at each refresh. */
   instances: () => Promise<readonly string[]>
-  /** The Parquet archive; shows no hours when it is not on this machine. */
-  archiveDir: string
+  /** The Parquet archive: a folder (no hours shown when it is not on this machine) or object storage. */
+  archiveDir: string | S3Archive
   openWindows: OpenWindowsSource
   /** Where an antenna is; antennas without a position are left off the map. */
   antennaAt: (id: string) => { lat: number; lon: number } | undefined

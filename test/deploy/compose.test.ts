@@ -88,6 +88,19 @@ test('three stream replicas, each with its own state volume, share the archive v
   t.true(streams.every(([, s]) => s.stop_grace_period === '60s'))
 })
 
+test('the archive can move to object storage from the environment: ARCHIVE_URL and the AWS_ settings pass through, empty by default', t => {
+  for (const [name, service] of cellstream) {
+    for (const variable of [
+      'ARCHIVE_URL',
+      'AWS_ENDPOINT_URL',
+      'AWS_REGION',
+      'AWS_ACCESS_KEY_ID',
+      'AWS_SECRET_ACCESS_KEY'
+    ])
+      t.is(service.environment?.[variable], `\${${variable}:-}`, `${name}: ${variable}`)
+  }
+})
+
 test('services start in order: migrations first, once PostgreSQL is healthy', t => {
   for (const [name, service] of Object.entries(compose.services)) {
     for (const dependency of Object.keys(service.depends_on ?? {}))

@@ -2,6 +2,7 @@
 // environment variables its options read, and the roles the image test starts.
 import { readFile } from 'node:fs/promises'
 import { type Command } from 'commander'
+import { AWS_VARIABLES } from '../../src/archive/s3-bucket.ts'
 import { buildProgram } from '../../src/cli/main.ts'
 import { IMAGE_TEST_SERVICES } from '../image/services.ts'
 
@@ -18,9 +19,9 @@ export const PENDING_ROLES: string[] = []
 /** The role of each service the image test starts, with the command it runs. */
 export const ROLES: Record<string, readonly string[]> = IMAGE_TEST_SERVICES
 
-/** Every environment variable that an option of some command reads. */
+/** Every environment variable that an option of some command reads, and those the object store's client reads. */
 export function cliEnvironment(): Set<string> {
-  const names = new Set<string>()
+  const names = new Set<string>(AWS_VARIABLES)
   const visit = (command: Command): void => {
     for (const option of command.options) if (option.envVar !== undefined) names.add(option.envVar)
     command.commands.forEach(visit)

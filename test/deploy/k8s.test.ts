@@ -3,6 +3,9 @@
 // given to the image exists in the CLI, and the roles are the ones the image test starts.
 import test from 'ava'
 import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseAllDocuments } from 'yaml'
 import {
@@ -42,7 +45,35 @@ const MODELS: Record<string, new (data: never) => { validate: () => void }> = {
 }
 
 function kustomize(overlay: string): Promise<K8sObject[]> {
-  const dir = fileURLToPath(new URL(`../../deploy/k8s/overlays/${overlay}`, import.meta.url))
+  return render(fileURLToPath(new URL(`../../deploy/k8s/overlays/${overlay}`, import.meta.url)), overlay)
+}
+
+/**
+ * An overlay with components/archive-volume added, as its header says to: a kustomization in a
+ * temp folder (kustomize takes only relative paths to other kustomizations).
+ */
+async function kustomizeWithVolume(overlay: string): Promise<K8sObject[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'cellstream-k8s-'))
+  try {
+    const deploy = relative(dir, fileURLToPath(new URL('../../deploy/k8s', import.meta.url)))
+    await writeFile(
+      join(dir, 'kustomization.yaml'),
+      [
+        'apiVersion: kustomize.config.k8s.io/v1beta1',
+        'kind: Kustomization',
+        'namespace: cellstream',
+        `resources: [${deploy}/overlays/${overlay}]`,
+        `components: [${deploy}/components/archive-volume]`,
+        ''
+      ].join('\n')
+    )
+    return await render(dir, `${overlay} with components/archive-volume`)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+function render(dir: string, overlay: string): Promise<K8sObject[]> {
   return new Promise((resolve, reject) => {
     execFile('kubectl', ['kustomize', dir], { maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
       if (error !== null) {
@@ -140,7 +171,7 @@ for (const overlay of ['small', 'large']) {
     t.deepEqual(problems.sort(), Object.keys(PENDING).sort(), `pending: ${JSON.stringify(PENDING)}`)
   })
 
-  test(`${overlay}: the stream StatefulSet has a state volume per pod, the shared archive, probes on /ready and /health, and time to commit`, async t => {
+  test(`${overlay}: the stream StatefulSet has a state volume per pod, probes on /ready and /health, and time to commit`, async t => {
     const stream = await named('StatefulSet', 'stream')
     const spec = stream.spec as {
       podManagementPolicy: string
@@ -156,8 +187,7 @@ for (const overlay of ['small', 'large']) {
     )
     const mounts = new Map(container!.volumeMounts!.map(m => [m.mountPath, m.name]))
     t.is(mounts.get(env.CELLSTREAM_STATE_DIR!), 'state')
-    t.is(mounts.get(env.CELLSTREAM_ARCHIVE_DIR!), 'archive')
-    t.is(pod.volumes!.find(v => v.name === 'archive')?.persistentVolumeClaim?.claimName, 'archive')
+    t.deepEqual([...mounts.values()], ['state'], 'the archive is in object storage, not on a volume')
 
     t.is(env.CELLSTREAM_HTTP_HOST, '0.0.0.0', "probes reach the pod's address")
     const service = await named('Service', (stream.spec as { serviceName: string }).serviceName)
@@ -184,13 +214,26 @@ for (const overlay of ['small', 'large']) {
     t.deepEqual((budget.spec as { selector: unknown }).selector, { matchLabels: podTemplate(stream).metadata!.labels })
   })
 
-  test(`${overlay}: the archive is ReadWriteMany, shared by the stream pods and the compactor; single-replica roles are recreated, never doubled`, async t => {
-    const archive = await named('PersistentVolumeClaim', 'archive')
-    t.deepEqual((archive.spec as { accessModes: string[] }).accessModes, ['ReadWriteMany'])
+  test(`${overlay}: the archive is in object storage, the same bucket for the stream pods, the compactor and the dashboard; single-replica roles are recreated, never doubled`, async t => {
+    t.deepEqual(await byKind('PersistentVolumeClaim'), [], 'no shared volume')
+    for (const [kind, name] of [
+      ['StatefulSet', 'stream'],
+      ['Deployment', 'compactor'],
+      ['Deployment', 'web']
+    ] as const) {
+      const env = await environment(cellstreamContainers(await named(kind, name))[0]!)
+      t.regex(env.ARCHIVE_URL ?? '', /^s3:\/\/[a-z0-9.-]+\//, name)
+      t.truthy(env.AWS_REGION, name)
+      t.truthy(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY, `${name}: credentials from the Secret`)
+    }
     const compactor = await named('Deployment', 'compactor')
     const [container] = cellstreamContainers(compactor)
-    const env = await environment(container!)
-    t.true(container!.volumeMounts!.some(m => m.name === 'archive' && m.mountPath === env.CELLSTREAM_ARCHIVE_DIR))
+    t.true(
+      container!.volumeMounts!.some(m => m.name === 'tmp' && m.mountPath === '/tmp'),
+      'a writable folder for the downloads'
+    )
+    const secret = await named('Secret', 'cellstream')
+    t.truthy((secret.stringData as Record<string, string>).AWS_SECRET_ACCESS_KEY)
     const [mirror] = cellstreamContainers(await named('Deployment', 'mirror'))
     t.like(mirror!.readinessProbe?.httpGet, { path: '/ready', port: 'http' })
     t.like(mirror!.livenessProbe?.httpGet, { path: '/health', port: 'http' })
@@ -223,6 +266,35 @@ for (const overlay of ['small', 'large']) {
       t.is(trigger!.metadata.topic, streamInputTopic)
       t.truthy(env[trigger!.metadata.bootstrapServersFromEnv!], "brokers from the pods' environment")
       t.truthy(env[trigger!.metadata.consumerGroupFromEnv!], "group from the pods' environment")
+    }
+  })
+}
+
+for (const overlay of ['small', 'large']) {
+  test(`${overlay} with components/archive-volume: the archive on a ReadWriteMany volume shared by the stream pods and the compactor`, async t => {
+    const objects = await kustomizeWithVolume(overlay)
+    const [claim, ...others] = objects.filter(o => o.kind === 'PersistentVolumeClaim')
+    t.is(others.length, 0)
+    t.is(claim!.metadata.name, 'archive')
+    t.deepEqual((claim!.spec as { accessModes: string[] }).accessModes, ['ReadWriteMany'])
+    const config = objects.find(o => o.kind === 'ConfigMap' && o.metadata.name.startsWith('cellstream'))!
+    const archiveUrl = (config.data as Record<string, string>).ARCHIVE_URL!
+    t.true(archiveUrl.startsWith('/'), 'a folder')
+    for (const name of ['stream', 'compactor']) {
+      const workload = objects.find(o => workloadKinds.has(o.kind) && o.metadata.name === name)!
+      const [container] = cellstreamContainers(workload)
+      t.true(
+        container!.volumeMounts!.some(m => m.name === 'archive' && m.mountPath === archiveUrl),
+        `${name} mounts the archive`
+      )
+      t.is(
+        podTemplate(workload).spec!.volumes!.find(v => v.name === 'archive')?.persistentVolumeClaim?.claimName,
+        'archive'
+      )
+    }
+    for (const object of objects) {
+      const model = MODELS[`${object.apiVersion}/${object.kind}`]
+      t.notThrows(() => new model!(object as never).validate(), `${object.kind} ${object.metadata.name}`)
     }
   })
 }

@@ -1,13 +1,15 @@
 import { Command } from 'commander'
+import { S3Archive } from '../../archive/s3-archive.ts'
 import { HOUR_SECONDS, hourLabel, hourStart } from '../../archive/layout.ts'
 import { type AheadHourResult } from '../../compactor/ahead.ts'
 import { type HourResult } from '../../compactor/compact-hour.ts'
 import { compactHours, type HourOutcome } from '../../compactor/run.ts'
+import { s3WorkDir } from '../../compactor/s3-compact.ts'
 import { watchArchive, type AheadReport } from '../../compactor/watch.ts'
 import { DataError, UsageError } from '../../lib/errors.ts'
 import { parseInteger, parseDatabaseUrl } from '../../lib/options.ts'
 import { parseUtcSeconds } from '../../simulator/time.ts'
-import { archiveDirOption, databaseUrlOption, progress } from '../shared-options.ts'
+import { archiveDirOption, archiveLocation, archiveUrlOption, databaseUrlOption, progress } from '../shared-options.ts'
 import { logger } from '../logger.ts'
 
 interface CompactFlags {
@@ -16,6 +18,7 @@ interface CompactFlags {
   to?: string
   watch?: boolean
   archiveDir: string
+  archiveUrl?: string
   databaseUrl: string
   lateness: string
   interval: string
@@ -34,15 +37,27 @@ export function compactCommand(): Command {
       'keep running: compact every hour once it has closed, and again when late files arrive; compact the hours not yet due ahead'
     )
     .addOption(archiveDirOption())
+    .addOption(archiveUrlOption())
     .addOption(databaseUrlOption())
     .option('--lateness <seconds>', 'with --watch: seconds after an hour ends before it is compacted', '600')
     .option('--interval <seconds>', 'with --watch: seconds between looks at the archive', '30')
-    .action(async (flags: CompactFlags) => {
-      await runCompact(flags)
+    .action(async (flags: CompactFlags, command: Command) => {
+      const location = archiveLocation(flags, command)
+      if (location.kind === 'local') {
+        await runCompact({ ...flags, archiveDir: location.dir }, undefined)
+        return
+      }
+      const s3 = new S3Archive(location)
+      try {
+        const workDir = s3WorkDir(location.url)
+        await runCompact({ ...flags, archiveDir: workDir }, s3)
+      } finally {
+        s3.close()
+      }
     })
 }
 
-async function runCompact(flags: CompactFlags): Promise<void> {
+async function runCompact(flags: CompactFlags, s3: S3Archive | undefined): Promise<void> {
   parseDatabaseUrl(flags.databaseUrl)
   const modes = [
     flags.hour !== undefined,
@@ -51,7 +66,7 @@ async function runCompact(flags: CompactFlags): Promise<void> {
   ].filter(Boolean).length
   if (modes !== 1) throw new UsageError('give exactly one of --hour, --from/--to or --watch')
   if (flags.watch === true) {
-    await watch(flags)
+    await watch(flags, s3)
     return
   }
   const hours = flags.hour !== undefined ? [parseHour('--hour', flags.hour)] : hourRange(flags)
@@ -59,6 +74,7 @@ async function runCompact(flags: CompactFlags): Promise<void> {
   const started = performance.now()
   const outcomes = await compactHours({
     archiveDir: flags.archiveDir,
+    s3,
     databaseUrl: flags.databaseUrl,
     hours,
     onHour: (outcome, index, total) => {
@@ -75,7 +91,7 @@ async function runCompact(flags: CompactFlags): Promise<void> {
     throw new DataError(`${failed.length} of ${hours.length} hours failed and were left as they were (see above)`)
 }
 
-async function watch(flags: CompactFlags): Promise<void> {
+async function watch(flags: CompactFlags, s3: S3Archive | undefined): Promise<void> {
   const latenessSeconds = parseInteger('--lateness', flags.lateness, { min: 0, max: 30 * 86_400 })
   const intervalSeconds = parseInteger('--interval', flags.interval, { min: 1, max: 86_400 })
   const controller = new AbortController()
@@ -85,11 +101,12 @@ async function watch(flags: CompactFlags): Promise<void> {
   process.on('SIGINT', stop)
   process.on('SIGTERM', stop)
   progress(
-    `watching ${flags.archiveDir}: compacting hours ${latenessSeconds} s after they end, every ${intervalSeconds} s`
+    `watching ${s3?.url ?? flags.archiveDir}: compacting hours ${latenessSeconds} s after they end, every ${intervalSeconds} s`
   )
   try {
     await watchArchive({
       archiveDir: flags.archiveDir,
+      s3,
       databaseUrl: flags.databaseUrl,
       latenessSeconds,
       intervalSeconds,

@@ -73,7 +73,9 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     throw new UsageError(`--namespace must be lower-case letters, digits and dashes, got '${flags.namespace}'`)
   const names = demoNames(flags.namespace)
   const brokers = parseBrokers(flags.brokers)
-  const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), DATABASE_URL: flags.databaseUrl }
+  // The demo's archive is ./data/archive, which it shows and deletes with --fresh: an archive
+  // URL in the environment is for the commands run by hand.
+  const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), DATABASE_URL: flags.databaseUrl, ARCHIVE_URL: '' }
 
   step('1/7', 'Kafka')
   if (

@@ -1,10 +1,13 @@
 import { hostname } from 'node:os'
+import { join } from 'node:path'
 import { Command, Option } from 'commander'
 import { StreamApp } from '../../runtime/stream-app.ts'
 import { trafficTopology } from '../../traffic/topology.ts'
 import { BytesTableSink } from '../../sinks/bytes-table.ts'
 import { ArchiveSink } from '../../sinks/archive-sink.ts'
 import { ParquetArchive } from '../../archive/parquet-archive.ts'
+import { S3Archive } from '../../archive/s3-archive.ts'
+import { S3Target } from '../../archive/targets.ts'
 import { QuotaAlertsTableSink } from '../../sinks/quota-alerts-table.ts'
 import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
 import { ensureTopics, pingKafka, withAdmin } from '../../kafka/admin.ts'
@@ -12,6 +15,8 @@ import { parseBrokers, parseInteger } from '../../lib/options.ts'
 import { UnavailableError } from '../../lib/errors.ts'
 import {
   archiveDirOption,
+  archiveLocation,
+  archiveUrlOption,
   brokersOption,
   databaseUrlOption,
   groupOption,
@@ -35,6 +40,7 @@ interface StreamFlags {
   commitInterval: string
   stateDir: string
   archiveDir: string
+  archiveUrl?: string
   httpPort: string
   httpHost: string
   advertisedUrl?: string
@@ -74,6 +80,7 @@ export function streamCommand(): Command {
     .addOption(new Option('--commit-interval <ms>', 'milliseconds between two exactly-once commits').default('1000'))
     .addOption(stateDirOption())
     .addOption(archiveDirOption())
+    .addOption(archiveUrlOption())
     .addOption(
       new Option(
         '--max-future <seconds>',
@@ -99,7 +106,8 @@ export function streamCommand(): Command {
     .option('--mirror', 'also run the user metadata mirror (`cellstream mirror`) in this process')
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
-    .action(async (flags: StreamFlags) => {
+    .action(async (flags: StreamFlags, command: Command) => {
+      const location = archiveLocation(flags, command)
       const graceMs = parseInteger('--grace', flags.grace, { min: 0, max: 86_400 }) * 1000
       const idleTimeoutMs = parseInteger('--idle-timeout', flags.idleTimeout, { min: 1, max: 86_400 }) * 1000
       const commitIntervalMs = parseInteger('--commit-interval', flags.commitInterval, { min: 10, max: 600_000 })
@@ -129,7 +137,11 @@ export function streamCommand(): Command {
         })
         const metrics = new StreamMetrics()
         // One writer for the process: tasks flush their sinks one after another at a commit.
-        const archive = new ParquetArchive(flags.archiveDir)
+        // Files for object storage are written in the instance's own folder, then uploaded.
+        const s3 = location.kind === 's3' ? new S3Archive(location) : undefined
+        const archive = new ParquetArchive(
+          location.kind === 'local' ? location.dir : new S3Target(s3!, join(flags.stateDir, '.archive-uploads'))
+        )
         const app = new StreamApp({
           topology: trafficTopology({
             inputTopic: flags.inputTopic,
@@ -183,6 +195,7 @@ export function streamCommand(): Command {
           http.server.close()
           await mirror?.stop()
           await archive.close()
+          s3?.close()
         }
         progress(`stopped after ${app.commits} commits`)
       } finally {

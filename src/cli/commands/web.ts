@@ -1,5 +1,7 @@
 // `cellstream web`: the live dashboard (src/web/) of a running pipeline.
 import { Command, Option } from 'commander'
+import type { ArchiveLocation } from '../../archive/archive-url.ts'
+import { S3Archive } from '../../archive/s3-archive.ts'
 import { closeDb, describeDbError, openDb } from '../../db/pool.ts'
 import { createAdmin, pingKafka } from '../../kafka/admin.ts'
 import { createConsumer } from '../../kafka/clients.ts'
@@ -14,6 +16,8 @@ import { TOTALS_AGGREGATIONS } from '../../traffic/topology.ts'
 import { componentLog } from '../logger.ts'
 import {
   archiveDirOption,
+  archiveLocation,
+  archiveUrlOption,
   brokersOption,
   databaseUrlOption,
   groupOption,
@@ -29,6 +33,7 @@ interface WebFlags {
   inputTopic: string
   instances?: string
   archiveDir: string
+  archiveUrl?: string
   refresh: string
   brokers: string
   databaseUrl: string
@@ -55,15 +60,16 @@ export function webCommand(): Command {
       )
     )
     .addOption(archiveDirOption())
+    .addOption(archiveUrlOption())
     .addOption(new Option('--refresh <seconds>', 'seconds between two refreshes of the data').default('2'))
     .addOption(brokersOption())
     .addOption(databaseUrlOption())
-    .action(async (flags: WebFlags) => {
-      await runWeb(flags)
+    .action(async (flags: WebFlags, command: Command) => {
+      await runWeb(flags, archiveLocation(flags, command))
     })
 }
 
-async function runWeb(flags: WebFlags): Promise<void> {
+async function runWeb(flags: WebFlags, location: ArchiveLocation): Promise<void> {
   const port = parseInteger('--http-port', flags.httpPort, { min: 0, max: 65_535 })
   const refreshMs = parseInteger('--refresh', flags.refresh, { min: 1, max: 3600 }) * 1000
   const given = flags.instances
@@ -74,6 +80,7 @@ async function runWeb(flags: WebFlags): Promise<void> {
   const brokers = parseBrokers(flags.brokers)
   await pingKafka(brokers)
   const db = openDb(flags.databaseUrl)
+  const s3 = location.kind === 's3' ? new S3Archive(location) : undefined
   const admin = createAdmin(brokers, 'cellstream-web')
   const consumer = createConsumer(brokers, 'cellstream-web', 'cellstream-web')
   try {
@@ -89,7 +96,7 @@ async function runWeb(flags: WebFlags): Promise<void> {
       group: flags.group,
       inputTopic: flags.inputTopic,
       instances,
-      archiveDir: flags.archiveDir,
+      archiveDir: location.kind === 'local' ? location.dir : s3!,
       // The dashboard shows open windows per app and per antenna, not per user.
       openWindows: new InstanceOpenWindows(instances, {
         app_total_bytes: TOTALS_AGGREGATIONS.app_total_bytes,
@@ -116,6 +123,7 @@ async function runWeb(flags: WebFlags): Promise<void> {
     await consumer.close(true).catch(() => {})
     await admin.close().catch(() => {})
     await closeDb(db)
+    s3?.close()
   }
 }
 
