@@ -1,0 +1,128 @@
+// The owner's side of assembled windows (sliding windows, windows.ts): its window store
+// holds points, (timestamp, key) → the merged partials of the key's records at that
+// timestamp, and a window's value is assembled from the points in it when the watermark
+// closes it. `emittedThrough` (the largest window start closed so far) tells which windows a
+// watermark newly closes; it is kept in the source-times store, which commits with it.
+// A point's `changed` flag marks one that arrived for windows already emitted (only possible
+// after an idle close): the windows it reaches are emitted again as corrections.
+import type { KeyValueStore, WindowStore } from '../stores/index.ts'
+import type { Aggregation } from '../topology/aggregation.ts'
+import type { WindowAssembly, Windows } from '../topology/windows/windows.ts'
+import type { WindowedRecord } from '../topology/records.ts'
+import { NO_TIME } from './partials-codec.ts'
+import type { OwnedWindow, SourceTime } from './owner-task.ts'
+
+/** The key under which the source-times store keeps `emittedThrough`; no source partition is named so. */
+const EMITTED_THROUGH = '\u0000emitted-through'
+
+interface KeyPoints<K, A> {
+  key: K
+  times: number[]
+  points: OwnedWindow<A>[]
+}
+
+export class WindowAssembler<K, A> {
+  readonly #aggregation: Aggregation<K, unknown, A>
+  readonly #windows: Windows
+  readonly #assembly: WindowAssembly
+  readonly #store: WindowStore<K, OwnedWindow<A>>
+  readonly #sourceTimes: KeyValueStore<string, SourceTime>
+
+  constructor(
+    aggregation: Aggregation<K, unknown, A>,
+    assembly: WindowAssembly,
+    store: WindowStore<K, OwnedWindow<A>>,
+    sourceTimes: KeyValueStore<string, SourceTime>
+  ) {
+    this.#aggregation = aggregation
+    this.#windows = aggregation.windows
+    this.#assembly = assembly
+    this.#store = store
+    this.#sourceTimes = sourceTimes
+  }
+
+  get #emittedThrough(): number {
+    return this.#sourceTimes.get(EMITTED_THROUGH)?.streamTime ?? NO_TIME
+  }
+
+  /** Merges a partial into the point of (`time`, `key`). */
+  add(time: number, key: K, value: A): void {
+    const pending = this.#assembly.reach(time).first <= this.#emittedThrough
+    const current = this.#store.get(time, key)
+    if (current === undefined) {
+      this.#store.put(time, key, { value, emitted: false, changed: pending })
+    } else {
+      current.value = this.#aggregation.merger(key, current.value, value)
+      current.changed ||= pending
+      this.#store.put(time, key, current)
+    }
+  }
+
+  /**
+   * Emits the windows the effective watermark newly closes, and again those a pending point
+   * reaches; forgets the points whose windows the strict watermark has closed for good.
+   */
+  close(strict: number, effective: number): { emitted: WindowedRecord<K, A>[]; corrections: number } {
+    const windows = this.#windows
+    const bound = windows.lastClosedStart(effective)
+    const through = this.#emittedThrough
+    const emitted: WindowedRecord<K, A>[] = []
+    let corrections = 0
+    // Points after the end of the last closed window are in no closed window.
+    for (const { key, times, points } of this.#pointsUpTo(windows.endOf(bound))) {
+      const pending = times.filter((_, i) => points[i]!.changed).map(time => this.#assembly.reach(time))
+      for (const { start, from, to } of this.#assembly.windows(times, bound)) {
+        const fresh = start > through
+        if (!fresh && !pending.some(({ first, last }) => first <= start && start <= last)) continue
+        emitted.push({
+          key,
+          start,
+          end: windows.endOf(start),
+          value: this.#merge(key, points, from, to),
+          correction: !fresh
+        })
+        if (!fresh) corrections++
+      }
+      if (pending.length === 0) continue
+      points.forEach((point, i) => {
+        if (!point.changed) return
+        point.changed = false
+        this.#store.put(times[i]!, key, point)
+      })
+    }
+    const final = windows.lastClosedStart(strict)
+    for (const { start, key } of [...this.#store.windowsUpTo(final)])
+      if (this.#assembly.reach(start).last <= final) this.#store.delete(start, key)
+    if (bound > through) this.#sourceTimes.put(EMITTED_THROUGH, { streamTime: bound, idle: false })
+    return { emitted, corrections }
+  }
+
+  /** Every window the points make now, open or emitted, for inspection. */
+  *windowEntries(): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
+    const through = this.#emittedThrough
+    for (const { key, times, points } of this.#pointsUpTo(Number.MAX_SAFE_INTEGER))
+      for (const { start, from, to } of this.#assembly.windows(times, Number.MAX_SAFE_INTEGER))
+        yield { start, key, value: this.#merge(key, points, from, to), emitted: start <= through }
+  }
+
+  /** The points before `endExclusive`, per key, in time order. */
+  #pointsUpTo(endExclusive: number): IterableIterator<KeyPoints<K, A>> {
+    const byKey = new Map<string, KeyPoints<K, A>>()
+    for (const { start, key, value } of this.#store.windowsUpTo(endExclusive)) {
+      const id = this.#aggregation.identity(key)
+      let entry = byKey.get(id)
+      if (entry === undefined) byKey.set(id, (entry = { key, times: [], points: [] }))
+      entry.times.push(start)
+      entry.points.push(value)
+    }
+    return byKey.values()
+  }
+
+  // The merger may reuse its left argument: start from a copy, not from a stored point.
+  #merge(key: K, points: OwnedWindow<A>[], from: number, to: number): A {
+    const serde = this.#aggregation.value
+    let value = serde.deserialize(serde.serialize(points[from]!.value))
+    for (let i = from + 1; i < to; i++) value = this.#aggregation.merger(key, value, points[i]!.value)
+    return value
+  }
+}
