@@ -85,7 +85,8 @@ export class WindowAssembler<K, A> {
       }
       if (pending.length === 0) continue
       points.forEach((point, i) => {
-        if (!point.changed) return
+        // Settled once every window it reaches that is not still to close fresh was emitted.
+        if (!point.changed || Math.min(this.#assembly.reach(times[i]!).last, through) > bound) return
         point.changed = false
         this.#store.put(times[i]!, key, point)
       })

@@ -63,6 +63,49 @@ export function expectedTotals(
   return { totals, late }
 }
 
+/**
+ * Expected final totals of sliding windows of `differenceS` seconds (grace 60 s), by brute
+ * force: "windowStartMs|user" → bytes, and the number of late events. An event is late when
+ * it is more than the grace behind the largest event time seen before on its partition; the
+ * others count. A user's windows are, for each of its event times t, [t - d, t] and, when it
+ * holds an event, [t + 1, t + d + 1] (both ends inclusive, in ms); each sums the user's events
+ * in it.
+ */
+export function expectedSlidingTotals(
+  events: UsageEvent[],
+  differenceS: number
+): { totals: Map<string, number>; late: number } {
+  const d = differenceS * 1000
+  const streamTime = new Map<number, number>()
+  const kept = new Map<string, Array<{ ms: number; bytes: number }>>()
+  let late = 0
+  for (const e of events) {
+    const seen = Math.max(streamTime.get(e.partition) ?? -Infinity, e.ts)
+    streamTime.set(e.partition, seen)
+    if (e.ts + GRACE_S < seen) {
+      late++
+      continue
+    }
+    const list = kept.get(e.user) ?? []
+    list.push({ ms: e.ts * 1000, bytes: e.bytes })
+    kept.set(e.user, list)
+  }
+  const totals = new Map<string, number>()
+  for (const [user, list] of kept) {
+    const sumIn = (from: number, to: number): { n: number; sum: number } => {
+      const inside = list.filter(e => e.ms >= from && e.ms <= to)
+      return { n: inside.length, sum: inside.reduce((a, e) => a + e.bytes, 0) }
+    }
+    for (const { ms } of list) {
+      for (const from of [ms - d, ms + 1]) {
+        const { n, sum } = sumIn(from, from + d)
+        if (n > 0) totals.set(`${from}|${user}`, sum)
+      }
+    }
+  }
+  return { totals, late }
+}
+
 export async function produceUsage(
   producer: Producer<Buffer, Buffer, Buffer, Buffer>,
   topic: string,
