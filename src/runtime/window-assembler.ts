@@ -27,6 +27,8 @@ export class WindowAssembler<K, A> {
   readonly #assembly: WindowAssembly
   readonly #store: WindowStore<K, OwnedWindow<A>>
   readonly #sourceTimes: KeyValueStore<string, SourceTime>
+  /** False once a close found no pending point and none came since (restored ones may be pending). */
+  #mayBePending = true
 
   constructor(
     aggregation: Aggregation<K, unknown, A>,
@@ -48,6 +50,7 @@ export class WindowAssembler<K, A> {
   /** Merges a partial into the point of (`time`, `key`). */
   add(time: number, key: K, value: A): void {
     const pending = this.#assembly.reach(time).first <= this.#emittedThrough
+    if (pending) this.#mayBePending = true
     const current = this.#store.get(time, key)
     if (current === undefined) {
       this.#store.put(time, key, { value, emitted: false, changed: pending })
@@ -68,8 +71,13 @@ export class WindowAssembler<K, A> {
     const through = this.#emittedThrough
     const emitted: WindowedRecord<K, A>[] = []
     let corrections = 0
-    // Points after the end of the last closed window are in no closed window.
-    for (const { key, times, points } of this.#pointsUpTo(windows.endOf(bound))) {
+    let stillPending = false
+    // Points after the end of the last closed window are in no closed window. Without pending
+    // points only windows after `through` are due, and those are made of points from
+    // `through` on (a window starting at s may be made by a point at s - 1).
+    const scanFrom = this.#mayBePending ? 0 : through
+    const due = this.#mayBePending || bound > through
+    for (const { key, times, points } of due ? this.#pointsBetween(scanFrom, windows.endOf(bound)) : []) {
       const pending = times.filter((_, i) => points[i]!.changed).map(time => this.#assembly.reach(time))
       for (const { start, from, to } of this.#assembly.windows(times, bound)) {
         const fresh = start > through
@@ -86,11 +94,18 @@ export class WindowAssembler<K, A> {
       if (pending.length === 0) continue
       points.forEach((point, i) => {
         // Settled once every window it reaches that is not still to close fresh was emitted.
-        if (!point.changed || Math.min(this.#assembly.reach(times[i]!).last, through) > bound) return
+        if (!point.changed) return
+        if (Math.min(this.#assembly.reach(times[i]!).last, through) > bound) {
+          stillPending = true
+          return
+        }
         point.changed = false
         this.#store.put(times[i]!, key, point)
       })
     }
+    // A pending point reaches a window at or before `through`; if the bound is behind that
+    // (the effective watermark went back), it may lie beyond what was scanned.
+    if (this.#mayBePending && bound >= through) this.#mayBePending = stillPending
     const final = windows.lastClosedStart(strict)
     for (const { start, key } of [...this.#store.windowsUpTo(final)])
       if (this.#assembly.reach(start).last <= final) this.#store.delete(start, key)
@@ -101,15 +116,15 @@ export class WindowAssembler<K, A> {
   /** Every window the points make now, open or emitted, for inspection. */
   *windowEntries(): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
     const through = this.#emittedThrough
-    for (const { key, times, points } of this.#pointsUpTo(Number.MAX_SAFE_INTEGER))
+    for (const { key, times, points } of this.#pointsBetween(0, Number.MAX_SAFE_INTEGER))
       for (const { start, from, to } of this.#assembly.windows(times, Number.MAX_SAFE_INTEGER))
         yield { start, key, value: this.#merge(key, points, from, to), emitted: start <= through }
   }
 
-  /** The points before `endExclusive`, per key, in time order. */
-  #pointsUpTo(endExclusive: number): IterableIterator<KeyPoints<K, A>> {
+  /** The points at times in `[from, endExclusive)`, per key, in time order. */
+  #pointsBetween(from: number, endExclusive: number): IterableIterator<KeyPoints<K, A>> {
     const byKey = new Map<string, KeyPoints<K, A>>()
-    for (const { start, key, value } of this.#store.windowsUpTo(endExclusive)) {
+    for (const { start, key, value } of this.#store.windowsBetween(from, endExclusive)) {
       const id = this.#aggregation.identity(key)
       let entry = byKey.get(id)
       if (entry === undefined) byKey.set(id, (entry = { key, times: [], points: [] }))
