@@ -138,7 +138,8 @@ export class OwnerTask<K, A> {
 
   /** The windows held now, for inspection (test driver, debugging). */
   *windowEntries(): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
-    if (this.#assembler !== undefined) return yield* this.#assembler.windowEntries()
+    // The strict watermark does not depend on the wall clock.
+    if (this.#assembler !== undefined) return yield* this.#assembler.windowEntries(this.watermarks(0).strict)
     for (const { start, key, value } of this.#options.windows.entries())
       yield { start, key, value: value.value, emitted: value.emitted }
   }

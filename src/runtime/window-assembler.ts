@@ -113,12 +113,16 @@ export class WindowAssembler<K, A> {
     return { emitted, corrections }
   }
 
-  /** Every window the points make now, open or emitted, for inspection. */
-  *windowEntries(): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
+  /**
+   * The windows not yet final (the strict watermark has not closed them), open or emitted, for
+   * inspection. Final ones may have lost points already.
+   */
+  *windowEntries(strict: number): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
     const through = this.#emittedThrough
+    const final = this.#windows.lastClosedStart(strict)
     for (const { key, times, points } of this.#pointsBetween(0, Number.MAX_SAFE_INTEGER))
       for (const { start, from, to } of this.#assembly.windows(times, Number.MAX_SAFE_INTEGER))
-        yield { start, key, value: this.#merge(key, points, from, to), emitted: start <= through }
+        if (start > final) yield { start, key, value: this.#merge(key, points, from, to), emitted: start <= through }
   }
 
   /** The points at times in `[from, endExclusive)`, per key, in time order. */

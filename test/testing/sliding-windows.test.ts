@@ -169,3 +169,20 @@ test('a watch needs fixed windows', t => {
     .windowedBy(windows)
   t.throws(() => grouped.count({ name: 'count' }).watch('w', () => undefined), { message: /watch needs fixed windows/ })
 })
+
+test('open sliding windows are shown assembled, as they stand, until the strict watermark makes them final', async t => {
+  const driver = await TopologyTestDriver.create(sampleTopology({ windows }), { now: (T0 + 86_400) * 1000 })
+  const events = [0, 60, 150, 200].map((s, i) => ({ partition: 0, user: 'a', bytes: 10 ** i, ts: T0 + s }))
+  pipeAll(driver, events)
+  await driver.commit()
+  const open = (): string[] =>
+    driver
+      .openWindows('user-bytes')
+      .map(w => `${w.start - T0 * 1000}=${w.value as number}${w.emitted ? ' emitted' : ''}`)
+  // Stream time 200 s: the windows starting up to 20 s - 1 ms are final (end + 60 s grace
+  // passed), the others open; in ms from T0.
+  t.deepEqual(open(), ['30000=110', '60001=100', '80000=1100', '150001=1000'])
+  driver.advanceWallClock(60_000) // idle: every window closes, none is final yet
+  await driver.commit()
+  t.deepEqual(open(), ['30000=110 emitted', '60001=100 emitted', '80000=1100 emitted', '150001=1000 emitted'])
+})
