@@ -8,6 +8,7 @@ import { WINDOW_HEADERS } from '../../src/runtime/window-outputs.ts'
 import { expectedSlidingTotals, usageEvents, type UsageEvent } from '../helpers/usage-data.ts'
 import { lines } from '../helpers/sample-app.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
+import { CollectingSink } from '../../src/testing/collecting-sink.ts'
 
 // Epoch seconds of 2021-02-19T21:00:00Z.
 const T0 = 1613768400
@@ -185,4 +186,39 @@ test('open sliding windows are shown assembled, as they stand, until the strict 
   driver.advanceWallClock(60_000) // idle: every window closes, none is final yet
   await driver.commit()
   t.deepEqual(open(), ['30000=110 emitted', '60001=100 emitted', '80000=1100 emitted', '150001=1000 emitted'])
+})
+
+test('a merger that reuses its left argument leaves the points as they were: each window holds its own records', async t => {
+  const builder = new TopologyBuilder()
+  builder
+    .stream('in', { value: jsonSerde<{ n: number; s: number }>(), timestamp: v => v.s * 1000 })
+    .groupBy(() => 'k', stringSerde)
+    .windowedBy(SlidingWindows.ofTimeDifferenceAndGrace(10_000, 0))
+    .aggregate<number[]>({
+      name: 'ns',
+      init: () => [],
+      adder: (_k, v, list) => [...list, v.n],
+      merger: (_k, left, right) => {
+        left.push(...right)
+        return left
+      },
+      serde: jsonSerde()
+    })
+    .toSink('out', () => new CollectingSink())
+  const driver = await TopologyTestDriver.create(builder.build(), { now: 86_400_000 })
+  for (const [n, s] of [
+    [1, 100],
+    [2, 105],
+    [3, 112]
+  ] as const)
+    driver.pipe('in', { value: JSON.stringify({ n, s }) })
+  await driver.commit()
+  driver.advanceWallClock(60_000)
+  await driver.commit()
+  const got = driver
+    .sinkRecords<string, number[]>('ns', 'out')
+    .map(r => `${r.start / 1000}:${r.value.sort().join(',')}`)
+    .sort()
+  // [90, 100], [95, 105], [102, 112]; after 100: [100.001, 110.001]; after 105: [105.001, 115.001].
+  t.deepEqual(got, ['100.001:2', '102:2,3', '105.001:3', '90:1', '95:1,2'])
 })
