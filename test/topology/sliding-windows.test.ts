@@ -30,6 +30,23 @@ test('sliding windows: one ending at each record, one starting after it when it 
   }
 })
 
+test("Kafka Streams' documented example: records at 8000, 9200 and 12400 with d = 5000 make five windows", t => {
+  const windows = SlidingWindows.ofTimeDifferenceAndGrace(5000, 0)
+  const times = [8000, 9200, 12400]
+  t.deepEqual(
+    windows.assembly
+      .windows(times, Number.MAX_SAFE_INTEGER)
+      .map(({ start, from, to }) => `[${start};${windows.endOf(start) - 1}] ${times.slice(from, to).join(',')}`),
+    [
+      '[3000;8000] 8000',
+      '[4200;9200] 8000,9200',
+      '[7400;12400] 8000,9200,12400',
+      '[8001;13001] 9200,12400',
+      '[9201;14201] 12400'
+    ]
+  )
+})
+
 test('a sliding window [start, start + d] closes when the watermark passes its last millisecond by the grace', t => {
   const windows = SlidingWindows.ofTimeDifferenceAndGrace(10_000, 2_000)
   t.is(windows.kind, 'sliding')
