@@ -8,12 +8,12 @@
 // A window is emitted when the effective watermark passes its end + grace; it stays in the
 // store, marked emitted, until the strict watermark passes too, so that a partial arriving
 // after an idle close re-emits the window with its corrected total (counted as a correction).
-// Assembled windows (sliding) keep points instead of windows, and a WindowAssembler makes
-// the windows out of them.
+// Assembled windows (sliding, session) keep points instead of windows, and a
+// WindowAssembler makes the windows out of them.
 import type { KeyValueStore, WindowStore } from '../stores/index.ts'
 import type { Serde } from '../lib/serdes.ts'
 import type { Aggregation } from '../topology/aggregation.ts'
-import { closesAt } from '../topology/windows/windows.ts'
+import { closesAt, type FixedWindows } from '../topology/windows/windows.ts'
 import type { RawRecord, WindowedRecord } from '../topology/records.ts'
 import { NO_TIME, partialsCodec, type PartialsCodec } from './partials-codec.ts'
 import type { EngineMetrics } from './metrics.ts'
@@ -66,6 +66,8 @@ export class OwnerTask<K, A> {
   readonly partition: number
   readonly #options: OwnerTaskOptions<K, A>
   readonly #codec: PartialsCodec<K, A>
+  /** One of the two: windows held as they are, or assembled from points. */
+  readonly #fixed: FixedWindows | undefined
   readonly #assembler: WindowAssembler<K, A> | undefined
   /** Windows changed since the last watch check (only kept when the aggregation has watches). */
   readonly #touched = new Map<string, { start: number; key: K }>()
@@ -76,11 +78,12 @@ export class OwnerTask<K, A> {
     this.#options = options
     this.partition = options.partition
     this.#codec = partialsCodec(options.aggregation.key, options.aggregation.value)
-    const { assembly } = options.aggregation.windows
+    const { windows } = options.aggregation
+    this.#fixed = windows.assembly === undefined ? windows : undefined
     this.#assembler =
-      assembly === undefined
+      windows.assembly === undefined
         ? undefined
-        : new WindowAssembler(options.aggregation, assembly, options.windows, options.sourceTimes)
+        : new WindowAssembler(options.aggregation, windows.assembly, options.windows, options.sourceTimes)
   }
 
   get aggregation(): string {
@@ -129,7 +132,7 @@ export class OwnerTask<K, A> {
         if (value === undefined) return
         window.value = value
         windows.put(start, key, window)
-        result[i]!.records.push({ key, start, end: aggregation.windows.endOf(start), value, correction: false })
+        result[i]!.records.push({ key, start, end: this.#fixed!.endOf(start), value, correction: false })
       })
     }
     this.#touched.clear()
@@ -137,11 +140,11 @@ export class OwnerTask<K, A> {
   }
 
   /** The windows held now, for inspection (test driver, debugging). */
-  *windowEntries(): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
+  *windowEntries(): IterableIterator<{ start: number; end: number; key: K; value: A; emitted: boolean }> {
     // The strict watermark does not depend on the wall clock.
     if (this.#assembler !== undefined) return yield* this.#assembler.windowEntries(this.watermarks(0).strict)
     for (const { start, key, value } of this.#options.windows.entries())
-      yield { start, key, value: value.value, emitted: value.emitted }
+      yield { start, end: this.#fixed!.endOf(start), key, value: value.value, emitted: value.emitted }
   }
 
   /** The two watermarks (see the header); NO_TIME until every source has reported. */
@@ -175,16 +178,15 @@ export class OwnerTask<K, A> {
       const closed = this.#assembler.close(strict, effective)
       emitted.push(...closed.emitted)
       corrections = closed.corrections
-    } else corrections = this.#closeFixed(strict, effective, emitted)
+    } else corrections = this.#closeFixed(this.#fixed!, strict, effective, emitted)
     if (emitted.length > 0) metrics.windowsEmitted(aggregation.name, emitted.length)
     if (corrections > 0) metrics.corrections(aggregation.name, corrections)
     return emitted
   }
 
   /** Emits the fixed windows the effective watermark closed into `emitted`; returns how many were corrections. */
-  #closeFixed(strict: number, effective: number, emitted: WindowedRecord<K, A>[]): number {
-    const { windows: store, aggregation } = this.#options
-    const { windows } = aggregation
+  #closeFixed(windows: FixedWindows, strict: number, effective: number, emitted: WindowedRecord<K, A>[]): number {
+    const { windows: store } = this.#options
     let corrections = 0
     // Windows closed by the effective watermark start at or before this bound.
     const bound = windows.lastClosedStart(effective)

@@ -1,13 +1,13 @@
-// The owner's side of assembled windows (sliding windows, windows.ts): its window store
-// holds points, (timestamp, key) → the merged partials of the key's records at that
-// timestamp, and a window's value is assembled from the points in it when the watermark
-// closes it. `emittedThrough` (the largest window start closed so far) tells which windows a
-// watermark newly closes; it is kept in the source-times store, which commits with it.
+// The owner's side of assembled windows (sliding and session windows, windows.ts): its
+// window store holds points, (timestamp, key) → the merged partials of the key's records at
+// that timestamp, and a window's value is assembled from the points in it when the watermark
+// closes it. `emittedThrough` (the effective watermark of the last close) tells which windows
+// a watermark newly closes; it is kept in the source-times store, which commits with it.
 // A point's `changed` flag marks one that arrived for windows already emitted (only possible
-// after an idle close): the windows it reaches are emitted again as corrections.
+// after an idle close): the closed windows it changes are emitted again, as corrections.
 import type { KeyValueStore, WindowStore } from '../stores/index.ts'
 import type { Aggregation } from '../topology/aggregation.ts'
-import type { WindowAssembly, Windows } from '../topology/windows/windows.ts'
+import type { AssembledWindow, WindowAssembly } from '../topology/windows/windows.ts'
 import type { WindowedRecord } from '../topology/records.ts'
 import { NO_TIME } from './partials-codec.ts'
 import type { OwnedWindow, SourceTime } from './owner-task.ts'
@@ -23,12 +23,13 @@ interface KeyPoints<K, A> {
 
 export class WindowAssembler<K, A> {
   readonly #aggregation: Aggregation<K, unknown, A>
-  readonly #windows: Windows
   readonly #assembly: WindowAssembly
   readonly #store: WindowStore<K, OwnedWindow<A>>
   readonly #sourceTimes: KeyValueStore<string, SourceTime>
   /** False once a close found no pending point and none came since (restored ones may be pending). */
   #mayBePending = true
+  /** The strict watermark of the last close, to know when points may be forgotten. */
+  #lastStrict = Number.NEGATIVE_INFINITY
 
   constructor(
     aggregation: Aggregation<K, unknown, A>,
@@ -37,7 +38,6 @@ export class WindowAssembler<K, A> {
     sourceTimes: KeyValueStore<string, SourceTime>
   ) {
     this.#aggregation = aggregation
-    this.#windows = aggregation.windows
     this.#assembly = assembly
     this.#store = store
     this.#sourceTimes = sourceTimes
@@ -49,7 +49,8 @@ export class WindowAssembler<K, A> {
 
   /** Merges a partial into the point of (`time`, `key`). */
   add(time: number, key: K, value: A): void {
-    const pending = this.#assembly.reach(time).first <= this.#emittedThrough
+    // Only a record late by the watermark of the last close can change a window it closed.
+    const pending = this.#assembly.lateness(time).at <= this.#emittedThrough
     if (pending) this.#mayBePending = true
     const current = this.#store.get(time, key)
     if (current === undefined) {
@@ -62,54 +63,49 @@ export class WindowAssembler<K, A> {
   }
 
   /**
-   * Emits the windows the effective watermark newly closes, and again those a pending point
-   * reaches; forgets the points whose windows the strict watermark has closed for good.
+   * Emits the windows the effective watermark newly closes, and again the closed ones a
+   * pending point changes; forgets the points no window can need once the strict watermark
+   * has closed them.
    */
   close(strict: number, effective: number): { emitted: WindowedRecord<K, A>[]; corrections: number } {
-    const windows = this.#windows
-    const bound = windows.lastClosedStart(effective)
     const through = this.#emittedThrough
     const emitted: WindowedRecord<K, A>[] = []
     let corrections = 0
     let stillPending = false
-    // Points after the end of the last closed window are in no closed window. Without pending
-    // points only windows after `through` are due, and those are made of points from
-    // `through` on (a window starting at s may be made by a point at s - 1).
-    const scanFrom = this.#mayBePending ? 0 : through
-    const due = this.#mayBePending || bound > through
-    for (const { key, times, points } of due ? this.#pointsBetween(scanFrom, windows.endOf(bound)) : []) {
-      const pending = times.filter((_, i) => points[i]!.changed).map(time => this.#assembly.reach(time))
-      for (const { start, from, to } of this.#assembly.windows(times, bound)) {
-        const fresh = start > through
-        if (!fresh && !pending.some(({ first, last }) => first <= start && start <= last)) continue
-        emitted.push({
-          key,
-          start,
-          end: windows.endOf(start),
-          value: this.#merge(key, points, from, to),
-          correction: !fresh
-        })
+    const due = this.#mayBePending || effective > through || strict > this.#lastStrict
+    this.#lastStrict = strict
+    const keys = due ? this.#pointsBefore(this.#assembly.neededBefore(effective)) : []
+    for (const { key, times, points } of keys) {
+      const windows = this.#assembly.windows(times)
+      const changed = (w: AssembledWindow): boolean => points.slice(w.affectedFrom, w.to).some(p => p.changed)
+      for (const window of windows) {
+        if (window.closesAt > effective) continue
+        const fresh = window.closesAt > through
+        if (!fresh && !changed(window)) continue
+        const value = this.#merge(key, points, window.from, window.to)
+        emitted.push({ key, start: window.start, end: window.end, value, correction: !fresh })
         if (!fresh) corrections++
       }
-      if (pending.length === 0) continue
       points.forEach((point, i) => {
-        // Settled once every window it reaches that is not still to close fresh was emitted.
         if (!point.changed) return
-        if (Math.min(this.#assembly.reach(times[i]!).last, through) > bound) {
+        // Still pending while a window it changes was emitted before and has not been again
+        // (the effective watermark went back behind it).
+        const waiting = windows.some(
+          w => w.affectedFrom <= i && i < w.to && w.closesAt <= through && w.closesAt > effective
+        )
+        if (waiting) {
           stillPending = true
           return
         }
         point.changed = false
         this.#store.put(times[i]!, key, point)
       })
+      const forgotten = this.#assembly.forgettable(times, windows, strict)
+      for (let i = 0; i < forgotten; i++) this.#store.delete(times[i]!, key)
     }
-    // A pending point reaches a window at or before `through`; if the bound is behind that
-    // (the effective watermark went back), it may lie beyond what was scanned.
-    if (this.#mayBePending && bound >= through) this.#mayBePending = stillPending
-    const final = windows.lastClosedStart(strict)
-    for (const { start, key } of [...this.#store.windowsUpTo(final)])
-      if (this.#assembly.reach(start).last <= final) this.#store.delete(start, key)
-    if (bound > through) this.#sourceTimes.put(EMITTED_THROUGH, { streamTime: bound, idle: false })
+    // A pending point may lie beyond what was scanned when the watermark went back.
+    if (due && effective >= through) this.#mayBePending = stillPending
+    if (effective > through) this.#sourceTimes.put(EMITTED_THROUGH, { streamTime: effective, idle: false })
     return { emitted, corrections }
   }
 
@@ -117,18 +113,18 @@ export class WindowAssembler<K, A> {
    * The windows not yet final (the strict watermark has not closed them), open or emitted, for
    * inspection. Final ones may have lost points already.
    */
-  *windowEntries(strict: number): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
+  *windowEntries(strict: number): IterableIterator<{ start: number; end: number; key: K; value: A; emitted: boolean }> {
     const through = this.#emittedThrough
-    const final = this.#windows.lastClosedStart(strict)
-    for (const { key, times, points } of this.#pointsBetween(0, Number.MAX_SAFE_INTEGER))
-      for (const { start, from, to } of this.#assembly.windows(times, Number.MAX_SAFE_INTEGER))
-        if (start > final) yield { start, key, value: this.#merge(key, points, from, to), emitted: start <= through }
+    for (const { key, times, points } of this.#pointsBefore(Number.MAX_SAFE_INTEGER))
+      for (const { start, end, from, to, closesAt } of this.#assembly.windows(times))
+        if (closesAt > strict)
+          yield { start, end, key, value: this.#merge(key, points, from, to), emitted: closesAt <= through }
   }
 
-  /** The points at times in `[from, endExclusive)`, per key, in time order. */
-  #pointsBetween(from: number, endExclusive: number): IterableIterator<KeyPoints<K, A>> {
+  /** The points at times before `endExclusive`, per key, in time order. */
+  #pointsBefore(endExclusive: number): IterableIterator<KeyPoints<K, A>> {
     const byKey = new Map<string, KeyPoints<K, A>>()
-    for (const { start, key, value } of this.#store.windowsBetween(from, endExclusive)) {
+    for (const { start, key, value } of this.#store.windowsUpTo(endExclusive)) {
       const id = this.#aggregation.identity(key)
       let entry = byKey.get(id)
       if (entry === undefined) byKey.set(id, (entry = { key, times: [], points: [] }))

@@ -92,8 +92,6 @@ export interface WindowStore<K, V> extends StateStore {
   entries(): IterableIterator<WindowEntry<K, V>>
   /** Entries of windows starting before `endExclusive`, in the same order; safe to delete while iterating. */
   windowsUpTo(endExclusive: number): IterableIterator<WindowEntry<K, V>>
-  /** The windows starting in `[from, endExclusive)`, in start order. */
-  windowsBetween(from: number, endExclusive: number): IterableIterator<WindowEntry<K, V>>
   /** Removes the windows starting before `endExclusive` and returns them (their tombstones go out at the next flush). */
   takeWindowsUpTo(endExclusive: number): WindowEntry<K, V>[]
 }

@@ -86,13 +86,8 @@ export class TimeWindowStore<K, V> implements WindowStore<K, V> {
   }
 
   windowsUpTo(endExclusive: number): IterableIterator<WindowEntry<K, V>> {
-    return this.windowsBetween(0, endExclusive)
-  }
-
-  windowsBetween(from: number, endExclusive: number): IterableIterator<WindowEntry<K, V>> {
-    if (endExclusive <= Math.max(from, 0)) return toEntries([])
-    const to = windowPrefix(Math.min(endExclusive, Number.MAX_SAFE_INTEGER))
-    return toEntries(this.inner.keyRange(from > 0 ? windowPrefix(from) : undefined, to))
+    if (endExclusive <= 0) return toEntries([])
+    return toEntries(this.inner.keyRange(undefined, windowPrefix(Math.min(endExclusive, Number.MAX_SAFE_INTEGER))))
   }
 
   takeWindowsUpTo(endExclusive: number): WindowEntry<K, V>[] {

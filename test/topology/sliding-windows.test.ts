@@ -1,18 +1,23 @@
 import test from 'ava'
 import { SlidingWindows } from '../../src/topology/windows/sliding-windows.ts'
-import { closesAt } from '../../src/topology/windows/windows.ts'
 
 // The windows of a set of times by the definition, brute force: for each time t, [t - d, t]
 // and, when it holds a time, [t + 1, t + d + 1]; as "start..lastInclusive:times in it".
-function reference(times: number[], d: number, bound: number): string[] {
+function reference(times: number[], d: number): string[] {
   const windows = new Map<number, string>()
   for (const t of times) {
     for (const start of [Math.max(0, t - d), t + 1]) {
       const inside = times.filter(x => x >= start && x <= start + d)
-      if (inside.length > 0 && start <= bound) windows.set(start, `${start}..${start + d}:${inside.join(',')}`)
+      if (inside.length > 0) windows.set(start, `${start}..${start + d}:${inside.join(',')}`)
     }
   }
   return [...windows.keys()].sort((a, b) => a - b).map(start => windows.get(start)!)
+}
+
+function described(windows: SlidingWindows, times: number[]): string[] {
+  return windows.assembly
+    .windows(times)
+    .map(({ start, end, from, to }) => `${start}..${end - 1}:${times.slice(from, to).join(',')}`)
 }
 
 test('sliding windows: one ending at each record, one starting after it when it holds records, each once', t => {
@@ -21,52 +26,41 @@ test('sliding windows: one ending at each record, one starting after it when it 
   for (let round = 0; round < 2000; round++) {
     const d = random(20)
     const times = [...new Set(Array.from({ length: 1 + random(12) }, () => 1000 + random(80)))].sort((a, b) => a - b)
-    const bound = round % 2 === 0 ? Number.MAX_SAFE_INTEGER : 990 + random(100)
     const windows = SlidingWindows.ofTimeDifferenceAndGrace(d, 0)
-    const got = windows.assembly
-      .windows(times, bound)
-      .map(({ start, from, to }) => `${start}..${windows.endOf(start) - 1}:${times.slice(from, to).join(',')}`)
-    t.deepEqual(got, reference(times, d, bound), `d=${d} times=${times.join(',')} bound=${bound}`)
+    t.deepEqual(described(windows, times), reference(times, d), `d=${d} times=${times.join(',')}`)
   }
 })
 
 test("Kafka Streams' documented example: records at 8000, 9200 and 12400 with d = 5000 make five windows", t => {
   const windows = SlidingWindows.ofTimeDifferenceAndGrace(5000, 0)
-  const times = [8000, 9200, 12400]
-  t.deepEqual(
-    windows.assembly
-      .windows(times, Number.MAX_SAFE_INTEGER)
-      .map(({ start, from, to }) => `[${start};${windows.endOf(start) - 1}] ${times.slice(from, to).join(',')}`),
-    [
-      '[3000;8000] 8000',
-      '[4200;9200] 8000,9200',
-      '[7400;12400] 8000,9200,12400',
-      '[8001;13001] 9200,12400',
-      '[9201;14201] 12400'
-    ]
-  )
+  t.deepEqual(described(windows, [8000, 9200, 12400]), [
+    '3000..8000:8000',
+    '4200..9200:8000,9200',
+    '7400..12400:8000,9200,12400',
+    '8001..13001:9200,12400',
+    '9201..14201:12400'
+  ])
 })
 
 test('a sliding window [start, start + d] closes when the watermark passes its last millisecond by the grace', t => {
   const windows = SlidingWindows.ofTimeDifferenceAndGrace(10_000, 2_000)
   t.is(windows.kind, 'sliding')
-  t.is(windows.endOf(5_000), 15_001)
-  t.is(closesAt(windows, 5_000), 17_001)
-  t.is(windows.lastClosedStart(17_001), 5_000)
-  t.is(windows.lastClosedStart(17_000), 4_999)
-  // A point is in the windows starting from t - d to t and makes the one starting at t + 1.
-  t.deepEqual(windows.assembly.reach(50_000), { first: 40_000, last: 50_001 })
+  const [window] = windows.assembly.windows([15_000])
+  t.like(window, { start: 5_000, end: 15_001, closesAt: 17_001 })
+  // A record is late once the window ending at it has closed in its partition.
+  t.deepEqual(windows.assembly.lateness(15_000), { at: 17_001, start: 5_000 })
+  // The window after a point is changed by it: a change to the point re-emits it too.
+  const after = windows.assembly.windows([15_000, 20_000]).find(w => w.start === 15_001)
+  t.like(after, { from: 1, to: 2, affectedFrom: 0 })
+  // A point is needed until the window after it has closed for good.
+  t.is(windows.assembly.forgettable([15_000, 20_000], [], 27_002), 1)
+  t.is(windows.assembly.forgettable([15_000, 20_000], [], 27_001), 0)
 })
 
 test('records of the first d ms share the window [0, d], as in Kafka Streams', t => {
   const windows = SlidingWindows.ofTimeDifferenceAndGrace(100, 0)
-  t.deepEqual(windows.assembly.reach(30), { first: 0, last: 31 })
-  t.deepEqual(windows.assembly.windows([30, 60, 150], Number.MAX_SAFE_INTEGER), [
-    { start: 0, from: 0, to: 2 },
-    { start: 31, from: 1, to: 2 },
-    { start: 50, from: 1, to: 3 },
-    { start: 61, from: 2, to: 3 }
-  ])
+  t.deepEqual(windows.assembly.lateness(30), { at: 101, start: 0 })
+  t.deepEqual(described(windows, [30, 60, 150]), ['0..100:30,60', '31..131:60', '50..150:60,150', '61..161:150'])
 })
 
 test('bad time differences and graces are refused', t => {

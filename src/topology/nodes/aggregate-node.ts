@@ -5,9 +5,9 @@
 // the decision is the same on every replay) or fold it into the task's partial aggregate for
 // (window, key). A record late for any of its windows goes to the late topic (once). Partials
 // leave at the next commit.
-// Assembled windows (sliding) are not known here: the record folds into the partial of its
-// point (its own timestamp, as the window start), or, when the first window it could be in
-// has closed in its partition, is late as a whole, so that no window the owner has already
+// Assembled windows (sliding, session) are not known here: the record folds into the partial
+// of its point (its own timestamp, as the window start), or, when the window kind says it is
+// late in its partition, is left out as a whole, so that no window the owner has already
 // emitted could be missing it.
 import { attempt, FAILED, type NodeSpec, type Processor, type TaskContext } from '../processor.ts'
 import type { StreamRecord } from '../records.ts'
@@ -29,9 +29,9 @@ export function aggregateNode<K, V, A>(aggregation: Aggregation<K, V, A>): NodeS
           if (key === FAILED) return
           if (record.timestamp > ctx.streamTime) ctx.streamTime = record.timestamp
           if (windows.assembly !== undefined) {
-            const first = windows.assembly.reach(record.timestamp).first
-            if (closesAt(windows, first) <= ctx.streamTime) {
-              ctx.late(record.raw, name, first)
+            const lateness = windows.assembly.lateness(record.timestamp)
+            if (lateness.at <= ctx.streamTime) {
+              ctx.late(record.raw, name, lateness.start)
               return
             }
             const entry = partials.entry(record.timestamp, key, init)
