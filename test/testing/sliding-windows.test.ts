@@ -1,12 +1,12 @@
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 import { TopologyTestDriver } from '../../src/testing/test-driver.ts'
 import { sampleTopology, event } from '../helpers/sample-topology.ts'
 import { SlidingWindows, TopologyBuilder } from '../../src/topology/index.ts'
 import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
 import { inMemoryStores, levelDbStores } from '../../src/stores/index.ts'
-import { WINDOW_HEADERS } from '../../src/runtime/window-outputs.ts'
 import { expectedSlidingTotals, usageEvents, type UsageEvent } from '../helpers/usage-data.ts'
 import { lines } from '../helpers/sample-app.ts'
+import { onceEach, outputWindows, pipeAll } from '../helpers/driver-windows.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { CollectingSink } from '../../src/testing/collecting-sink.ts'
 
@@ -15,29 +15,6 @@ const T0 = 1613768400
 const DIFFERENCE_S = 120
 // The grace the expected totals assume (usage-data.ts).
 const windows = SlidingWindows.ofTimeDifferenceAndGrace(DIFFERENCE_S * 1000, 60_000)
-
-function pipeAll(driver: TopologyTestDriver, events: UsageEvent[]): void {
-  for (const e of events) driver.pipe('usage', { partition: e.partition, value: event(e.user, e.bytes, e.ts) })
-}
-
-/** Every window produced to the output topic, "startMs|user" → its values in order. */
-function outputWindows(driver: TopologyTestDriver): Map<string, number[]> {
-  const windows = new Map<string, number[]>()
-  for (const r of driver.readOutput('user-bytes')) {
-    const id = `${r.headers![WINDOW_HEADERS.start]}|${r.key!.toString()}`
-    windows.set(id, [...(windows.get(id) ?? []), Number(r.value!.readBigInt64BE())])
-  }
-  return windows
-}
-
-function onceEach(t: ExecutionContext, got: Map<string, number[]>, expected: Map<string, number>): void {
-  t.deepEqual(
-    [...got].filter(([, values]) => values.length > 1),
-    [],
-    'each window emitted once'
-  )
-  t.deepEqual(lines([...got].map(([id, values]) => [id, values[0]!])), lines(expected))
-}
 
 test('sliding windows: a window ending at each record and one after it, out of order within grace, late records out', async t => {
   const driver = await TopologyTestDriver.create(sampleTopology({ windows }), {
