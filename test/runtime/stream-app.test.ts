@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from 'ava'
 import { createConsumer, createProducer } from '../../src/kafka/clients.ts'
 import {
+  expectedSessionTotals,
   expectedSlidingTotals,
   expectedTotals,
   produceUsage,
@@ -12,7 +13,7 @@ import { CountingMetrics } from '../../src/runtime/metrics.ts'
 import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.ts'
 import type { WindowSink } from '../../src/topology/index.ts'
 import { sampleTopology } from '../helpers/sample-topology.ts'
-import { SlidingWindows, TimeWindows, type Windows } from '../../src/topology/index.ts'
+import { SessionWindows, SlidingWindows, TimeWindows, type Windows } from '../../src/topology/index.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import { changelogTopic, partialsTopic } from '../../src/runtime/internal-topics.ts'
 import { readCheckpoint, windowedSerde } from '../../src/stores/index.ts'
@@ -84,6 +85,14 @@ test('sliding windows on the broker: each window of each user emitted once with 
     windows: SlidingWindows.ofTimeDifferenceAndGrace(5 * 60_000, 60_000),
     events: 6000,
     expected: events => expectedSlidingTotals(events, 300)
+  })
+})
+
+test('session windows on the broker: each session of each user emitted once with its exact total', async t => {
+  await runInstances(t, 2, {
+    windows: SessionWindows.ofInactivityGapAndGrace(5_000, 60_000),
+    events: 6000,
+    expected: events => expectedSessionTotals(events, 5)
   })
 })
 
