@@ -8,13 +8,16 @@
 // A window is emitted when the effective watermark passes its end + grace; it stays in the
 // store, marked emitted, until the strict watermark passes too, so that a partial arriving
 // after an idle close re-emits the window with its corrected total (counted as a correction).
+// Assembled windows (sliding, session) keep points instead of windows, and a
+// WindowAssembler makes the windows out of them.
 import type { KeyValueStore, WindowStore } from '../stores/index.ts'
 import type { Serde } from '../lib/serdes.ts'
 import type { Aggregation } from '../topology/aggregation.ts'
-import { closesAt } from '../topology/windows/windows.ts'
+import { closesAt, type FixedWindows } from '../topology/windows/windows.ts'
 import type { RawRecord, WindowedRecord } from '../topology/records.ts'
 import { NO_TIME, partialsCodec, type PartialsCodec } from './partials-codec.ts'
 import type { EngineMetrics } from './metrics.ts'
+import { WindowAssembler } from './window-assembler.ts'
 
 export interface OwnedWindow<A> {
   value: A
@@ -63,6 +66,9 @@ export class OwnerTask<K, A> {
   readonly partition: number
   readonly #options: OwnerTaskOptions<K, A>
   readonly #codec: PartialsCodec<K, A>
+  /** One of the two: windows held as they are, or assembled from points. */
+  readonly #fixed: FixedWindows | undefined
+  readonly #assembler: WindowAssembler<K, A> | undefined
   /** Windows changed since the last watch check (only kept when the aggregation has watches). */
   readonly #touched = new Map<string, { start: number; key: K }>()
   /** Records applied since the last punctuate (true at first: restored windows may be due). */
@@ -72,6 +78,12 @@ export class OwnerTask<K, A> {
     this.#options = options
     this.partition = options.partition
     this.#codec = partialsCodec(options.aggregation.key, options.aggregation.value)
+    const { windows } = options.aggregation
+    this.#fixed = windows.assembly === undefined ? windows : undefined
+    this.#assembler =
+      windows.assembly === undefined
+        ? undefined
+        : new WindowAssembler(options.aggregation, windows.assembly, options.windows, options.sourceTimes)
   }
 
   get aggregation(): string {
@@ -87,6 +99,10 @@ export class OwnerTask<K, A> {
     }
     const { windows, aggregation } = this.#options
     for (const { start, key, value } of record.partials) {
+      if (this.#assembler !== undefined) {
+        this.#assembler.add(start, key, value)
+        continue
+      }
       const current = windows.get(start, key)
       if (current === undefined) {
         windows.put(start, key, { value, emitted: false, changed: true })
@@ -116,7 +132,7 @@ export class OwnerTask<K, A> {
         if (value === undefined) return
         window.value = value
         windows.put(start, key, window)
-        result[i]!.records.push({ key, start, end: aggregation.windows.endOf(start), value, correction: false })
+        result[i]!.records.push({ key, start, end: this.#fixed!.endOf(start), value, correction: false })
       })
     }
     this.#touched.clear()
@@ -124,9 +140,11 @@ export class OwnerTask<K, A> {
   }
 
   /** The windows held now, for inspection (test driver, debugging). */
-  *windowEntries(): IterableIterator<{ start: number; key: K; value: A; emitted: boolean }> {
+  *windowEntries(): IterableIterator<{ start: number; end: number; key: K; value: A; emitted: boolean }> {
+    // The strict watermark does not depend on the wall clock.
+    if (this.#assembler !== undefined) return yield* this.#assembler.windowEntries(this.watermarks(0).strict)
     for (const { start, key, value } of this.#options.windows.entries())
-      yield { start, key, value: value.value, emitted: value.emitted }
+      yield { start, end: this.#fixed!.endOf(start), key, value: value.value, emitted: value.emitted }
   }
 
   /** The two watermarks (see the header); NO_TIME until every source has reported. */
@@ -148,16 +166,29 @@ export class OwnerTask<K, A> {
 
   /** Emits the windows that closed (final values and corrections) and forgets the ones that are final. */
   punctuate(now: number): WindowedRecord<K, A>[] {
-    const { windows: store, aggregation, metrics } = this.#options
-    const { windows } = aggregation
+    const { aggregation, metrics } = this.#options
     const emitted: WindowedRecord<K, A>[] = []
     // Without new records, only the wall clock (through idle sources) moves the watermarks.
     if (!this.#applied && !this.#anyIdle()) return emitted
     this.#applied = false
     const { strict, effective } = this.watermarks(now)
+    if (effective <= NO_TIME) return emitted
+    let corrections: number
+    if (this.#assembler !== undefined) {
+      const closed = this.#assembler.close(strict, effective)
+      emitted.push(...closed.emitted)
+      corrections = closed.corrections
+    } else corrections = this.#closeFixed(this.#fixed!, strict, effective, emitted)
+    if (emitted.length > 0) metrics.windowsEmitted(aggregation.name, emitted.length)
+    if (corrections > 0) metrics.corrections(aggregation.name, corrections)
+    return emitted
+  }
+
+  /** Emits the fixed windows the effective watermark closed into `emitted`; returns how many were corrections. */
+  #closeFixed(windows: FixedWindows, strict: number, effective: number, emitted: WindowedRecord<K, A>[]): number {
+    const { windows: store } = this.#options
     let corrections = 0
     // Windows closed by the effective watermark start at or before this bound.
-    if (effective <= NO_TIME) return emitted
     const bound = windows.lastClosedStart(effective)
     for (const { start, key, value: window } of store.windowsUpTo(bound + 1)) {
       if (window.changed) {
@@ -172,8 +203,6 @@ export class OwnerTask<K, A> {
         store.put(start, key, window)
       }
     }
-    if (emitted.length > 0) metrics.windowsEmitted(aggregation.name, emitted.length)
-    if (corrections > 0) metrics.corrections(aggregation.name, corrections)
-    return emitted
+    return corrections
   }
 }

@@ -42,7 +42,7 @@ export function localWindows(owners: Iterable<Owner>, aggregation: string, key?:
       windows.push({
         key: entry.key,
         start: entry.start,
-        end: plan.aggregation.windows.endOf(entry.start),
+        end: entry.end,
         value: entry.value,
         emitted: entry.emitted
       })

@@ -132,6 +132,12 @@ export class WindowedTable<K, A> {
    * `check` returns replaces the aggregate and is emitted (to the returned outputs), exactly once.
    */
   watch(name: string, check: (key: K, start: number, value: A) => A | undefined): WindowOutputsBuilder<K, A> {
+    // A watch may replace a window's stored aggregate; assembled windows store no window,
+    // only the points they are made of.
+    if (this.#aggregation.windows.assembly !== undefined)
+      throw new UsageError(
+        `watch needs fixed windows; ${this.#aggregation.windows.kind} windows are assembled when they close`
+      )
     const watch = { name, check, outputs: [] }
     this.#aggregation.watches.push(watch)
     return new WindowOutputsBuilder(watch.outputs)

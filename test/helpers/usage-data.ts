@@ -63,6 +63,85 @@ export function expectedTotals(
   return { totals, late }
 }
 
+/**
+ * The events that count for windows defined by the records (sliding, session), per user, and
+ * the number of late ones: an event is late when it is more than the grace behind the largest
+ * event time seen before on its partition.
+ */
+function keptEvents(events: UsageEvent[]): { kept: Map<string, Array<{ ms: number; bytes: number }>>; late: number } {
+  const streamTime = new Map<number, number>()
+  const kept = new Map<string, Array<{ ms: number; bytes: number }>>()
+  let late = 0
+  for (const e of events) {
+    const seen = Math.max(streamTime.get(e.partition) ?? -Infinity, e.ts)
+    streamTime.set(e.partition, seen)
+    if (e.ts + GRACE_S < seen) {
+      late++
+      continue
+    }
+    const list = kept.get(e.user) ?? []
+    list.push({ ms: e.ts * 1000, bytes: e.bytes })
+    kept.set(e.user, list)
+  }
+  return { kept, late }
+}
+
+/**
+ * Expected final totals of sliding windows of `differenceS` seconds (grace 60 s), by brute
+ * force: "windowStartMs|user" → bytes, and the number of late events. A user's windows are,
+ * for each of its event times t, [t - d, t] and, when it holds an event, [t + 1, t + d + 1]
+ * (both ends inclusive, in ms); each sums the user's events in it.
+ */
+export function expectedSlidingTotals(
+  events: UsageEvent[],
+  differenceS: number
+): { totals: Map<string, number>; late: number } {
+  const d = differenceS * 1000
+  const { kept, late } = keptEvents(events)
+  const totals = new Map<string, number>()
+  for (const [user, list] of kept) {
+    for (const { ms } of list) {
+      for (const from of [ms - d, ms + 1]) {
+        const inside = list.filter(e => e.ms >= from && e.ms <= from + d)
+        if (inside.length > 0)
+          totals.set(
+            `${from}|${user}`,
+            inside.reduce((a, e) => a + e.bytes, 0)
+          )
+      }
+    }
+  }
+  return { totals, late }
+}
+
+/**
+ * Expected final totals of sessions with an inactivity gap of `gapS` seconds (grace 60 s), by
+ * brute force: "sessionStartMs|user" → bytes, and the number of late events. Events are taken
+ * in arrival order; each joins (and so merges) every session that has an event at most the
+ * gap away from it.
+ */
+export function expectedSessionTotals(
+  events: UsageEvent[],
+  gapS: number
+): { totals: Map<string, number>; late: number } {
+  const gap = gapS * 1000
+  const { kept, late } = keptEvents(events)
+  const totals = new Map<string, number>()
+  for (const [user, list] of kept) {
+    let sessions: Array<Array<{ ms: number; bytes: number }>> = []
+    for (const e of list) {
+      const linked = sessions.filter(s => s.some(x => Math.abs(x.ms - e.ms) <= gap))
+      sessions = [...sessions.filter(s => !linked.includes(s)), [...linked.flat(), e]]
+    }
+    for (const s of sessions)
+      totals.set(
+        `${Math.min(...s.map(e => e.ms))}|${user}`,
+        s.reduce((a, e) => a + e.bytes, 0)
+      )
+  }
+  return { totals, late }
+}
+
 export async function produceUsage(
   producer: Producer<Buffer, Buffer, Buffer, Buffer>,
   topic: string,

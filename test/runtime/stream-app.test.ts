@@ -1,6 +1,13 @@
 import test, { type ExecutionContext } from 'ava'
 import { createConsumer, createProducer } from '../../src/kafka/clients.ts'
-import { expectedTotals, produceUsage, usageEvents, type UsageEvent } from '../helpers/usage-data.ts'
+import {
+  expectedSessionTotals,
+  expectedSlidingTotals,
+  expectedTotals,
+  produceUsage,
+  usageEvents,
+  type UsageEvent
+} from '../helpers/usage-data.ts'
 import {
   app,
   emitted,
@@ -16,7 +23,7 @@ import { CountingMetrics } from '../../src/runtime/metrics.ts'
 import { StreamApp, type StreamAppOptions } from '../../src/runtime/stream-app.ts'
 import type { WindowSink } from '../../src/topology/index.ts'
 import { sampleTopology } from '../helpers/sample-topology.ts'
-import { TimeWindows, type Windows } from '../../src/topology/index.ts'
+import { SessionWindows, SlidingWindows, TimeWindows, type Windows } from '../../src/topology/index.ts'
 import { changelogTopic, partialsTopic } from '../../src/runtime/internal-topics.ts'
 import { readCheckpoint, windowedSerde } from '../../src/stores/index.ts'
 import { ownedWindowSerde } from '../../src/runtime/owner-task.ts'
@@ -48,17 +55,23 @@ async function endOffset(s: Setup, topic: string): Promise<bigint> {
 async function runInstances(
   t: ExecutionContext,
   instances: number,
-  options: Partial<StreamAppOptions> & { windows?: Windows; hopping?: { sizeS: number; advanceS: number } } = {}
+  options: Partial<StreamAppOptions> & {
+    windows?: Windows
+    /** How many events (30 000 by default). */
+    events?: number
+    /** The expected totals, computed independently (5-minute tumbling windows by default). */
+    expected?: (events: UsageEvent[]) => { totals: Map<string, number>; late: number }
+  } = {}
 ): Promise<void> {
   const s = await setup(t, 6)
-  const events = usageEvents(30_000, 6)
-  const { totals, late } = expectedTotals(events, options.hopping)
+  const events = usageEvents(options.events ?? 30_000, 6)
+  const { totals, late } = (options.expected ?? expectedTotals)(events)
   t.true(late > 100, 'the data has late events')
   const producer = createProducer(s.brokers, 'test')
   await produceUsage(producer, s.topics.input, events)
   await producer.close()
 
-  const { hopping: _expected, ...appOptions } = options
+  const { expected: _expected, events: _events, ...appOptions } = options
   const apps = Array.from({ length: instances }, (_, i) => app(s, `instance-${i}`, appOptions))
   t.teardown(() => Promise.all(apps.map(a => a.stop())))
   await Promise.all(apps.map(a => a.start()))
@@ -82,7 +95,23 @@ test('the same input processed by three instances gives the same exact totals', 
 test('hopping windows on the broker: every window a record falls in, each emitted once with its exact total', async t => {
   await runInstances(t, 2, {
     windows: TimeWindows.ofSizeAndGrace(10 * 60_000, 60_000).advanceBy(5 * 60_000),
-    hopping: { sizeS: 600, advanceS: 300 }
+    expected: events => expectedTotals(events, { sizeS: 600, advanceS: 300 })
+  })
+})
+
+test('sliding windows on the broker: each window of each user emitted once with its exact total', async t => {
+  await runInstances(t, 2, {
+    windows: SlidingWindows.ofTimeDifferenceAndGrace(5 * 60_000, 60_000),
+    events: 6000,
+    expected: events => expectedSlidingTotals(events, 300)
+  })
+})
+
+test('session windows on the broker: each session of each user emitted once with its exact total', async t => {
+  await runInstances(t, 2, {
+    windows: SessionWindows.ofInactivityGapAndGrace(5_000, 60_000),
+    events: 6000,
+    expected: events => expectedSessionTotals(events, 5)
   })
 })
 

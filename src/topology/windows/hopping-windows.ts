@@ -3,9 +3,9 @@
 // every 5 minutes is the last hour, every 5 minutes. Tumbling windows are the case
 // advance = size.
 import { UsageError } from '../../lib/errors.ts'
-import type { Windows } from './windows.ts'
+import type { FixedWindows } from './windows.ts'
 
-export class HoppingWindows implements Windows {
+export class HoppingWindows implements FixedWindows {
   readonly kind: string = 'hopping'
   readonly sizeMs: number
   readonly advanceMs: number
