@@ -2,6 +2,7 @@
 import { Option } from 'commander'
 import { DEFAULT_DATABASE_URL, DEFAULT_KAFKA_BROKERS } from '../lib/config.ts'
 import { DEFAULT_HTTP_HOST } from '../web/server.ts'
+import { SASL_MECHANISMS, type KafkaSecuritySettings } from '../kafka/security.ts'
 import { logger } from './logger.ts'
 
 export const brokersOption = (): Option =>
@@ -49,4 +50,56 @@ export const kafkaDataDirOption = (): Option =>
 /** A line of the command's log (stderr, see logger.ts), so that stdout stays clean for results. */
 export const progress = (line: string): void => {
   logger().info(line)
+}
+
+/**
+ * How every command that takes `--brokers` authenticates to Kafka and encrypts (main.ts adds
+ * these to each of them). Passwords are best given by variable or file: a flag's value is
+ * visible to every user of the machine, and `main` warns when one is used.
+ */
+export const kafkaSecurityOptions = (): Option[] => [
+  new Option('--kafka-sasl-mechanism <mechanism>', 'SASL mechanism for Kafka (default with a username: SCRAM-SHA-512)')
+    .choices(SASL_MECHANISMS)
+    .env('KAFKA_SASL_MECHANISM'),
+  new Option('--kafka-sasl-username <name>', 'SASL username for Kafka').env('KAFKA_SASL_USERNAME'),
+  new Option(
+    '--kafka-sasl-password <password>',
+    'SASL password for Kafka (prefer KAFKA_SASL_PASSWORD or a file: a flag shows in the process list)'
+  ).env('KAFKA_SASL_PASSWORD'),
+  new Option('--kafka-sasl-password-file <file>', 'file holding the SASL password for Kafka (a mounted secret)').env(
+    'KAFKA_SASL_PASSWORD_FILE'
+  ),
+  new Option('--kafka-tls', 'connect to Kafka over TLS (env KAFKA_TLS=true; implied by a CA or certificate file)'),
+  new Option('--kafka-tls-ca-file <file>', "PEM file of the CA that signs the brokers' certificates").env(
+    'KAFKA_TLS_CA_FILE'
+  ),
+  new Option('--kafka-tls-cert-file <file>', 'PEM client certificate, for brokers that require one').env(
+    'KAFKA_TLS_CERT_FILE'
+  ),
+  new Option('--kafka-tls-key-file <file>', 'PEM private key of the client certificate').env('KAFKA_TLS_KEY_FILE')
+]
+
+export interface KafkaSecurityFlags {
+  kafkaSaslMechanism?: string
+  kafkaSaslUsername?: string
+  kafkaSaslPassword?: string
+  kafkaSaslPasswordFile?: string
+  kafkaTls?: boolean
+  kafkaTlsCaFile?: string
+  kafkaTlsCertFile?: string
+  kafkaTlsKeyFile?: string
+}
+
+/** The settings those flags (and their variables) give; KAFKA_TLS is read here, being a switch. */
+export function kafkaSecuritySettings(flags: KafkaSecurityFlags, env = process.env): KafkaSecuritySettings {
+  return {
+    mechanism: flags.kafkaSaslMechanism,
+    username: flags.kafkaSaslUsername,
+    password: flags.kafkaSaslPassword,
+    passwordFile: flags.kafkaSaslPasswordFile,
+    tls: flags.kafkaTls ?? env.KAFKA_TLS,
+    caFile: flags.kafkaTlsCaFile,
+    certFile: flags.kafkaTlsCertFile,
+    keyFile: flags.kafkaTlsKeyFile
+  }
 }
