@@ -58,9 +58,11 @@ export const progress = (line: string): void => {
  * visible to every user of the machine, and `main` warns when one is used.
  */
 export const kafkaSecurityOptions = (): Option[] => [
-  new Option('--kafka-sasl-mechanism <mechanism>', 'SASL mechanism for Kafka (default with a username: SCRAM-SHA-512)')
-    .choices(SASL_MECHANISMS)
-    .env('KAFKA_SASL_MECHANISM'),
+  // Checked by resolveKafkaSecurity rather than by choices, so that an empty variable means unset.
+  new Option(
+    '--kafka-sasl-mechanism <mechanism>',
+    `SASL mechanism for Kafka: ${SASL_MECHANISMS.join(', ')} (default with a username: SCRAM-SHA-512)`
+  ).env('KAFKA_SASL_MECHANISM'),
   new Option('--kafka-sasl-username <name>', 'SASL username for Kafka').env('KAFKA_SASL_USERNAME'),
   new Option(
     '--kafka-sasl-password <password>',

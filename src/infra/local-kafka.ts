@@ -339,9 +339,15 @@ function serverProperties(
   ].join('\n')
 }
 
-/** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding. */
+/**
+ * A KRaft cluster id: 16 random bytes in URL-safe base64 without padding; never one that starts
+ * with '-', which the storage tool would take for an option (Kafka's own ids avoid it too).
+ */
 function kafkaClusterId(): string {
-  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url')
+  for (;;) {
+    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
 }
 
 async function requireTool(command: string, args: string[], what: string): Promise<void> {

@@ -70,6 +70,14 @@ export function describeKafkaFailure(error: unknown, brokers: string[], security
   const causes = causeMessages(error)
   if (causes.some(m => /SASL authentication failed|Authentication failed/i.test(m)))
     return `Kafka refused the login at ${where}: ${causes.find(m => /authentication|credentials/i.test(m) && !/^SASL authentication failed\.?$/.test(m)) ?? 'SASL authentication failed'}`
+  // A broker closes the connection on a client that speaks plaintext to TLS, or skips the login.
+  if (causes.some(m => /Connection closed/i.test(m)) && (security.tls === undefined || security.sasl === undefined)) {
+    const hint =
+      security.tls === undefined
+        ? 'if it takes TLS only, set KAFKA_TLS=true'
+        : 'if it requires a login, set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD'
+    return `cannot connect to Kafka at ${where}: the broker closed the connection (${hint})`
+  }
   if (causes.some(m => /SASL mechanism|suitable SASL/i.test(m)))
     return `Kafka does not accept the SASL mechanism at ${where}: ${causes.at(-1)}`
   const tls = causes.find(m => /certificate|self[- ]signed|TLS|SSL|altnames/i.test(m))
