@@ -12,8 +12,10 @@ const SECRET_VARIABLE = /(PASSWORD|SECRET|TOKEN|SECRET_ACCESS_KEY|SESSION_KEY)$/
 /** Remembers a secret so that `redact` hides it; values too short to be told apart are left. */
 export function registerSecret(value: string | undefined): void {
   if (value === undefined || value.length < 4) return
+  // As written, as in a URL and as in a JSON string.
   secrets.add(value)
   secrets.add(encodeURIComponent(value))
+  secrets.add(JSON.stringify(value).slice(1, -1))
 }
 
 /** Registers the password of a URL (DATABASE_URL), as given and as decoded. */
