@@ -2,11 +2,11 @@
 // (`kafka start --secure`) on free ports, in a temporary folder, stopped and deleted when its
 // test file ends. The shared broker is never involved.
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { LocalKafka } from '../../src/infra/local-kafka.ts'
 import type { KafkaSecurity } from '../../src/kafka/security.ts'
+import { freePort } from './ports.ts'
 
 export interface SecureKafka {
   brokers: string[]
@@ -21,7 +21,11 @@ export interface SecureKafka {
 
 export async function startSecureKafka(): Promise<SecureKafka> {
   const dir = await mkdtemp(join(tmpdir(), 'cellstream-secure-kafka-'))
-  const local = new LocalKafka({ dataDir: join(dir, 'kafka'), basePort: await freeBasePort(), secure: true })
+  const local = new LocalKafka({
+    dataDir: join(dir, 'kafka'), // Its controller listens 10000 above.
+    basePort: await freePort(20_000, 9_000, [10_000]),
+    secure: true
+  })
   const stop = async (): Promise<void> => {
     await local.stop()
     await rm(dir, { recursive: true, force: true })
@@ -34,21 +38,4 @@ export async function startSecureKafka(): Promise<SecureKafka> {
     await stop()
     throw error
   }
-}
-
-/** A port whose controller port (10000 above) is free too, outside the usual ranges. */
-async function freeBasePort(): Promise<number> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const port = 20_000 + Math.floor(Math.random() * 9_000)
-    if ((await isFree(port)) && (await isFree(port + 10_000))) return port
-  }
-  throw new Error('no free pair of ports for a secured Kafka')
-}
-
-function isFree(port: number): Promise<boolean> {
-  return new Promise(resolve => {
-    const server = createServer()
-    server.once('error', () => resolve(false))
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
-  })
 }
