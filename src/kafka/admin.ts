@@ -66,7 +66,8 @@ export async function pingKafka(brokers: string[], security: KafkaSecurity = kaf
  * told as such (with how the client connects), since waiting will not cure it.
  */
 export function describeKafkaFailure(error: unknown, brokers: string[], security = kafkaSecurity()): string {
-  const where = `${brokers.join(',')} (${describeKafkaSecurity(security)})`
+  const how = describeKafkaSecurity(security)
+  const where = how === 'plaintext' ? brokers.join(',') : `${brokers.join(',')} (${how})`
   const causes = causeMessages(error)
   if (causes.some(m => /SASL authentication failed|Authentication failed/i.test(m)))
     return `Kafka refused the login at ${where}: ${causes.find(m => /authentication|credentials/i.test(m) && !/^SASL authentication failed\.?$/.test(m)) ?? 'SASL authentication failed'}`
