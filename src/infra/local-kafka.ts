@@ -1,7 +1,7 @@
 // A real Apache Kafka (KRaft, combined broker+controller nodes) run from its Maven Central
 // artifacts, for development, the demo and the tests. Jars are cached outside the
 // repository (keyed by the pom's content); data lives under a git-ignored folder.
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { existsSync, openSync, closeSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CellstreamError, UnavailableError, UsageError } from '../lib/errors.ts'
 import { isAlive, run, sleep, waitFor } from '../lib/processes.ts'
+import { CONTROLLER_PORT_OFFSET, kafkaClusterId, serverProperties } from './kafka-properties.ts'
 import { pingKafka } from '../kafka/admin.ts'
 import type { KafkaSecurity } from '../kafka/security.ts'
 import {
@@ -23,8 +24,6 @@ import {
 
 const POM = fileURLToPath(new URL('../../infra/kafka/pom.xml', import.meta.url))
 export const DEFAULT_BROKER_PORT = 9092
-// Controllers listen 10000 ports above their broker.
-const CONTROLLER_PORT_OFFSET = 10_000
 
 export interface LocalKafkaOptions {
   /** Folder holding each node's config, logs and data. */
@@ -292,61 +291,6 @@ export class LocalKafka {
   }
   #pidFile(id: number): string {
     return join(this.#nodeDir(id), 'pid')
-  }
-}
-
-/** `listeners`: the listener lines of a secure cluster, in place of the plaintext ones. */
-function serverProperties(
-  id: number,
-  nodes: number,
-  basePort: number,
-  logDir: string,
-  listeners: string[] | undefined
-): string {
-  const brokerPort = basePort + id - 1
-  const voters = Array.from(
-    { length: nodes },
-    (_, i) => `${i + 1}@127.0.0.1:${basePort + CONTROLLER_PORT_OFFSET + i}`
-  ).join(',')
-  const replication = Math.min(nodes, 3)
-  const minIsr = nodes >= 3 ? 2 : 1
-  return [
-    'process.roles=broker,controller',
-    `node.id=${id}`,
-    `controller.quorum.voters=${voters}`,
-    ...(listeners ?? [
-      `listeners=PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${brokerPort + CONTROLLER_PORT_OFFSET}`,
-      `advertised.listeners=PLAINTEXT://127.0.0.1:${brokerPort}`,
-      'controller.listener.names=CONTROLLER',
-      'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-      'inter.broker.listener.name=PLAINTEXT'
-    ]),
-    `log.dirs=${logDir}`,
-    // Topics are created explicitly, with the partitions and configs each one needs.
-    'auto.create.topics.enable=false',
-    'num.partitions=1',
-    `default.replication.factor=${replication}`,
-    `min.insync.replicas=${minIsr}`,
-    `offsets.topic.replication.factor=${replication}`,
-    'offsets.topic.num.partitions=10',
-    `transaction.state.log.replication.factor=${replication}`,
-    `transaction.state.log.min.isr=${minIsr}`,
-    'transaction.state.log.num.partitions=10',
-    // Tests and the demo start many short-lived groups; a rebalance delay only slows them.
-    'group.initial.rebalance.delay.ms=0',
-    'log.segment.bytes=268435456',
-    ''
-  ].join('\n')
-}
-
-/**
- * A KRaft cluster id: 16 random bytes in URL-safe base64 without padding; never one that starts
- * with '-', which the storage tool would take for an option (Kafka's own ids avoid it too).
- */
-function kafkaClusterId(): string {
-  for (;;) {
-    const id = Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url')
-    if (!id.startsWith('-')) return id
   }
 }
 
