@@ -14,7 +14,13 @@ import { resetCommand } from './commands/reset.ts'
 import { webCommand } from './commands/web.ts'
 import { tailCommand } from './commands/tail.ts'
 import { configureLogging, logger, LOG_LEVELS, type LogLevel } from './logger.ts'
-import { kafkaSecurityOptions, kafkaSecuritySettings, type KafkaSecurityFlags } from './shared-options.ts'
+import {
+  databasePasswordFileOption,
+  kafkaSecurityOptions,
+  kafkaSecuritySettings,
+  type KafkaSecurityFlags
+} from './shared-options.ts'
+import { databaseUrlWithPasswordFile } from '../lib/config.ts'
 import { configureKafkaSecurity, resolveKafkaSecurity } from '../kafka/security.ts'
 import { redact, registerEnvSecrets, registerUrlSecret } from '../lib/secrets.ts'
 import { inspect } from 'node:util'
@@ -48,15 +54,20 @@ export function buildProgram(): Command {
   program.addCommand(resetCommand())
   program.addCommand(webCommand())
   program.addCommand(tailCommand())
-  addKafkaSecurityOptions(program)
+  addSecretOptions(program)
   configureErrors(program)
   return program
 }
 
-/** Every command that talks to Kafka (it takes --brokers) takes the security options too. */
-function addKafkaSecurityOptions(command: Command): void {
-  if (command.options.some(o => o.long === '--brokers')) for (const o of kafkaSecurityOptions()) command.addOption(o)
-  for (const sub of command.commands) addKafkaSecurityOptions(sub)
+/**
+ * Every command that talks to Kafka (it takes --brokers) takes the security options too, and
+ * every one that talks to PostgreSQL the password file.
+ */
+function addSecretOptions(command: Command): void {
+  const takes = (flag: string): boolean => command.options.some(o => o.long === flag)
+  if (takes('--brokers')) for (const o of kafkaSecurityOptions()) command.addOption(o)
+  if (takes('--database-url')) command.addOption(databasePasswordFileOption())
+  for (const sub of command.commands) addSecretOptions(sub)
 }
 
 /**
@@ -66,8 +77,16 @@ function addKafkaSecurityOptions(command: Command): void {
  */
 function configureSecrets(action: Command): void {
   registerEnvSecrets()
-  const flags = action.opts<KafkaSecurityFlags & { databaseUrl?: string }>()
-  registerUrlSecret(flags.databaseUrl)
+  const flags = action.opts<KafkaSecurityFlags & { databaseUrl?: string; databasePasswordFile?: string }>()
+  if (
+    flags.databaseUrl !== undefined &&
+    flags.databasePasswordFile !== undefined &&
+    flags.databasePasswordFile !== ''
+  ) {
+    const url = databaseUrlWithPasswordFile(flags.databaseUrl, flags.databasePasswordFile)
+    action.setOptionValueWithSource('databaseUrl', url, action.getOptionValueSource('databaseUrl'))
+  }
+  registerUrlSecret(action.opts<{ databaseUrl?: string }>().databaseUrl)
   const fromCommandLine = (key: string): boolean => action.getOptionValueSource(key) === 'cli'
   if (fromCommandLine('databaseUrl') && flags.databaseUrl !== undefined && URL.parse(flags.databaseUrl)?.password)
     logger().warn(

@@ -8,6 +8,13 @@ import { logger } from './logger.ts'
 export const brokersOption = (): Option =>
   new Option('--brokers <host:port,...>', 'Kafka bootstrap brokers').env('KAFKA_BROKERS').default(DEFAULT_KAFKA_BROKERS)
 
+/** main.ts adds this to every command that takes --database-url. */
+export const databasePasswordFileOption = (): Option =>
+  new Option(
+    '--database-password-file <file>',
+    "file holding the password of the database URL's user (a mounted secret), for a URL without one"
+  ).env('DATABASE_PASSWORD_FILE')
+
 export const databaseUrlOption = (): Option =>
   new Option('--database-url <url>', 'PostgreSQL connection URL').env('DATABASE_URL').default(DEFAULT_DATABASE_URL)
 
@@ -71,7 +78,10 @@ export const kafkaSecurityOptions = (): Option[] => [
   new Option('--kafka-sasl-password-file <file>', 'file holding the SASL password for Kafka (a mounted secret)').env(
     'KAFKA_SASL_PASSWORD_FILE'
   ),
-  new Option('--kafka-tls', 'connect to Kafka over TLS (env KAFKA_TLS=true; implied by a CA or certificate file)'),
+  // A value, not a plain switch, so that KAFKA_TLS=false means false.
+  new Option('--kafka-tls [true|false]', 'connect to Kafka over TLS (implied by a CA or certificate file)').env(
+    'KAFKA_TLS'
+  ),
   new Option('--kafka-tls-ca-file <file>', "PEM file of the CA that signs the brokers' certificates").env(
     'KAFKA_TLS_CA_FILE'
   ),
@@ -86,20 +96,20 @@ export interface KafkaSecurityFlags {
   kafkaSaslUsername?: string
   kafkaSaslPassword?: string
   kafkaSaslPasswordFile?: string
-  kafkaTls?: boolean
+  kafkaTls?: boolean | string
   kafkaTlsCaFile?: string
   kafkaTlsCertFile?: string
   kafkaTlsKeyFile?: string
 }
 
-/** The settings those flags (and their variables) give; KAFKA_TLS is read here, being a switch. */
-export function kafkaSecuritySettings(flags: KafkaSecurityFlags, env = process.env): KafkaSecuritySettings {
+/** The settings those flags (and their variables) give. */
+export function kafkaSecuritySettings(flags: KafkaSecurityFlags): KafkaSecuritySettings {
   return {
     mechanism: flags.kafkaSaslMechanism,
     username: flags.kafkaSaslUsername,
     password: flags.kafkaSaslPassword,
     passwordFile: flags.kafkaSaslPasswordFile,
-    tls: flags.kafkaTls ?? env.KAFKA_TLS,
+    tls: flags.kafkaTls,
     caFile: flags.kafkaTlsCaFile,
     certFile: flags.kafkaTlsCertFile,
     keyFile: flags.kafkaTlsKeyFile

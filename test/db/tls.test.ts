@@ -2,7 +2,7 @@
 // and the CA from the URL or the environment reach every connection (pools, COPY streams),
 // and a certificate that cannot be trusted fails in one line.
 import test from 'ava'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
@@ -100,4 +100,28 @@ test('PGSSLMODE and PGSSLROOTCERT apply to a URL without TLS parameters; a bad s
   const bad = await cellstream(['db', 'migrate'], { DATABASE_URL: url('localhost', 'x', { sslmode: 'strict' }) })
   t.is(bad.code, 2)
   t.regex(bad.stderr, /sslmode must be one of disable, allow, prefer, require, verify-ca, verify-full, got 'strict'/)
+})
+
+test('DATABASE_PASSWORD_FILE gives the password of a URL without one; a wrong one is refused in a line that does not show it', async t => {
+  const { url, caFile, app } = server!
+  const dir = await mkdtemp(join(tmpdir(), 'cellstream-tls-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const right = join(dir, 'right')
+  const wrong = join(dir, 'wrong')
+  await writeFile(right, `${app.password}\n`)
+  await writeFile(wrong, 'wrongSecret-8d2f4b6a\n')
+  const target = new URL(url('localhost', 'cellstream_app', { sslmode: 'verify-full', sslrootcert: caFile }))
+  target.username = app.user
+  const ok = await cellstream(['db', 'migrate'], { DATABASE_URL: target.toString(), DATABASE_PASSWORD_FILE: right })
+  t.is(ok.code, 0, ok.stderr)
+  const refused = await cellstream(['db', 'migrate'], {
+    DATABASE_URL: target.toString(),
+    DATABASE_PASSWORD_FILE: wrong
+  })
+  t.is(refused.code, 3)
+  t.regex(
+    refused.stderr,
+    /^cellstream: PostgreSQL refused the login for postgres:\/\/app@localhost:\d+\/cellstream_app\?.*password authentication failed for user "app"\n$/
+  )
+  t.false((refused.stdout + refused.stderr + ok.stdout + ok.stderr).includes('Secret-'))
 })

@@ -9,13 +9,16 @@ import { promisify } from 'node:util'
 import { freePort } from './ports.ts'
 
 const exec = promisify(execFile)
+const APP = { user: 'app', password: 'appSecret-3c5e7a9b' }
 
 export interface TlsPostgres {
   port: number
   /** The CA that signed the server's certificate (for `localhost` only, not 127.0.0.1). */
   caFile: string
-  /** A URL to database `name` on it, with `params` (sslmode, sslrootcert…). */
+  /** A URL to database `name` on it as `postgres` (trusted), with `params` (sslmode, sslrootcert…). */
   url: (host: string, name: string, params?: Record<string, string>) => string
+  /** A user that logs in with this password (SCRAM), and may create databases. */
+  app: { user: string; password: string }
   stop: () => Promise<void>
 }
 
@@ -96,10 +99,21 @@ export async function startTlsPostgres(): Promise<TlsPostgres> {
     // TLS or nothing: a plaintext connection finds no line that admits it.
     await writeFile(
       join(data, 'pg_hba.conf'),
-      'local all all trust\nhostssl all all localhost trust\nhostssl all all 127.0.0.1/32 trust\n'
+      [
+        'local all all trust',
+        `hostssl all ${APP.user} localhost scram-sha-256`,
+        `hostssl all ${APP.user} 127.0.0.1/32 scram-sha-256`,
+        'hostssl all all localhost trust',
+        'hostssl all all 127.0.0.1/32 trust',
+        ''
+      ].join('\n')
     )
     if (root) await chown(join(data, 'pg_hba.conf'), uid, uid)
     await asOwner(join(bin, 'pg_ctl'), ['-D', data, '-l', join(dir, 'server.log'), '-w', 'start'])
+    await asOwner(join(bin, 'psql'), [
+      ...['-h', dir, '-p', String(port), '-U', 'postgres', '-d', 'postgres', '-v', 'ON_ERROR_STOP=1'],
+      ...['-c', `CREATE ROLE ${APP.user} LOGIN CREATEDB PASSWORD '${APP.password}'`]
+    ])
   } catch (error) {
     await stop()
     throw error
@@ -112,6 +126,7 @@ export async function startTlsPostgres(): Promise<TlsPostgres> {
       for (const [key, value] of Object.entries(params)) url.searchParams.set(key, value)
       return url.toString()
     },
+    app: APP,
     stop
   }
 }
