@@ -46,12 +46,13 @@ export function kafkaSecuritySettingsFromEnv(env: NodeJS.ProcessEnv = process.en
 export function resolveKafkaSecurity(settings: KafkaSecuritySettings): KafkaSecurity {
   const set = (value: string | undefined): value is string => value !== undefined && value !== ''
   const security: KafkaSecurity = {}
-  if (set(settings.mechanism) || set(settings.username) || set(settings.password) || set(settings.passwordFile)) {
-    const mechanism =
-      settings.mechanism === undefined || settings.mechanism === '' ? 'SCRAM-SHA-512' : settings.mechanism
-    if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) {
-      throw new UsageError(`KAFKA_SASL_MECHANISM must be one of ${SASL_MECHANISMS.join(', ')}, got '${mechanism}'`)
-    }
+  const mechanism = set(settings.mechanism) ? settings.mechanism : 'SCRAM-SHA-512'
+  if (!(SASL_MECHANISMS as readonly string[]).includes(mechanism)) {
+    throw new UsageError(`KAFKA_SASL_MECHANISM must be one of ${SASL_MECHANISMS.join(', ')}, got '${mechanism}'`)
+  }
+  // Credentials turn SASL on; the mechanism alone does not, so that a deployment can name it
+  // once for every environment and leave the credentials empty where no login is needed.
+  if (set(settings.username) || set(settings.password) || set(settings.passwordFile)) {
     if (set(settings.password) && set(settings.passwordFile)) {
       throw new UsageError('give the Kafka password by KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE, not both')
     }
