@@ -70,7 +70,7 @@ export function describeKafkaFailure(error: unknown, brokers: string[], security
   const where = how === 'plaintext' ? brokers.join(',') : `${brokers.join(',')} (${how})`
   const causes = causeMessages(error)
   if (causes.some(m => /SASL authentication failed|Authentication failed/i.test(m)))
-    return `Kafka refused the login at ${where}: ${causes.find(m => /authentication|credentials/i.test(m) && !/^SASL authentication failed\.?$/.test(m)) ?? 'SASL authentication failed'}`
+    return `Kafka refused the login at ${where}: SASL authentication failed (check KAFKA_SASL_USERNAME, its password and KAFKA_SASL_MECHANISM)`
   // A broker closes the connection on a client that speaks plaintext to TLS, or skips the login.
   if (causes.some(m => /Connection closed/i.test(m)) && (security.tls === undefined || security.sasl === undefined)) {
     const hint =

@@ -17,13 +17,12 @@ export function databaseUrlFromEnv(env: NodeJS.ProcessEnv = process.env): string
 
 /**
  * `url` with the password read from `file` (a mounted secret, as DATABASE_PASSWORD_FILE names
- * it), so that the URL itself need not hold one. A URL that has a password already is refused:
- * which of the two is meant cannot be told.
+ * it), so that the URL itself need not hold one. A URL with another password is refused: which
+ * of the two is meant cannot be told. (One with the same password is what a command passes on
+ * to the commands it starts, such as the demo's parts.)
  */
 export function databaseUrlWithPasswordFile(url: string, file: string): string {
   const parsed = parseDatabaseUrl(url)
-  if (parsed.password !== '')
-    throw new UsageError('give the database password in DATABASE_URL or DATABASE_PASSWORD_FILE, not both')
   let password: string
   try {
     password = readFileSync(file, 'utf8').replace(/\r?\n$/, '')
@@ -31,6 +30,8 @@ export function databaseUrlWithPasswordFile(url: string, file: string): string {
     throw new UsageError(`DATABASE_PASSWORD_FILE: cannot read ${file}: ${errorMessage(error)}`)
   }
   registerSecret(password)
+  if (parsed.password !== '' && decodeURIComponent(parsed.password) !== password)
+    throw new UsageError('give the database password in DATABASE_URL or DATABASE_PASSWORD_FILE, not both')
   if (parsed.username === '') parsed.username = 'postgres'
   parsed.password = encodeURIComponent(password)
   return parsed.toString()
