@@ -102,6 +102,23 @@ export interface KafkaSecurityFlags {
   kafkaTlsKeyFile?: string
 }
 
+/** The same settings as variables, for the commands a command starts (the demo's parts). */
+export function kafkaSecurityEnvironment(flags: KafkaSecurityFlags): Record<string, string> {
+  const variables: Array<[string, string | boolean | undefined]> = [
+    ['KAFKA_SASL_MECHANISM', flags.kafkaSaslMechanism],
+    ['KAFKA_SASL_USERNAME', flags.kafkaSaslUsername],
+    ['KAFKA_SASL_PASSWORD', flags.kafkaSaslPassword],
+    ['KAFKA_SASL_PASSWORD_FILE', flags.kafkaSaslPasswordFile],
+    ['KAFKA_TLS', flags.kafkaTls],
+    ['KAFKA_TLS_CA_FILE', flags.kafkaTlsCaFile],
+    ['KAFKA_TLS_CERT_FILE', flags.kafkaTlsCertFile],
+    ['KAFKA_TLS_KEY_FILE', flags.kafkaTlsKeyFile]
+  ]
+  return Object.fromEntries(
+    variables.filter(([, value]) => value !== undefined).map(([name, value]) => [name, String(value)])
+  )
+}
+
 /** The settings those flags (and their variables) give. */
 export function kafkaSecuritySettings(flags: KafkaSecurityFlags): KafkaSecuritySettings {
   return {
