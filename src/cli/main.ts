@@ -78,6 +78,7 @@ function addSecretOptions(command: Command): void {
 function configureSecrets(action: Command): void {
   registerEnvSecrets()
   const flags = action.opts<KafkaSecurityFlags & { databaseUrl?: string; databasePasswordFile?: string }>()
+  const givenUrl = flags.databaseUrl
   if (
     flags.databaseUrl !== undefined &&
     flags.databasePasswordFile !== undefined &&
@@ -88,9 +89,9 @@ function configureSecrets(action: Command): void {
   }
   registerUrlSecret(action.opts<{ databaseUrl?: string }>().databaseUrl)
   const fromCommandLine = (key: string): boolean => action.getOptionValueSource(key) === 'cli'
-  if (fromCommandLine('databaseUrl') && flags.databaseUrl !== undefined && URL.parse(flags.databaseUrl)?.password)
+  if (fromCommandLine('databaseUrl') && givenUrl !== undefined && URL.parse(givenUrl)?.password)
     logger().warn(
-      '--database-url holds a password, which other users of this machine can see: use DATABASE_URL, PGPASSWORD or a .pgpass file'
+      '--database-url holds a password, which other users of this machine can see: use DATABASE_URL, DATABASE_PASSWORD_FILE or PGPASSWORD'
     )
   if (fromCommandLine('kafkaSaslPassword'))
     logger().warn(
