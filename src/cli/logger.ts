@@ -3,6 +3,7 @@
 // Parts of the pipeline do not log themselves: they take a `log` callback (componentLog).
 import { pino, stdTimeFunctions, type Logger } from 'pino'
 import pretty from 'pino-pretty'
+import { redact } from '../lib/secrets.ts'
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -16,7 +17,7 @@ let root: Logger | undefined
 export function configureLogging(level: LogLevel, terminal = process.stderr.isTTY === true): void {
   root = terminal
     ? pino(
-        { level, base: undefined },
+        { level, base: undefined, hooks: { streamWrite: redact } },
         pretty({
           destination: 2,
           sync: true,
@@ -27,7 +28,13 @@ export function configureLogging(level: LogLevel, terminal = process.stderr.isTT
         })
       )
     : pino(
-        { level, timestamp: stdTimeFunctions.isoTime, formatters: { level: label => ({ level: label }) } },
+        {
+          level,
+          timestamp: stdTimeFunctions.isoTime,
+          formatters: { level: label => ({ level: label }) },
+          // Every line, whatever a part or a library put in it, leaves without known secrets.
+          hooks: { streamWrite: redact }
+        },
         pino.destination({ dest: 2, sync: true })
       )
 }

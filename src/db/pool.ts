@@ -2,6 +2,7 @@
 import pgPromise from 'pg-promise'
 import { UnavailableError, errorMessage } from '../lib/errors.ts'
 import { parseDatabaseUrl } from '../lib/options.ts'
+import { postgresConnection } from './tls.ts'
 
 // Each caller owns the pools it opens, so one component closing its pool never pulls
 // another's from under it; pg-promise's warning about such duplicates does not apply.
@@ -12,9 +13,11 @@ pgp.pg.types.setTypeParser(20, value => Number(value))
 export type Db = pgPromise.IDatabase<object>
 export { pgp }
 
+/** `url` may ask for TLS the way libpq URLs do (`sslmode`, `sslrootcert`…; see tls.ts). */
 export function openDb(url: string, { max = 8 } = {}): Db {
   parseDatabaseUrl(url)
-  return pgp({ connectionString: url, max, connectionTimeoutMillis: 5000 })
+  const { connectionString, ssl } = postgresConnection(url)
+  return pgp({ connectionString, ssl, max, connectionTimeoutMillis: 5000 })
 }
 
 export async function closeDb(db: Db): Promise<void> {
@@ -43,12 +46,30 @@ export function describeDbError(error: unknown, url: string): unknown {
     return new UnavailableError(`${errorMessage(error)} in ${where}; run 'cellstream db migrate'`, error)
   if (code === '28P01' || code === '28000')
     return new UnavailableError(`PostgreSQL refused the login for ${where}: ${errorMessage(error)}`, error)
+  if (isTlsFailure(error)) {
+    // Node's hint about its own CA store does not apply: the CA comes from sslrootcert.
+    const reason = errorMessage(error).replace(/; if the root CA is installed locally.*$/, '')
+    const hint = /verify|self[- ]signed|issuer/i.test(reason)
+      ? ' (sslrootcert or PGSSLROOTCERT names the CA that signs its certificate)'
+      : ''
+    return new UnavailableError(`cannot connect to PostgreSQL at ${where} over TLS: ${reason}${hint}`, error)
+  }
   return error
+}
+
+/** A certificate not trusted or not matching, or a server without TLS: retrying will not help. */
+function isTlsFailure(error: unknown): boolean {
+  const code = (error as { code?: string }).code ?? ''
+  return (
+    /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS|ERR_SSL/.test(code) ||
+    /does not support SSL connections|certificate/i.test(errorMessage(error))
+  )
 }
 
 /** The URL without its password, for messages. */
 export function safeUrl(url: string): string {
   const parsed = new URL(url)
   parsed.password = ''
+  parsed.searchParams.delete('sslpassword')
   return parsed.toString()
 }

@@ -1,7 +1,7 @@
 // A real Apache Kafka (KRaft, combined broker+controller nodes) run from its Maven Central
 // artifacts, for development, the demo and the tests. Jars are cached outside the
 // repository (keyed by the pom's content); data lives under a git-ignored folder.
-import { createHash, randomUUID } from 'node:crypto'
+import { createHash } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { existsSync, openSync, closeSync } from 'node:fs'
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
@@ -10,12 +10,20 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { CellstreamError, UnavailableError, UsageError } from '../lib/errors.ts'
 import { isAlive, run, sleep, waitFor } from '../lib/processes.ts'
+import { CONTROLLER_PORT_OFFSET, kafkaClusterId, serverProperties } from './kafka-properties.ts'
 import { pingKafka } from '../kafka/admin.ts'
+import type { KafkaSecurity } from '../kafka/security.ts'
+import {
+  clientEnvironment,
+  clientSecurity,
+  makeSecurityFiles,
+  scramFormatArgs,
+  secureListenerProperties,
+  securityFiles
+} from './local-kafka-security.ts'
 
 const POM = fileURLToPath(new URL('../../infra/kafka/pom.xml', import.meta.url))
 export const DEFAULT_BROKER_PORT = 9092
-// Controllers listen 10000 ports above their broker.
-const CONTROLLER_PORT_OFFSET = 10_000
 
 export interface LocalKafkaOptions {
   /** Folder holding each node's config, logs and data. */
@@ -26,6 +34,8 @@ export interface LocalKafkaOptions {
   basePort?: number
   /** How to report progress (resolving jars, formatting, waiting). */
   log?: (line: string) => void
+  /** SASL_SSL listeners with SCRAM users and a CA of its own instead of plaintext ones. */
+  secure?: boolean
 }
 
 export interface NodeStatus {
@@ -39,6 +49,7 @@ interface ClusterFile {
   clusterId: string
   nodes: number
   basePort: number
+  secure?: boolean
 }
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -53,12 +64,14 @@ export class LocalKafka {
   readonly dataDir: string
   readonly cacheDir: string
   readonly basePort: number
+  readonly secure: boolean
   readonly #log: (line: string) => void
 
   constructor(options: LocalKafkaOptions) {
     this.dataDir = resolve(options.dataDir)
     this.cacheDir = options.cacheDir ?? defaultCacheDir()
     this.basePort = options.basePort ?? DEFAULT_BROKER_PORT
+    this.secure = options.secure ?? false
     this.#log = options.log ?? (() => {})
   }
 
@@ -67,9 +80,9 @@ export class LocalKafka {
     const cluster = await this.#readCluster()
     const running = await this.status()
     if (running.some(n => n.alive)) {
-      if (cluster !== undefined && (cluster.nodes !== nodes || cluster.basePort !== this.basePort)) {
+      if (cluster !== undefined && !this.#matches(cluster, nodes)) {
         throw new UsageError(
-          `a local Kafka cluster of ${cluster.nodes} node(s) on port ${cluster.basePort} is already running; run 'cellstream kafka stop' first`
+          `a local Kafka cluster of ${cluster.nodes} node(s) on port ${cluster.basePort}${cluster.secure === true ? ' (secure)' : ''} is already running; run 'cellstream kafka stop' first`
         )
       }
       const brokers = running.map(n => `127.0.0.1:${n.port}`)
@@ -79,12 +92,30 @@ export class LocalKafka {
 
     await this.#checkPortsFree(nodes)
     const classpath = await this.resolveJars()
-    const reusable = cluster !== undefined && cluster.nodes === nodes && cluster.basePort === this.basePort
+    const reusable = cluster !== undefined && this.#matches(cluster, nodes)
     const current = reusable ? cluster : await this.#format(classpath, nodes)
     for (let id = 1; id <= current.nodes; id++) await this.#launch(classpath, id)
     const brokers = brokerAddresses(nodes, this.basePort)
     await this.#waitForBrokers(brokers, await this.status())
     return { started: true, brokers }
+  }
+
+  /** How clients authenticate to the cluster in the folder: none, or SCRAM-SHA-512 over TLS. */
+  async clientSecurity(): Promise<KafkaSecurity> {
+    return (await this.#readCluster())?.secure === true ? clientSecurity(securityFiles(this.dataDir)) : {}
+  }
+
+  /** The variables that point a `cellstream` command at this cluster (passwords stay in files). */
+  async clientEnvironment(): Promise<Record<string, string>> {
+    const cluster = await this.#readCluster()
+    const brokers = brokerAddresses(cluster?.nodes ?? 1, cluster?.basePort ?? this.basePort)
+    return cluster?.secure === true
+      ? clientEnvironment(securityFiles(this.dataDir), brokers)
+      : { KAFKA_BROKERS: brokers.join(',') }
+  }
+
+  #matches(cluster: ClusterFile, nodes: number): boolean {
+    return cluster.nodes === nodes && cluster.basePort === this.basePort && (cluster.secure ?? false) === this.secure
   }
 
   /** Stops every node: SIGTERM, then SIGKILL after a grace period. Returns how many were running. */
@@ -148,12 +179,22 @@ export class LocalKafka {
 
   async #format(classpath: string, nodes: number): Promise<ClusterFile> {
     await rm(this.dataDir, { recursive: true, force: true })
-    const cluster: ClusterFile = { clusterId: kafkaClusterId(), nodes, basePort: this.basePort }
+    const cluster: ClusterFile = { clusterId: kafkaClusterId(), nodes, basePort: this.basePort, secure: this.secure }
+    const files = this.secure ? await makeSecurityFiles(this.dataDir) : undefined
     this.#log(`formatting KRaft storage for ${nodes} node(s)…`)
     for (let id = 1; id <= nodes; id++) {
       const dir = this.#nodeDir(id)
       await mkdir(join(dir, 'logs'), { recursive: true })
-      await writeFile(join(dir, 'server.properties'), serverProperties(id, nodes, this.basePort, join(dir, 'logs')))
+      const brokerPort = this.basePort + id - 1
+      const listeners =
+        files === undefined
+          ? undefined
+          : await secureListenerProperties(files, brokerPort, brokerPort + CONTROLLER_PORT_OFFSET)
+      await writeFile(
+        join(dir, 'server.properties'),
+        serverProperties(id, nodes, this.basePort, join(dir, 'logs'), listeners),
+        { mode: 0o600 }
+      )
       const result = await run(
         'java',
         [
@@ -164,7 +205,8 @@ export class LocalKafka {
           '-t',
           cluster.clusterId,
           '-c',
-          join(dir, 'server.properties')
+          join(dir, 'server.properties'),
+          ...(files === undefined ? [] : await scramFormatArgs(files))
         ],
         'Java'
       )
@@ -201,6 +243,7 @@ export class LocalKafka {
 
   async #waitForBrokers(brokers: string[], nodes: NodeStatus[]): Promise<void> {
     this.#log(`waiting for ${brokers.length} broker(s) to answer…`)
+    const security = await this.clientSecurity()
     const ready = await waitFor(
       async () => {
         const dead = nodes.find(n => n.pid !== undefined && !isAlive(n.pid))
@@ -210,7 +253,7 @@ export class LocalKafka {
             `Kafka node ${dead.id} exited during start: ${lastLine(log)} (see ${join(this.#nodeDir(dead.id), 'broker.log')})`
           )
         }
-        const count = await pingKafka(brokers).catch(() => 0)
+        const count = await pingKafka(brokers, security).catch(() => 0)
         return count >= brokers.length ? true : undefined
       },
       { timeoutMs: 90_000, intervalMs: 500 }
@@ -249,46 +292,6 @@ export class LocalKafka {
   #pidFile(id: number): string {
     return join(this.#nodeDir(id), 'pid')
   }
-}
-
-function serverProperties(id: number, nodes: number, basePort: number, logDir: string): string {
-  const brokerPort = basePort + id - 1
-  const voters = Array.from(
-    { length: nodes },
-    (_, i) => `${i + 1}@127.0.0.1:${basePort + CONTROLLER_PORT_OFFSET + i}`
-  ).join(',')
-  const replication = Math.min(nodes, 3)
-  const minIsr = nodes >= 3 ? 2 : 1
-  return [
-    'process.roles=broker,controller',
-    `node.id=${id}`,
-    `controller.quorum.voters=${voters}`,
-    `listeners=PLAINTEXT://127.0.0.1:${brokerPort},CONTROLLER://127.0.0.1:${brokerPort + CONTROLLER_PORT_OFFSET}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${brokerPort}`,
-    'controller.listener.names=CONTROLLER',
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
-    'inter.broker.listener.name=PLAINTEXT',
-    `log.dirs=${logDir}`,
-    // Topics are created explicitly, with the partitions and configs each one needs.
-    'auto.create.topics.enable=false',
-    'num.partitions=1',
-    `default.replication.factor=${replication}`,
-    `min.insync.replicas=${minIsr}`,
-    `offsets.topic.replication.factor=${replication}`,
-    'offsets.topic.num.partitions=10',
-    `transaction.state.log.replication.factor=${replication}`,
-    `transaction.state.log.min.isr=${minIsr}`,
-    'transaction.state.log.num.partitions=10',
-    // Tests and the demo start many short-lived groups; a rebalance delay only slows them.
-    'group.initial.rebalance.delay.ms=0',
-    'log.segment.bytes=268435456',
-    ''
-  ].join('\n')
-}
-
-/** A KRaft cluster id: 16 random bytes in URL-safe base64 without padding. */
-function kafkaClusterId(): string {
-  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url')
 }
 
 async function requireTool(command: string, args: string[], what: string): Promise<void> {

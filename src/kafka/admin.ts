@@ -3,6 +3,7 @@
 import { Admin } from '@platformatic/kafka'
 import { UnavailableError, errorMessage } from '../lib/errors.ts'
 import { topicPartition } from '../lib/records.ts'
+import { clientSecurityOptions, describeKafkaSecurity, kafkaSecurity, type KafkaSecurity } from './security.ts'
 
 /** The admin client, as the rest of the code names it. */
 export type KafkaAdmin = Admin
@@ -15,12 +16,28 @@ export interface TopicSpec {
   config?: Record<string, string>
 }
 
-export function createAdmin(brokers: string[], clientId = 'cellstream-admin'): Admin {
-  return new Admin({ clientId, bootstrapBrokers: brokers, retries: 2, retryDelay: 250, connectTimeout: 2000 })
+/** `security`: the process's own unless given (the local cluster checks itself with its own). */
+export function createAdmin(
+  brokers: string[],
+  clientId = 'cellstream-admin',
+  security: KafkaSecurity = kafkaSecurity()
+): Admin {
+  return new Admin({
+    ...clientSecurityOptions(security),
+    clientId,
+    bootstrapBrokers: brokers,
+    retries: 2,
+    retryDelay: 250,
+    connectTimeout: 2000
+  })
 }
 
-export async function withAdmin<T>(brokers: string[], fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = createAdmin(brokers)
+export async function withAdmin<T>(
+  brokers: string[],
+  fn: (admin: Admin) => Promise<T>,
+  security: KafkaSecurity = kafkaSecurity()
+): Promise<T> {
+  const admin = createAdmin(brokers, 'cellstream-admin', security)
   try {
     return await fn(admin)
   } finally {
@@ -29,15 +46,62 @@ export async function withAdmin<T>(brokers: string[], fn: (admin: Admin) => Prom
 }
 
 /** Resolves with the number of brokers in the cluster, or throws an UnavailableError. */
-export async function pingKafka(brokers: string[]): Promise<number> {
+export async function pingKafka(brokers: string[], security: KafkaSecurity = kafkaSecurity()): Promise<number> {
   try {
-    return await withAdmin(brokers, async admin => {
-      const metadata = await admin.metadata({ topics: [] })
-      return metadata.brokers.size
-    })
+    return await withAdmin(
+      brokers,
+      async admin => {
+        const metadata = await admin.metadata({ topics: [] })
+        return metadata.brokers.size
+      },
+      security
+    )
   } catch (error) {
-    throw new UnavailableError(`Kafka is not reachable at ${brokers.join(',')}: ${leafMessage(error)}`, error)
+    throw new UnavailableError(describeKafkaFailure(error, brokers, security), error)
   }
+}
+
+/**
+ * One line saying why Kafka cannot be used: a refused login or a certificate not trusted is
+ * told as such (with how the client connects), since waiting will not cure it.
+ */
+export function describeKafkaFailure(error: unknown, brokers: string[], security = kafkaSecurity()): string {
+  const how = describeKafkaSecurity(security)
+  const where = how === 'plaintext' ? brokers.join(',') : `${brokers.join(',')} (${how})`
+  const causes = causeMessages(error)
+  if (causes.some(m => /SASL authentication failed|Authentication failed/i.test(m)))
+    return `Kafka refused the login at ${where}: SASL authentication failed (check KAFKA_SASL_USERNAME, its password and KAFKA_SASL_MECHANISM)`
+  // A broker closes the connection on a client that speaks plaintext to TLS, or skips the login.
+  if (causes.some(m => /Connection closed/i.test(m)) && (security.tls === undefined || security.sasl === undefined)) {
+    const hint =
+      security.tls === undefined
+        ? 'if it takes TLS only, set KAFKA_TLS=true'
+        : 'if it requires a login, set KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD'
+    return `cannot connect to Kafka at ${where}: the broker closed the connection (${hint})`
+  }
+  if (causes.some(m => /SASL mechanism|suitable SASL/i.test(m)))
+    return `Kafka does not accept the SASL mechanism at ${where}: ${causes.at(-1)}`
+  const tls = causes.find(m => /certificate|self[- ]signed|TLS|SSL|altnames/i.test(m))
+  if (tls !== undefined) {
+    // Node's hint about its own CA store does not apply: the CA comes from KAFKA_TLS_CA_FILE.
+    const reason = tls.replace(/; if the root CA is installed locally.*$/, '')
+    const hint = /verify|self[- ]signed|issuer/i.test(reason)
+      ? ' (KAFKA_TLS_CA_FILE names the CA that signs its certificate)'
+      : ''
+    return `cannot connect to Kafka at ${where}: ${reason}${hint}`
+  }
+  return `Kafka is not reachable at ${where}: ${leafMessage(error)}`
+}
+
+/** Every message along an error's `errors` and `cause` chains, outermost first. */
+function causeMessages(error: unknown, seen = new Set<unknown>()): string[] {
+  if (error === null || error === undefined || seen.has(error)) return []
+  seen.add(error)
+  const messages = [errorMessage(error)]
+  const { errors, cause } = error as { errors?: unknown[]; cause?: unknown }
+  if (Array.isArray(errors)) for (const nested of errors) messages.push(...causeMessages(nested, seen))
+  messages.push(...causeMessages(cause, seen))
+  return messages
 }
 
 /** Creates each topic that does not exist yet; existing topics are left as they are. */

@@ -4,8 +4,9 @@
 // least once: a request that fails is retried (up to 5 attempts, with fresh metadata), and a
 // retry after a timeout may write a batch twice.
 import { ConnectionPool, type Writer, createAPI, produceV8, Writer as KafkaWriter } from '@platformatic/kafka'
-import { createAdmin, ensureTopics, leafMessage, type KafkaAdmin } from './admin.ts'
+import { createAdmin, describeKafkaFailure, ensureTopics, leafMessage, type KafkaAdmin } from './admin.ts'
 import { UnavailableError } from '../lib/errors.ts'
+import { clientSecurityOptions } from './security.ts'
 import { sleep } from '../lib/processes.ts'
 
 const TOPIC_READY_TIMEOUT_MS = 30_000
@@ -71,7 +72,10 @@ export class BatchProducer {
     this.topic = options.topic
     this.#acks = options.acks ?? 1
     this.#admin = createAdmin(options.brokers, options.clientId ?? 'cellstream-producer')
-    this.#pool = new ConnectionPool(options.clientId ?? 'cellstream-producer', { requestTimeout: REQUEST_TIMEOUT_MS })
+    this.#pool = new ConnectionPool(options.clientId ?? 'cellstream-producer', {
+      ...clientSecurityOptions(),
+      requestTimeout: REQUEST_TIMEOUT_MS
+    })
   }
 
   /** Creates the topic if it is missing and learns its partition leaders. */
@@ -83,7 +87,7 @@ export class BatchProducer {
     } catch (error) {
       await producer.close()
       if (error instanceof UnavailableError) throw error
-      throw new UnavailableError(`Kafka is not reachable at ${options.brokers.join(',')}: ${leafMessage(error)}`, error)
+      throw new UnavailableError(describeKafkaFailure(error, options.brokers), error)
     }
     return producer
   }

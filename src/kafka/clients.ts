@@ -1,6 +1,8 @@
 // Factories for the Kafka clients, with the settings the runtime depends on. Each setting
-// here works around a behaviour of the client that would otherwise break exactly-once.
+// here works around a behaviour of the client that would otherwise break exactly-once. Every
+// client authenticates and encrypts as the process's Kafka security says (security.ts).
 import { Consumer, Producer } from '@platformatic/kafka'
+import { clientSecurityOptions } from './security.ts'
 
 /** The client types, as the rest of the code names them. */
 export type KafkaConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>
@@ -20,6 +22,7 @@ export function createConsumer(
   groupId: string
 ): Consumer<Buffer, Buffer, Buffer, Buffer> {
   return new Consumer({
+    ...clientSecurityOptions(),
     clientId,
     groupId,
     bootstrapBrokers: brokers,
@@ -43,6 +46,7 @@ export function createTransactionalProducer(
   transactionalId: string
 ): Producer<Buffer, Buffer, Buffer, Buffer> {
   return new Producer({
+    ...clientSecurityOptions(),
     clientId,
     bootstrapBrokers: brokers,
     idempotent: true,
@@ -56,5 +60,5 @@ export function createTransactionalProducer(
 
 /** An idempotent producer: retries never duplicate a record. */
 export function createProducer(brokers: string[], clientId: string): Producer<Buffer, Buffer, Buffer, Buffer> {
-  return new Producer({ clientId, bootstrapBrokers: brokers, idempotent: true })
+  return new Producer({ ...clientSecurityOptions(), clientId, bootstrapBrokers: brokers, idempotent: true })
 }

@@ -7,6 +7,7 @@
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   ensureTopics,
+  describeKafkaFailure,
   leafMessage,
   messageLimits,
   partitionCount,
@@ -78,7 +79,9 @@ export class MirrorTopic {
         limit: limits.get(options.topic) ?? DEFAULT_MAX_MESSAGE_BYTES
       }
     }).catch(error => {
-      throw kafkaError(error, `Kafka is not reachable at ${options.brokers.join(',')}`)
+      throw error instanceof CellstreamError
+        ? error
+        : new UnavailableError(describeKafkaFailure(error, options.brokers), error)
     })
     return new MirrorTopic(options, partitions, limit)
   }

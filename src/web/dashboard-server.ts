@@ -13,6 +13,7 @@ import fastifyStatic from '@fastify/static'
 import { UsageError, errorMessage } from '../lib/errors.ts'
 import type { Collector } from './collector.ts'
 import type { Snapshot } from './snapshot.ts'
+import { redact } from '../lib/secrets.ts'
 
 export interface DashboardOptions {
   collector: Pick<Collector, 'collect'>
@@ -69,7 +70,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const refresh = async (): Promise<void> => {
     try {
       latest = await options.collector.collect()
-      latestJson = JSON.stringify(latest)
+      // Its sources' errors are shown on the page; a secret in one of them is not.
+      latestJson = redact(JSON.stringify(latest))
       for (const client of clients) client.write(`data: ${latestJson}\n\n`)
     } catch (error) {
       options.log?.('error', `dashboard refresh failed: ${errorMessage(error)}`)

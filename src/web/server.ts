@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net'
 import type { Registry } from 'prom-client'
 import type { InstanceQueries } from '../runtime/queries.ts'
 import { answerQuery } from './queries.ts'
+import { redact } from '../lib/secrets.ts'
 
 export interface StatusSource {
   /** The two verdicts, and any detail worth showing (sent as JSON). */
@@ -32,7 +33,8 @@ export async function startHttpServer(
     const url = new URL(request.url ?? '/', 'http://localhost')
     const path = url.pathname
     const json = (code: number, body: unknown): void => {
-      response.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body))
+      // Health reasons and errors may quote a message that held a secret.
+      response.writeHead(code, { 'content-type': 'application/json' }).end(redact(JSON.stringify(body)))
     }
     if (request.method === 'GET' && (path === '/instances' || path.startsWith('/windows/'))) {
       const queries = source.queries
@@ -47,9 +49,9 @@ export async function startHttpServer(
     } else if (path === '/metrics') {
       registry.metrics().then(
         text => {
-          response.writeHead(200, { 'content-type': registry.contentType }).end(text)
+          response.writeHead(200, { 'content-type': registry.contentType }).end(redact(text))
         },
-        error => response.writeHead(500).end(String(error))
+        error => response.writeHead(500).end(redact(String(error)))
       )
     } else if (path === '/health') {
       const status = source.status()

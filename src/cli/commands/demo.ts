@@ -19,7 +19,13 @@ import type { Snapshot } from '../../web/snapshot.ts'
 import { statusLine } from '../../web/status-line.ts'
 import { ChildCommands } from '../child-command.ts'
 import { demoNames, endOffsets, lastEventSecond, startOver, waitForCommitted } from './demo-state.ts'
-import { brokersOption, databaseUrlOption, progress } from '../shared-options.ts'
+import {
+  brokersOption,
+  databaseUrlOption,
+  kafkaSecurityEnvironment,
+  progress,
+  type KafkaSecurityFlags
+} from '../shared-options.ts'
 
 // About one message per user every three minutes: with the reference quotas that puts about
 // 5 to 15 % of the users over quota in an hour, depending on the hour of the day
@@ -29,7 +35,7 @@ const RATE = '10'
 const LOG_DIR = './data/logs'
 const STATUS_EVERY_MS = 10_000
 
-interface DemoFlags {
+interface DemoFlags extends KafkaSecurityFlags {
   brokers: string
   databaseUrl: string
   hours: string
@@ -73,9 +79,16 @@ async function runDemo(flags: DemoFlags): Promise<void> {
     throw new UsageError(`--namespace must be lower-case letters, digits and dashes, got '${flags.namespace}'`)
   const names = demoNames(flags.namespace)
   const brokers = parseBrokers(flags.brokers)
-  // The demo's archive is ./data/archive, which it shows and deletes with --fresh: an archive
-  // URL in the environment is for the commands run by hand.
-  const env = { ...process.env, KAFKA_BROKERS: brokers.join(','), DATABASE_URL: flags.databaseUrl, ARCHIVE_URL: '' }
+  // The parts run as commands of their own: what this one was given by flag reaches them by
+  // variable. The demo's archive is ./data/archive, which it shows and deletes with --fresh: an
+  // archive URL in the environment is for the commands run by hand.
+  const env = {
+    ...process.env,
+    ...kafkaSecurityEnvironment(flags),
+    KAFKA_BROKERS: brokers.join(','),
+    DATABASE_URL: flags.databaseUrl,
+    ARCHIVE_URL: ''
+  }
 
   step('1/7', 'Kafka')
   if (

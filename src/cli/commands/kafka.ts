@@ -10,10 +10,14 @@ const portOption = (): Option =>
     'port of the first broker (node i listens on port + i - 1, its controller 10000 above)'
   ).default('9092')
 
-function localKafka(opts: { dataDir: string; port: string }, log?: (line: string) => void): LocalKafka {
+function localKafka(
+  opts: { dataDir: string; port: string; secure?: boolean },
+  log?: (line: string) => void
+): LocalKafka {
   return new LocalKafka({
     dataDir: opts.dataDir,
     basePort: parseInteger('--port', opts.port, { min: 1024, max: 55_000 }),
+    secure: opts.secure === true,
     log
   })
 }
@@ -29,10 +33,17 @@ export function kafkaCommand(): Command {
     .addOption(new Option('--nodes <n>', 'number of nodes').choices(['1', '3']).default('1'))
     .addOption(kafkaDataDirOption())
     .addOption(portOption())
-    .action(async (opts: { nodes: '1' | '3'; dataDir: string; port: string }) => {
+    .option(
+      '--secure',
+      'SASL_SSL listeners (SCRAM-SHA-512 and -256 users, a CA of its own) instead of plaintext; prints the variables clients need'
+    )
+    .action(async (opts: { nodes: '1' | '3'; dataDir: string; port: string; secure?: boolean }) => {
       const local = localKafka(opts, progress)
       const { started, brokers } = await local.start(Number(opts.nodes) as 1 | 3)
       console.log(`${started ? 'started' : 'already running'}: Kafka at ${brokers.join(',')}`)
+      if (opts.secure === true) {
+        for (const [name, value] of Object.entries(await local.clientEnvironment())) console.log(`${name}=${value}`)
+      }
     })
 
   kafka
@@ -57,15 +68,16 @@ export function kafkaCommand(): Command {
     .addOption(portOption())
     .addOption(brokersOption())
     .action(async (opts: { dataDir: string; port: string; brokers: string }) => {
-      const nodes = await localKafka(opts).status()
+      const local = localKafka(opts)
+      const nodes = await local.status()
       for (const node of nodes) {
         console.log(
           `node ${node.id}: ${node.alive ? `running (pid ${node.pid})` : 'stopped'} on 127.0.0.1:${node.port}`
         )
       }
-      // A local cluster is checked at its own ports; otherwise KAFKA_BROKERS is.
+      // A local cluster is checked at its own ports, as its clients connect; otherwise KAFKA_BROKERS is.
       const brokers = nodes.length > 0 ? nodes.map(n => `127.0.0.1:${n.port}`) : parseBrokers(opts.brokers)
-      const count = await pingKafka(brokers).catch(() => 0)
+      const count = await pingKafka(brokers, nodes.length > 0 ? await local.clientSecurity() : undefined).catch(() => 0)
       console.log(
         count > 0
           ? `Kafka answers at ${brokers.join(',')} (${count} broker(s))`
