@@ -40,7 +40,10 @@ const test = Object.assign(modifiers(true), {
 })
 export default test
 
-/** The tests declared by `files` (paths from the current directory), in declaration order. */
+/**
+ * The tests declared by `files` (paths from the current directory), in declaration order.
+ * Throws, naming the file, when one cannot be loaded: its tests cannot have run either.
+ */
 export async function declaredTests(files: string[]): Promise<Declared[]> {
   const self = import.meta.url
   registerHooks({
@@ -49,7 +52,13 @@ export async function declaredTests(files: string[]): Promise<Declared[]> {
   })
   for (const file of files) {
     current = file
-    await import(pathToFileURL(resolve(file)).href)
+    try {
+      await import(pathToFileURL(resolve(file)).href)
+    } catch (error) {
+      throw new Error(`cannot load ${file}: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`, {
+        cause: error
+      })
+    }
   }
   return declared
 }

@@ -29,7 +29,10 @@ if (log === undefined || configs.length === 0) {
   process.exit(2)
 }
 const files = (await Promise.all(configs.map(testFiles))).flat()
-const tests = await declaredTests(files)
+const tests = await declaredTests(files).catch((error: Error) => {
+  console.error(`cannot count the suite's tests: ${error.message}`)
+  process.exit(1)
+})
 const held = tests.filter(test => test.runs).length
 const skipped = tests.length - held
 const passed = (await readFile(log, 'utf8')).split('\n').filter(line => /^\s+✔/.test(line)).length

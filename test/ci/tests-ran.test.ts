@@ -72,3 +72,13 @@ test('a run with fewer passed tests than declared fails in one line', async t =>
   await writeFile(join(dir, 'log'), '')
   t.is((await run(dir, 'log', 'package.json')).code, 1, 'no test ran')
 })
+
+test('a test file that cannot load fails the count in one line that names it', async t => {
+  const dir = await tempDir(t)
+  await suite(dir)
+  await writeFile(join(dir, 'test', 'broken.test.ts'), `import test from 'ava'\nthrow new Error('no fixture\\nhere')\n`)
+  await writeFile(join(dir, 'log'), passedLines(6))
+  const result = await run(dir, 'log', 'package.json', 'other.config.js')
+  t.is(result.code, 1)
+  t.is(result.stderr, "cannot count the suite's tests: cannot load test/broken.test.ts: no fixture\n")
+})
