@@ -57,6 +57,9 @@ export interface TruthSummary {
   invalidByReason: Partial<Record<InvalidReason, number>>
 }
 
+/** What the truth made of one record: the reason it is invalid, or whether it was late. */
+export type RecordVerdict = { invalid: InvalidReason } | 'late' | 'on-time'
+
 export interface TruthResult {
   bytes: BytesRow[]
   bytesHourly: BytesRow[]
@@ -100,19 +103,23 @@ export class GroundTruth {
     this.#users = new Map((options.users ?? []).map(u => [u.id, u]))
   }
 
-  /** Adds one record payload, as read from the topic (with its Kafka timestamp) or a record file. */
-  add(payload: Uint8Array | string, partition = 0, recordSeconds = this.#recordSeconds): void {
+  /**
+   * Adds one record payload, as read from the topic (with its Kafka timestamp) or a record file;
+   * returns what became of it, so that a record's dead letter or late copy can be checked.
+   */
+  add(payload: Uint8Array | string, partition = 0, recordSeconds = this.#recordSeconds): RecordVerdict {
     this.#summary.records++
     const validation = validateEvent(payload, { recordSeconds, maxFutureSeconds: this.#maxFuture })
     if (!validation.ok) {
       this.#summary.invalid++
       this.#summary.invalidByReason[validation.reason] = (this.#summary.invalidByReason[validation.reason] ?? 0) + 1
-      return
+      return { invalid: validation.reason }
     }
-    this.#addValid(validation.event, partition)
+    return this.#addValid(validation.event, partition) ? 'late' : 'on-time'
   }
 
-  #addValid(event: ValidEvent, partition: number): void {
+  /** Adds a valid event; returns whether it was late. */
+  #addValid(event: ValidEvent, partition: number): boolean {
     this.#summary.valid++
     const window = event.timestamp - mod(event.timestamp, WINDOW_SECONDS)
     const hour = event.timestamp - mod(event.timestamp, HOUR_SECONDS)
@@ -138,6 +145,7 @@ export class GroundTruth {
           event.bytes
         )
     }
+    return late
   }
 
   /** The three tables, each sorted by timestamp, then type and id (quota rows by email). */

@@ -35,11 +35,16 @@ export interface FixtureOptions {
   commit?: number
   /** Every how many commits an instance "crashes" and rewrites its last commit with more records. */
   replayEvery?: number
+  /** Epoch seconds the records count as sent at (the future rule); NOW unless told. */
+  now?: number
+  /** An archive to add to instead of a fresh one. */
+  archiveDir?: string
 }
 
 export async function archiveFromSimulation(t: ExecutionContext, options: FixtureOptions): Promise<ArchiveFixture> {
   const { path } = await simulateToFile(t, options.traffic, { from: options.from, to: options.to })
-  const archiveDir = join(await tempDir(t), 'archive')
+  const archiveDir = options.archiveDir ?? join(await tempDir(t), 'archive')
+  const now = options.now ?? NOW
   const partitions = options.partitions ?? 3
   const users = options.traffic.users ?? 20
   const metadata = new Map(makeUsers(users).map(u => [u.id, u]))
@@ -62,7 +67,7 @@ export async function archiveFromSimulation(t: ExecutionContext, options: Fixtur
   for await (const payload of readRecordFile(path)) {
     const p = n++ % partitions
     const offset = offsets[p]!++
-    const validation = validateEvent(payload, { recordSeconds: NOW })
+    const validation = validateEvent(payload, { recordSeconds: now })
     if (!validation.ok) continue
     const event = validation.event
     const user = metadata.get(event.id)
@@ -79,6 +84,6 @@ export async function archiveFromSimulation(t: ExecutionContext, options: Fixtur
   }
   for (let p = 0; p < partitions; p++) if (pending[p]!.length > 0) await flush(p)
   await Promise.all(writers.map(w => w.close()))
-  const truth = await truthFromFile(path, { users: makeUsers(users), partitions, recordSeconds: NOW })
+  const truth = await truthFromFile(path, { users: makeUsers(users), partitions, recordSeconds: now })
   return { archiveDir, records: path, truth, rows, users }
 }
