@@ -8,7 +8,7 @@ import { HOUR_SECONDS, hourLabel } from '../../src/archive/layout.ts'
 import { archiveFromSimulation } from '../helpers/archive-fixture.ts'
 import { logLines } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
-import { exited, within } from '../helpers/deadline.ts'
+import { exitReason, waitFor } from '../helpers/wait.ts'
 import { hourlyTables, provisionUsers } from '../helpers/hourly-tables.ts'
 import { sleep } from '../../src/lib/processes.ts'
 
@@ -52,17 +52,17 @@ test('compact --watch compacts an hour once it closes, then files of an hour tha
   child.stdout.on('data', chunk => (stdout += chunk))
   child.stderr.on('data', chunk => (stderr += chunk))
   const failed = (): string | undefined => {
-    const reason = exited(child)
+    const reason = exitReason(child)
     return reason === undefined ? undefined : `${reason}: ${stderr}`
   }
-  const compactedBy = (what: string, h: number, timeoutMs: number): Promise<true> =>
-    within(
+  const compactedBy = (what: string, h: number, deadlineMs: number): Promise<true> =>
+    waitFor(
       `the watcher to compact ${hourLabel(h)} ${what}`,
       () =>
         new RegExp(`^${hourLabel(h)}: [\\d,]+ rows read, 0 duplicates dropped, \\d+ files merged`, 'm').test(stdout)
           ? true
           : undefined,
-      { timeoutMs, failed }
+      { deadlineMs, failed }
     )
   const tables = (...fixtures: Array<typeof old>): unknown => ({
     bytesHourly: fixtures.flatMap(f => f.truth.bytesHourly),
@@ -97,8 +97,8 @@ test('compact --watch compacts an hour once it closes, then files of an hour tha
   t.deepEqual(await hourlyTables(db), tables(old, late, current))
 
   child.kill('SIGTERM')
-  await within('the watcher to exit after SIGTERM', () => (exited(child) !== undefined ? true : undefined), {
-    timeoutMs: 60_000
+  await waitFor('the watcher to exit after SIGTERM', () => (exitReason(child) !== undefined ? true : undefined), {
+    deadlineMs: 60_000
   })
   t.is(child.exitCode, 0, stderr)
   t.deepEqual(

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { logLines } from '../helpers/cli.ts'
 import { serverUrl, testDatabase } from '../helpers/db.ts'
-import { exited, within } from '../helpers/deadline.ts'
+import { exitReason, waitFor } from '../helpers/wait.ts'
 import { cleanUpAfter, kafkaBrokers, uniqueName } from '../helpers/kafka.ts'
 import { closeDb, openDb } from '../../src/db/pool.ts'
 import { pingKafka, withAdmin } from '../../src/kafka/admin.ts'
@@ -77,23 +77,23 @@ async function runThenStop(t: ExecutionContext, signal: 'SIGINT' | 'SIGTERM'): P
   demo.stderr.on('data', chunk => (stderr += chunk))
   const messages = (): string[] => logLines(stderr).map(line => line.msg)
   const failed = (): string | undefined => {
-    const reason = exited(demo)
+    const reason = exitReason(demo)
     return reason === undefined ? undefined : `${reason}: ${stderr}`
   }
 
-  const dashboard = await within(
+  const dashboard = await waitFor(
     'the demo to print its dashboard',
     () =>
       messages()
         .map(msg => /^\s+dashboard: (http:\/\/127\.0\.0\.1:\d+\/)$/.exec(msg)?.[1])
         .find(found => found !== undefined),
-    { timeoutMs: 120_000, failed }
+    { deadlineMs: 120_000, failed }
   )
-  await within(
+  await waitFor(
     'the demo to print two status lines',
     () => (messages().filter(msg => STATUS.test(msg)).length >= 2 ? true : undefined),
     {
-      timeoutMs: 600_000,
+      deadlineMs: 600_000,
       intervalMs: 1000,
       failed
     }
@@ -105,8 +105,8 @@ async function runThenStop(t: ExecutionContext, signal: 'SIGINT' | 'SIGTERM'): P
   t.is(parts.length, 4, 'the dashboard, the stream, live traffic and the compactor run')
 
   demo.kill(signal)
-  await within(`the demo to exit after ${signal}`, () => (exited(demo) !== undefined ? true : undefined), {
-    timeoutMs: 120_000
+  await waitFor(`the demo to exit after ${signal}`, () => (exitReason(demo) !== undefined ? true : undefined), {
+    deadlineMs: 120_000
   })
   t.is(demo.exitCode, 0, stderr)
   t.deepEqual(await processesIn(cwd), [], 'no part of the demo runs on')

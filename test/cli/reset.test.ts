@@ -3,7 +3,7 @@ import { access } from 'node:fs/promises'
 import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
-import { exited, within } from '../helpers/deadline.ts'
+import { exitReason, waitFor } from '../helpers/wait.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { startStream, stopStream } from '../helpers/stream.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
@@ -48,11 +48,11 @@ test('reset refuses while an instance of the group runs, resetting nothing, and 
     ],
     env
   )
-  await within(
+  await waitFor(
     'the stream to write every window',
     async () =>
       (await db.one('SELECT count(*) AS n FROM bytes', [], row => Number(row.n))) >= windows ? true : undefined,
-    { timeoutMs: 120_000, intervalMs: 500, failed: () => exited(stream.child) }
+    { deadlineMs: 120_000, intervalMs: 500, failed: () => exitReason(stream.child) }
   )
   // What a reset would delete: the group's offsets (every record committed), its topics, its state.
   const committed = async (): Promise<bigint> =>
@@ -61,12 +61,12 @@ test('reset refuses while an instance of the group runs, resetting nothing, and 
       const partitions = offsets?.topics.find(entry => entry.name === input)?.partitions ?? []
       return partitions.reduce((sum, p) => sum + (p.committedOffset > 0n ? p.committedOffset : 0n), 0n)
     })
-  await within(
+  await waitFor(
     'the group to commit every input record',
     async () => ((await committed()) === BigInt(records) ? true : undefined),
     {
-      timeoutMs: 60_000,
-      failed: () => exited(stream.child)
+      deadlineMs: 60_000,
+      failed: () => exitReason(stream.child)
     }
   )
   const topics = async (): Promise<string[]> =>

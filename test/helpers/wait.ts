@@ -9,10 +9,17 @@ export interface WaitOptions {
   intervalMs?: number
   /** Children that must stay alive meanwhile: the wait fails as soon as one exits. */
   children?: ChildProcess[]
+  /** Says why waiting longer is pointless (a child that exited, with its output), or undefined. */
+  failed?: () => string | undefined
 }
 
 function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null
+}
+
+/** How a child process ended (its exit code or signal), or undefined while it runs. */
+export function exitReason(child: ChildProcess): string | undefined {
+  return exited(child) ? `it exited with ${exitText(child)}` : undefined
 }
 
 function exitText(child: ChildProcess): string {
@@ -27,7 +34,7 @@ function exitText(child: ChildProcess): string {
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
-  { deadlineMs, intervalMs = 200, children = [] }: WaitOptions
+  { deadlineMs, intervalMs = 200, children = [], failed }: WaitOptions
 ): Promise<T> {
   const deadline = Date.now() + deadlineMs
   for (;;) {
@@ -35,6 +42,8 @@ export async function waitFor<T>(
     if (value !== undefined && value !== false) return value
     const gone = children.find(exited)
     if (gone !== undefined) throw new Error(`process ${gone.pid} exited (${exitText(gone)}) while waiting for ${what}`)
+    const reason = failed?.()
+    if (reason !== undefined) throw new Error(`gave up waiting for ${what}: ${reason}`)
     if (Date.now() >= deadline) throw new Error(`timed out after ${deadlineMs / 1000} s waiting for ${what}`)
     await sleep(intervalMs)
   }

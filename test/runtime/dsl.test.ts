@@ -5,7 +5,7 @@ import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { within } from '../helpers/deadline.ts'
+import { waitFor } from '../helpers/wait.ts'
 import { cleanUpAfter, kafkaBrokers, readTopic, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { createProducer } from '../../src/kafka/clients.ts'
 import { headerValue } from '../../src/kafka/fetcher.ts'
@@ -108,10 +108,10 @@ test('flatMap, branch, map, peek and a windowed reduce give exact outputs on the
   })
   t.teardown(() => app.stop())
   await app.start()
-  await within(
+  await waitFor(
     'every window of the reduce to close',
     async () => ((await readTopic(reducedOut!)).length >= expectedLatest.length ? true : undefined),
-    { timeoutMs: 120_000, intervalMs: 500 }
+    { deadlineMs: 120_000, intervalMs: 500 }
   )
   await app.stop()
 

@@ -5,7 +5,7 @@ import test from 'ava'
 import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
-import { exited, within } from '../helpers/deadline.ts'
+import { exitReason, waitFor } from '../helpers/wait.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, readTopic, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { startStream, stopStream, tableLines } from '../helpers/stream.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
@@ -98,11 +98,11 @@ test('each bad record reaches the dead-letter topic once with its reason and byt
   const quotaLine = (r: { timestamp: string; email: string; usage: number; quota: number }): string =>
     `${r.timestamp} ${r.email} ${r.usage} ${r.quota}`
   const finalAlerts = expected.quotaAlerts.map(quotaLine).sort()
-  await within(
+  await waitFor(
     'quota_alerts to hold the closed hours as the truth computes them',
     async () =>
       JSON.stringify(await tableLines(db, 'quota_alerts')) === JSON.stringify(finalAlerts) ? true : undefined,
-    { timeoutMs: 180_000, intervalMs: 500, failed: () => exited(stream.child) }
+    { deadlineMs: 180_000, intervalMs: 500, failed: () => exitReason(stream.child) }
   )
   t.is(await stopStream(stream), 0, stream.log())
 
