@@ -57,32 +57,45 @@ export interface HourResult {
 
 export type Phase = 'sweep' | 'plan' | 'merge' | 'aggregate' | 'tables' | 'switch'
 
-export async function compactHour(context: CompactContext, hour: number): Promise<HourResult> {
+/**
+ * The clock of one hour's compaction: `lap` adds the time since the last lap to a phase, and
+ * `result` makes the hour's result with the counts given and the time so far.
+ */
+export function hourClock(hour: number): {
+  lap: (phase: Phase) => void
+  result: (status: HourResult['status'], counts?: Partial<HourResult>) => HourResult
+} {
   const started = performance.now()
   const phases: HourResult['phases'] = {}
   let mark = started
-  const lap = (phase: Phase): void => {
-    const now = performance.now()
-    phases[phase] = (phases[phase] ?? 0) + (now - mark) / 1000
-    mark = now
+  return {
+    lap: phase => {
+      const now = performance.now()
+      phases[phase] = (phases[phase] ?? 0) + (now - mark) / 1000
+      mark = now
+    },
+    result: (status, counts = {}) => ({
+      hour,
+      status,
+      rowsRead: 0,
+      duplicates: 0,
+      filesMerged: 0,
+      piecesUsed: 0,
+      filesCopied: 0,
+      rowsWritten: 0,
+      ...counts,
+      seconds: (performance.now() - started) / 1000,
+      phases
+    })
   }
+}
+
+export async function compactHour(context: CompactContext, hour: number): Promise<HourResult> {
+  const { lap, result } = hourClock(hour)
   const { archiveDir } = context
   await sweepHour(archiveDir, hour)
   const current = await currentVersion(archiveDir, hour)
   const inputs = current === undefined ? [] : await dataFiles(versionDir(archiveDir, hour, current))
-  const result = (status: HourResult['status'], counts: Partial<HourResult> = {}): HourResult => ({
-    hour,
-    status,
-    rowsRead: 0,
-    duplicates: 0,
-    filesMerged: 0,
-    piecesUsed: 0,
-    filesCopied: 0,
-    rowsWritten: 0,
-    ...counts,
-    seconds: (performance.now() - started) / 1000,
-    phases
-  })
   lap('sweep')
   if (current === undefined || inputs.length === 0) {
     await removeHourPieces(archiveDir, hour)

@@ -19,7 +19,7 @@ import type { HourView, S3Archive } from '../archive/s3-archive.ts'
 import { publishFile } from '../archive/versions.ts'
 import { type Db } from '../db/pool.ts'
 import { DataError } from '../lib/errors.ts'
-import { aggregateAndStore, type HourResult, type Phase } from './compact-hour.ts'
+import { aggregateAndStore, hourClock, type HourResult } from './compact-hour.ts'
 import { type Engine } from './duckdb-engine.ts'
 import { checkCopied, fileStats, mergeFiles } from './merge.ts'
 import { forEachParallel } from './parallel.ts'
@@ -42,27 +42,7 @@ export interface S3CompactContext {
 }
 
 export async function compactS3Hour(context: S3CompactContext, hour: number): Promise<HourResult> {
-  const started = performance.now()
-  const phases: HourResult['phases'] = {}
-  let mark = started
-  const lap = (phase: Phase): void => {
-    const now = performance.now()
-    phases[phase] = (phases[phase] ?? 0) + (now - mark) / 1000
-    mark = now
-  }
-  const result = (status: HourResult['status'], counts: Partial<HourResult> = {}): HourResult => ({
-    hour,
-    status,
-    rowsRead: 0,
-    duplicates: 0,
-    filesMerged: 0,
-    piecesUsed: 0,
-    filesCopied: 0,
-    rowsWritten: 0,
-    ...counts,
-    seconds: (performance.now() - started) / 1000,
-    phases
-  })
+  const { lap, result } = hourClock(hour)
   const { archive } = context
   const view = await sweepS3Hour(archive, hour)
   lap('sweep')
