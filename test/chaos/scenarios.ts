@@ -1,0 +1,5 @@
+// The chaos scenarios, in the order they run.
+import { crashes } from './crashes.ts'
+import type { ScenarioSpec } from './scenario.ts'
+
+export const SCENARIOS: ScenarioSpec[] = [crashes]
