@@ -1,5 +1,6 @@
 // The chaos scenarios, in the order they run.
 import { crashes } from './crashes.ts'
+import { scale } from './scale.ts'
 import type { ScenarioSpec } from './scenario.ts'
 
-export const SCENARIOS: ScenarioSpec[] = [crashes]
+export const SCENARIOS: ScenarioSpec[] = [crashes, scale]
