@@ -13,6 +13,7 @@ import type { Journal, Rig } from './rig.ts'
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
 export interface Status {
+  live: boolean
   ready: boolean
   reason?: string
   commits: number

@@ -1,6 +1,7 @@
 // The chaos scenarios, in the order they run.
 import { crashes } from './crashes.ts'
+import { pgOutage } from './pg-outage.ts'
 import { scale } from './scale.ts'
 import type { ScenarioSpec } from './scenario.ts'
 
-export const SCENARIOS: ScenarioSpec[] = [crashes, scale]
+export const SCENARIOS: ScenarioSpec[] = [crashes, scale, pgOutage]
