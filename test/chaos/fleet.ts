@@ -134,17 +134,49 @@ export class Fleet {
     await exited
   }
 
-  /** SIGTERM (a last commit, then it leaves its group); returns the exit code. */
+  /** SIGTERM (a last commit, then it leaves its group), SIGKILL after a minute; returns the exit code. */
   async stop(name: string): Promise<number | null> {
     const instance = this.instances.get(name)
     if (instance === undefined) return null
     if (instance.running) {
       const exited = once(instance.child, 'exit')
       instance.child.kill('SIGTERM')
+      const timer = setTimeout(() => {
+        this.#journal.note(`${name} did not stop within 60 s of SIGTERM: kill -9`)
+        instance.child.kill('SIGKILL')
+      }, 60_000)
       await exited
+      clearTimeout(timer)
     }
     this.instances.delete(name)
     return instance.child.exitCode
+  }
+
+  /**
+   * Does what an orchestrator's liveness probe does: an instance whose /health says it is not
+   * live is killed and started again. Each such restart is counted and printed. Until `stop`.
+   */
+  watchLiveness(): { stop: () => Promise<void> } {
+    let stopping = false
+    const loop = (async () => {
+      while (!stopping) {
+        for (const [name, instance] of this.instances) {
+          const status = instance.running ? await this.status(name) : undefined
+          if (stopping || status === undefined || status.live) continue
+          this.#journal.note(`${name} is not live (${status.reason}): restarted, as a liveness probe would`)
+          this.#journal.count('restarts by the liveness probe')
+          await this.kill(name)
+          await this.start(name)
+        }
+        await sleep(2000)
+      }
+    })()
+    return {
+      stop: async () => {
+        stopping = true
+        await loop
+      }
+    }
   }
 
   async stopAll(): Promise<Array<number | null>> {
