@@ -39,7 +39,8 @@ export const hostile: ScenarioSpec = {
     for (const name of NAMES) await fleet.start(name)
     const input = setup.feed(Math.ceil(records.length / (sizes.short ? 30 : 120)))
     journal.note(`fed ${await input.done} records`)
-    if (!(await awaitSpeedLayer(rig, truth, 300_000))) setup.fail('the speed layer did not reach the truth in 300 s')
+    if (!(await awaitSpeedLayer(rig, truth, 300_000)))
+      setup.fail('the speed layer made no progress for 300 s before reaching the truth')
     for (const name of NAMES) {
       const status = await fleet.status(name)
       if (!(fleet.instances.get(name)?.running ?? false) || status?.live !== true)
