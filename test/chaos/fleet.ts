@@ -153,16 +153,26 @@ export class Fleet {
   }
 
   /**
-   * Does what an orchestrator's liveness probe does: an instance whose /health says it is not
-   * live is killed and started again. Each such restart is counted and printed. Until `stop`.
+   * Does what an orchestrator does: an instance that exited, or whose /health says it is not
+   * live, is started again. Each such restart is counted and printed. Until `stop`.
    */
   watchLiveness(): { stop: () => Promise<void> } {
     let stopping = false
     const loop = (async () => {
       while (!stopping) {
         for (const [name, instance] of this.instances) {
-          const status = instance.running ? await this.status(name) : undefined
-          if (stopping || status === undefined || status.live) continue
+          if (stopping) break
+          if (!instance.running) {
+            const log = (await readFile(this.logPath(name), 'utf8').catch(() => '')).trimEnd().split('\n')
+            this.#journal.note(
+              `${name} exited (${instance.child.exitCode}: ${log.at(-1)}): restarted, as an orchestrator would`
+            )
+            this.#journal.count('restarts after an exit')
+            await this.start(name)
+            continue
+          }
+          const status = await this.status(name)
+          if (status === undefined || status.live) continue
           this.#journal.note(`${name} is not live (${status.reason}): restarted, as a liveness probe would`)
           this.#journal.count('restarts by the liveness probe')
           await this.kill(name)
