@@ -75,7 +75,7 @@ export class LocalKafka {
     this.#log = options.log ?? (() => {})
   }
 
-  /** Starts a cluster of `nodes` nodes unless one already runs; resolves once every broker answers. */
+  /** Starts a cluster of `nodes` nodes unless one already runs (then only its dead nodes); resolves once every broker answers. */
   async start(nodes: 1 | 3): Promise<{ started: boolean; brokers: string[] }> {
     const cluster = await this.#readCluster()
     const running = await this.status()
@@ -85,9 +85,15 @@ export class LocalKafka {
           `a local Kafka cluster of ${cluster.nodes} node(s) on port ${cluster.basePort}${cluster.secure === true ? ' (secure)' : ''} is already running; run 'cellstream kafka stop' first`
         )
       }
+      // Nodes of the running cluster that died (a lost broker) are started again.
+      const dead = running.filter(n => !n.alive)
+      if (dead.length > 0) {
+        const classpath = await this.resolveJars()
+        for (const node of dead) await this.#launch(classpath, node.id)
+      }
       const brokers = running.map(n => `127.0.0.1:${n.port}`)
-      await this.#waitForBrokers(brokers, running)
-      return { started: false, brokers }
+      await this.#waitForBrokers(brokers, await this.status())
+      return { started: dead.length > 0, brokers }
     }
 
     await this.#checkPortsFree(nodes)

@@ -11,6 +11,7 @@ export type KafkaAdmin = Admin
 export interface TopicSpec {
   name: string
   partitions: number
+  /** Replication factor; the broker's `default.replication.factor` when not given. */
   replicas?: number
   /** Topic configs such as `cleanup.policy: compact`. */
   config?: Record<string, string>
@@ -113,7 +114,9 @@ export async function ensureTopics(admin: Admin, specs: TopicSpec[]): Promise<vo
       await admin.createTopics({
         topics: [spec.name],
         partitions: spec.partitions,
-        replicas: spec.replicas ?? 1,
+        // -1: the cluster's default, so that internal topics on a three-node cluster survive
+        // the loss of a broker, while a single broker still gets one replica.
+        replicas: spec.replicas ?? -1,
         configs: Object.entries(spec.config ?? {}).map(([name, value]) => ({ name, value }))
       })
     } catch (error) {

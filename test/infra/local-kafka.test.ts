@@ -1,8 +1,9 @@
 import test from 'ava'
-import { access, mkdtemp, realpath, rm, symlink } from 'node:fs/promises'
+import { access, mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
+import { eventually } from '../helpers/stream.ts'
 
 // A second cluster on its own ports and folder, so the broker the other tests use is untouched.
 test('kafka start is idempotent, status reports it, stop stops it', async t => {
@@ -33,6 +34,34 @@ test('kafka start is idempotent, status reports it, stop stops it', async t => {
   const after = await cellstream(['kafka', 'status', ...flags])
   t.is(after.code, 1)
   t.regex(after.stdout, /node 1: stopped on 127\.0\.0\.1:29092\nKafka does not answer/)
+})
+
+test('kafka start on a running cluster starts again the nodes that died', async t => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'cellstream-kafka-'))
+  const flags = ['--data-dir', dataDir, '--port', '19592', '--nodes', '3']
+  t.teardown(async () => {
+    await cellstream(['kafka', 'stop', ...flags.slice(0, 4)])
+    await rm(dataDir, { recursive: true, force: true })
+  })
+  const first = await cellstream(['kafka', 'start', ...flags])
+  t.is(first.code, 0, first.stderr)
+
+  const pid = Number((await readFile(join(dataDir, 'node-2', 'pid'), 'utf8')).trim())
+  process.kill(pid, 'SIGKILL')
+  const lost = await eventually(
+    async () =>
+      /node 2: stopped on 127\.0\.0\.1:19593/.test(
+        (await cellstream(['kafka', 'status', ...flags.slice(0, 4)])).stdout
+      ),
+    30_000
+  )
+  t.true(lost, 'node 2 is reported stopped after kill -9')
+
+  const again = await cellstream(['kafka', 'start', ...flags])
+  t.is(again.code, 0, again.stderr)
+  t.is(again.stdout, 'started: Kafka at 127.0.0.1:19592,127.0.0.1:19593,127.0.0.1:19594\n')
+  const status = await cellstream(['kafka', 'status', ...flags.slice(0, 4)])
+  t.regex(status.stdout, /Kafka answers at .* \(3 broker\(s\)\)/)
 })
 
 test('a missing Java or Maven is one clear line', async t => {
