@@ -1,9 +1,13 @@
 // Produces record batches encoded by the caller (record-batch.ts) to one topic, as fast as the
 // broker takes them: one Produce request per partition leader, built here, with the client
-// library doing the rest (metadata, connections, framing and response parsing). Delivery is at
-// least once: a request that fails is retried (up to 5 attempts, with fresh metadata), and a
-// retry after a timeout may write a batch twice.
+// library doing the rest (metadata, connections, framing and response parsing). Delivery is
+// exactly once per producer: it is idempotent (an id from the broker, and a sequence number per
+// partition in every batch), so a request that fails is retried (up to 5 attempts, with fresh
+// metadata) and the broker writes a batch once even when a retry follows a timeout that hid a
+// success. A partition holds at most 5 batches in flight, the most the broker tells apart.
 import { ConnectionPool, type Writer, createAPI, produceV8, Writer as KafkaWriter } from '@platformatic/kafka'
+import { createProducer } from './clients.ts'
+import type { BatchProducerStamp } from './record-batch.ts'
 import { createAdmin, describeKafkaFailure, ensureTopics, leafMessage, type KafkaAdmin } from './admin.ts'
 import { UnavailableError } from '../lib/errors.ts'
 import { clientSecurityOptions } from './security.ts'
@@ -20,7 +24,6 @@ export interface BatchProducerOptions {
   /** Partitions of the topic when it has to be created; an existing topic keeps its own. */
   partitions: number
   clientId?: string
-  acks?: number
 }
 
 interface Target {
@@ -30,6 +33,10 @@ interface Target {
 
 const REQUEST_TIMEOUT_MS = 30_000
 const ATTEMPTS = 5
+/** Idempotent writes need every in-sync replica's acknowledgement. */
+const ACKS_ALL = -1
+/** Sequence numbers wrap around after 2^31 - 1. */
+const SEQUENCE_WRAP = 2 ** 31
 
 function createProduceRequest(
   acks: number,
@@ -63,16 +70,22 @@ export class BatchProducer {
   readonly topic: string
   readonly #admin: KafkaAdmin
   readonly #pool: ConnectionPool
-  readonly #acks: number
+  readonly #brokers: string[]
+  readonly #clientId: string
+  #producerId = -1n
+  #producerEpoch = -1
+  /** The sequence number of the next record, per partition. */
+  readonly #sequences: number[] = []
   #partitions = 0
   #leaders: Target[] = []
   #sent = 0
 
   private constructor(options: BatchProducerOptions) {
     this.topic = options.topic
-    this.#acks = options.acks ?? 1
-    this.#admin = createAdmin(options.brokers, options.clientId ?? 'cellstream-producer')
-    this.#pool = new ConnectionPool(options.clientId ?? 'cellstream-producer', {
+    this.#brokers = options.brokers
+    this.#clientId = options.clientId ?? 'cellstream-producer'
+    this.#admin = createAdmin(options.brokers, this.#clientId)
+    this.#pool = new ConnectionPool(this.#clientId, {
       ...clientSecurityOptions(),
       requestTimeout: REQUEST_TIMEOUT_MS
     })
@@ -84,6 +97,7 @@ export class BatchProducer {
     try {
       await ensureTopics(producer.#admin, [{ name: options.topic, partitions: options.partitions }])
       await producer.#learnLeaders()
+      await producer.#initProducerId()
     } catch (error) {
       await producer.close()
       if (error instanceof UnavailableError) throw error
@@ -99,6 +113,16 @@ export class BatchProducer {
   /** Records acknowledged by the broker so far. */
   get sent(): number {
     return this.#sent
+  }
+
+  /**
+   * What the next batch of `partition`, of `records` records, carries in its header (the
+   * caller seals it with this); batches of a partition must then be sent in this order.
+   */
+  stamp(partition: number, records: number): BatchProducerStamp {
+    const baseSequence = this.#sequences[partition] ?? 0
+    this.#sequences[partition] = (baseSequence + records) % SEQUENCE_WRAP
+    return { producerId: this.#producerId, producerEpoch: this.#producerEpoch, baseSequence }
   }
 
   /** Sends batches, one request per leader; one promise per request, which rejects once its retries are spent. */
@@ -128,7 +152,7 @@ export class BatchProducer {
       const connection = await this.#pool.get(this.#leaders[batches[0]![0]]!)
       await produce.async(
         connection,
-        this.#acks,
+        ACKS_ALL,
         REQUEST_TIMEOUT_MS,
         this.topic,
         batches.map(([p, b]) => [p, b])
@@ -142,6 +166,18 @@ export class BatchProducer {
       await this.#refreshLeaders().catch(() => {})
       // Leaders may have moved: regroup before trying again.
       await Promise.all(this.#byLeader(batches).map(group => this.#send(group, attempt + 1)))
+    }
+  }
+
+  /** Asks the broker for a producer id (InitProducerId, through the client library). */
+  async #initProducerId(): Promise<void> {
+    const client = createProducer(this.#brokers, this.#clientId)
+    try {
+      const { producerId, producerEpoch } = await client.initIdempotentProducer({})
+      this.#producerId = producerId
+      this.#producerEpoch = producerEpoch
+    } finally {
+      await client.close().catch(() => {})
     }
   }
 

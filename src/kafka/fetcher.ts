@@ -282,7 +282,6 @@ export async function* readToEnd(
   }
 }
 
-/** The value of header `name` as a string, if the record has it. */
 /** The positions after `fetched` is processed: where the next fetch starts. */
 export function positionsAfter(positions: Position[], fetched: FetchedPartition[]): Position[] {
   const next = new Map(fetched.map(part => [topicPartition(part.topic, part.partition), part.next]))
@@ -293,6 +292,7 @@ export function positionsAfter(positions: Position[], fetched: FetchedPartition[
   }))
 }
 
+/** The value of header `name` as a string, if the record has it. */
 export function headerValue(record: RawRecord, name: string): string | undefined {
   for (const [key, value] of record.headers ?? []) if (key?.toString() === name) return value?.toString()
   return undefined

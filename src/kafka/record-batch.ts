@@ -13,6 +13,16 @@ export interface PayloadWriter<T> {
   write(item: T, target: Buffer, at: number): number
 }
 
+/** What an idempotent producer writes into a batch's header. */
+export interface BatchProducerStamp {
+  producerId: bigint
+  producerEpoch: number
+  /** The sequence number of the batch's first record in its partition. */
+  baseSequence: number
+}
+
+const NOT_IDEMPOTENT: BatchProducerStamp = { producerId: -1n, producerEpoch: -1, baseSequence: -1 }
+
 const HEADER_BYTES = 61
 const MAX_VARINT_BYTES = 5
 // Offsets inside the header.
@@ -75,9 +85,11 @@ export class RecordBatchBuilder {
   /**
    * Fills in the header and returns the finished batch. The records are stamped `timestampMs`
    * (the producer's clock), never their event time: the broker's retention would otherwise
-   * delete a historic backfill at once.
+   * delete a historic backfill at once. With `producer`, the batch carries an idempotent
+   * producer's id, epoch and the sequence of its first record, so that the broker writes it
+   * once however often it is sent.
    */
-  seal(timestampMs: number): Buffer {
+  seal(timestampMs: number, producer: BatchProducerStamp = NOT_IDEMPOTENT): Buffer {
     const buffer = this.#buffer
     const ts = BigInt(timestampMs)
     buffer.writeBigInt64BE(0n, 0) // base offset, assigned by the broker
@@ -88,9 +100,9 @@ export class RecordBatchBuilder {
     buffer.writeInt32BE(this.#count - 1, 23) // last offset delta
     buffer.writeBigInt64BE(ts, 27) // first timestamp
     buffer.writeBigInt64BE(ts, 35) // max timestamp
-    buffer.writeBigInt64BE(-1n, 43) // producer id: not idempotent
-    buffer.writeInt16BE(-1, 51) // producer epoch
-    buffer.writeInt32BE(-1, 53) // base sequence
+    buffer.writeBigInt64BE(producer.producerId, 43)
+    buffer.writeInt16BE(producer.producerEpoch, 51)
+    buffer.writeInt32BE(producer.baseSequence, 53)
     buffer.writeInt32BE(this.#count, RECORD_COUNT_AT)
     const batch = buffer.subarray(0, this.#at)
     batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_AT)), CRC_AT)

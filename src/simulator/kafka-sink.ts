@@ -5,8 +5,8 @@
 //
 // Partitioning: null keys are spread round-robin, record n going to partition n % P (so a
 // ground truth can tell each record's partition); with `keyed`, the key is the user id and the
-// partition is murmur2(key) % P, as Kafka's Java producer computes it. Delivery is at least
-// once (see batch-producer.ts).
+// partition is murmur2(key) % P, as Kafka's Java producer computes it. Each record is written
+// once, retries included (the producer is idempotent, see batch-producer.ts).
 import { BatchProducer, type SealedBatch } from '../kafka/batch-producer.ts'
 import { RecordBatchBuilder } from '../kafka/record-batch.ts'
 import { partitionForKey } from '../lib/hash.ts'
@@ -25,8 +25,8 @@ export interface KafkaSinkOptions {
   clientId?: string
   /** Bytes of one partition's batch; the broker refuses batches over 1 MiB by default. */
   batchBytes?: number
+  /** Rounds of sends in flight at once; at most 5, the batches per partition an idempotent producer may have in flight. */
   maxInFlight?: number
-  acks?: number
 }
 
 export class KafkaSink implements RecordSink {
@@ -38,7 +38,7 @@ export class KafkaSink implements RecordSink {
   readonly #maxInFlight: number
   #builders: Array<RecordBatchBuilder | undefined> = []
   #next = 0
-  readonly #inFlight = new Set<Promise<void>>()
+  readonly #inFlight = new Set<Promise<unknown>>()
   #failure: unknown
 
   private constructor(options: KafkaSinkOptions, producer: BatchProducer) {
@@ -56,8 +56,7 @@ export class KafkaSink implements RecordSink {
       brokers: options.brokers,
       topic: options.topic,
       partitions: options.partitions,
-      clientId: options.clientId ?? 'cellstream-simulator',
-      acks: options.acks
+      clientId: options.clientId ?? 'cellstream-simulator'
     })
     return new KafkaSink(options, producer)
   }
@@ -115,18 +114,22 @@ export class KafkaSink implements RecordSink {
     const now = Date.now()
     const batches: SealedBatch[] = []
     this.#builders.forEach((builder, partition) => {
-      if (builder !== undefined && builder.count > 0) batches.push([partition, builder.seal(now), builder.count])
+      if (builder !== undefined && builder.count > 0)
+        batches.push([partition, builder.seal(now, this.#producer.stamp(partition, builder.count)), builder.count])
     })
     this.#builders = []
     if (batches.length === 0) return
-    for (const sent of this.#producer.send(batches)) {
-      const request = sent.catch(error => {
-        this.#failure ??= error
-      })
-      const tracked = request.then(() => {
-        this.#inFlight.delete(tracked)
-      })
-      this.#inFlight.add(tracked)
-    }
+    // A round is in flight until every leader answered: a partition then has at most
+    // maxInFlight batches in flight, whichever leader is slow.
+    const round = Promise.all(
+      this.#producer.send(batches).map(sent =>
+        sent.catch((error: unknown) => {
+          this.#failure ??= error
+        })
+      )
+    ).then(() => {
+      this.#inFlight.delete(round)
+    })
+    this.#inFlight.add(round)
   }
 }

@@ -42,3 +42,12 @@ test('a record that does not fit is refused and leaves the batch as it was', t =
   t.is(decoded.records.length, 1)
   t.true(decoded.records[0]!.value!.equals(Buffer.alloc(500, 1)))
 })
+
+test("an idempotent producer's stamp goes into the header, under the CRC", t => {
+  const builder = new RecordBatchBuilder(1000)
+  t.true(builder.add(null, buffers, Buffer.from('x')))
+  const batch = builder.seal(0, { producerId: 4242n, producerEpoch: 7, baseSequence: 2_000_000_000 })
+  const decoded = readRecordsBatch(Reader.from(batch))
+  t.deepEqual([decoded.producerId, decoded.producerEpoch, decoded.firstSequence], [4242n, 7, 2_000_000_000])
+  t.is(decoded.crc, jsCRC32C(batch.subarray(21)))
+})
