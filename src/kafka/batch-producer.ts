@@ -4,7 +4,8 @@
 // exactly once per producer: it is idempotent (an id from the broker, and a sequence number per
 // partition in every batch), so a request that fails is retried (up to 5 attempts, with fresh
 // metadata) and the broker writes a batch once even when a retry follows a timeout that hid a
-// success. A partition holds at most 5 batches in flight, the most the broker tells apart.
+// success. Callers keep at most 5 batches of a partition in flight, the most the broker tells
+// apart; a batch that follows one being retried is refused out of order, and retried too.
 import { ConnectionPool, type Writer, createAPI, produceV8, Writer as KafkaWriter } from '@platformatic/kafka'
 import { createProducer } from './clients.ts'
 import type { BatchProducerStamp } from './record-batch.ts'

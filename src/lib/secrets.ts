@@ -5,6 +5,8 @@
 
 const MASK = '***'
 const secrets = new Set<string>()
+/** The secrets longest first, so that a secret containing another is hidden whole; made again when one is added. */
+let longestFirst: string[] = []
 
 /** Environment variables that hold secrets by their name, whatever reads them. */
 const SECRET_VARIABLE = /(PASSWORD|SECRET|TOKEN|SECRET_ACCESS_KEY|SESSION_KEY)$/
@@ -16,6 +18,7 @@ export function registerSecret(value: string | undefined): void {
   secrets.add(value)
   secrets.add(encodeURIComponent(value))
   secrets.add(JSON.stringify(value).slice(1, -1))
+  longestFirst = [...secrets].sort((a, b) => b.length - a.length)
 }
 
 /** Registers the password of a URL (DATABASE_URL), as given and as decoded. */
@@ -39,8 +42,7 @@ export function registerEnvSecrets(env: NodeJS.ProcessEnv = process.env): void {
 /** `text` with every known secret, and the password part of any URL, replaced by ***. */
 export function redact(text: string): string {
   let result = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)([^\s@/'"]+)@/gi, `$1${MASK}@`)
-  // Longest first, so that a secret containing another is hidden whole.
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
+  for (const secret of longestFirst) {
     if (result.includes(secret)) result = result.replaceAll(secret, MASK)
   }
   return result

@@ -14,6 +14,9 @@ import { type EventEncoder } from './event-json.ts'
 import { type RecordSink } from './sink.ts'
 import { type SimRecord } from './traffic.ts'
 
+/** The most batches per partition an idempotent producer may have in flight: the broker keeps the last 5 of each. */
+const MAX_IN_FLIGHT = 5
+
 export interface KafkaSinkOptions {
   brokers: string[]
   encoder: EventEncoder
@@ -48,6 +51,8 @@ export class KafkaSink implements RecordSink {
     this.#keyed = options.keyed ?? false
     this.#batchBytes = options.batchBytes ?? 512 * 1024
     this.#maxInFlight = options.maxInFlight ?? 4
+    if (!Number.isInteger(this.#maxInFlight) || this.#maxInFlight < 1 || this.#maxInFlight > MAX_IN_FLIGHT)
+      throw new RangeError(`maxInFlight must be 1 to ${MAX_IN_FLIGHT}: the broker tells apart 5 batches in flight per partition`)
   }
 
   /** Creates the topic if it is missing and learns its partition leaders. */
