@@ -16,7 +16,7 @@ import { hourlyTables } from '../helpers/hourly-tables.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { hourViews, openS3Archive, queryS3Archive, s3ArchiveUrl } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
-import { startStream, tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, startStream, tableLines } from '../helpers/stream.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import type { BytesRow, QuotaRow } from '../../src/truth/ground-truth.ts'
 
@@ -62,10 +62,7 @@ test('the object store unreachable for 60 s is waited out by the stream and the 
 
   const stream = startStream(
     t,
-    [
-      ...['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`],
-      ...['--group', group, '--state-dir', join(dir, 'state'), '--idle-timeout', '3', '--mirror']
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, group, dir, archive: false, idleTimeout: 3, mirror: true }),
     env
   )
   // The batch layer beside it, compacting every hour as soon as files land in it.

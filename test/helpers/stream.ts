@@ -2,6 +2,7 @@
 // it writes.
 import type { ExecutionContext } from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Db } from '../../src/db/pool.ts'
 import { sleep } from '../../src/lib/processes.ts'
@@ -40,6 +41,35 @@ export function startStream(t: ExecutionContext, args: string[], env: NodeJS.Pro
       }
     }
   }
+}
+
+export interface PipelineArgs {
+  input: string
+  metadata: string
+  /** Defaults to `<group>-alerts`. */
+  alerts?: string
+  group: string
+  /** The test's folder: the state goes to `<dir>/state`, the archive to `<dir>/archive`. */
+  dir: string
+  /** Another state folder than `<dir>/state` (one per instance). */
+  stateDir?: string
+  /** false: no --archive-dir (the archive goes to the S3 bucket the environment names). */
+  archive?: boolean
+  /** Seconds. */
+  idleTimeout: number
+  mirror?: boolean
+}
+
+/** The arguments of `cellstream stream` for one pipeline instance, then `extra`. */
+export function pipelineArgs(o: PipelineArgs, ...extra: string[]): string[] {
+  return [
+    ...['--input-topic', o.input, '--metadata-topic', o.metadata, '--alerts-topic', o.alerts ?? `${o.group}-alerts`],
+    ...['--group', o.group, '--state-dir', o.stateDir ?? join(o.dir, 'state')],
+    ...(o.archive === false ? [] : ['--archive-dir', join(o.dir, 'archive')]),
+    ...['--idle-timeout', String(o.idleTimeout)],
+    ...(o.mirror === true ? ['--mirror'] : []),
+    ...extra
+  ]
 }
 
 const iso = (value: unknown): string => (value as Date).toISOString().replace('.000Z', 'Z')

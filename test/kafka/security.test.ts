@@ -12,7 +12,7 @@ import { cellstream, type CliResult } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { uniqueName } from '../helpers/kafka.ts'
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts'
-import { eventually, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { eventually, pipelineArgs, startStream, stopStream, tableLines } from '../helpers/stream.ts'
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.ts'
 import { waitFor } from '../../src/lib/processes.ts'
 
@@ -94,15 +94,7 @@ test('a seeded backfill through `stream` over SASL_SSL fills `bytes` exactly as 
   const expectedLines = expected.bytes.map(r => `${r.timestamp} ${r.type} ${r.id} ${r.value}`).sort()
 
   const group = uniqueName('group')
-  const stream = startStream(
-    t,
-    [
-      ...['--input-topic', input, '--metadata-topic', metadata, '--alerts-topic', `${group}-alerts`],
-      ...['--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive')],
-      ...['--idle-timeout', '3', '--mirror']
-    ],
-    env
-  )
+  const stream = startStream(t, pipelineArgs({ input, metadata, group, dir, idleTimeout: 3, mirror: true }), env)
   const port = await stream.port()
   const filled = await eventually(async () => (await tableLines(db, 'bytes')).length >= expectedLines.length, 120_000)
   t.true(filled, `bytes did not fill within 2 minutes: ${stream.log()}`)

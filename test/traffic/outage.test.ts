@@ -8,7 +8,7 @@ import { serverUrl, testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { closeDb, openDb, type Db } from '../../src/db/pool.ts'
 import { sleep } from '../../src/lib/processes.ts'
-import { startStream } from '../helpers/stream.ts'
+import { pipelineArgs, startStream } from '../helpers/stream.ts'
 
 const OUTAGE_MS = 120_000
 
@@ -90,23 +90,7 @@ test('a PostgreSQL outage of 120 s mid-run is waited out: not ready meanwhile, l
 
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '3',
-      '--mirror'
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 3, mirror: true }),
     env
   )
   const base = `http://127.0.0.1:${await stream.port()}`
@@ -189,24 +173,7 @@ test('--give-up-after ends an instance that cannot reach PostgreSQL, in one line
   )
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '1',
-      '--give-up-after',
-      '5'
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 1 }, '--give-up-after', '5'),
     env
   )
   await stream.port()
