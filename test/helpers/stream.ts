@@ -94,16 +94,6 @@ export async function tableLines(
   return lines.sort()
 }
 
-/** Polls until `check` holds or the deadline passes; returns whether it held. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > deadline) return false
-    await sleep(500)
-  }
-}
-
 /** Stops a stream with SIGTERM (a commit, then it leaves its group) and returns its exit code. */
 export async function stopStream(stream: StreamProcess): Promise<number | null> {
   const exited =

@@ -12,9 +12,9 @@ import { cellstream, type CliResult } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { uniqueName } from '../helpers/kafka.ts'
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts'
-import { eventually, pipelineArgs, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { exitReason, waitFor } from '../helpers/wait.ts'
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.ts'
-import { waitFor } from '../../src/lib/processes.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
@@ -96,28 +96,33 @@ test('a seeded backfill through `stream` over SASL_SSL fills `bytes` exactly as 
   const group = uniqueName('group')
   const stream = startStream(t, pipelineArgs({ input, metadata, group, dir, idleTimeout: 3, mirror: true }), env)
   const port = await stream.port()
-  const filled = await eventually(async () => (await tableLines(db, 'bytes')).length >= expectedLines.length, 120_000)
-  t.true(filled, `bytes did not fill within 2 minutes: ${stream.log()}`)
+  await waitFor('bytes to fill', async () => (await tableLines(db, 'bytes')).length >= expectedLines.length, {
+    deadlineMs: 120_000,
+    intervalMs: 500,
+    failed: () => exitReason(stream.child),
+    detail: stream.log
+  })
   t.deepEqual(await tableLines(db, 'bytes'), expectedLines)
   for (const path of ['/metrics', '/health', '/ready', '/instances', '/nope']) {
     outputs.push(await (await fetch(`http://127.0.0.1:${port}${path}`)).text())
   }
   // The dashboard reads the same group over SASL_SSL, the instance's open windows included.
   const web = startCommand(t, ['web', '--http-port', '0', '--group', group, '--input-topic', input], env)
-  const base = await waitFor(async () => /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(web.log())?.[1], {
-    timeoutMs: 60_000,
-    intervalMs: 200
-  })
-  t.truthy(base, web.log())
+  const base = await waitFor(
+    'the dashboard to print its address',
+    () => /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(web.log())?.[1],
+    { deadlineMs: 60_000, detail: web.log }
+  )
   const snapshot = await waitFor(
+    'the dashboard to serve a snapshot',
     async () => {
       const response = await fetch(new URL('/api/snapshot', base))
       return response.ok ? await response.text() : undefined
     },
-    { timeoutMs: 30_000, intervalMs: 200 }
+    { deadlineMs: 30_000, detail: web.log }
   )
-  t.deepEqual((JSON.parse(snapshot ?? '{}') as { problems?: string[] }).problems, [], snapshot)
-  outputs.push(snapshot ?? '', await (await fetch(base!)).text(), await (await fetch(new URL('/health', base))).text())
+  t.deepEqual((JSON.parse(snapshot) as { problems?: string[] }).problems, [], snapshot)
+  outputs.push(snapshot, await (await fetch(base)).text(), await (await fetch(new URL('/health', base))).text())
   web.child.kill('SIGTERM')
   await once(web.child, 'exit')
   outputs.push(web.log())
