@@ -1,10 +1,8 @@
 // Kafka over SASL/SCRAM and TLS, against a private secured broker: the pipeline stays exact,
 // wrong credentials fail at once in one line, and no secret shows in anything it prints or
 // serves.
-import test, { type ExecutionContext } from 'ava'
-import { spawn, type ChildProcess } from 'node:child_process'
+import test from 'ava'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,11 +10,9 @@ import { cellstream, type CliResult } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { uniqueName } from '../helpers/kafka.ts'
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts'
-import { pipelineArgs, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, startCommand, startStream, stopStream, tableLines } from '../helpers/stream.ts'
 import { exitReason, waitFor } from '../helpers/wait.ts'
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.ts'
-
-const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
 let kafka: SecureKafka | undefined
 test.before(async () => {
@@ -35,24 +31,6 @@ const withPassword = (url: string): string => {
   const parsed = new URL(url)
   parsed.password = DB_PASSWORD
   return parsed.toString()
-}
-
-/** A `cellstream` command in the background, its stderr kept; killed when the test ends. */
-function startCommand(
-  t: ExecutionContext,
-  args: string[],
-  env: NodeJS.ProcessEnv
-): { child: ChildProcess; log: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe']
-  })
-  let log = ''
-  child.stderr!.on('data', chunk => {
-    log += chunk
-  })
-  t.teardown(() => child.kill('SIGKILL'))
-  return { child, log: () => log }
 }
 
 /** The secrets a run was given, none of which may appear in `text`. */
