@@ -18,7 +18,7 @@ import { hourViews, openS3Archive, queryS3Archive, s3ArchiveUrl } from '../helpe
 import { startS3Server } from '../helpers/s3-server.ts'
 import { LOCK_FILE } from '../../src/compactor/lock.ts'
 import { s3WorkDir } from '../../src/compactor/s3-compact.ts'
-import { tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, tableLines } from '../helpers/stream.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import type { BytesRow, QuotaRow } from '../../src/truth/ground-truth.ts'
 
@@ -69,8 +69,19 @@ test('stream instances and the compactor killed with -9 mid-upload to S3: exact 
         [
           BIN,
           'stream',
-          ...['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`],
-          ...['--group', group, '--state-dir', join(dir, name), '--idle-timeout', '3', '--commit-interval', '300']
+          ...pipelineArgs(
+            {
+              input: input!,
+              metadata: metadata!,
+              group,
+              dir,
+              stateDir: join(dir, name),
+              archive: false,
+              idleTimeout: 3
+            },
+            '--commit-interval',
+            '300'
+          )
         ],
         { env, stdio: ['ignore', fd, fd] }
       )

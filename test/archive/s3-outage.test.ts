@@ -16,7 +16,7 @@ import { hourlyTables } from '../helpers/hourly-tables.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { hourViews, openS3Archive, queryS3Archive, s3ArchiveUrl } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
-import { startStream, tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, startStream, tableLines, watchOutage } from '../helpers/stream.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import type { BytesRow, QuotaRow } from '../../src/truth/ground-truth.ts'
 
@@ -62,10 +62,7 @@ test('the object store unreachable for 60 s is waited out by the stream and the 
 
   const stream = startStream(
     t,
-    [
-      ...['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`],
-      ...['--group', group, '--state-dir', join(dir, 'state'), '--idle-timeout', '3', '--mirror']
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, group, dir, archive: false, idleTimeout: 3, mirror: true }),
     env
   )
   // The batch layer beside it, compacting every hour as soon as files land in it.
@@ -88,16 +85,10 @@ test('the object store unreachable for 60 s is waited out by the stream and the 
   await s3.stop()
   const outageEnds = Date.now() + OUTAGE_MS
   await produceRecordFile(input!, second, 4, firstRecords)
-  const seen = { ready: new Set<number>(), live: new Set<number>(), reasons: new Set<string>() }
-  while (Date.now() < outageEnds) {
-    const ready = await fetch(`${base}/ready`)
-    seen.ready.add(ready.status)
-    seen.reasons.add(String(((await ready.json()) as { reason?: string }).reason))
-    seen.live.add((await fetch(`${base}/health`)).status)
+  const seen = await watchOutage(base, outageEnds, () => {
     t.is(stream.child.exitCode, null, 'the stream waits the outage out')
     t.is(watcher.exitCode, null, 'the watcher waits the outage out')
-    await sleep(2000)
-  }
+  })
   t.true(seen.ready.has(503), 'not ready during the outage')
   t.true(
     [...seen.reasons].some(reason => /failing for \d+ s, retrying: .*object storage/.test(reason)),

@@ -13,7 +13,7 @@ import { hourlyTables } from '../helpers/hourly-tables.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { hourViews, openS3Archive, queryS3Archive, s3ArchiveUrl } from '../helpers/s3-archive.ts'
 import { startS3Server } from '../helpers/s3-server.ts'
-import { tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, tableLines } from '../helpers/stream.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import type { BytesRow, QuotaRow } from '../../src/truth/ground-truth.ts'
 
@@ -55,8 +55,7 @@ test('stream and compact with --archive-url s3://…: bytes and the hourly table
     [
       BIN,
       'stream',
-      ...['--input-topic', input!, '--metadata-topic', metadata!, '--alerts-topic', `${group}-alerts`],
-      ...['--group', group, '--state-dir', join(dir, 'state'), '--idle-timeout', '3', '--mirror']
+      ...pipelineArgs({ input: input!, metadata: metadata!, group, dir, archive: false, idleTimeout: 3, mirror: true })
     ],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }
   )

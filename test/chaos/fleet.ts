@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sleep } from '../../src/lib/processes.ts'
+import { pipelineArgs } from '../helpers/stream.ts'
 import type { Journal, Rig } from './rig.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
@@ -90,23 +91,17 @@ export class Fleet {
         [
           BIN,
           'stream',
-          '--input-topic',
-          rig.input,
-          '--metadata-topic',
-          rig.metadata,
-          '--alerts-topic',
-          `${rig.group}-alerts`,
-          '--group',
-          rig.group,
-          '--state-dir',
-          join(rig.dir, 'state', name),
-          '--archive-dir',
-          join(rig.dir, 'archive'),
-          '--idle-timeout',
-          '3',
-          '--commit-interval',
-          '300',
-          ...this.#args
+          ...pipelineArgs(
+            {
+              input: rig.input,
+              metadata: rig.metadata,
+              group: rig.group,
+              dir: rig.dir,
+              stateDir: join(rig.dir, 'state', name),
+              idleTimeout: 3
+            },
+            ...['--commit-interval', '300', ...this.#args]
+          )
         ],
         { env: this.env(), stdio: ['ignore', 'ignore', fd] }
       )

@@ -5,7 +5,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { exitReason, waitFor } from '../helpers/wait.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { startStream, stopStream } from '../helpers/stream.ts'
+import { pipelineArgs, startStream, stopStream } from '../helpers/stream.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
 import { truthFromFile } from '../../src/truth/from-file.ts'
@@ -30,22 +30,7 @@ test('reset refuses while an instance of the group runs, resetting nothing, and 
   const stateDir = join(dir, 'state')
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      stateDir,
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '2'
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, group, dir, stateDir, idleTimeout: 2 }),
     env
   )
   await waitFor(

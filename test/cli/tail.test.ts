@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { startStream } from '../helpers/stream.ts'
+import { pipelineArgs, startStream } from '../helpers/stream.ts'
 import { waitFor } from '../../src/lib/processes.ts'
 import { REFERENCE_USERS } from '../../src/lib/reference.ts'
 import { readRecordFile } from '../../src/simulator/record-file.ts'
@@ -78,23 +78,7 @@ test('tail prints what the stream wrote to its topics: each dead letter with its
 
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      alerts!,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '2',
-      '--mirror'
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, alerts: alerts!, group, dir, idleTimeout: 2, mirror: true }),
     env
   )
   // Hang guard only.

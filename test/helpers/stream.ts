@@ -1,24 +1,28 @@
-// Runs `cellstream stream` as a child process, the way an operator does, and reads the tables
-// it writes.
+// Runs `cellstream stream` (or another command) as a child process, the way an operator does,
+// and reads the tables it writes.
 import type { ExecutionContext } from 'ava'
 import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Db } from '../../src/db/pool.ts'
 import { sleep } from '../../src/lib/processes.ts'
 
 const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
-export interface StreamProcess {
+export interface CommandProcess {
   child: ChildProcess
   /** Everything it wrote to stderr so far. */
   log: () => string
+}
+
+export interface StreamProcess extends CommandProcess {
   /** The port of its HTTP server, once it printed it; throws if it exits or takes a minute. */
   port: () => Promise<string>
 }
 
-/** Starts `cellstream stream …`; killed when the test ends. */
-export function startStream(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): StreamProcess {
-  const child = spawn(process.execPath, [BIN, 'stream', ...args], {
+/** Starts `cellstream …` in the background, its stderr kept; killed when the test ends. */
+export function startCommand(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): CommandProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'pipe']
   })
@@ -27,19 +31,54 @@ export function startStream(t: ExecutionContext, args: string[], env: NodeJS.Pro
     log += chunk
   })
   t.teardown(() => child.kill('SIGKILL'))
+  return { child, log: () => log }
+}
+
+/** Starts `cellstream stream …`; killed when the test ends. */
+export function startStream(t: ExecutionContext, args: string[], env: NodeJS.ProcessEnv): StreamProcess {
+  const { child, log } = startCommand(t, ['stream', ...args], env)
   return {
     child,
-    log: () => log,
+    log,
     port: async () => {
       const deadline = Date.now() + 60_000
       for (;;) {
-        const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log)?.[1]
+        const port = /http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(log())?.[1]
         if (port !== undefined) return port
-        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the stream did not start: ${log}`)
+        if (child.exitCode !== null || Date.now() > deadline) throw new Error(`the stream did not start: ${log()}`)
         await sleep(200)
       }
     }
   }
+}
+
+export interface PipelineArgs {
+  input: string
+  metadata: string
+  /** Defaults to `<group>-alerts`. */
+  alerts?: string
+  group: string
+  /** The test's folder: the state goes to `<dir>/state`, the archive to `<dir>/archive`. */
+  dir: string
+  /** Another state folder than `<dir>/state` (one per instance). */
+  stateDir?: string
+  /** false: no --archive-dir (the archive goes to the S3 bucket the environment names). */
+  archive?: boolean
+  /** Seconds. */
+  idleTimeout: number
+  mirror?: boolean
+}
+
+/** The arguments of `cellstream stream` for one pipeline instance, then `extra`. */
+export function pipelineArgs(o: PipelineArgs, ...extra: string[]): string[] {
+  return [
+    ...['--input-topic', o.input, '--metadata-topic', o.metadata, '--alerts-topic', o.alerts ?? `${o.group}-alerts`],
+    ...['--group', o.group, '--state-dir', o.stateDir ?? join(o.dir, 'state')],
+    ...(o.archive === false ? [] : ['--archive-dir', join(o.dir, 'archive')]),
+    ...['--idle-timeout', String(o.idleTimeout)],
+    ...(o.mirror === true ? ['--mirror'] : []),
+    ...extra
+  ]
 }
 
 const iso = (value: unknown): string => (value as Date).toISOString().replace('.000Z', 'Z')
@@ -64,16 +103,6 @@ export async function tableLines(
   return lines.sort()
 }
 
-/** Polls until `check` holds or the deadline passes; returns whether it held. */
-export async function eventually(check: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check()) return true
-    if (Date.now() > deadline) return false
-    await sleep(500)
-  }
-}
-
 /** Stops a stream with SIGTERM (a commit, then it leaves its group) and returns its exit code. */
 export async function stopStream(stream: StreamProcess): Promise<number | null> {
   const exited =
@@ -83,4 +112,28 @@ export async function stopStream(stream: StreamProcess): Promise<number | null> 
   stream.child.kill('SIGTERM')
   await exited
   return stream.child.exitCode
+}
+
+export interface OutageSeen {
+  ready: Set<number>
+  live: Set<number>
+  reasons: Set<string>
+}
+
+/**
+ * Asks the stream at `base` for /ready and /health every 2 s until `until` (epoch ms), running
+ * `each` after every round (the test's checks that nothing gave up); returns every status and
+ * reason it saw.
+ */
+export async function watchOutage(base: string, until: number, each: () => void): Promise<OutageSeen> {
+  const seen: OutageSeen = { ready: new Set(), live: new Set(), reasons: new Set() }
+  while (Date.now() < until) {
+    const ready = await fetch(`${base}/ready`)
+    seen.ready.add(ready.status)
+    seen.reasons.add(String(((await ready.json()) as { reason?: string }).reason))
+    seen.live.add((await fetch(`${base}/health`)).status)
+    each()
+    await sleep(2000)
+  }
+  return seen
 }

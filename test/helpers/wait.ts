@@ -11,6 +11,8 @@ export interface WaitOptions {
   children?: ChildProcess[]
   /** Says why waiting longer is pointless (a child that exited, with its output), or undefined. */
   failed?: () => string | undefined
+  /** What the test saw last (a child's log, the last answer), added to the message when the wait fails. */
+  detail?: () => string
 }
 
 function exited(child: ChildProcess): boolean {
@@ -28,23 +30,26 @@ function exitText(child: ChildProcess): string {
 
 /**
  * Polls `check` until it returns a value other than undefined or false, and returns that value.
- * Throws `timed out after N s waiting for <what>` when the deadline passes, and
- * `process N exited (…) while waiting for <what>` when one of `children` exits first.
+ * Throws `timed out after N s waiting for <what>` when the deadline passes,
+ * `process N exited (…) while waiting for <what>` when one of `children` exits first, and
+ * `gave up waiting for <what>: <reason>` when `failed` gives a reason; each followed by what
+ * `detail` returns, when given.
  */
 export async function waitFor<T>(
   what: string,
   check: () => T | undefined | false | Promise<T | undefined | false>,
-  { deadlineMs, intervalMs = 200, children = [], failed }: WaitOptions
+  { deadlineMs, intervalMs = 200, children = [], failed, detail }: WaitOptions
 ): Promise<T> {
+  const fail = (message: string): Error => new Error(detail === undefined ? message : `${message}\n${detail()}`)
   const deadline = Date.now() + deadlineMs
   for (;;) {
     const value = await check()
     if (value !== undefined && value !== false) return value
     const gone = children.find(exited)
-    if (gone !== undefined) throw new Error(`process ${gone.pid} exited (${exitText(gone)}) while waiting for ${what}`)
+    if (gone !== undefined) throw fail(`process ${gone.pid} exited (${exitText(gone)}) while waiting for ${what}`)
     const reason = failed?.()
-    if (reason !== undefined) throw new Error(`gave up waiting for ${what}: ${reason}`)
-    if (Date.now() >= deadline) throw new Error(`timed out after ${deadlineMs / 1000} s waiting for ${what}`)
+    if (reason !== undefined) throw fail(`gave up waiting for ${what}: ${reason}`)
+    if (Date.now() >= deadline) throw fail(`timed out after ${deadlineMs / 1000} s waiting for ${what}`)
     await sleep(intervalMs)
   }
 }

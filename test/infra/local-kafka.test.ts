@@ -3,7 +3,7 @@ import { access, mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
-import { eventually } from '../helpers/stream.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 // A second cluster on its own ports and folder, so the broker the other tests use is untouched.
 test('kafka start is idempotent, status reports it, stop stops it', async t => {
@@ -48,14 +48,15 @@ test('kafka start on a running cluster starts again the nodes that died', async 
 
   const pid = Number((await readFile(join(dataDir, 'node-2', 'pid'), 'utf8')).trim())
   process.kill(pid, 'SIGKILL')
-  const lost = await eventually(
-    async () =>
-      /node 2: stopped on 127\.0\.0\.1:19593/.test(
-        (await cellstream(['kafka', 'status', ...flags.slice(0, 4)])).stdout
-      ),
-    30_000
+  let lastStatus = ''
+  await waitFor(
+    'node 2 to be reported stopped after kill -9',
+    async () => {
+      lastStatus = (await cellstream(['kafka', 'status', ...flags.slice(0, 4)])).stdout
+      return /node 2: stopped on 127\.0\.0\.1:19593/.test(lastStatus)
+    },
+    { deadlineMs: 30_000, intervalMs: 500, detail: () => `last status: ${lastStatus}` }
   )
-  t.true(lost, 'node 2 is reported stopped after kill -9')
 
   const again = await cellstream(['kafka', 'start', ...flags])
   t.is(again.code, 0, again.stderr)

@@ -1,10 +1,8 @@
 // Kafka over SASL/SCRAM and TLS, against a private secured broker: the pipeline stays exact,
 // wrong credentials fail at once in one line, and no secret shows in anything it prints or
 // serves.
-import test, { type ExecutionContext } from 'ava'
-import { spawn, type ChildProcess } from 'node:child_process'
+import test from 'ava'
 import { once } from 'node:events'
-import { fileURLToPath } from 'node:url'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -12,11 +10,9 @@ import { cellstream, type CliResult } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { uniqueName } from '../helpers/kafka.ts'
 import { startSecureKafka, type SecureKafka } from '../helpers/secure-kafka.ts'
-import { eventually, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, startCommand, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { exitReason, waitFor } from '../helpers/wait.ts'
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.ts'
-import { waitFor } from '../../src/lib/processes.ts'
-
-const BIN = fileURLToPath(new URL('../../bin/cellstream.ts', import.meta.url))
 
 let kafka: SecureKafka | undefined
 test.before(async () => {
@@ -35,24 +31,6 @@ const withPassword = (url: string): string => {
   const parsed = new URL(url)
   parsed.password = DB_PASSWORD
   return parsed.toString()
-}
-
-/** A `cellstream` command in the background, its stderr kept; killed when the test ends. */
-function startCommand(
-  t: ExecutionContext,
-  args: string[],
-  env: NodeJS.ProcessEnv
-): { child: ChildProcess; log: () => string } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe']
-  })
-  let log = ''
-  child.stderr!.on('data', chunk => {
-    log += chunk
-  })
-  t.teardown(() => child.kill('SIGKILL'))
-  return { child, log: () => log }
 }
 
 /** The secrets a run was given, none of which may appear in `text`. */
@@ -94,38 +72,35 @@ test('a seeded backfill through `stream` over SASL_SSL fills `bytes` exactly as 
   const expectedLines = expected.bytes.map(r => `${r.timestamp} ${r.type} ${r.id} ${r.value}`).sort()
 
   const group = uniqueName('group')
-  const stream = startStream(
-    t,
-    [
-      ...['--input-topic', input, '--metadata-topic', metadata, '--alerts-topic', `${group}-alerts`],
-      ...['--group', group, '--state-dir', join(dir, 'state'), '--archive-dir', join(dir, 'archive')],
-      ...['--idle-timeout', '3', '--mirror']
-    ],
-    env
-  )
+  const stream = startStream(t, pipelineArgs({ input, metadata, group, dir, idleTimeout: 3, mirror: true }), env)
   const port = await stream.port()
-  const filled = await eventually(async () => (await tableLines(db, 'bytes')).length >= expectedLines.length, 120_000)
-  t.true(filled, `bytes did not fill within 2 minutes: ${stream.log()}`)
+  await waitFor('bytes to fill', async () => (await tableLines(db, 'bytes')).length >= expectedLines.length, {
+    deadlineMs: 120_000,
+    intervalMs: 500,
+    failed: () => exitReason(stream.child),
+    detail: stream.log
+  })
   t.deepEqual(await tableLines(db, 'bytes'), expectedLines)
   for (const path of ['/metrics', '/health', '/ready', '/instances', '/nope']) {
     outputs.push(await (await fetch(`http://127.0.0.1:${port}${path}`)).text())
   }
   // The dashboard reads the same group over SASL_SSL, the instance's open windows included.
   const web = startCommand(t, ['web', '--http-port', '0', '--group', group, '--input-topic', input], env)
-  const base = await waitFor(async () => /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(web.log())?.[1], {
-    timeoutMs: 60_000,
-    intervalMs: 200
-  })
-  t.truthy(base, web.log())
+  const base = await waitFor(
+    'the dashboard to print its address',
+    () => /dashboard on (http:\/\/127\.0\.0\.1:\d+\/)/.exec(web.log())?.[1],
+    { deadlineMs: 60_000, detail: web.log }
+  )
   const snapshot = await waitFor(
+    'the dashboard to serve a snapshot',
     async () => {
       const response = await fetch(new URL('/api/snapshot', base))
       return response.ok ? await response.text() : undefined
     },
-    { timeoutMs: 30_000, intervalMs: 200 }
+    { deadlineMs: 30_000, detail: web.log }
   )
-  t.deepEqual((JSON.parse(snapshot ?? '{}') as { problems?: string[] }).problems, [], snapshot)
-  outputs.push(snapshot ?? '', await (await fetch(base!)).text(), await (await fetch(new URL('/health', base))).text())
+  t.deepEqual((JSON.parse(snapshot) as { problems?: string[] }).problems, [], snapshot)
+  outputs.push(snapshot, await (await fetch(base)).text(), await (await fetch(new URL('/health', base))).text())
   web.child.kill('SIGTERM')
   await once(web.child, 'exit')
   outputs.push(web.log())

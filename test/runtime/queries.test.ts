@@ -4,7 +4,7 @@ import { createProducer } from '../../src/kafka/clients.ts'
 import { startHttpServer } from '../../src/web/server.ts'
 import { app, setup } from '../helpers/sample-app.ts'
 import { produceUsage, type UsageEvent } from '../helpers/usage-data.ts'
-import { eventually } from '../helpers/stream.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const T0 = 1613768400
 
@@ -43,29 +43,35 @@ test("interactive queries: any instance answers a key's open window from the ins
   // partials topic. The group may give all of them to one instance (the other then holds the
   // input partitions only): queries must be answered either way.
   let announced: unknown
-  const settled = await eventually(async () => {
-    const { body } = await get(0, '/instances')
-    announced = body
-    const partials = new Set(
-      (body as Array<{ partitions: string[] }>).flatMap(i =>
-        i.partitions.filter(p => p.includes('-user-bytes-partials:'))
+  await waitFor(
+    'both instances to announce their partitions',
+    async () => {
+      const { body } = await get(0, '/instances')
+      announced = body
+      const partials = new Set(
+        (body as Array<{ partitions: string[] }>).flatMap(i =>
+          i.partitions.filter(p => p.includes('-user-bytes-partials:'))
+        )
       )
-    )
-    return body.length === 2 && partials.size === 4
-  }, 120_000)
-  t.true(settled, `both instances announced their partitions (last answer: ${JSON.stringify(announced)})`)
+      return body.length === 2 && partials.size === 4
+    },
+    { deadlineMs: 120_000, intervalMs: 500, detail: () => `last answer: ${JSON.stringify(announced)}` }
+  )
 
   // Asked of either instance, every key's open window comes with its exact total so far: the
   // one that does not hold the key forwards the question.
-  const answered = await eventually(async () => {
-    for (const [user, total] of expected)
-      for (const i of [0, 1]) {
-        const { status, body } = await get(i, `/windows/user-bytes?key=${user}`)
-        if (status !== 200 || body.length !== 1 || body[0].value !== total) return false
-      }
-    return true
-  }, 60_000)
-  t.true(answered, 'every key answered through both instances, with its total')
+  await waitFor(
+    'every key answered through both instances, with its total',
+    async () => {
+      for (const [user, total] of expected)
+        for (const i of [0, 1]) {
+          const { status, body } = await get(i, `/windows/user-bytes?key=${user}`)
+          if (status !== 200 || body.length !== 1 || body[0].value !== total) return false
+        }
+      return true
+    },
+    { deadlineMs: 60_000, intervalMs: 500 }
+  )
   const { body: one } = await get(0, '/windows/user-bytes?key=user-3')
   t.deepEqual(one, [
     { key: 'user-3', start: T0 * 1000, end: (T0 + 300) * 1000, value: expected.get('user-3'), emitted: false }

@@ -3,11 +3,9 @@ import { TopologyTestDriver } from '../../src/testing/test-driver.ts'
 import { sampleTopology, event } from '../helpers/sample-topology.ts'
 import { SlidingWindows, TopologyBuilder } from '../../src/topology/index.ts'
 import { jsonSerde, stringSerde } from '../../src/lib/serdes.ts'
-import { inMemoryStores, levelDbStores } from '../../src/stores/index.ts'
-import { expectedSlidingTotals, usageEvents, type UsageEvent } from '../helpers/usage-data.ts'
+import { expectedSlidingTotals, type UsageEvent } from '../helpers/usage-data.ts'
 import { lines } from '../helpers/sample-app.ts'
-import { onceEach, outputWindows, pipeAll } from '../helpers/driver-windows.ts'
-import { tempDir } from '../helpers/temp-dir.ts'
+import { onceEach, outputWindows, pipeAll, restartHalfway } from '../helpers/driver-windows.ts'
 import { CollectingSink } from '../../src/testing/collecting-sink.ts'
 
 // Epoch seconds of 2021-02-19T21:00:00Z.
@@ -87,28 +85,7 @@ test('sliding windows: a window ending at each record and one after it, out of o
 })
 
 test('sliding windows over 3000 records on 3 partitions, with a restart halfway: each window once, with its exact total', async t => {
-  for (const stores of [inMemoryStores, levelDbStores]) {
-    const stateDir = await tempDir(t)
-    const driver = await TopologyTestDriver.create(sampleTopology({ windows }), {
-      partitions: { usage: 3 },
-      now: (T0 + 86_400) * 1000,
-      stores,
-      stateDir
-    })
-    const events = usageEvents(3000, 3, T0)
-    pipeAll(driver, events.slice(0, 1500))
-    await driver.commit()
-    t.true(outputWindows(driver).size > 0, `${stores.name}: windows closed before the restart`)
-    await driver.restart()
-    pipeAll(driver, events.slice(1500))
-    await driver.commit()
-    driver.advanceWallClock(60_000)
-    await driver.commit()
-    const { totals, late } = expectedSlidingTotals(events, DIFFERENCE_S)
-    t.true(late > 0)
-    onceEach(t, outputWindows(driver), totals)
-    t.is(driver.metrics.get('late:user-bytes'), late, stores.name)
-  }
+  await restartHalfway(t, 'windows', windows, events => expectedSlidingTotals(events, DIFFERENCE_S))
 })
 
 test('a record that arrives after an idle close re-emits the windows it changes, as corrections', async t => {

@@ -9,6 +9,7 @@ import { DuckDBInstance } from '@duckdb/node-api'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, readTopic, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { pipelineArgs } from '../helpers/stream.ts'
 import { decodeLine, encodeLine } from '../../src/simulator/record-file.ts'
 import { DEAD_LETTER_HEADERS } from '../../src/runtime/source-task.ts'
 import { headerValue } from '../../src/kafka/fetcher.ts'
@@ -124,25 +125,7 @@ test('a stream fed hostile records among independent input stays up, counts ever
 
   const stream = spawn(
     process.execPath,
-    [
-      BIN,
-      'stream',
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '3',
-      '--mirror'
-    ],
+    [BIN, 'stream', ...pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 3, mirror: true })],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] }
   )
   let log = ''

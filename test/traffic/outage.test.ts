@@ -8,7 +8,7 @@ import { serverUrl, testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { closeDb, openDb, type Db } from '../../src/db/pool.ts'
 import { sleep } from '../../src/lib/processes.ts'
-import { startStream } from '../helpers/stream.ts'
+import { pipelineArgs, startStream, watchOutage } from '../helpers/stream.ts'
 
 const OUTAGE_MS = 120_000
 
@@ -90,23 +90,7 @@ test('a PostgreSQL outage of 120 s mid-run is waited out: not ready meanwhile, l
 
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '3',
-      '--mirror'
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 3, mirror: true }),
     env
   )
   const base = `http://127.0.0.1:${await stream.port()}`
@@ -119,15 +103,9 @@ test('a PostgreSQL outage of 120 s mid-run is waited out: not ready meanwhile, l
   await setReachable(database, false)
   const outageEnds = Date.now() + OUTAGE_MS
   await produceRecordFile(input!, second, 4, firstRecords)
-  const seen = { ready: new Set<number>(), live: new Set<number>(), reasons: new Set<string>() }
-  while (Date.now() < outageEnds) {
-    const ready = await fetch(`${base}/ready`)
-    seen.ready.add(ready.status)
-    seen.reasons.add(String(((await ready.json()) as { reason?: string }).reason))
-    seen.live.add((await fetch(`${base}/health`)).status)
+  const seen = await watchOutage(base, outageEnds, () => {
     t.is(stream.child.exitCode, null, 'the stream waits the outage out')
-    await sleep(2000)
-  }
+  })
   t.true(seen.ready.has(503), 'not ready during the outage')
   t.true(
     [...seen.reasons].some(reason => /failing for \d+ s, retrying/.test(reason)),
@@ -189,24 +167,7 @@ test('--give-up-after ends an instance that cannot reach PostgreSQL, in one line
   )
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '1',
-      '--give-up-after',
-      '5'
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 1 }, '--give-up-after', '5'),
     env
   )
   await stream.port()

@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { eventually, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { waitFor } from '../helpers/wait.ts'
 import type { Db } from '../../src/db/pool.ts'
 
 interface Row {
@@ -64,35 +65,35 @@ test('reset and replay with two instances give identical tables, all five of the
   ) as Truth
   t.true(truth.quota_alerts.length > 5, `the input has alerts (${truth.quota_alerts.length})`)
 
-  const args = (instance: string): string[] => [
-    '--input-topic',
-    input!,
-    '--metadata-topic',
-    metadata!,
-    '--alerts-topic',
-    `${group}-alerts`,
-    '--group',
-    group,
-    '--state-dir',
-    join(dir, instance),
-    '--archive-dir',
-    join(dir, 'archive'),
-    '--idle-timeout',
-    '3',
-    '--commit-interval',
-    '300',
-    ...(instance === 'a' ? ['--mirror'] : [])
-  ]
+  const args = (instance: string): string[] =>
+    pipelineArgs(
+      {
+        input: input!,
+        metadata: metadata!,
+        group,
+        dir,
+        stateDir: join(dir, instance),
+        idleTimeout: 3,
+        mirror: instance === 'a'
+      },
+      '--commit-interval',
+      '300'
+    )
 
   const run = async (): Promise<Record<string, string[]>> => {
     const instances = ['a', 'b'].map(instance => startStream(t, args(instance), env))
-    const done = await eventually(
+    await waitFor(
+      "the stream to reach the truth's bytes and quota_alerts",
       async () =>
         equal(await tableLines(db, 'bytes'), truth.bytes.map(bytesLine)) &&
         equal(await tableLines(db, 'quota_alerts'), truth.quota_alerts.map(quotaLine)),
-      180_000
+      {
+        deadlineMs: 180_000,
+        intervalMs: 500,
+        children: instances.map(i => i.child),
+        detail: () => instances.map(i => i.log()).join('\n')
+      }
     )
-    t.true(done, `the stream reached the truth's bytes and quota_alerts: ${instances.map(i => i.log()).join('\n')}`)
     const codes = await Promise.all(instances.map(stopStream))
     t.deepEqual(codes, [0, 0], instances.map(i => i.log()).join('\n'))
     const compact = await cellstream(

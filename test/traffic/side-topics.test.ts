@@ -7,7 +7,7 @@ import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { exitReason, waitFor } from '../helpers/wait.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, readTopic, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { startStream, stopStream, tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, startStream, stopStream, tableLines } from '../helpers/stream.ts'
 import { tempDir } from '../helpers/temp-dir.ts'
 import { headerValue } from '../../src/kafka/fetcher.ts'
 import { REFERENCE_USERS } from '../../src/lib/reference.ts'
@@ -75,23 +75,7 @@ test('each bad record reaches the dead-letter topic once with its reason and byt
 
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      alerts!,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '2',
-      '--mirror'
-    ],
+    pipelineArgs({ input: input!, metadata: metadata!, alerts: alerts!, group, dir, idleTimeout: 2, mirror: true }),
     env
   )
   // Every hour closed: the alerts table then holds each hour's total, as the truth has it.

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, readTopic, testTopics, uniqueName } from '../helpers/kafka.ts'
+import { pipelineArgs } from '../helpers/stream.ts'
 import { createProducer } from '../../src/kafka/clients.ts'
 import { ensureTopics, withAdmin } from '../../src/kafka/admin.ts'
 import { headerValue } from '../../src/kafka/fetcher.ts'
@@ -78,25 +79,7 @@ test("rows PostgreSQL refuses and records over their topic's limit become dead l
 
   const stream = spawn(
     process.execPath,
-    [
-      BIN,
-      'stream',
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '2',
-      '--mirror'
-    ],
+    [BIN, 'stream', ...pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 2, mirror: true })],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] }
   )
   let log = ''

@@ -10,7 +10,7 @@ import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, testTopics, uniqueName } from '../helpers/kafka.ts'
 import { sleep } from '../../src/lib/processes.ts'
 import { withAdmin } from '../../src/kafka/admin.ts'
-import { tableLines } from '../helpers/stream.ts'
+import { pipelineArgs, tableLines } from '../helpers/stream.ts'
 import type { Db } from '../../src/db/pool.ts'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { Producer } from '@platformatic/kafka'
@@ -78,23 +78,7 @@ test('a seeded backfill through `stream` fills `bytes` exactly as `truth` comput
     t,
     db,
     env,
-    args: [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      `${group}-alerts`,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '3',
-      '--mirror'
-    ]
+    args: pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 3, mirror: true })
   }
   const first = await runUntil(run, expected.bytes.length)
   t.deepEqual(first.rows.map(line).sort(), expectedLines, first.log)
@@ -290,22 +274,7 @@ test('records of an independent producer (null keys, any JSON layout) are proces
   const env = { KAFKA_BROKERS: brokers.join(','), DATABASE_URL: url }
   const group = uniqueName('group')
   cleanUpAfter(t, [group, `${input}-`])
-  const args = [
-    '--input-topic',
-    input!,
-    '--metadata-topic',
-    metadata!,
-    '--alerts-topic',
-    `${group}-alerts`,
-    '--group',
-    group,
-    '--state-dir',
-    join(dir, 'state'),
-    '--archive-dir',
-    join(dir, 'archive'),
-    '--idle-timeout',
-    '3'
-  ]
+  const args = pipelineArgs({ input: input!, metadata: metadata!, group, dir, idleTimeout: 3 })
   const { rows, code, log } = await runUntil({ t, db, env, args }, expected.size)
   t.is(code, 0, log)
   t.deepEqual(

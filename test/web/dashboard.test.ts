@@ -13,7 +13,7 @@ import { chromium, type Page } from 'playwright-core'
 import { cellstream } from '../helpers/cli.ts'
 import { testDatabase } from '../helpers/db.ts'
 import { cleanUpAfter, kafkaBrokers, produceRecordFile, testTopics, uniqueName } from '../helpers/kafka.ts'
-import { startStream } from '../helpers/stream.ts'
+import { pipelineArgs, startStream } from '../helpers/stream.ts'
 import { createAdmin } from '../../src/kafka/admin.ts'
 import { createConsumer } from '../../src/kafka/clients.ts'
 import { Fetcher } from '../../src/kafka/fetcher.ts'
@@ -114,25 +114,11 @@ test('the dashboard shows the ground truth of a running pipeline in a real brows
 
   const stream = startStream(
     t,
-    [
-      '--input-topic',
-      input!,
-      '--metadata-topic',
-      metadata!,
-      '--alerts-topic',
-      alerts!,
-      '--group',
-      group,
-      '--state-dir',
-      join(dir, 'state'),
-      '--archive-dir',
-      join(dir, 'archive'),
-      '--idle-timeout',
-      '3600',
+    pipelineArgs(
+      { input: input!, metadata: metadata!, alerts: alerts!, group, dir, idleTimeout: 3600, mirror: true },
       '--http-port',
-      '0',
-      '--mirror'
-    ],
+      '0'
+    ),
     env
   )
   const closedRows = truth.bytes.filter(r => r.timestamp < '2021-02-19T20:55')
