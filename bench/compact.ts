@@ -163,7 +163,8 @@ if (store !== undefined) {
   let bytes = 0
   const uploadStarted = performance.now()
   await forEachParallel(names, 8, async name => {
-    bytes += (await stat(join(dir, name))).size
+    const { size } = await stat(join(dir, name))
+    bytes += size
     await store!.archive.putFile(HOUR, name, join(dir, name))
   })
   console.log(
