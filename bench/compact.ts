@@ -156,74 +156,74 @@ if (AHEAD && last?.ok === true) {
   )
 }
 
-// The same files in the store, in the bucket layout, before either compaction touches them.
-if (store !== undefined) {
-  const dir = versionDir(archiveDir, HOUR, version)
-  const names = (await readdir(dir)).filter(name => name.endsWith('.parquet'))
-  let bytes = 0
-  const uploadStarted = performance.now()
-  await forEachParallel(names, 8, async name => {
-    const { size } = await stat(join(dir, name))
-    bytes += size
-    await store!.archive.putFile(HOUR, name, join(dir, name))
-  })
-  console.log(
-    `uploaded ${names.length} files (${(bytes / 1e6).toFixed(1)} MB) to ${store.server} in ${((performance.now() - uploadStarted) / 1000).toFixed(1)} s`
-  )
-}
-
-// The ceiling: DuckDB reading every column of the hour's files once, as any compaction must.
-const scan = await DuckDBInstance.create(':memory:')
-const scanConnection = await scan.connect()
-const scanStarted = performance.now()
-await scanConnection.run(
-  `SELECT sum(hash(COLUMNS(*))) FROM read_parquet(${sqlString(join(versionDir(archiveDir, HOUR, version), '*.parquet'))})`
-)
-const scanSeconds = (performance.now() - scanStarted) / 1000
-scanConnection.closeSync()
-scan.closeSync()
-console.log(`scan of every column of the files (the ceiling): ${scanSeconds.toFixed(2)} s`)
-
-/** Compacts the hour once and prints its time, its phases and the load around it. */
-const compactOnce = async (where: string, options: Pick<RunOptions, 'archiveDir' | 's3'>) => {
-  console.log(`${where}: load average before: ${load()}`)
-  const cpu = process.cpuUsage()
-  const started = performance.now()
-  const around: Partial<Record<RunPhase, number>> = {}
-  const [outcome] = await compactHours({
-    ...options,
-    databaseUrl: url.toString(),
-    hours: [HOUR],
-    onRunPhase: (phase, s) => {
-      around[phase] = s
-    }
-  })
-  const seconds = (performance.now() - started) / 1000
-  const cpuUsed = cpuSeconds(cpu)
-  if (outcome === undefined || !outcome.ok) throw outcome?.ok === false ? outcome.error : new Error('no outcome')
-  const r = outcome.result
-  const phases = Object.entries(r.phases)
-    .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
-    .join(', ')
-  const runPhases = Object.entries(around)
-    .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
-    .join(', ')
-  const unaccounted = seconds - r.seconds - Object.values(around).reduce((sum, s) => sum + s, 0)
-  console.log(
-    `${where}: compacted ${r.rowsRead} rows from ${r.filesMerged} files (${r.piecesUsed} pieces compacted ahead) into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`
-  )
-  console.log(
-    `  the hour ${r.seconds.toFixed(2)} s: ${phases}; around it: ${runPhases}; unaccounted ${unaccounted.toFixed(2)} s`
-  )
-  console.log(`  CPU time of this process: ${cpuUsed.toFixed(1)} s; load average after: ${load()}`)
-  return { seconds, cpuUsed, r }
-}
-
-// The store is stopped whatever happens: S3Proxy is a process of its own.
-let local: Awaited<ReturnType<typeof compactOnce>>
-let onStore: typeof local | undefined
+// From here on the store is stopped, the database dropped and the archive removed whatever
+// happens: S3Proxy is a process of its own.
 try {
-  local = await compactOnce('local folder', { archiveDir })
+  // The same files in the store, in the bucket layout, before either compaction touches them.
+  if (store !== undefined) {
+    const dir = versionDir(archiveDir, HOUR, version)
+    const names = (await readdir(dir)).filter(name => name.endsWith('.parquet'))
+    let bytes = 0
+    const uploadStarted = performance.now()
+    await forEachParallel(names, 8, async name => {
+      const { size } = await stat(join(dir, name))
+      bytes += size
+      await store!.archive.putFile(HOUR, name, join(dir, name))
+    })
+    console.log(
+      `uploaded ${names.length} files (${(bytes / 1e6).toFixed(1)} MB) to ${store.server} in ${((performance.now() - uploadStarted) / 1000).toFixed(1)} s`
+    )
+  }
+
+  // The ceiling: DuckDB reading every column of the hour's files once, as any compaction must.
+  const scan = await DuckDBInstance.create(':memory:')
+  const scanConnection = await scan.connect()
+  const scanStarted = performance.now()
+  await scanConnection.run(
+    `SELECT sum(hash(COLUMNS(*))) FROM read_parquet(${sqlString(join(versionDir(archiveDir, HOUR, version), '*.parquet'))})`
+  )
+  const scanSeconds = (performance.now() - scanStarted) / 1000
+  scanConnection.closeSync()
+  scan.closeSync()
+  console.log(`scan of every column of the files (the ceiling): ${scanSeconds.toFixed(2)} s`)
+
+  /** Compacts the hour once and prints its time, its phases and the load around it. */
+  const compactOnce = async (where: string, options: Pick<RunOptions, 'archiveDir' | 's3'>) => {
+    console.log(`${where}: load average before: ${load()}`)
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    const around: Partial<Record<RunPhase, number>> = {}
+    const [outcome] = await compactHours({
+      ...options,
+      databaseUrl: url.toString(),
+      hours: [HOUR],
+      onRunPhase: (phase, s) => {
+        around[phase] = s
+      }
+    })
+    const seconds = (performance.now() - started) / 1000
+    const cpuUsed = cpuSeconds(cpu)
+    if (outcome === undefined || !outcome.ok) throw outcome?.ok === false ? outcome.error : new Error('no outcome')
+    const r = outcome.result
+    const phases = Object.entries(r.phases)
+      .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
+      .join(', ')
+    const runPhases = Object.entries(around)
+      .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
+      .join(', ')
+    const unaccounted = seconds - r.seconds - Object.values(around).reduce((sum, s) => sum + s, 0)
+    console.log(
+      `${where}: compacted ${r.rowsRead} rows from ${r.filesMerged} files (${r.piecesUsed} pieces compacted ahead) into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`
+    )
+    console.log(
+      `  the hour ${r.seconds.toFixed(2)} s: ${phases}; around it: ${runPhases}; unaccounted ${unaccounted.toFixed(2)} s`
+    )
+    console.log(`  CPU time of this process: ${cpuUsed.toFixed(1)} s; load average after: ${load()}`)
+    return { seconds, cpuUsed, r }
+  }
+
+  const local = await compactOnce('local folder', { archiveDir })
+  let onStore: typeof local | undefined
   if (store !== undefined) {
     // The compactor's own folder for an archive in a store: its lock, scratch files and downloads.
     const workDir = await mkdtemp(join(tmpdir(), 'cellstream-bench-compact-s3-'))
@@ -233,30 +233,29 @@ try {
       await rm(workDir, { recursive: true, force: true })
     }
   }
+  if (onStore !== undefined) {
+    if (onStore.r.rowsWritten !== local.r.rowsWritten)
+      throw new Error(`the store's hour has ${onStore.r.rowsWritten} rows, the folder's ${local.r.rowsWritten}`)
+    console.log(
+      `store / local folder: ${(onStore.seconds / local.seconds).toFixed(2)} (wall-clock), ${(onStore.cpuUsed / local.cpuUsed).toFixed(2)} (CPU time of this process)`
+    )
+  }
+  report({
+    events: local.r.rowsRead,
+    seconds: local.seconds,
+    cpuSeconds: local.cpuUsed,
+    scanSeconds,
+    files: FILES,
+    phases: local.r.phases,
+    ...(onStore === undefined
+      ? {}
+      : { s3Seconds: onStore.seconds, s3CpuSeconds: onStore.cpuUsed, s3Phases: onStore.r.phases })
+  })
 } finally {
   await store?.close()
+  const admin = openDb(new URL('/postgres', url).toString())
+  await admin.none('DROP DATABASE IF EXISTS $1:name WITH (FORCE)', [url.pathname.slice(1)])
+  await closeDb(admin)
+  if (keep) console.log(`archive kept in ${archiveDir}`)
+  else await rm(archiveDir, { recursive: true, force: true })
 }
-if (onStore !== undefined) {
-  if (onStore.r.rowsWritten !== local.r.rowsWritten)
-    throw new Error(`the store's hour has ${onStore.r.rowsWritten} rows, the folder's ${local.r.rowsWritten}`)
-  console.log(
-    `store / local folder: ${(onStore.seconds / local.seconds).toFixed(2)} (wall-clock), ${(onStore.cpuUsed / local.cpuUsed).toFixed(2)} (CPU time of this process)`
-  )
-}
-report({
-  events: local.r.rowsRead,
-  seconds: local.seconds,
-  cpuSeconds: local.cpuUsed,
-  scanSeconds,
-  files: FILES,
-  phases: local.r.phases,
-  ...(onStore === undefined
-    ? {}
-    : { s3Seconds: onStore.seconds, s3CpuSeconds: onStore.cpuUsed, s3Phases: onStore.r.phases })
-})
-
-const admin = openDb(new URL('/postgres', url).toString())
-await admin.none('DROP DATABASE IF EXISTS $1:name WITH (FORCE)', [url.pathname.slice(1)])
-await closeDb(admin)
-if (keep) console.log(`archive kept in ${archiveDir}`)
-else await rm(archiveDir, { recursive: true, force: true })
