@@ -12,13 +12,22 @@
 // (as within the watcher's lateness; `--ahead-skip-close` leaves that round out); the rounds'
 // wall-clock and CPU time are printed before the hour is compacted. `--ahead-until 55
 // --ahead-skip-close` is a watcher that saw the hour last 5 minutes before its end.
+// `--s3 s3proxy|s3rver|s3://bucket/prefix` also compacts the same hour with the archive in an
+// S3-compatible store (docs/archive.md, "Object storage"): the generated files are uploaded
+// into the store in the bucket layout before anything is compacted, the hour is compacted on
+// the local folder as without the option, then on the store, back to back, and the ratio is
+// printed. `s3proxy` starts S3Proxy on a temp folder (Java and Maven: bench/s3proxy/), `s3rver`
+// the tests' server in this process; a URL is a store of one's own, reached through the usual
+// AWS variables like `--archive-url`. On the store the hour's downloads are in the `plan` phase
+// and its upload in `switch`; there is no compaction ahead there, so not with `--ahead`.
 // Needs PostgreSQL (DATABASE_URL's server); uses a database of its own, dropped afterwards.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DuckDBInstance } from '@duckdb/node-api'
 import { aheadCache, compactAhead, type AheadOutcome } from '../src/compactor/ahead.ts'
-import { compactHours, type RunPhase } from '../src/compactor/run.ts'
+import { forEachParallel } from '../src/compactor/parallel.ts'
+import { compactHours, type RunOptions, type RunPhase } from '../src/compactor/run.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { closeDb, openDb } from '../src/db/pool.ts'
 import { upsertUsers } from '../src/db/provision.ts'
@@ -28,6 +37,7 @@ import { HOUR_SECONDS, partFileName, versionDir } from '../src/archive/layout.ts
 import { ensureHourVersion } from '../src/archive/versions.ts'
 import { sqlString } from '../src/archive/sql.ts'
 import { report } from './lib/result.ts'
+import { openBenchStore, type BenchStore } from './lib/s3-store.ts'
 
 const args = process.argv.slice(2)
 const keep = args.includes('--keep')
@@ -43,13 +53,18 @@ const AHEAD = args.includes('--ahead')
 const AHEAD_MINUTES = Number(option('--ahead-minutes', '1'))
 const AHEAD_UNTIL = Number(option('--ahead-until', '60'))
 const AHEAD_CLOSE = !args.includes('--ahead-skip-close')
+const S3 = option('--s3', '')
 if (!Number.isInteger(FILES) || FILES % PARTITIONS !== 0) throw new Error(`--files must be a multiple of ${PARTITIONS}`)
 if (!/^\w+$/.test(COMPRESSION)) throw new Error('--compression must be a Parquet codec name')
 if (!Number.isInteger(AHEAD_MINUTES) || AHEAD_MINUTES < 1 || AHEAD_MINUTES > 60)
   throw new Error('--ahead-minutes must be 1 to 60')
 if (!Number.isInteger(AHEAD_UNTIL) || AHEAD_UNTIL < 0 || AHEAD_UNTIL > 60)
   throw new Error('--ahead-until must be 0 to 60')
+if (S3 !== '' && AHEAD)
+  throw new Error('--s3 compacts at the close only, as the watcher does on object storage: not with --ahead')
 
+// Started first: a store that cannot be had fails the run before anything is made.
+const store: BenchStore | undefined = S3 === '' ? undefined : await openBenchStore(S3, `bench-${process.pid}`)
 const archiveDir = await mkdtemp(join(tmpdir(), 'cellstream-bench-compact-'))
 const url = new URL(databaseUrlFromEnv())
 url.pathname = `/cellstream_bench_compact_${process.pid}`
@@ -63,7 +78,7 @@ const cpuSeconds = (since: NodeJS.CpuUsage): number => {
   return (used.user + used.system) / 1e6
 }
 
-let started = performance.now()
+const started = performance.now()
 const version = await ensureHourVersion(archiveDir, HOUR)
 const instance = await DuckDBInstance.create(':memory:')
 const connection = await instance.connect()
@@ -141,52 +156,106 @@ if (AHEAD && last?.ok === true) {
   )
 }
 
-// The ceiling: DuckDB reading every column of the hour's files once, as any compaction must.
-const scan = await DuckDBInstance.create(':memory:')
-const scanConnection = await scan.connect()
-const scanStarted = performance.now()
-await scanConnection.run(
-  `SELECT sum(hash(COLUMNS(*))) FROM read_parquet(${sqlString(join(versionDir(archiveDir, HOUR, version), '*.parquet'))})`
-)
-const scanSeconds = (performance.now() - scanStarted) / 1000
-scanConnection.closeSync()
-scan.closeSync()
-console.log(`scan of every column of the files (the ceiling): ${scanSeconds.toFixed(2)} s`)
-
-console.log(`load average before: ${load()}`)
-const cpu = process.cpuUsage()
-started = performance.now()
-const around: Partial<Record<RunPhase, number>> = {}
-const [outcome] = await compactHours({
-  archiveDir,
-  databaseUrl: url.toString(),
-  hours: [HOUR],
-  onRunPhase: (phase, s) => {
-    around[phase] = s
+// From here on the store is stopped, the database dropped and the archive removed whatever
+// happens: S3Proxy is a process of its own.
+try {
+  // The same files in the store, in the bucket layout, before either compaction touches them.
+  if (store !== undefined) {
+    const dir = versionDir(archiveDir, HOUR, version)
+    const names = (await readdir(dir)).filter(name => name.endsWith('.parquet'))
+    let bytes = 0
+    const uploadStarted = performance.now()
+    await forEachParallel(names, 8, async name => {
+      const { size } = await stat(join(dir, name))
+      bytes += size
+      await store!.archive.putFile(HOUR, name, join(dir, name))
+    })
+    console.log(
+      `uploaded ${names.length} files (${(bytes / 1e6).toFixed(1)} MB) to ${store.server} in ${((performance.now() - uploadStarted) / 1000).toFixed(1)} s`
+    )
   }
-})
-const seconds = (performance.now() - started) / 1000
-const cpuUsed = cpuSeconds(cpu)
-if (outcome === undefined || !outcome.ok) throw outcome?.ok === false ? outcome.error : new Error('no outcome')
-const r = outcome.result
-const phases = Object.entries(r.phases)
-  .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
-  .join(', ')
-const runPhases = Object.entries(around)
-  .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
-  .join(', ')
-const unaccounted = seconds - r.seconds - Object.values(around).reduce((sum, s) => sum + s, 0)
-console.log(
-  `compacted ${r.rowsRead} rows from ${r.filesMerged} files (${r.piecesUsed} pieces compacted ahead) into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`
-)
-console.log(
-  `  the hour ${r.seconds.toFixed(2)} s: ${phases}; around it: ${runPhases}; unaccounted ${unaccounted.toFixed(2)} s`
-)
-console.log(`CPU time of this process: ${cpuUsed.toFixed(1)} s; load average after: ${load()}`)
-report({ events: r.rowsRead, seconds, cpuSeconds: cpuUsed, scanSeconds, files: FILES, phases: r.phases })
 
-const admin = openDb(new URL('/postgres', url).toString())
-await admin.none('DROP DATABASE IF EXISTS $1:name WITH (FORCE)', [url.pathname.slice(1)])
-await closeDb(admin)
-if (keep) console.log(`archive kept in ${archiveDir}`)
-else await rm(archiveDir, { recursive: true, force: true })
+  // The ceiling: DuckDB reading every column of the hour's files once, as any compaction must.
+  const scan = await DuckDBInstance.create(':memory:')
+  const scanConnection = await scan.connect()
+  const scanStarted = performance.now()
+  await scanConnection.run(
+    `SELECT sum(hash(COLUMNS(*))) FROM read_parquet(${sqlString(join(versionDir(archiveDir, HOUR, version), '*.parquet'))})`
+  )
+  const scanSeconds = (performance.now() - scanStarted) / 1000
+  scanConnection.closeSync()
+  scan.closeSync()
+  console.log(`scan of every column of the files (the ceiling): ${scanSeconds.toFixed(2)} s`)
+
+  /** Compacts the hour once and prints its time, its phases and the load around it. */
+  const compactOnce = async (where: string, options: Pick<RunOptions, 'archiveDir' | 's3'>) => {
+    console.log(`${where}: load average before: ${load()}`)
+    const cpu = process.cpuUsage()
+    const started = performance.now()
+    const around: Partial<Record<RunPhase, number>> = {}
+    const [outcome] = await compactHours({
+      ...options,
+      databaseUrl: url.toString(),
+      hours: [HOUR],
+      onRunPhase: (phase, s) => {
+        around[phase] = s
+      }
+    })
+    const seconds = (performance.now() - started) / 1000
+    const cpuUsed = cpuSeconds(cpu)
+    if (outcome === undefined || !outcome.ok) throw outcome?.ok === false ? outcome.error : new Error('no outcome')
+    const r = outcome.result
+    const phases = Object.entries(r.phases)
+      .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
+      .join(', ')
+    const runPhases = Object.entries(around)
+      .map(([phase, s]) => `${phase} ${s.toFixed(2)} s`)
+      .join(', ')
+    const unaccounted = seconds - r.seconds - Object.values(around).reduce((sum, s) => sum + s, 0)
+    console.log(
+      `${where}: compacted ${r.rowsRead} rows from ${r.filesMerged} files (${r.piecesUsed} pieces compacted ahead) into ${r.rowsWritten} (${r.duplicates} duplicates) and wrote the hourly tables in ${seconds.toFixed(2)} s: ${Math.round(r.rowsRead / seconds)} rows/s`
+    )
+    console.log(
+      `  the hour ${r.seconds.toFixed(2)} s: ${phases}; around it: ${runPhases}; unaccounted ${unaccounted.toFixed(2)} s`
+    )
+    console.log(`  CPU time of this process: ${cpuUsed.toFixed(1)} s; load average after: ${load()}`)
+    return { seconds, cpuUsed, r }
+  }
+
+  const local = await compactOnce('local folder', { archiveDir })
+  let onStore: typeof local | undefined
+  if (store !== undefined) {
+    // The compactor's own folder for an archive in a store: its lock, scratch files and downloads.
+    const workDir = await mkdtemp(join(tmpdir(), 'cellstream-bench-compact-s3-'))
+    try {
+      onStore = await compactOnce(store.server, { archiveDir: workDir, s3: store.archive })
+    } finally {
+      await rm(workDir, { recursive: true, force: true })
+    }
+  }
+  if (onStore !== undefined) {
+    if (onStore.r.rowsWritten !== local.r.rowsWritten)
+      throw new Error(`the store's hour has ${onStore.r.rowsWritten} rows, the folder's ${local.r.rowsWritten}`)
+    console.log(
+      `store / local folder: ${(onStore.seconds / local.seconds).toFixed(2)} (wall-clock), ${(onStore.cpuUsed / local.cpuUsed).toFixed(2)} (CPU time of this process)`
+    )
+  }
+  report({
+    events: local.r.rowsRead,
+    seconds: local.seconds,
+    cpuSeconds: local.cpuUsed,
+    scanSeconds,
+    files: FILES,
+    phases: local.r.phases,
+    ...(onStore === undefined
+      ? {}
+      : { s3Seconds: onStore.seconds, s3CpuSeconds: onStore.cpuUsed, s3Phases: onStore.r.phases })
+  })
+} finally {
+  await store?.close()
+  const admin = openDb(new URL('/postgres', url).toString())
+  await admin.none('DROP DATABASE IF EXISTS $1:name WITH (FORCE)', [url.pathname.slice(1)])
+  await closeDb(admin)
+  if (keep) console.log(`archive kept in ${archiveDir}`)
+  else await rm(archiveDir, { recursive: true, force: true })
+}
