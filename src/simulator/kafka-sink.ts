@@ -52,7 +52,9 @@ export class KafkaSink implements RecordSink {
     this.#batchBytes = options.batchBytes ?? 512 * 1024
     this.#maxInFlight = options.maxInFlight ?? 4
     if (!Number.isInteger(this.#maxInFlight) || this.#maxInFlight < 1 || this.#maxInFlight > MAX_IN_FLIGHT)
-      throw new RangeError(`maxInFlight must be 1 to ${MAX_IN_FLIGHT}: the broker tells apart 5 batches in flight per partition`)
+      throw new RangeError(
+        `maxInFlight must be 1 to ${MAX_IN_FLIGHT}: the broker tells apart 5 batches in flight per partition`
+      )
   }
 
   /** Creates the topic if it is missing and learns its partition leaders. */
